@@ -1,0 +1,329 @@
+//! Exact amounts: points, money, rounding and the exact split of a total into shares.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The largest number of decimal places accepted in any decimal that comes from outside
+/// (events and programs). Anything finer is rejected rather than silently rounded.
+pub const MAX_DECIMAL_PLACES: u32 = 10;
+
+/// The largest magnitude accepted in any decimal that comes from outside. It keeps every
+/// product the engine forms (price x quantity x rate x share) far inside `Decimal`'s 96 bits,
+/// and checked arithmetic catches whatever still overflows.
+pub const MAX_DECIMAL_MAGNITUDE: Decimal = Decimal::from_parts(2_808_348_672, 232_830_643, 0, false, 0); // 10^18
+
+macro_rules! decimal_newtype {
+    ($(#[$meta:meta])* $name:ident, $unit:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Decimal);
+
+        impl $name {
+            /// Zero.
+            pub const ZERO: $name = $name(Decimal::ZERO);
+
+            #[doc = concat!("Wraps a decimal number of ", $unit, ".")]
+            pub const fn new(value: Decimal) -> $name {
+                $name(value)
+            }
+
+            #[doc = concat!("The number of ", $unit, " as a decimal.")]
+            pub const fn value(self) -> Decimal {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, formatter)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = AmountParseError;
+            fn from_str(text: &str) -> Result<$name, AmountParseError> {
+                parse_exact(text).map($name)
+            }
+        }
+
+        impl From<Decimal> for $name {
+            fn from(value: Decimal) -> $name {
+                $name(value)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$name, D::Error> {
+                exact_decimal::deserialize(deserializer).map($name)
+            }
+        }
+    };
+}
+
+decimal_newtype!(
+    /// A number of loyalty points. Points may carry decimals when a program's rounding asks for them.
+    ///
+    /// ```
+    /// use loyalty_engine::Points;
+    /// let points: Points = "150".parse().unwrap();
+    /// assert_eq!(points.to_string(), "150");
+    /// ```
+    Points,
+    "points"
+);
+
+decimal_newtype!(
+    /// An amount of money in the program's currency.
+    ///
+    /// ```
+    /// use loyalty_engine::Money;
+    /// let price: Money = "19.99".parse().unwrap();
+    /// assert_eq!(price.value().scale(), 2);
+    /// ```
+    Money,
+    "money units of the program's currency"
+);
+
+decimal_newtype!(
+    /// A dimensionless decimal: a share of one (`"0.5"`), a rate or a multiplier.
+    Ratio,
+    "units (a plain ratio)"
+);
+
+/// Why a decimal from outside was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AmountParseError {
+    /// The text is not a decimal number.
+    #[error("`{0}` is not a decimal number")]
+    NotADecimal(String),
+    /// The number has more decimal places than [`MAX_DECIMAL_PLACES`].
+    #[error("`{0}` has more than {MAX_DECIMAL_PLACES} decimal places")]
+    TooManyDecimalPlaces(String),
+    /// The number is larger than [`MAX_DECIMAL_MAGNITUDE`].
+    #[error("`{0}` is larger than 10^18 in magnitude")]
+    TooLarge(String),
+}
+
+/// Parses a decimal exactly, refusing scientific notation, excess scale and huge magnitudes.
+fn parse_exact(text: &str) -> Result<Decimal, AmountParseError> {
+    let value = Decimal::from_str_exact(text).map_err(|_| AmountParseError::NotADecimal(text.to_owned()))?;
+    check_limits(value, text)
+}
+
+fn check_limits(value: Decimal, text: &str) -> Result<Decimal, AmountParseError> {
+    if value.scale() > MAX_DECIMAL_PLACES {
+        return Err(AmountParseError::TooManyDecimalPlaces(text.to_owned()));
+    }
+    if value.abs() > MAX_DECIMAL_MAGNITUDE {
+        return Err(AmountParseError::TooLarge(text.to_owned()));
+    }
+    Ok(value)
+}
+
+/// Serde support for decimals that must be exact: strings such as `"10.50"`, or JSON integers.
+/// Floating-point numbers are refused, because by the time serde sees them they may already
+/// have lost digits.
+pub(crate) mod exact_decimal {
+    use super::*;
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        deserializer.deserialize_any(ExactDecimalVisitor)
+    }
+
+    pub(crate) fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    struct ExactDecimalVisitor;
+
+    impl Visitor<'_> for ExactDecimalVisitor {
+        type Value = Decimal;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("a decimal written as a string, such as \"10.50\", or an integer")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Decimal, E> {
+            parse_exact(text).map_err(E::custom)
+        }
+
+        fn visit_i64<E: de::Error>(self, value: i64) -> Result<Decimal, E> {
+            check_limits(Decimal::from(value), &value.to_string()).map_err(E::custom)
+        }
+
+        fn visit_u64<E: de::Error>(self, value: u64) -> Result<Decimal, E> {
+            check_limits(Decimal::from(value), &value.to_string()).map_err(E::custom)
+        }
+
+        fn visit_f64<E: de::Error>(self, value: f64) -> Result<Decimal, E> {
+            Err(E::custom(format_args!(
+                "the number {value} must be written as a string (\"{value}\") so that it stays exact"
+            )))
+        }
+    }
+}
+
+/// How a program rounds the points a line earns: a mode and a number of decimal places.
+///
+/// The default is [`RoundingMode::Floor`] to whole points, which never gives away a fraction
+/// of a point.
+///
+/// ```
+/// use loyalty_engine::{Rounding, RoundingMode};
+/// use rust_decimal::Decimal;
+///
+/// let rounding = Rounding { mode: RoundingMode::HalfUp, decimal_places: 1 };
+/// assert_eq!(rounding.apply(Decimal::new(1234, 2)), Decimal::new(123, 1)); // 12.34 -> 12.3
+/// assert_eq!(rounding.apply(Decimal::new(1235, 2)), Decimal::new(124, 1)); // 12.35 -> 12.4
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rounding {
+    /// Which way to round.
+    #[serde(default)]
+    pub mode: RoundingMode,
+    /// How many decimal places points keep (0 for whole points). At most [`MAX_DECIMAL_PLACES`].
+    #[serde(default)]
+    pub decimal_places: u32,
+}
+
+/// A rounding direction. Points are never negative where rounding happens, so `Floor` is
+/// also "toward zero".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundingMode {
+    /// Down to the next representable value (the member never gets a fraction too many).
+    #[default]
+    Floor,
+    /// Up to the next representable value.
+    Ceiling,
+    /// To the nearest value, halves away from zero.
+    HalfUp,
+    /// To the nearest value, halves to the even neighbour (banker's rounding).
+    HalfEven,
+}
+
+impl Rounding {
+    /// Rounds `value` with this mode to this many decimal places.
+    pub fn apply(self, value: Decimal) -> Decimal {
+        let strategy = match self.mode {
+            RoundingMode::Floor => RoundingStrategy::ToNegativeInfinity,
+            RoundingMode::Ceiling => RoundingStrategy::ToPositiveInfinity,
+            RoundingMode::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            RoundingMode::HalfEven => RoundingStrategy::MidpointNearestEven,
+        };
+        value.round_dp_with_strategy(self.decimal_places, strategy)
+    }
+}
+
+/// Rounds down to `decimal_places`.
+pub(crate) fn floor_to(value: Decimal, decimal_places: u32) -> Decimal {
+    value.round_dp_with_strategy(decimal_places, RoundingStrategy::ToNegativeInfinity)
+}
+
+/// Rounds up to `decimal_places`.
+pub(crate) fn ceiling_to(value: Decimal, decimal_places: u32) -> Decimal {
+    value.round_dp_with_strategy(decimal_places, RoundingStrategy::ToPositiveInfinity)
+}
+
+/// Splits `total` (a non-negative multiple of `10^-decimal_places`) over `items` in proportion
+/// to a weight each item holds in the field `share` points at; on return that field holds the
+/// item's part, and the parts add up to `total` exactly.
+///
+/// The remainder rule (largest remainder): every part first gets its proportional share rounded
+/// down; the units left over go one each to the items with the largest dropped fractions, ties
+/// to the earlier item. With all weights zero, everything goes to the first item. Returns
+/// `None` on overflow.
+pub(crate) fn split_exact<T>(
+    total: Decimal,
+    items: &mut [T],
+    decimal_places: u32,
+    share: impl Fn(&mut T) -> &mut Decimal,
+) -> Option<()> {
+    assert!(!items.is_empty(), "split_exact needs at least one item");
+    assert!(total >= Decimal::ZERO, "split_exact splits non-negative totals");
+    let mut weight_sum = Decimal::ZERO;
+    for item in items.iter_mut() {
+        weight_sum = weight_sum.checked_add(*share(item))?;
+    }
+    if weight_sum.is_zero() {
+        for (index, item) in items.iter_mut().enumerate() {
+            *share(item) = if index == 0 { total } else { Decimal::ZERO };
+        }
+        return Some(());
+    }
+    let mut dropped_fractions = Vec::new();
+    let mut allocated = Decimal::ZERO;
+    for (index, item) in items.iter_mut().enumerate() {
+        let exact = total.checked_mul(*share(item))?.checked_div(weight_sum)?;
+        let part = floor_to(exact, decimal_places);
+        if part != exact {
+            dropped_fractions.push((exact - part, index));
+        }
+        allocated += part;
+        *share(item) = part;
+    }
+    let unit = Decimal::new(1, decimal_places);
+    let mut units_left = ((total - allocated) / unit).trunc();
+    // Largest dropped fraction first; the stable sort keeps ties in item order.
+    dropped_fractions.sort_by_key(|(fraction, _)| std::cmp::Reverse(*fraction));
+    for (_, index) in dropped_fractions {
+        if units_left.is_zero() {
+            break;
+        }
+        *share(&mut items[index]) += unit;
+        units_left -= Decimal::ONE;
+    }
+    debug_assert!(units_left.is_zero(), "the dropped fractions cover the units left");
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(total: Decimal, weights: &[i64], decimal_places: u32) -> Vec<Decimal> {
+        let mut items: Vec<Decimal> = weights.iter().map(|weight| Decimal::from(*weight)).collect();
+        split_exact(total, &mut items, decimal_places, |item| item).unwrap();
+        items
+    }
+
+    fn decimals(values: &[i64]) -> Vec<Decimal> {
+        values.iter().map(|value| Decimal::from(*value)).collect()
+    }
+
+    #[test]
+    fn split_gives_the_left_over_unit_to_the_largest_remainder() {
+        assert_eq!(split(Decimal::from(10), &[1, 1, 1], 0), decimals(&[4, 3, 3]));
+        assert_eq!(split(Decimal::from(10), &[1, 2, 2], 0), decimals(&[2, 4, 4]));
+        assert_eq!(split(Decimal::from(10), &[1, 1], 0), decimals(&[5, 5]));
+        assert_eq!(split(Decimal::from(7), &[0, 0], 0), decimals(&[7, 0]));
+    }
+
+    #[test]
+    fn split_keeps_decimal_places() {
+        let parts = split(Decimal::new(100, 2), &[1, 1, 1], 2);
+        assert_eq!(parts, vec![Decimal::new(34, 2), Decimal::new(33, 2), Decimal::new(33, 2)]);
+    }
+
+    #[test]
+    fn floats_are_refused_and_strings_are_exact() {
+        let error = parse_exact("1e3").unwrap_err();
+        assert!(matches!(error, AmountParseError::NotADecimal(_)));
+        assert_eq!(parse_exact("0.10").unwrap().to_string(), "0.10");
+        assert!(matches!(parse_exact("0.00000000001"), Err(AmountParseError::TooManyDecimalPlaces(_))));
+        assert!(matches!(parse_exact("10000000000000000000"), Err(AmountParseError::TooLarge(_))));
+        assert_eq!(MAX_DECIMAL_MAGNITUDE, Decimal::from(1_000_000_000_000_000_000_i64));
+    }
+}

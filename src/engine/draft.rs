@@ -1,0 +1,212 @@
+//! The draft of an outcome: postings collected over a read-only state, with a small overlay of
+//! the lots they touched. Nothing reaches the member's state until the host applies the outcome,
+//! so an error half-way leaves no trace.
+
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::amount::Money;
+use crate::engine::{Compiled, EvalError};
+use crate::id::{EventId, FunderId, MemberId, OrderId};
+use crate::ledger::{Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, move_lot};
+
+pub(crate) struct Draft<'a> {
+    pub(crate) program: &'a Compiled,
+    pub(crate) state: &'a MemberState,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) outcome: Outcome,
+    /// Copies of the state's lots that this draft changed.
+    touched: Vec<Lot>,
+    pending: Decimal,
+    available: Decimal,
+    debt: Decimal,
+}
+
+impl<'a> Draft<'a> {
+    pub(crate) fn new(
+        program: &'a Compiled,
+        state: &'a MemberState,
+        event: &EventId,
+        member: &MemberId,
+        at: DateTime<Utc>,
+    ) -> Draft<'a> {
+        let points = state.points();
+        Draft {
+            program,
+            state,
+            at,
+            outcome: Outcome {
+                event: event.clone(),
+                member: member.clone(),
+                at,
+                postings: Vec::new(),
+                lots_opened: Vec::new(),
+                receipt: None,
+                enrollment: None,
+                refund_withheld: Money::ZERO,
+                notices: Vec::new(),
+            },
+            touched: Vec::new(),
+            pending: points.pending.value(),
+            available: points.available.value(),
+            debt: points.debt.value(),
+        }
+    }
+
+    pub(crate) fn finish(self) -> Outcome {
+        self.outcome
+    }
+
+    /// Available points right now, within the draft.
+    pub(crate) fn available(&self) -> Decimal {
+        self.available
+    }
+
+    pub(crate) fn balances(&self) -> (Decimal, Decimal, Decimal) {
+        (self.pending, self.available, self.debt)
+    }
+
+    /// Records a posting (a zero amount records nothing) and applies it to the overlay.
+    pub(crate) fn post(
+        &mut self,
+        from: Account,
+        to: Account,
+        amount: Decimal,
+        lot: Option<LotId>,
+    ) -> Result<(), EvalError> {
+        assert!(amount >= Decimal::ZERO, "postings move positive amounts");
+        if amount.is_zero() {
+            return Ok(());
+        }
+        let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
+        let id = PostingId { event: self.outcome.event.clone(), index };
+        let posting = Posting { id, from, to, asset: Asset::Points, amount, lot };
+        for (account, sign) in [(&posting.from, Decimal::NEGATIVE_ONE), (&posting.to, Decimal::ONE)] {
+            let balance = match account {
+                Account::Pending => &mut self.pending,
+                Account::Available => &mut self.available,
+                Account::Debt => &mut self.debt,
+                _ => continue,
+            };
+            *balance = balance.checked_add(sign * amount).ok_or(EvalError::Overflow)?;
+        }
+        if let Some(id) = lot {
+            move_lot(self.lot_mut(id), &posting);
+        }
+        self.outcome.postings.push(posting);
+        Ok(())
+    }
+
+    /// A lot as it stands in the draft; `None` once it is empty and gone.
+    pub(crate) fn lot(&self, id: LotId) -> Option<&Lot> {
+        if id >= self.state.next_lot() {
+            return self.outcome.lots_opened.iter().find(|lot| lot.id == id);
+        }
+        self.touched.iter().find(|lot| lot.id == id).or_else(|| self.state.lot(id))
+    }
+
+    fn lot_mut(&mut self, id: LotId) -> &mut Lot {
+        if id >= self.state.next_lot() {
+            return self.outcome.lots_opened.iter_mut().find(|lot| lot.id == id).expect("the draft opened this lot");
+        }
+        let position = match self.touched.iter().position(|lot| lot.id == id) {
+            Some(position) => position,
+            None => {
+                let lot = self.state.lot(id).expect("postings name lots the member holds").clone();
+                self.touched.push(lot);
+                self.touched.len() - 1
+            }
+        };
+        &mut self.touched[position]
+    }
+
+    /// Opens an empty lot; postings fill it.
+    pub(crate) fn open_lot(
+        &mut self,
+        funder: FunderId,
+        order: Option<OrderId>,
+        vests_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> LotId {
+        let id = LotId(self.state.next_lot().0 + self.outcome.lots_opened.len() as u64);
+        let bucket = Bucket::Pending;
+        let lot =
+            Lot { id, funder, order, earned_at: self.at, vests_at, expires_at, bucket, amount_points: Decimal::ZERO };
+        self.outcome.lots_opened.push(lot);
+        id
+    }
+
+    /// The next available lot with points, in redemption order, after `after`.
+    fn next_available(&self, after: Option<(DateTime<Utc>, LotId)>) -> Option<(DateTime<Utc>, LotId)> {
+        let is_live = |lot: &Lot| lot.bucket == Bucket::Available && lot.amount_points > Decimal::ZERO;
+        let is_after = |key: &(DateTime<Utc>, LotId)| after.is_none_or(|after| *key > after);
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let from_state = self.state.available_in_expiry_order(lower).find(|(_, id)| self.lot(*id).is_some_and(is_live));
+        let from_overlay = self
+            .touched
+            .iter()
+            .chain(&self.outcome.lots_opened)
+            .filter(|lot| is_live(lot))
+            .map(Lot::expiry_key)
+            .filter(is_after)
+            .min();
+        match (from_state, from_overlay) {
+            (Some(state), Some(overlay)) => Some(state.min(overlay)),
+            (state, overlay) => state.or(overlay),
+        }
+    }
+
+    /// Drains up to `amount` available points into `to`, soonest-expiring lots first, and
+    /// tells `on_take` which lot gave how much. Returns what it could not take.
+    pub(crate) fn take_available(
+        &mut self,
+        amount: Decimal,
+        to: &Account,
+        mut on_take: impl FnMut(&Lot, Decimal),
+    ) -> Result<Decimal, EvalError> {
+        let mut left = amount;
+        let mut after = None;
+        while left > Decimal::ZERO {
+            let Some(key) = self.next_available(after) else { break };
+            after = Some(key);
+            let lot = self.lot(key.1).expect("next_available finds held lots");
+            let taken = left.min(lot.amount_points);
+            on_take(lot, taken);
+            self.post(Account::Available, to.clone(), taken, Some(key.1))?;
+            left -= taken;
+        }
+        Ok(left)
+    }
+
+    /// Vests due pending lots, then expires due available ones: the settlement every event
+    /// starts with.
+    pub(crate) fn settle(&mut self) -> Result<(), EvalError> {
+        let state = self.state;
+        for id in state.pending_due(self.at) {
+            let Some(lot) = self.lot(id).filter(|lot| lot.bucket == Bucket::Pending) else { continue };
+            let amount = lot.amount_points;
+            self.post(Account::Pending, Account::Available, amount, Some(id))?;
+            self.repay_debt(id)?;
+        }
+        while let Some((expires_at, id)) = self.next_available(None) {
+            if expires_at > self.at {
+                break;
+            }
+            let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points);
+            self.post(Account::Available, Account::Expired, amount, Some(id))?;
+        }
+        Ok(())
+    }
+
+    /// Points that just became available repay what the member owes first.
+    pub(crate) fn repay_debt(&mut self, id: LotId) -> Result<(), EvalError> {
+        let owed = -self.debt;
+        if owed <= Decimal::ZERO {
+            return Ok(());
+        }
+        let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points).min(owed);
+        self.post(Account::Available, Account::Debt, amount, Some(id))
+    }
+}

@@ -1,0 +1,275 @@
+//! The engine: a compiled program and the pure function that evaluates events.
+
+mod draft;
+mod purchase;
+mod redeem;
+mod returns;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::amount::{MAX_DECIMAL_MAGNITUDE, MAX_DECIMAL_PLACES, Money, Points};
+use crate::event::Event;
+use crate::id::{EventId, MemberId, OrderId, Sku, Tag};
+use crate::ledger::{MemberState, Outcome, PointsBalance};
+use crate::program::{Program, RuleIndex, UtcOffset};
+
+use draft::Draft;
+
+/// The most lines one purchase or return may have.
+pub const MAX_LINES_PER_EVENT: usize = 1_000;
+
+/// A compiled program, ready to evaluate events. Cheap to clone and share between threads.
+///
+/// [`evaluate`](Engine::evaluate) is a pure function of the member's state and the event: no
+/// clock, no I/O, no randomness. The same inputs give the same outcome, byte for byte.
+///
+/// ```
+/// use loyalty_engine::{Event, MemberId, MemberState, Program};
+///
+/// let program: Program = serde_json::from_str(r#"{"id": "shop", "currency": "EUR", "owner": "shop",
+///   "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "1"}}]}}"#).unwrap();
+/// let engine = program.compile().unwrap();
+///
+/// let event: Event = serde_json::from_str(r#"{"type": "purchase", "id": "e-1", "member": "m-1",
+///   "at": "2026-03-01T10:00:00Z", "order": "o-1",
+///   "lines": [{"sku": "book", "qty": "2", "unit_price": "12.50"}]}"#).unwrap();
+/// let mut state = MemberState::new(MemberId::new("m-1").unwrap());
+/// let outcome = engine.evaluate(&state, &event).unwrap();
+/// state.apply(&outcome);
+/// assert_eq!(state.points().available.to_string(), "25");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Engine {
+    compiled: Arc<Compiled>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub(crate) program: Program,
+    pub(crate) utc_offset: UtcOffset,
+    pub(crate) rules: RuleIndex,
+}
+
+impl Engine {
+    pub(crate) fn new(program: Program, rules: RuleIndex) -> Engine {
+        let utc_offset = program.utc_offset;
+        Engine { compiled: Arc::new(Compiled { program, utc_offset, rules }) }
+    }
+
+    /// The program this engine runs.
+    pub fn program(&self) -> &Program {
+        &self.compiled.program
+    }
+
+    /// Evaluates one event against a member's state: settles vesting and expiry up to the
+    /// event's time, then applies the event. The state is not changed; apply the outcome with
+    /// [`MemberState::apply`] (or let [`Ledger`](crate::Ledger) do it).
+    ///
+    /// # Errors
+    ///
+    /// An [`EvalError`] naming what is wrong with the event; nothing was produced.
+    pub fn evaluate(&self, state: &MemberState, event: &Event) -> Result<Outcome, EvalError> {
+        check_member_and_time(state, event.member(), event.at())?;
+        let mut draft = Draft::new(&self.compiled, state, event.id(), event.member(), event.at());
+        match event {
+            Event::Purchase(purchase) => purchase::evaluate(&mut draft, purchase)?,
+            Event::Return(event) => returns::evaluate(&mut draft, event)?,
+            Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem)?,
+            Event::Enroll(enroll) => redeem::enroll(&mut draft, enroll)?,
+            Event::Custom(_) | Event::Tick(_) => draft.settle()?,
+        }
+        Ok(draft.finish())
+    }
+
+    /// A member's points as they will stand at `at`, once vesting and expiry up to then are
+    /// settled: what a checkout page shows as spendable.
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::OutOfOrder`] if `at` is before the member's last event.
+    pub fn points_at(&self, state: &MemberState, at: DateTime<Utc>) -> Result<PointsBalance, EvalError> {
+        check_member_and_time(state, state.member(), at)?;
+        let event = EventId::new("points_at").expect("a valid literal id");
+        let mut draft = Draft::new(&self.compiled, state, &event, state.member(), at);
+        draft.settle()?;
+        let (pending, available, debt) = draft.balances();
+        Ok(PointsBalance { pending: Points::new(pending), available: Points::new(available), debt: Points::new(debt) })
+    }
+}
+
+fn check_member_and_time(state: &MemberState, member: &MemberId, at: DateTime<Utc>) -> Result<(), EvalError> {
+    if member != state.member() {
+        return Err(EvalError::WrongMember { event_member: member.clone(), state_member: state.member().clone() });
+    }
+    match state.last_event_at() {
+        Some(last) if at < last => Err(EvalError::OutOfOrder { at, last }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses decimals that did not come through serde's checks: too many places, too large.
+pub(crate) fn check_decimal(field: &'static str, value: Decimal) -> Result<Decimal, EvalError> {
+    if value.scale() > MAX_DECIMAL_PLACES || value.abs() > MAX_DECIMAL_MAGNITUDE {
+        return Err(EvalError::DecimalOutOfRange { field, value });
+    }
+    Ok(value)
+}
+
+/// Checked arithmetic that reports overflow as an error, never a panic.
+pub(crate) fn checked(value: Option<Decimal>) -> Result<Decimal, EvalError> {
+    value.ok_or(EvalError::Overflow)
+}
+
+/// An event the engine refuses. The state is untouched; nothing was posted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// The event is for another member than the state.
+    #[error("the event is for member {event_member} but the state is member {state_member}'s")]
+    WrongMember {
+        /// The event's member.
+        event_member: MemberId,
+        /// The state's member.
+        state_member: MemberId,
+    },
+    /// The event is older than the member's last event.
+    #[error("the event at {at} is older than the member's last event at {last}")]
+    OutOfOrder {
+        /// The event's time.
+        at: DateTime<Utc>,
+        /// The last event's time.
+        last: DateTime<Utc>,
+    },
+    /// A purchase or return without lines.
+    #[error("the event has no lines")]
+    NoLines,
+    /// More lines than [`MAX_LINES_PER_EVENT`].
+    #[error("the event has {count} lines, more than the limit of {MAX_LINES_PER_EVENT}")]
+    TooManyLines {
+        /// How many lines the event has.
+        count: usize,
+    },
+    /// A quantity that is zero or negative.
+    #[error("line {line}: quantity {qty} must be positive")]
+    InvalidQuantity {
+        /// The line's index, from 0.
+        line: usize,
+        /// The quantity given.
+        qty: Decimal,
+    },
+    /// A unit price that is zero or negative.
+    #[error("line {line}: unit price {unit_price} must be positive")]
+    InvalidPrice {
+        /// The line's index, from 0.
+        line: usize,
+        /// The price given.
+        unit_price: Money,
+    },
+    /// A discount that is negative or larger than the line.
+    #[error("line {line}: discount {discount} must be between 0 and the line's value {line_value}")]
+    InvalidDiscount {
+        /// The line's index, from 0.
+        line: usize,
+        /// The discount given.
+        discount: Money,
+        /// Quantity times unit price.
+        line_value: Money,
+    },
+    /// A decimal with more places than [`MAX_DECIMAL_PLACES`](crate::MAX_DECIMAL_PLACES) or
+    /// larger than [`MAX_DECIMAL_MAGNITUDE`](crate::MAX_DECIMAL_MAGNITUDE).
+    #[error("{field} {value} is out of range (at most 10 decimal places and 10^18 in magnitude)")]
+    DecimalOutOfRange {
+        /// Which field.
+        field: &'static str,
+        /// The value given.
+        value: Decimal,
+    },
+    /// A purchase in another currency than the program's.
+    #[error("the purchase is in {found}, but the program runs in {expected}")]
+    CurrencyMismatch {
+        /// The program's currency.
+        expected: Tag,
+        /// The purchase's currency.
+        found: Tag,
+    },
+    /// A purchase with an order id the member already used.
+    #[error("order {order} was already placed")]
+    DuplicateOrder {
+        /// The order.
+        order: OrderId,
+    },
+    /// A return of an order this member never placed. Returns only ever touch the member's
+    /// own orders.
+    #[error("order {order} is not an order of member {member}")]
+    UnknownOrder {
+        /// The order named.
+        order: OrderId,
+        /// The member returning.
+        member: MemberId,
+    },
+    /// A return of a SKU the order does not have.
+    #[error("order {order} has no line with SKU {sku}")]
+    UnknownSku {
+        /// The order.
+        order: OrderId,
+        /// The SKU named.
+        sku: Sku,
+    },
+    /// A return of more units than were bought less those already returned.
+    #[error("return of {requested} units of {sku} from order {order}, but only {returnable} are left to return")]
+    ReturnExceedsPurchase {
+        /// The order.
+        order: OrderId,
+        /// The SKU.
+        sku: Sku,
+        /// Units the return asks for.
+        requested: Decimal,
+        /// Units bought and not yet returned.
+        returnable: Decimal,
+    },
+    /// A points amount that is zero (where it must be positive) or negative.
+    #[error("{points} points: the amount must be positive")]
+    InvalidPoints {
+        /// The amount given.
+        points: Points,
+    },
+    /// The program has no `redemption` section, so points can't be spent.
+    #[error("this program does not let members spend points")]
+    RedemptionNotOffered,
+    /// Spending more than is available.
+    #[error("{requested} points requested, but only {available} are available")]
+    InsufficientPoints {
+        /// Points asked for.
+        requested: Points,
+        /// Points available (after settling up to the event).
+        available: Points,
+    },
+    /// Spending while the balance is below the program's minimum.
+    #[error("spending needs a balance of at least {minimum} points; the member has {available}")]
+    BelowMinimumBalance {
+        /// The program's minimum.
+        minimum: Points,
+        /// Points available.
+        available: Points,
+    },
+    /// Paying a larger share of the order with points than the program allows.
+    #[error("points may pay at most {max_points} points of this order, not {requested}")]
+    PointsAboveCap {
+        /// Points asked for.
+        requested: Points,
+        /// The most points that may pay for the order.
+        max_points: Points,
+    },
+    /// An `enroll` for a member who is already enrolled.
+    #[error("member {member} is already enrolled")]
+    AlreadyEnrolled {
+        /// The member.
+        member: MemberId,
+    },
+    /// A computation exceeded what a decimal can hold.
+    #[error("a decimal computation overflowed")]
+    Overflow,
+}

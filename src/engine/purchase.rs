@@ -1,0 +1,235 @@
+//! Purchases: validate the lines, pay with points, earn, open lots, write the receipt.
+
+use chrono::TimeDelta;
+use rust_decimal::Decimal;
+
+use crate::amount::{Money, Rounding, floor_to, split_exact};
+use crate::engine::draft::Draft;
+use crate::engine::redeem::{check_points_amount, check_spendable};
+use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked};
+use crate::event::Purchase;
+use crate::ledger::{Account, Earning, Lot, LotId, PaidWith, Receipt, ReceiptLine};
+use crate::program::{CompiledRule, Effect};
+
+pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(), EvalError> {
+    let program = &draft.program.program;
+    if let Some(currency) = purchase.currency.as_ref().filter(|currency| **currency != program.currency) {
+        return Err(EvalError::CurrencyMismatch { expected: program.currency.clone(), found: currency.clone() });
+    }
+    if draft.state.order(&purchase.order).is_some() {
+        return Err(EvalError::DuplicateOrder { order: purchase.order.clone() });
+    }
+    let mut lines = receipt_lines(draft, purchase)?;
+    draft.settle()?;
+    let order_total = lines.iter().try_fold(Decimal::ZERO, |sum, line| checked(sum.checked_add(line.value.value())))?;
+    let (paid_with, paid_value) = pay_with_points(draft, purchase, &mut lines, order_total)?;
+    let earnings = earn(draft, purchase, &lines, order_total, paid_value)?;
+    let (first_lot, lot_count) = open_lots(draft, purchase, &earnings)?;
+    let order = purchase.order.clone();
+    draft.outcome.receipt = Some(Receipt { order, at: purchase.at, lines, earnings, first_lot, lot_count, paid_with });
+    Ok(())
+}
+
+/// Checks every line and prices it: value = qty x unit price - discount.
+fn receipt_lines(draft: &Draft<'_>, purchase: &Purchase) -> Result<Vec<ReceiptLine>, EvalError> {
+    check_line_count(purchase.lines.len())?;
+    let mut lines = Vec::with_capacity(purchase.lines.len());
+    for (index, line) in purchase.lines.iter().enumerate() {
+        let qty = check_decimal("qty", line.qty)?;
+        let unit_price = check_decimal("unit_price", line.unit_price.value())?;
+        let discount = check_decimal("discount", line.discount.value())?;
+        if qty <= Decimal::ZERO {
+            return Err(EvalError::InvalidQuantity { line: index, qty });
+        }
+        if unit_price <= Decimal::ZERO {
+            return Err(EvalError::InvalidPrice { line: index, unit_price: line.unit_price });
+        }
+        let gross = checked(qty.checked_mul(unit_price))?;
+        if discount < Decimal::ZERO || discount > gross {
+            let line_value = Money::new(gross);
+            return Err(EvalError::InvalidDiscount { line: index, discount: line.discount, line_value });
+        }
+        lines.push(ReceiptLine {
+            sku: line.sku.clone(),
+            qty,
+            returned_qty: Decimal::ZERO,
+            value: Money::new(gross - discount),
+            eligible: !draft.program.rules.is_excluded(line),
+            points_paid: Decimal::ZERO,
+            points_paid_refunded: Decimal::ZERO,
+        });
+    }
+    Ok(lines)
+}
+
+pub(super) fn check_line_count(count: usize) -> Result<(), EvalError> {
+    match count {
+        0 => Err(EvalError::NoLines),
+        count if count > MAX_LINES_PER_EVENT => Err(EvalError::TooManyLines { count }),
+        _ => Ok(()),
+    }
+}
+
+/// Drains the points that pay for the order and spreads them over the lines by value.
+/// Returns what paid, by funder, and its value in money.
+fn pay_with_points(
+    draft: &mut Draft<'_>,
+    purchase: &Purchase,
+    lines: &mut [ReceiptLine],
+    order_total: Decimal,
+) -> Result<(Vec<PaidWith>, Decimal), EvalError> {
+    let requested = purchase.pay_with_points.value();
+    if requested.is_zero() {
+        return Ok((Vec::new(), Decimal::ZERO));
+    }
+    let program = &draft.program.program;
+    let redemption = check_points_amount(program, requested)?;
+    let point_value = redemption.point_value.value();
+    let decimal_places = program.rounding.decimal_places;
+    let max_value = checked(order_total.checked_mul(redemption.max_share_of_order.value()))?;
+    let max_points = floor_to(checked(max_value.checked_div(point_value))?, decimal_places);
+    if requested > max_points {
+        return Err(EvalError::PointsAboveCap { requested: purchase.pay_with_points, max_points: max_points.into() });
+    }
+    check_spendable(draft, requested, redemption)?;
+    let mut paid_with: Vec<PaidWith> = Vec::new();
+    let short = draft
+        .take_available(requested, &Account::Redeemed, |lot, points| record_payment(&mut paid_with, lot, points))?;
+    assert!(short.is_zero(), "check_spendable guarantees the points are there");
+    for line in lines.iter_mut() {
+        line.points_paid = line.value.value();
+    }
+    checked(split_exact(requested, lines, decimal_places, |line| &mut line.points_paid).map(|()| requested))?;
+    Ok((paid_with, checked(requested.checked_mul(point_value))?))
+}
+
+fn record_payment(paid_with: &mut Vec<PaidWith>, lot: &Lot, points: Decimal) {
+    match paid_with.iter_mut().find(|paid| paid.funder == lot.funder) {
+        Some(paid) => {
+            paid.points += points;
+            paid.expires_at = paid.expires_at.min(lot.expires_at).or(paid.expires_at).or(lot.expires_at);
+        }
+        None => paid_with.push(PaidWith {
+            funder: lot.funder.clone(),
+            points,
+            refunded: Decimal::ZERO,
+            expires_at: lot.expires_at,
+        }),
+    }
+}
+
+/// What every eligible line earns, rule by rule and funder by funder, rounded per line.
+fn earn(
+    draft: &Draft<'_>,
+    purchase: &Purchase,
+    lines: &[ReceiptLine],
+    order_total: Decimal,
+    paid_value: Decimal,
+) -> Result<Vec<Earning>, EvalError> {
+    let program = draft.program;
+    let eligible_total = lines
+        .iter()
+        .filter(|line| line.eligible)
+        .try_fold(Decimal::ZERO, |sum, line| checked(sum.checked_add(line.value.value())))?;
+    // The share of every line's value that money, not points, paid for.
+    let paid_by_money =
+        (!paid_value.is_zero()).then(|| checked((order_total - paid_value).checked_div(order_total))).transpose()?;
+    let mut earnings = Vec::new();
+    let mut scratch = Vec::new();
+    for (index, (line, receipt_line)) in purchase.lines.iter().zip(lines).enumerate() {
+        if !receipt_line.eligible {
+            continue;
+        }
+        let value = receipt_line.value.value();
+        let base = paid_by_money.map_or(Ok(value), |share| checked(value.checked_mul(share)))?;
+        let start = earnings.len();
+        let mut rate_points = Decimal::ZERO;
+        let rules = &program.rules.rules;
+        let matching = program
+            .rules
+            .candidates(line, &mut scratch)
+            .iter()
+            .map(|position| &rules[*position as usize])
+            .filter(|rule| rule.when.matches_line(line) && rule.when.matches_order(purchase, eligible_total));
+        for rule in matching.clone() {
+            let raw = match rule.effect {
+                Effect::PointsPerCurrencyUnit(rate) => {
+                    let points = checked(base.checked_mul(rate.value()))?;
+                    rate_points = checked(rate_points.checked_add(points))?;
+                    points
+                }
+                Effect::PointsPerUnit(points) => checked(receipt_line.qty.checked_mul(points.value()))?,
+                Effect::Multiplier(_) => continue,
+            };
+            push_shares(&mut earnings, index, rule, raw)?;
+        }
+        for rule in matching {
+            if let Effect::Multiplier(multiplier) = rule.effect {
+                let raw = checked(rate_points.checked_mul(multiplier.value() - Decimal::ONE))?;
+                push_shares(&mut earnings, index, rule, raw)?;
+            }
+        }
+        round_line(&mut earnings[start..], draft.program.program.rounding)?;
+    }
+    earnings.retain(|earning| !earning.points.is_zero());
+    Ok(earnings)
+}
+
+/// Adds one earning per funder of `rule`, holding the raw (unrounded) points for now.
+fn push_shares(earnings: &mut Vec<Earning>, line: usize, rule: &CompiledRule, raw: Decimal) -> Result<(), EvalError> {
+    let line = u32::try_from(line).expect("lines are limited far below u32::MAX");
+    for (funder, share) in &rule.funders {
+        earnings.push(Earning {
+            line,
+            rule: rule.id.clone(),
+            funder: funder.clone(),
+            points: checked(raw.checked_mul(*share))?,
+            clawed_back: Decimal::ZERO,
+            min_order_total: rule.when.min_order_total,
+        });
+    }
+    Ok(())
+}
+
+/// Rounds a line's raw points once, then splits the rounded total back over its earnings
+/// exactly, so that rules and funders add up to the line and nothing is lost to rounding.
+fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> Result<(), EvalError> {
+    if line_earnings.is_empty() {
+        return Ok(());
+    }
+    let raw_total =
+        line_earnings.iter().try_fold(Decimal::ZERO, |sum, earning| checked(sum.checked_add(earning.points)))?;
+    let total = rounding.apply(raw_total);
+    checked(split_exact(total, line_earnings, rounding.decimal_places, |earning| &mut earning.points).map(|()| total))?;
+    Ok(())
+}
+
+/// Opens one lot per funder and fills it with that funder's points. Returns the first lot's id
+/// and how many were opened.
+fn open_lots(draft: &mut Draft<'_>, purchase: &Purchase, earnings: &[Earning]) -> Result<(LotId, u32), EvalError> {
+    let first_index = draft.outcome.lots_opened.len();
+    let first_lot = LotId(draft.state.next_lot().0 + first_index as u64);
+    let vesting = TimeDelta::days(i64::from(draft.program.program.returns.vesting_days));
+    let vests_at = purchase.at.checked_add_signed(vesting).ok_or(EvalError::Overflow)?;
+    let expires_at = draft.program.program.expiry.expires_at(vests_at, draft.program.utc_offset.0);
+    for earning in earnings {
+        if !draft.outcome.lots_opened[first_index..].iter().any(|lot| lot.funder == earning.funder) {
+            draft.open_lot(earning.funder.clone(), Some(purchase.order.clone()), vests_at, expires_at);
+        }
+    }
+    let lot_count = draft.outcome.lots_opened.len() - first_index;
+    let to = if vests_at <= purchase.at { Account::Available } else { Account::Pending };
+    for offset in 0..lot_count {
+        let lot = &draft.outcome.lots_opened[first_index + offset];
+        let (id, funder) = (lot.id, lot.funder.clone());
+        let points = earnings
+            .iter()
+            .filter(|earning| earning.funder == funder)
+            .try_fold(Decimal::ZERO, |sum, earning| checked(sum.checked_add(earning.points)))?;
+        draft.post(Account::Funder(funder), to.clone(), points, Some(id))?;
+        if to == Account::Available {
+            draft.repay_debt(id)?;
+        }
+    }
+    Ok((first_lot, u32::try_from(lot_count).expect("one lot per funder")))
+}

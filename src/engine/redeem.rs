@@ -1,0 +1,61 @@
+//! Spending points on a reward, and enrolling.
+
+use rust_decimal::Decimal;
+
+use crate::amount::Points;
+use crate::engine::draft::Draft;
+use crate::engine::{EvalError, check_decimal};
+use crate::event::{Enroll, Redeem};
+use crate::ledger::{Account, Enrollment};
+use crate::program::{Program, Redemption};
+
+pub(super) fn evaluate(draft: &mut Draft<'_>, redeem: &Redeem) -> Result<(), EvalError> {
+    let points = redeem.points.value();
+    if points.is_zero() {
+        return Err(EvalError::InvalidPoints { points: redeem.points });
+    }
+    let redemption = check_points_amount(&draft.program.program, points)?;
+    draft.settle()?;
+    check_spendable(draft, points, redemption)?;
+    let short = draft.take_available(points, &Account::Redeemed, |_, _| {})?;
+    assert!(short.is_zero(), "check_spendable guarantees the points are there");
+    Ok(())
+}
+
+/// Checks an amount of points to spend: positive, within range, no finer than the program's
+/// points, and a program that lets members spend.
+pub(super) fn check_points_amount(program: &Program, points: Decimal) -> Result<&Redemption, EvalError> {
+    let points = check_decimal("points", points)?;
+    if points <= Decimal::ZERO || points.normalize().scale() > program.rounding.decimal_places {
+        return Err(EvalError::InvalidPoints { points: Points::new(points) });
+    }
+    program.redemption.as_ref().ok_or(EvalError::RedemptionNotOffered)
+}
+
+/// Checks that the member may spend `points` now: the minimum balance and what is available.
+pub(super) fn check_spendable(draft: &Draft<'_>, points: Decimal, redemption: &Redemption) -> Result<(), EvalError> {
+    let available = draft.available();
+    if available < redemption.min_balance.value() {
+        return Err(EvalError::BelowMinimumBalance {
+            minimum: redemption.min_balance,
+            available: Points::new(available),
+        });
+    }
+    if points > available {
+        return Err(EvalError::InsufficientPoints {
+            requested: Points::new(points),
+            available: Points::new(available),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn enroll(draft: &mut Draft<'_>, enroll: &Enroll) -> Result<(), EvalError> {
+    if draft.state.enrollment().is_some() {
+        return Err(EvalError::AlreadyEnrolled { member: enroll.member.clone() });
+    }
+    draft.settle()?;
+    let enrollment = Enrollment { at: enroll.at, referred_by: enroll.referred_by.clone(), birthday: enroll.birthday };
+    draft.outcome.enrollment = Some(enrollment);
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! Events: what happened to a member, with the time it happened. The JSON form is the contract
+//! with hosts: internally tagged by `"type"`, decimals as strings.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Money, Points, exact_decimal};
+use crate::id::{EventId, MemberId, OrderId, Sku, Tag};
+
+/// Something that happened to one member at one time.
+///
+/// Every event has an `id` (unique across the ledger: applying the same id twice is a no-op),
+/// the `member` it concerns and the time `at` it happened. The engine takes time only from
+/// events, never from a clock.
+///
+/// ```
+/// use loyalty_engine::Event;
+///
+/// let json = r#"{"type":"purchase","id":"e-1","member":"m-1","at":"2026-03-01T10:00:00Z",
+///   "order":"o-1","lines":[{"sku":"tv-55","qty":"1","unit_price":"10000.00"}]}"#;
+/// let event: Event = serde_json::from_str(json).unwrap();
+/// assert_eq!(event.id().as_str(), "e-1");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// An order: earns points, may be paid partly with points.
+    Purchase(Purchase),
+    /// Units of an earlier order sent back: claws back what they earned.
+    Return(Return),
+    /// Points spent on a reward outside an order.
+    Redeem(Redeem),
+    /// The member joins the program.
+    Enroll(Enroll),
+    /// A named event from the host (a review written, an app installed).
+    Custom(Custom),
+    /// Time passes: settles vesting and expiry up to `at`, nothing else.
+    Tick(Tick),
+}
+
+impl Event {
+    /// The event's id.
+    pub fn id(&self) -> &EventId {
+        self.header().0
+    }
+
+    /// The member the event concerns.
+    pub fn member(&self) -> &MemberId {
+        self.header().1
+    }
+
+    /// When the event happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.header().2
+    }
+
+    fn header(&self) -> (&EventId, &MemberId, DateTime<Utc>) {
+        match self {
+            Event::Purchase(event) => (&event.id, &event.member, event.at),
+            Event::Return(event) => (&event.id, &event.member, event.at),
+            Event::Redeem(event) => (&event.id, &event.member, event.at),
+            Event::Enroll(event) => (&event.id, &event.member, event.at),
+            Event::Custom(event) => (&event.id, &event.member, event.at),
+            Event::Tick(event) => (&event.id, &event.member, event.at),
+        }
+    }
+}
+
+/// A purchase: one order of one or more lines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purchase {
+    /// Event id.
+    pub id: EventId,
+    /// The buyer.
+    pub member: MemberId,
+    /// When the order was placed.
+    pub at: DateTime<Utc>,
+    /// The order, unique per member; returns name it.
+    pub order: OrderId,
+    /// Sales channel (web, app, store), for channel conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Tag>,
+    /// The merchant or store that sold, for merchant conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<Tag>,
+    /// The order's currency; when given it must be the program's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Tag>,
+    /// The order lines, at most [`MAX_LINES_PER_EVENT`](crate::MAX_LINES_PER_EVENT).
+    pub lines: Vec<PurchaseLine>,
+    /// How many available points pay for part of the order.
+    #[serde(default, skip_serializing_if = "is_zero_points")]
+    pub pay_with_points: Points,
+}
+
+fn is_zero_points(points: &Points) -> bool {
+    points.value().is_zero()
+}
+
+fn is_zero_money(money: &Money) -> bool {
+    money.value().is_zero()
+}
+
+/// One line of a purchase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseLine {
+    /// What was sold.
+    pub sku: Sku,
+    /// How many units; positive, may be fractional (kilograms, litres).
+    #[serde(with = "exact_decimal")]
+    pub qty: Decimal,
+    /// Price of one unit before the line discount; positive.
+    pub unit_price: Money,
+    /// Money off the whole line; the line earns on `qty * unit_price - discount`.
+    #[serde(default, skip_serializing_if = "is_zero_money")]
+    pub discount: Money,
+    /// Product category, for category conditions and exclusions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Tag>,
+    /// Free-form labels such as `{"brand": "acme"}`, for label conditions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<Tag, Tag>,
+    /// Who supplied the product, for supplier conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<Tag>,
+}
+
+/// A return of some units of an earlier order by the same member.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Return {
+    /// Event id.
+    pub id: EventId,
+    /// The member returning; must be the buyer.
+    pub member: MemberId,
+    /// When the goods came back.
+    pub at: DateTime<Utc>,
+    /// The order the goods came from.
+    pub order: OrderId,
+    /// What comes back, by SKU and quantity.
+    pub lines: Vec<ReturnLine>,
+}
+
+/// Units of one SKU coming back. When an order has several lines of the same SKU, returned
+/// units fill the earliest line first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLine {
+    /// The SKU as it was bought.
+    pub sku: Sku,
+    /// How many units; positive.
+    #[serde(with = "exact_decimal")]
+    pub qty: Decimal,
+}
+
+/// Points spent on a reward outside an order (a voucher, a gift).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redeem {
+    /// Event id.
+    pub id: EventId,
+    /// Who spends.
+    pub member: MemberId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// How many available points; positive.
+    pub points: Points,
+    /// What the points buy, for the host's records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward: Option<Tag>,
+}
+
+/// A member joins the program.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enroll {
+    /// Event id.
+    pub id: EventId,
+    /// Who joins.
+    pub member: MemberId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The member who referred this one, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referred_by: Option<MemberId>,
+    /// The member's birthday, for birthday rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<NaiveDate>,
+}
+
+/// A named event from the host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Custom {
+    /// Event id.
+    pub id: EventId,
+    /// Whom it concerns.
+    pub member: MemberId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What happened, such as `review_written`.
+    pub name: Tag,
+}
+
+/// Time passes for a member; the engine settles vesting and expiry up to `at`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tick {
+    /// Event id.
+    pub id: EventId,
+    /// Whom it concerns.
+    pub member: MemberId,
+    /// Settle up to this time.
+    pub at: DateTime<Utc>,
+}

@@ -1,0 +1,58 @@
+//! Lots: each accrual is a lot with its own vesting, expiry and funder.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::exact_decimal;
+use crate::id::{FunderId, OrderId};
+
+/// A lot's number, unique within one member's ledger and never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LotId(pub u64);
+
+/// Which of the member's buckets a lot's points are in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    /// Earned, not spendable until `vests_at`.
+    Pending,
+    /// Spendable until `expires_at`.
+    Available,
+}
+
+/// Points earned together: by one order from one funder, or given back by one return.
+///
+/// Redemption drains available lots soonest-expiring first (never-expiring last, older lots
+/// first among equals). A return drains its own order's lots first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lot {
+    /// The lot's number.
+    pub id: LotId,
+    /// Who pays for these points.
+    pub funder: FunderId,
+    /// The order that earned them, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderId>,
+    /// When they were earned.
+    pub earned_at: DateTime<Utc>,
+    /// When they become available.
+    pub vests_at: DateTime<Utc>,
+    /// When what is left of them expires; `None` for never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Where the points are now.
+    pub bucket: Bucket,
+    /// How many points are left in the lot.
+    #[serde(with = "exact_decimal")]
+    pub amount_points: Decimal,
+}
+
+impl Lot {
+    /// The order in which redemption drains available lots: soonest expiry first, never last,
+    /// then the older lot.
+    pub(crate) fn expiry_key(&self) -> (DateTime<Utc>, LotId) {
+        (self.expires_at.unwrap_or(DateTime::<Utc>::MAX_UTC), self.id)
+    }
+}

@@ -1,0 +1,14 @@
+//! The ledger: accounts, postings, lots, receipts and a member's state.
+
+mod lot;
+mod outcome;
+mod posting;
+mod receipt;
+mod state;
+
+pub use lot::{Bucket, Lot, LotId};
+pub use outcome::{Coverage, Enrollment, Notice, Outcome};
+pub use posting::{Account, AccountParseError, Asset, Posting, PostingId};
+pub use receipt::{Earning, PaidWith, Receipt, ReceiptLine};
+pub(crate) use state::move_lot;
+pub use state::{MemberState, PointsBalance};

@@ -1,0 +1,84 @@
+//! What evaluating one event produced: everything needed to persist it and to update the state.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Money, Points};
+use crate::id::{EventId, MemberId};
+use crate::ledger::lot::Lot;
+use crate::ledger::posting::Posting;
+use crate::ledger::receipt::Receipt;
+
+/// The result of evaluating one event for one member: postings to persist, the lots and
+/// receipt they concern, and what the host must act on.
+///
+/// Applying it with [`MemberState::apply`](crate::MemberState::apply) gives the member's next
+/// state; [`Ledger`](crate::Ledger) does both and commits them atomically.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The event evaluated.
+    pub event: EventId,
+    /// The member it concerns.
+    pub member: MemberId,
+    /// The event's time; the member's ledger is settled up to it.
+    pub at: DateTime<Utc>,
+    /// Postings, in order: settlement (vesting, expiry) first, then the event's own.
+    pub postings: Vec<Posting>,
+    /// Lots this event opened, as the event left them; the postings show how they filled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lots_opened: Vec<Lot>,
+    /// The receipt of the order the event placed or returned, as it stands after the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+    /// The enrollment the event recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment: Option<Enrollment>,
+    /// Money the host must withhold from this return's refund, because the returned order's
+    /// points were already spent (policy `deduct_from_refund`).
+    #[serde(default)]
+    pub refund_withheld: Money,
+    /// Things to tell the member or the host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Notice>,
+}
+
+/// A member's enrollment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    /// When the member joined.
+    pub at: DateTime<Utc>,
+    /// Who referred the member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referred_by: Option<MemberId>,
+    /// The member's birthday.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<NaiveDate>,
+}
+
+/// Something the host should know about an outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Notice {
+    /// A return had to claw back points the member had already spent; how the program's
+    /// policy covered them.
+    SpentPointsClawedBack {
+        /// How many spent points the return had to recover.
+        points: Points,
+        /// How they were covered.
+        covered_by: Coverage,
+    },
+}
+
+/// How spent points that a return claws back were covered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Coverage {
+    /// Their value was withheld from the refund ([`Outcome::refund_withheld`]).
+    RefundWithheld,
+    /// The member now owes them (the [`Debt`](crate::Account::Debt) account).
+    Debt,
+    /// The program forgave them.
+    Forgiven,
+}

@@ -1,0 +1,168 @@
+//! Accounts, assets and postings: the double-entry core.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::amount::exact_decimal;
+use crate::id::{EventId, FunderId};
+use crate::ledger::lot::LotId;
+
+/// An account of one member's ledger. Postings move value between two accounts, so every
+/// asset sums to zero over all accounts, always.
+///
+/// The member's own buckets are [`Pending`](Account::Pending), [`Available`](Account::Available)
+/// and [`Debt`](Account::Debt); the others are counterparties: who pays for accruals
+/// ([`Funder`](Account::Funder)) and where spent, expired or bought-back points go.
+///
+/// Accounts print and parse as short strings: `pending`, `available`, `debt`, `redeemed`,
+/// `expired`, `refund_withheld` and `funder:ID`.
+///
+/// ```
+/// use loyalty_engine::{Account, FunderId};
+/// let account: Account = "funder:acme".parse().unwrap();
+/// assert_eq!(account, Account::Funder(FunderId::new("acme").unwrap()));
+/// assert_eq!(Account::Pending.to_string(), "pending");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Account {
+    /// Earned but not yet spendable: waiting for the return window to close.
+    Pending,
+    /// Spendable.
+    Available,
+    /// What the member owes after a return clawed back points that were already spent
+    /// (policy `negative_balance`); a negative balance, repaid first from future points.
+    Debt,
+    /// Whoever pays for accruals. A funder's balance is minus its outstanding cost.
+    Funder(FunderId),
+    /// Points spent, on an order or a reward.
+    Redeemed,
+    /// Points that expired unused.
+    Expired,
+    /// Points bought back with money withheld from a refund (policy `deduct_from_refund`).
+    RefundWithheld,
+}
+
+impl Account {
+    /// Whether the account is one of the member's own buckets, whose balance the member holds.
+    pub fn is_member_bucket(&self) -> bool {
+        matches!(self, Account::Pending | Account::Available | Account::Debt)
+    }
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Account::Pending => formatter.write_str("pending"),
+            Account::Available => formatter.write_str("available"),
+            Account::Debt => formatter.write_str("debt"),
+            Account::Funder(funder) => write!(formatter, "funder:{funder}"),
+            Account::Redeemed => formatter.write_str("redeemed"),
+            Account::Expired => formatter.write_str("expired"),
+            Account::RefundWithheld => formatter.write_str("refund_withheld"),
+        }
+    }
+}
+
+/// The text was not an account name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an account (pending, available, debt, redeemed, expired, refund_withheld or funder:ID)")]
+pub struct AccountParseError(String);
+
+impl FromStr for Account {
+    type Err = AccountParseError;
+
+    fn from_str(text: &str) -> Result<Account, AccountParseError> {
+        let account = match text {
+            "pending" => Account::Pending,
+            "available" => Account::Available,
+            "debt" => Account::Debt,
+            "redeemed" => Account::Redeemed,
+            "expired" => Account::Expired,
+            "refund_withheld" => Account::RefundWithheld,
+            _ => {
+                let funder = text.strip_prefix("funder:").and_then(|id| FunderId::new(id).ok());
+                Account::Funder(funder.ok_or_else(|| AccountParseError(text.to_owned()))?)
+            }
+        };
+        Ok(account)
+    }
+}
+
+impl Serialize for Account {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Account {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Account, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a posting moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Asset {
+    /// Loyalty points.
+    Points,
+}
+
+/// A posting's id: the event that caused it and its position among that event's postings.
+/// Applying the same event again derives the same ids, which is what makes replays detectable.
+/// Prints as `EVENT#INDEX`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PostingId {
+    /// The event that caused the posting.
+    pub event: EventId,
+    /// Position among the event's postings, from 0.
+    pub index: u32,
+}
+
+impl fmt::Display for PostingId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}#{}", self.event, self.index)
+    }
+}
+
+impl Serialize for PostingId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PostingId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<PostingId, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let parsed = text.rsplit_once('#').and_then(|(event, index)| {
+            Some(PostingId { event: EventId::new(event).ok()?, index: index.parse().ok()? })
+        });
+        parsed.ok_or_else(|| serde::de::Error::custom(format_args!("`{text}` is not a posting id (EVENT#INDEX)")))
+    }
+}
+
+/// One movement of value between two accounts of a member's ledger. The amount is always
+/// positive; a reversal is a posting the other way, never an edit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posting {
+    /// Deterministic id, derived from the event.
+    pub id: PostingId,
+    /// Where the value comes from.
+    pub from: Account,
+    /// Where it goes.
+    pub to: Account,
+    /// What moves.
+    pub asset: Asset,
+    /// How much; positive.
+    #[serde(with = "exact_decimal")]
+    pub amount: Decimal,
+    /// The lot the member-side of this posting fills or drains, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lot: Option<LotId>,
+}

@@ -1,0 +1,99 @@
+//! Order receipts: what an order earned, line by line, so that returns never recompute.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Money, exact_decimal};
+use crate::id::{FunderId, OrderId, RuleId, Sku};
+use crate::ledger::lot::LotId;
+
+/// What one order earned and paid with points, and what has come back since.
+///
+/// A return is computed from the receipt alone, never from today's rules, tier or prices, so
+/// it claws back exactly what the returned units earned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The order.
+    pub order: OrderId,
+    /// When it was placed.
+    pub at: DateTime<Utc>,
+    /// The lines, in the purchase's order.
+    pub lines: Vec<ReceiptLine>,
+    /// What each line earned, by rule and funder.
+    pub earnings: Vec<Earning>,
+    /// The lots the order opened are `first_lot .. first_lot + lot_count` (one per funder).
+    pub first_lot: LotId,
+    /// How many lots the order opened.
+    pub lot_count: u32,
+    /// The points that paid for the order, by the funder of the lots they came from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paid_with: Vec<PaidWith>,
+}
+
+/// One line of a receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptLine {
+    /// What was bought.
+    pub sku: Sku,
+    /// Units bought.
+    #[serde(with = "exact_decimal")]
+    pub qty: Decimal,
+    /// Units returned so far.
+    #[serde(with = "exact_decimal")]
+    pub returned_qty: Decimal,
+    /// The line's price after its discount, before points paid.
+    pub value: Money,
+    /// Whether the line could earn (not excluded); only such lines count toward order minimums.
+    pub eligible: bool,
+    /// The share of the order's points payment that paid for this line.
+    #[serde(with = "exact_decimal")]
+    pub points_paid: Decimal,
+    /// How much of `points_paid` returns have given back.
+    #[serde(with = "exact_decimal")]
+    pub points_paid_refunded: Decimal,
+}
+
+/// What one rule earned on one line, paid by one funder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Earning {
+    /// Index of the line in [`Receipt::lines`].
+    pub line: u32,
+    /// The rule.
+    pub rule: RuleId,
+    /// Who pays.
+    pub funder: FunderId,
+    /// Points earned.
+    #[serde(with = "exact_decimal")]
+    pub points: Decimal,
+    /// Points clawed back so far.
+    #[serde(with = "exact_decimal")]
+    pub clawed_back: Decimal,
+    /// The rule's order minimum when it earned: if returns take the kept order below it, the
+    /// whole earning is clawed back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_order_total: Option<Money>,
+}
+
+/// Points from one funder's lots that paid for an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaidWith {
+    /// The funder of the lots the points came from.
+    pub funder: FunderId,
+    /// How many points.
+    #[serde(with = "exact_decimal")]
+    pub points: Decimal,
+    /// How many of them returns have given back.
+    #[serde(with = "exact_decimal")]
+    pub refunded: Decimal,
+    /// The soonest expiry among the lots drained; points given back keep it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Receipt {
+    /// Ids of the lots this order opened.
+    pub fn lots(&self) -> impl Iterator<Item = LotId> + '_ {
+        (0..u64::from(self.lot_count)).map(|offset| LotId(self.first_lot.0 + offset))
+    }
+}

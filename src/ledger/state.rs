@@ -1,0 +1,305 @@
+//! A member's state: balances (the fold of all postings), open lots and order receipts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Points;
+use crate::id::{MemberId, OrderId};
+use crate::ledger::lot::{Bucket, Lot, LotId};
+use crate::ledger::outcome::{Enrollment, Outcome};
+use crate::ledger::posting::{Account, Asset, Posting};
+use crate::ledger::receipt::Receipt;
+
+/// Everything the engine knows about one member, and nothing about any other.
+///
+/// The state changes only through [`apply`](MemberState::apply), with an [`Outcome`] that
+/// [`Engine::evaluate`](crate::Engine::evaluate) produced for it. Balances are exactly the fold
+/// of every posting applied; the lots in a bucket add up to that bucket's balance.
+///
+/// ```
+/// use loyalty_engine::{Account, Asset, MemberId, MemberState};
+/// let state = MemberState::new(MemberId::new("m-1").unwrap());
+/// assert!(state.balance(&Account::Available, Asset::Points).is_zero());
+/// assert_eq!(state.next_due(), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StateRecord", into = "StateRecord")]
+pub struct MemberState {
+    member: MemberId,
+    last_event_at: Option<DateTime<Utc>>,
+    enrollment: Option<Enrollment>,
+    balances: BTreeMap<(Account, Asset), Decimal>,
+    lots: BTreeMap<LotId, Lot>,
+    pending_by_vesting: BTreeSet<(DateTime<Utc>, LotId)>,
+    available_by_expiry: BTreeSet<(DateTime<Utc>, LotId)>,
+    orders: BTreeMap<OrderId, Receipt>,
+    next_lot: LotId,
+}
+
+/// A member's points in the three buckets the member holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointsBalance {
+    /// Earned, waiting to vest.
+    pub pending: Points,
+    /// Spendable.
+    pub available: Points,
+    /// Owed (zero or negative), repaid first from points that become available.
+    pub debt: Points,
+}
+
+impl PointsBalance {
+    /// Available points net of debt: what the member would see as "my balance"; negative
+    /// while the member owes more than is available.
+    pub fn net(&self) -> Decimal {
+        self.available.value() + self.debt.value()
+    }
+}
+
+impl MemberState {
+    /// A member with no history.
+    pub fn new(member: MemberId) -> MemberState {
+        MemberState {
+            member,
+            last_event_at: None,
+            enrollment: None,
+            balances: BTreeMap::new(),
+            lots: BTreeMap::new(),
+            pending_by_vesting: BTreeSet::new(),
+            available_by_expiry: BTreeSet::new(),
+            orders: BTreeMap::new(),
+            next_lot: LotId(0),
+        }
+    }
+
+    /// The member.
+    pub fn member(&self) -> &MemberId {
+        &self.member
+    }
+
+    /// The time of the last event applied; later events may not be older.
+    pub fn last_event_at(&self) -> Option<DateTime<Utc>> {
+        self.last_event_at
+    }
+
+    /// The member's enrollment, once an `enroll` event recorded it.
+    pub fn enrollment(&self) -> Option<&Enrollment> {
+        self.enrollment.as_ref()
+    }
+
+    /// The balance of one account in this member's ledger: the sum of every posting into it
+    /// minus every posting out of it.
+    pub fn balance(&self, account: &Account, asset: Asset) -> Decimal {
+        self.balances.get(&(account.clone(), asset)).copied().unwrap_or_default()
+    }
+
+    /// Every account this member's postings touched, with its balance.
+    pub fn balances(&self) -> impl Iterator<Item = (&Account, Asset, Decimal)> {
+        self.balances.iter().map(|((account, asset), amount)| (account, *asset, *amount))
+    }
+
+    /// Pending, available and owed points as of the last event. Vesting and expiry since then
+    /// are settled by the next event; [`Engine::points_at`](crate::Engine::points_at) looks ahead.
+    pub fn points(&self) -> PointsBalance {
+        PointsBalance {
+            pending: Points::new(self.balance(&Account::Pending, Asset::Points)),
+            available: Points::new(self.balance(&Account::Available, Asset::Points)),
+            debt: Points::new(self.balance(&Account::Debt, Asset::Points)),
+        }
+    }
+
+    /// The open lots (those with points left), by id.
+    pub fn lots(&self) -> impl Iterator<Item = &Lot> {
+        self.lots.values()
+    }
+
+    /// One open lot.
+    pub fn lot(&self, id: LotId) -> Option<&Lot> {
+        self.lots.get(&id)
+    }
+
+    /// The receipt of one of this member's orders.
+    pub fn order(&self, order: &OrderId) -> Option<&Receipt> {
+        self.orders.get(order)
+    }
+
+    /// How many orders the member has placed.
+    pub fn order_count(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// When this member next has something to settle (a lot vesting or expiring), so that a
+    /// host can schedule a `tick`; correctness never depends on it.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        let vesting = self.pending_by_vesting.first().map(|(at, _)| *at);
+        let expiry = self.available_by_expiry.first().map(|(at, _)| *at).filter(|at| *at != DateTime::<Utc>::MAX_UTC);
+        match (vesting, expiry) {
+            (Some(vesting), Some(expiry)) => Some(vesting.min(expiry)),
+            (vesting, expiry) => vesting.or(expiry),
+        }
+    }
+
+    /// The id the next opened lot gets.
+    pub(crate) fn next_lot(&self) -> LotId {
+        self.next_lot
+    }
+
+    /// Pending lots that vest at or before `at`, soonest first.
+    pub(crate) fn pending_due(&self, at: DateTime<Utc>) -> impl Iterator<Item = LotId> + '_ {
+        self.pending_by_vesting.range(..=(at, LotId(u64::MAX))).map(|(_, id)| *id)
+    }
+
+    /// Available lots in the order redemption drains them, from `lower` on.
+    pub(crate) fn available_in_expiry_order(
+        &self,
+        lower: Bound<(DateTime<Utc>, LotId)>,
+    ) -> impl Iterator<Item = (DateTime<Utc>, LotId)> + '_ {
+        self.available_by_expiry.range((lower, Bound::Unbounded)).copied()
+    }
+
+    /// Applies an outcome that [`Engine::evaluate`](crate::Engine::evaluate) produced for this
+    /// state. Applying anything else is a bug in the caller.
+    ///
+    /// # Panics
+    ///
+    /// If the outcome is for another member, or is older than the last event applied.
+    pub fn apply(&mut self, outcome: &Outcome) {
+        assert_eq!(outcome.member, self.member, "an outcome for another member");
+        assert!(self.last_event_at.is_none_or(|last| last <= outcome.at), "an outcome older than the state");
+        for lot in &outcome.lots_opened {
+            assert!(lot.id >= self.next_lot, "lot {:?} was opened before", lot.id);
+            self.next_lot = LotId(lot.id.0 + 1);
+            // The outcome shows the lot as the event left it; the postings fill it from empty.
+            let opened = Lot { bucket: Bucket::Pending, amount_points: Decimal::ZERO, ..lot.clone() };
+            self.lots.insert(lot.id, opened);
+        }
+        for posting in &outcome.postings {
+            self.apply_posting(posting);
+        }
+        for lot in &outcome.lots_opened {
+            self.reindex(lot.id);
+        }
+        if let Some(receipt) = &outcome.receipt {
+            self.orders.insert(receipt.order.clone(), receipt.clone());
+        }
+        if let Some(enrollment) = &outcome.enrollment {
+            self.enrollment = Some(enrollment.clone());
+        }
+        self.last_event_at = Some(outcome.at);
+    }
+
+    fn apply_posting(&mut self, posting: &Posting) {
+        assert!(posting.amount > Decimal::ZERO, "posting {} is not positive", posting.id);
+        *self.balances.entry((posting.from.clone(), posting.asset)).or_default() -= posting.amount;
+        *self.balances.entry((posting.to.clone(), posting.asset)).or_default() += posting.amount;
+        let Some(id) = posting.lot else { return };
+        self.unindex(id);
+        let lot = self.lots.get_mut(&id).expect("a posting names a lot the member does not hold");
+        move_lot(lot, posting);
+        self.reindex(id);
+    }
+
+    fn unindex(&mut self, id: LotId) {
+        if let Some(lot) = self.lots.get(&id) {
+            self.pending_by_vesting.remove(&(lot.vests_at, id));
+            self.available_by_expiry.remove(&lot.expiry_key());
+        }
+    }
+
+    /// Files a lot under its bucket's index, or forgets it once it is empty: an empty lot is
+    /// never filled again.
+    fn reindex(&mut self, id: LotId) {
+        let Some(lot) = self.lots.get(&id) else { return };
+        if lot.amount_points.is_zero() {
+            self.lots.remove(&id);
+            return;
+        }
+        match lot.bucket {
+            Bucket::Pending => self.pending_by_vesting.insert((lot.vests_at, id)),
+            Bucket::Available => self.available_by_expiry.insert(lot.expiry_key()),
+        };
+    }
+}
+
+/// What a posting does to the lot it names: drains it when it leaves a member bucket, fills it
+/// (and moves it to that bucket) when it enters one. Shared by [`MemberState::apply`] and the
+/// engine's draft so the two can never disagree.
+pub(crate) fn move_lot(lot: &mut Lot, posting: &Posting) {
+    if posting.from.is_member_bucket() {
+        lot.amount_points -= posting.amount;
+    }
+    match posting.to {
+        Account::Pending => lot.bucket = Bucket::Pending,
+        Account::Available => lot.bucket = Bucket::Available,
+        _ => {}
+    }
+    if posting.to.is_member_bucket() {
+        lot.amount_points += posting.amount;
+    }
+    assert!(lot.amount_points >= Decimal::ZERO, "lot {:?} drained below zero", lot.id);
+}
+
+/// The serialized form of a [`MemberState`]: plain lists, so that any serde format (JSON in a
+/// database column, say) can hold it. The indexes are rebuilt on load.
+#[derive(Serialize, Deserialize)]
+struct StateRecord {
+    member: MemberId,
+    #[serde(default)]
+    last_event_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    enrollment: Option<Enrollment>,
+    balances: Vec<BalanceRecord>,
+    lots: Vec<Lot>,
+    orders: Vec<Receipt>,
+    next_lot: LotId,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BalanceRecord {
+    account: Account,
+    asset: Asset,
+    #[serde(with = "crate::amount::exact_decimal")]
+    amount: Decimal,
+}
+
+impl From<MemberState> for StateRecord {
+    fn from(state: MemberState) -> StateRecord {
+        StateRecord {
+            member: state.member,
+            last_event_at: state.last_event_at,
+            enrollment: state.enrollment,
+            balances: state
+                .balances
+                .into_iter()
+                .map(|((account, asset), amount)| BalanceRecord { account, asset, amount })
+                .collect(),
+            lots: state.lots.into_values().collect(),
+            orders: state.orders.into_values().collect(),
+            next_lot: state.next_lot,
+        }
+    }
+}
+
+impl From<StateRecord> for MemberState {
+    fn from(record: StateRecord) -> MemberState {
+        let mut state = MemberState::new(record.member);
+        state.last_event_at = record.last_event_at;
+        state.enrollment = record.enrollment;
+        state.next_lot = record.next_lot;
+        for balance in record.balances {
+            state.balances.insert((balance.account, balance.asset), balance.amount);
+        }
+        for lot in record.lots {
+            let id = lot.id;
+            state.lots.insert(id, lot);
+            state.reindex(id);
+        }
+        for receipt in record.orders {
+            state.orders.insert(receipt.order.clone(), receipt);
+        }
+        state
+    }
+}

@@ -1,0 +1,95 @@
+//! An embeddable loyalty-program engine: purchases and returns in, exact and idempotent ledger
+//! postings out.
+//!
+//! A host application (a shop back end, a point-of-sale sync, a marketplace) reads a
+//! [`Program`] with serde, compiles it once into an [`Engine`], and feeds it [`Event`]s. For
+//! each event the engine answers with an [`Outcome`]: postings to persist, and what the host
+//! must act on. The crate does no I/O; a [`Store`] persists, and [`Ledger`] is the small shell
+//! that loads, evaluates, commits and retries.
+//!
+//! # Accounts and postings
+//!
+//! Every change is a [`Posting`] that moves a positive amount of an [`Asset`] from one
+//! [`Account`] to another, so every asset sums to zero over all accounts. Nothing is edited:
+//! a return adds postings the other way. A member holds three buckets: `pending` (earned, not
+//! yet spendable), `available` and `debt` (what the member owes, zero or negative). Funders
+//! (`funder:ID`) pay for accruals; a funder's balance is minus its outstanding cost.
+//!
+//! # Lots and pending points
+//!
+//! Each accrual is a [`Lot`]: the points one order earned from one funder, with when they vest
+//! and expire. Points stay pending for the program's `vesting_days` (set it longer than the
+//! return window), so points from an order that is still returnable cannot be spent.
+//! Redemption drains available lots soonest-expiring first. Every event first *settles* the
+//! member up to its time: due lots vest, then expired lots expire.
+//!
+//! # Receipts and clawback
+//!
+//! A purchase writes a [`Receipt`]: what each line earned under which rule, paid by whom, and
+//! how many points paid for it. A return works from the receipt alone, never from today's
+//! rules: it claws back exactly what the returned units earned (from the order's own lots
+//! first) and gives back the points that paid for them. When the clawed-back points were
+//! already spent, the program's [`SpentPointsPolicy`] decides: withhold their value from the
+//! refund, let the member owe them, or forgive them. Once every unit of an order is back, the
+//! order's net accrual is exactly zero.
+//!
+//! # Exactness and idempotency
+//!
+//! Money and points are [`rust_decimal::Decimal`], never floats; a line's points are rounded
+//! once, as the program says, and shares between funders are split so they add up exactly.
+//! Events carry ids; posting ids derive from them, and [`Ledger`] answers a replayed event
+//! with its first outcome (and the same id with other content with an error).
+//!
+//! ```
+//! use loyalty_engine::{Event, Ledger, MemberId, MemoryStore, Program};
+//!
+//! let program: Program = serde_json::from_str(r#"{
+//!   "id": "shop", "currency": "EUR", "owner": "shop",
+//!   "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "0.1"}}]},
+//!   "returns": {"vesting_days": 15}
+//! }"#).unwrap();
+//! let mut ledger = Ledger::new(program.compile().unwrap(), MemoryStore::new());
+//!
+//! let purchase: Event = serde_json::from_str(r#"{"type": "purchase", "id": "e-1", "member": "m-1",
+//!   "at": "2026-03-01T10:00:00Z", "order": "o-1",
+//!   "lines": [{"sku": "tv-55", "qty": "1", "unit_price": "10000.00"}]}"#).unwrap();
+//! ledger.apply(&purchase).unwrap();
+//!
+//! let member = MemberId::new("m-1").unwrap();
+//! let points = ledger.state(&member).unwrap().points();
+//! assert_eq!(points.pending.to_string(), "1000");
+//! assert!(points.available.value().is_zero());
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod amount;
+mod analytics;
+mod engine;
+mod event;
+mod id;
+mod ledger;
+mod program;
+mod store;
+
+pub use amount::{
+    AmountParseError, MAX_DECIMAL_MAGNITUDE, MAX_DECIMAL_PLACES, Money, Points, Ratio, Rounding, RoundingMode,
+};
+pub use analytics::PointsTotals;
+pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT};
+pub use event::{Custom, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, ReturnLine, Tick};
+pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RuleId, Sku, Tag};
+pub use ledger::{
+    Account, AccountParseError, Asset, Bucket, Coverage, Earning, Enrollment, Lot, LotId, MemberState, Notice, Outcome,
+    PaidWith, PointsBalance, Posting, PostingId, Receipt, ReceiptLine,
+};
+pub use program::{
+    CompileError, Condition, Earn, EarnRule, Effect, Expiry, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS,
+    MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_VESTING_DAYS, Program, Redemption, Returns,
+    SpentPointsPolicy, UtcOffset,
+};
+pub use store::{
+    Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,
+    Versioned,
+};

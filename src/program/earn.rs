@@ -1,0 +1,336 @@
+//! Earn rules: which lines earn how many points, and who pays for them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Money, Ratio};
+use crate::event::{Purchase, PurchaseLine};
+use crate::id::{FunderId, RuleId, Sku, Tag};
+use crate::program::CompileError;
+
+/// The most earn rules a program may have.
+pub const MAX_EARN_RULES: usize = 100_000;
+/// The most values one condition list (SKUs, categories, ...) may hold.
+pub const MAX_CONDITION_VALUES: usize = 10_000;
+/// The most funders one rule may split its cost between.
+pub const MAX_FUNDERS_PER_RULE: usize = 16;
+/// The most exclusions a program may have.
+pub const MAX_EXCLUSIONS: usize = 1_000;
+
+/// How purchases earn points.
+///
+/// Every line that no exclusion matches is offered to every rule; each rule whose condition
+/// matches adds its points (rules stack additively). A line's points are the sum of its rules'
+/// raw points, rounded once with the program's rounding, then split back over rules and
+/// funders exactly (largest remainder).
+///
+/// ```json
+/// {"exclude": [{"categories": ["delivery", "gift_card"]}],
+///  "rules": [{"id": "base", "effect": {"points_per_currency_unit": "0.1"}}]}
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Earn {
+    /// Lines that earn nothing (delivery, gift cards); they also don't count toward order
+    /// minimums. Exclusions may only use line conditions (SKUs, categories, labels, suppliers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<Condition>,
+    /// The rules, in the order they are evaluated and reported.
+    #[serde(default)]
+    pub rules: Vec<EarnRule>,
+}
+
+/// One earn rule: a condition, an effect and who pays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarnRule {
+    /// Unique within the program; receipts name it.
+    pub id: RuleId,
+    /// Which lines it applies to; empty matches every eligible line.
+    #[serde(default)]
+    pub when: Condition,
+    /// How many points it gives.
+    pub effect: Effect,
+    /// Who pays, as shares that sum to exactly one. Empty means the program's owner alone.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub funded_by: BTreeMap<FunderId, Ratio>,
+}
+
+/// What a rule gives a line it matches.
+///
+/// In JSON, one key: `{"points_per_currency_unit": "0.1"}`, `{"multiplier": "2"}` or
+/// `{"points_per_unit": "5"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Points per unit of currency of the line's earning base (price after discounts, less the
+    /// part paid with points).
+    PointsPerCurrencyUnit(Ratio),
+    /// Multiplies what the line earns from `points_per_currency_unit` rules: a multiplier of
+    /// `m` adds `(m - 1)` times those points, so multipliers stack additively (2x and 3x on
+    /// one line give 4x). At least 1.
+    Multiplier(Ratio),
+    /// Fixed points per unit bought.
+    PointsPerUnit(Ratio),
+}
+
+/// When a rule applies. Every field given must match (and); within a list, any value matches
+/// (or). An empty condition matches everything.
+///
+/// Line conditions: `skus`, `categories`, `labels` (every key must have that value),
+/// `suppliers`. Order conditions: `merchants`, `channels`, `min_order_total` (the sum of the
+/// order's eligible lines after discounts, before points), and the window `from` (inclusive)
+/// to `until` (exclusive).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// The line's SKU is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skus: Vec<Sku>,
+    /// The line's category is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<Tag>,
+    /// The line has every one of these labels with this value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<Tag, Tag>,
+    /// The line's supplier is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppliers: Vec<Tag>,
+    /// The order's merchant is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merchants: Vec<Tag>,
+    /// The order's channel is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<Tag>,
+    /// The order's eligible total is at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_order_total: Option<Money>,
+    /// The order is placed at or after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    /// The order is placed before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Condition {
+    pub(crate) fn matches_line(&self, line: &PurchaseLine) -> bool {
+        (self.skus.is_empty() || self.skus.contains(&line.sku))
+            && (self.categories.is_empty()
+                || line.category.as_ref().is_some_and(|category| self.categories.contains(category)))
+            && self.labels.iter().all(|(key, value)| line.labels.get(key) == Some(value))
+            && (self.suppliers.is_empty()
+                || line.supplier.as_ref().is_some_and(|supplier| self.suppliers.contains(supplier)))
+    }
+
+    pub(crate) fn matches_order(&self, purchase: &Purchase, eligible_total: Decimal) -> bool {
+        (self.merchants.is_empty()
+            || purchase.merchant.as_ref().is_some_and(|merchant| self.merchants.contains(merchant)))
+            && (self.channels.is_empty()
+                || purchase.channel.as_ref().is_some_and(|channel| self.channels.contains(channel)))
+            && self.min_order_total.is_none_or(|minimum| eligible_total >= minimum.value())
+            && self.from.is_none_or(|from| purchase.at >= from)
+            && self.until.is_none_or(|until| purchase.at < until)
+    }
+
+    fn has_order_conditions(&self) -> bool {
+        !self.merchants.is_empty()
+            || !self.channels.is_empty()
+            || self.min_order_total.is_some()
+            || self.from.is_some()
+            || self.until.is_some()
+    }
+
+    fn validate(&self, path: &str) -> Result<(), CompileError> {
+        let lists = [
+            ("skus", self.skus.len()),
+            ("categories", self.categories.len()),
+            ("labels", self.labels.len()),
+            ("suppliers", self.suppliers.len()),
+            ("merchants", self.merchants.len()),
+            ("channels", self.channels.len()),
+        ];
+        for (field, length) in lists {
+            if length > MAX_CONDITION_VALUES {
+                return Err(CompileError::new(
+                    format!("{path}.{field}"),
+                    format!("has {length} values, more than the limit of {MAX_CONDITION_VALUES}"),
+                ));
+            }
+        }
+        if self.min_order_total.is_some_and(|minimum| minimum.value() <= Decimal::ZERO) {
+            return Err(CompileError::new(format!("{path}.min_order_total"), "must be positive"));
+        }
+        if let (Some(from), Some(until)) = (self.from, self.until) {
+            if from >= until {
+                return Err(CompileError::new(format!("{path}.until"), "must be later than `from`"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A rule ready to evaluate: shares resolved to funders.
+#[derive(Debug)]
+pub(crate) struct CompiledRule {
+    pub(crate) id: RuleId,
+    pub(crate) when: Condition,
+    pub(crate) effect: Effect,
+    pub(crate) funders: Vec<(FunderId, Decimal)>,
+}
+
+/// Rules indexed by what a line can be looked up by, so that evaluation touches only the rules
+/// that can match a line, however many the program has. Each rule sits in exactly one place:
+/// under its SKUs if it names any, else its categories, else its first label, else among the
+/// general rules; so the candidate lists of one line never overlap.
+#[derive(Debug, Default)]
+pub(crate) struct RuleIndex {
+    pub(crate) rules: Vec<CompiledRule>,
+    general: Vec<u32>,
+    by_sku: HashMap<Sku, Vec<u32>>,
+    by_category: HashMap<Tag, Vec<u32>>,
+    by_label: HashMap<Tag, HashMap<Tag, Vec<u32>>>,
+    pub(crate) exclusions: Vec<Condition>,
+}
+
+impl RuleIndex {
+    pub(crate) fn compile(earn: &Earn, owner: &FunderId) -> Result<RuleIndex, CompileError> {
+        if earn.rules.len() > MAX_EARN_RULES {
+            let message = format!("has {} rules, more than the limit of {MAX_EARN_RULES}", earn.rules.len());
+            return Err(CompileError::new("earn.rules", message));
+        }
+        if earn.exclude.len() > MAX_EXCLUSIONS {
+            let message = format!("has {} exclusions, more than the limit of {MAX_EXCLUSIONS}", earn.exclude.len());
+            return Err(CompileError::new("earn.exclude", message));
+        }
+        for (position, exclusion) in earn.exclude.iter().enumerate() {
+            let path = format!("earn.exclude[{position}]");
+            exclusion.validate(&path)?;
+            if exclusion.has_order_conditions() {
+                return Err(CompileError::new(
+                    path,
+                    "exclusions match lines: use skus, categories, labels or suppliers",
+                ));
+            }
+        }
+        let mut index = RuleIndex { exclusions: earn.exclude.clone(), ..RuleIndex::default() };
+        let mut seen = HashMap::new();
+        for (position, rule) in earn.rules.iter().enumerate() {
+            let path = format!("earn.rules[{position}]");
+            if let Some(first) = seen.insert(rule.id.clone(), position) {
+                return Err(CompileError::new(
+                    format!("{path}.id"),
+                    format!("`{}` is also the id of earn.rules[{first}]", rule.id),
+                ));
+            }
+            let compiled = compile_rule(rule, owner, &path)?;
+            index.insert(compiled);
+        }
+        Ok(index)
+    }
+
+    fn insert(&mut self, rule: CompiledRule) {
+        let position = u32::try_from(self.rules.len()).expect("rule count is limited far below u32::MAX");
+        if !rule.when.skus.is_empty() {
+            for sku in &rule.when.skus {
+                push_once(self.by_sku.entry(sku.clone()).or_default(), position);
+            }
+        } else if !rule.when.categories.is_empty() {
+            for category in &rule.when.categories {
+                push_once(self.by_category.entry(category.clone()).or_default(), position);
+            }
+        } else if let Some((key, value)) = rule.when.labels.iter().next() {
+            let by_value = self.by_label.entry(key.clone()).or_default();
+            by_value.entry(value.clone()).or_default().push(position);
+        } else {
+            self.general.push(position);
+        }
+        self.rules.push(rule);
+    }
+
+    pub(crate) fn is_excluded(&self, line: &PurchaseLine) -> bool {
+        self.exclusions.iter().any(|exclusion| exclusion.matches_line(line))
+    }
+
+    /// The rules that may match `line`, in program order, each once.
+    pub(crate) fn candidates<'a>(&'a self, line: &PurchaseLine, scratch: &'a mut Vec<u32>) -> &'a [u32] {
+        let empty: &[u32] = &[];
+        let by_sku = self.by_sku.get(line.sku.as_str()).map_or(empty, Vec::as_slice);
+        let by_category = line
+            .category
+            .as_ref()
+            .and_then(|category| self.by_category.get(category.as_str()))
+            .map_or(empty, Vec::as_slice);
+        let has_labels = !self.by_label.is_empty() && !line.labels.is_empty();
+        if !has_labels {
+            match (self.general.is_empty(), by_sku.is_empty(), by_category.is_empty()) {
+                (_, true, true) => return &self.general,
+                (true, false, true) => return by_sku,
+                (true, true, false) => return by_category,
+                _ => {}
+            }
+        }
+        scratch.clear();
+        scratch.extend_from_slice(&self.general);
+        scratch.extend_from_slice(by_sku);
+        scratch.extend_from_slice(by_category);
+        for (key, value) in &line.labels {
+            let listed = self.by_label.get(key.as_str()).and_then(|by_value| by_value.get(value.as_str()));
+            scratch.extend_from_slice(listed.map_or(empty, Vec::as_slice));
+        }
+        scratch.sort_unstable();
+        scratch
+    }
+}
+
+/// Lists a rule once even when its condition names the same value twice.
+fn push_once(positions: &mut Vec<u32>, position: u32) {
+    if positions.last() != Some(&position) {
+        positions.push(position);
+    }
+}
+
+fn compile_rule(rule: &EarnRule, owner: &FunderId, path: &str) -> Result<CompiledRule, CompileError> {
+    rule.when.validate(&format!("{path}.when"))?;
+    let (name, value, minimum) = match rule.effect {
+        Effect::PointsPerCurrencyUnit(rate) => ("points_per_currency_unit", rate.value(), Decimal::ZERO),
+        Effect::Multiplier(multiplier) => ("multiplier", multiplier.value(), Decimal::ONE),
+        Effect::PointsPerUnit(points) => ("points_per_unit", points.value(), Decimal::ZERO),
+    };
+    if value <= minimum {
+        return Err(CompileError::new(format!("{path}.effect.{name}"), format!("must be more than {minimum}")));
+    }
+    Ok(CompiledRule {
+        id: rule.id.clone(),
+        when: rule.when.clone(),
+        effect: rule.effect,
+        funders: compile_funders(&rule.funded_by, owner, &format!("{path}.funded_by"))?,
+    })
+}
+
+fn compile_funders(
+    funded_by: &BTreeMap<FunderId, Ratio>,
+    owner: &FunderId,
+    path: &str,
+) -> Result<Vec<(FunderId, Decimal)>, CompileError> {
+    if funded_by.is_empty() {
+        return Ok(vec![(owner.clone(), Decimal::ONE)]);
+    }
+    if funded_by.len() > MAX_FUNDERS_PER_RULE {
+        return Err(CompileError::new(path, format!("names more than {MAX_FUNDERS_PER_RULE} funders")));
+    }
+    let mut total = Decimal::ZERO;
+    for (funder, share) in funded_by {
+        if share.value() <= Decimal::ZERO || share.value() > Decimal::ONE {
+            return Err(CompileError::new(format!("{path}.{funder}"), "a share must be more than 0 and at most 1"));
+        }
+        total += share.value();
+    }
+    if total != Decimal::ONE {
+        return Err(CompileError::new(path, format!("shares sum to {total}, not exactly 1")));
+    }
+    Ok(funded_by.iter().map(|(funder, share)| (funder.clone(), share.value())).collect())
+}

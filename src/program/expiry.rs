@@ -1,0 +1,68 @@
+//! When points expire.
+
+use chrono::{DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::program::CompileError;
+
+/// The longest expiry period accepted: 100 years, in days or months.
+pub const MAX_EXPIRY_DAYS: u32 = 36_525;
+
+/// When points expire, counted from the moment they become available (so a vesting period
+/// never eats into the time a member has to spend them). Calendar periods use the program's
+/// UTC offset.
+///
+/// In JSON: `"never"`, `{"after_days": 365}`, `{"after_months": 12}`, `"end_of_month"` or
+/// `"end_of_year"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expiry {
+    /// Points never expire.
+    #[default]
+    Never,
+    /// This many days after they become available.
+    AfterDays(u32),
+    /// This many calendar months after they become available (the same day of the month, or
+    /// the month's last day when it is shorter).
+    AfterMonths(u32),
+    /// At the end of the calendar month in which they become available.
+    EndOfMonth,
+    /// At the end of the calendar year in which they become available.
+    EndOfYear,
+}
+
+impl Expiry {
+    pub(crate) fn validate(&self) -> Result<(), CompileError> {
+        let (count, limit) = match *self {
+            Expiry::AfterDays(days) => (days, MAX_EXPIRY_DAYS),
+            Expiry::AfterMonths(months) => (months, MAX_EXPIRY_DAYS / 30),
+            _ => return Ok(()),
+        };
+        if count == 0 || count > limit {
+            return Err(CompileError::new("expiry", format!("must be between 1 and {limit}, not {count}")));
+        }
+        Ok(())
+    }
+
+    /// When points that become available at `available_at` expire. Always later than
+    /// `available_at`; `None` for never (or past the end of the calendar chrono supports).
+    pub(crate) fn expires_at(&self, available_at: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Utc>> {
+        let local = available_at.with_timezone(&offset);
+        let expires = match *self {
+            Expiry::Never => return None,
+            Expiry::AfterDays(days) => local.checked_add_days(Days::new(u64::from(days)))?,
+            Expiry::AfterMonths(months) => local.checked_add_months(Months::new(months))?,
+            Expiry::EndOfMonth => {
+                let (year, month) =
+                    if local.month() == 12 { (local.year() + 1, 1) } else { (local.year(), local.month() + 1) };
+                start_of_day(NaiveDate::from_ymd_opt(year, month, 1)?, offset)?
+            }
+            Expiry::EndOfYear => start_of_day(NaiveDate::from_ymd_opt(local.year() + 1, 1, 1)?, offset)?,
+        };
+        Some(expires.with_timezone(&Utc))
+    }
+}
+
+fn start_of_day(date: NaiveDate, offset: FixedOffset) -> Option<DateTime<FixedOffset>> {
+    offset.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).single()
+}

@@ -1,0 +1,160 @@
+//! Program definitions (serde types) and their compilation into an [`Engine`].
+
+mod earn;
+mod expiry;
+mod redemption;
+mod returns;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::FixedOffset;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub(crate) use earn::{CompiledRule, RuleIndex};
+pub use earn::{
+    Condition, Earn, EarnRule, Effect, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE,
+};
+pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
+pub use redemption::Redemption;
+pub use returns::{MAX_VESTING_DAYS, Returns, SpentPointsPolicy};
+
+use crate::amount::{MAX_DECIMAL_PLACES, Rounding};
+use crate::engine::Engine;
+use crate::id::{FunderId, Tag};
+
+/// The most decimal places the program currency may have.
+pub const MAX_MONEY_DECIMAL_PLACES: u32 = 6;
+
+/// A loyalty program: data, read with serde, checked once by [`Program::compile`].
+///
+/// Every mechanic is optional. Unknown fields are errors, so a typo never silently disables a
+/// rule.
+///
+/// ```
+/// use loyalty_engine::Program;
+///
+/// let program: Program = serde_json::from_str(r#"{
+///   "id": "shop", "currency": "TRY", "owner": "shop", "utc_offset": "+03:00",
+///   "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "0.1"}}]},
+///   "redemption": {"point_value": "1", "max_share_of_order": "0.5"},
+///   "returns": {"vesting_days": 15, "when_points_spent": "deduct_from_refund"},
+///   "expiry": {"after_months": 12}
+/// }"#).unwrap();
+/// let engine = program.compile().unwrap();
+/// # let _ = engine;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    /// The program's id.
+    pub id: Tag,
+    /// The currency every price and point value is in; purchases in another are refused.
+    pub currency: Tag,
+    /// Decimal places of the currency (2 for cents); money the engine computes, such as a
+    /// refund withheld, is rounded up to them.
+    #[serde(default = "cents")]
+    pub money_decimal_places: u32,
+    /// The program owner: the funder of every rule that names no funders.
+    pub owner: FunderId,
+    /// The offset from UTC of the program's calendar (end of month, end of year).
+    #[serde(default)]
+    pub utc_offset: UtcOffset,
+    /// How each line's points are rounded; default floor to whole points.
+    #[serde(default)]
+    pub rounding: Rounding,
+    /// How purchases earn points.
+    #[serde(default)]
+    pub earn: Earn,
+    /// How points are spent; without it, points can't be spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redemption: Option<Redemption>,
+    /// Vesting and what returns do to spent points.
+    #[serde(default)]
+    pub returns: Returns,
+    /// When points expire; default never.
+    #[serde(default)]
+    pub expiry: Expiry,
+}
+
+fn cents() -> u32 {
+    2
+}
+
+impl Program {
+    /// Checks the whole definition and builds an [`Engine`] with its lookup tables.
+    ///
+    /// # Errors
+    ///
+    /// A [`CompileError`] naming the path of the first offending field, such as
+    /// `earn.rules[3].funded_by: shares sum to 0.9, not exactly 1`.
+    pub fn compile(&self) -> Result<Engine, CompileError> {
+        if self.rounding.decimal_places > MAX_DECIMAL_PLACES {
+            let message = format!("must be at most {MAX_DECIMAL_PLACES}");
+            return Err(CompileError::new("rounding.decimal_places", message));
+        }
+        if self.money_decimal_places > MAX_MONEY_DECIMAL_PLACES {
+            let message = format!("must be at most {MAX_MONEY_DECIMAL_PLACES}");
+            return Err(CompileError::new("money_decimal_places", message));
+        }
+        if let Some(redemption) = &self.redemption {
+            redemption.validate()?;
+        }
+        if self.returns.when_points_spent == SpentPointsPolicy::DeductFromRefund && self.redemption.is_none() {
+            let message = "deduct_from_refund needs `redemption.point_value` to price the points";
+            return Err(CompileError::new("returns.when_points_spent", message));
+        }
+        self.returns.validate()?;
+        self.expiry.validate()?;
+        let rules = RuleIndex::compile(&self.earn, &self.owner)?;
+        Ok(Engine::new(self.clone(), rules))
+    }
+}
+
+/// A fixed offset from UTC such as `"+03:00"`, written and read as text. (Zones with daylight
+/// saving time are not supported yet: pick the offset the program's calendar should follow.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UtcOffset(pub FixedOffset);
+
+impl Default for UtcOffset {
+    fn default() -> UtcOffset {
+        UtcOffset(FixedOffset::east_opt(0).expect("zero is a valid offset"))
+    }
+}
+
+impl fmt::Display for UtcOffset {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, formatter)
+    }
+}
+
+impl Serialize for UtcOffset {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for UtcOffset {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<UtcOffset, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        FixedOffset::from_str(&text)
+            .map(UtcOffset)
+            .map_err(|_| serde::de::Error::custom(format_args!("`{text}` is not a UTC offset such as \"+03:00\"")))
+    }
+}
+
+/// A program definition that can't run, with the path of the offending field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct CompileError {
+    /// Where, such as `earn.rules[3].funded_by`.
+    pub path: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl CompileError {
+    pub(crate) fn new(path: impl Into<String>, problem: impl Into<String>) -> CompileError {
+        CompileError { path: path.into(), problem: problem.into() }
+    }
+}

@@ -1,0 +1,120 @@
+//! The imperative shell: load, evaluate, commit, retry.
+
+use crate::engine::{Engine, EvalError};
+use crate::event::Event;
+use crate::id::{EventId, MemberId};
+use crate::ledger::{MemberState, Outcome};
+use crate::store::{Commit, CommitStatus, Store};
+
+/// How many times [`Ledger::apply`] reloads and re-evaluates after losing a race for the same
+/// member before it gives up.
+pub const MAX_COMMIT_ATTEMPTS: u32 = 16;
+
+/// Applies events to members through a [`Store`]: loads the member, evaluates the event,
+/// commits the outcome and the next state atomically, and retries when another writer got
+/// there first. An event id applied before returns the first outcome again and writes nothing.
+///
+/// ```
+/// use loyalty_engine::{Event, Ledger, MemoryStore, Program};
+///
+/// let program: Program = serde_json::from_str(r#"{"id": "shop", "currency": "EUR", "owner": "shop",
+///   "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "1"}}]}}"#).unwrap();
+/// let mut ledger = Ledger::new(program.compile().unwrap(), MemoryStore::new());
+/// let event: Event = serde_json::from_str(r#"{"type": "purchase", "id": "e-1", "member": "m-1",
+///   "at": "2026-03-01T10:00:00Z", "order": "o-1", "lines": [{"sku": "a", "qty": "1", "unit_price": "30"}]}"#).unwrap();
+/// let first = ledger.apply(&event).unwrap();
+/// let again = ledger.apply(&event).unwrap(); // a retry from the host: no second accrual
+/// assert_eq!(first, again);
+/// ```
+#[derive(Debug)]
+pub struct Ledger<S> {
+    engine: Engine,
+    store: S,
+}
+
+/// Why [`Ledger::apply`] did not apply an event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The engine refused the event; nothing was written.
+    #[error("event refused: {0}")]
+    Rejected(#[from] EvalError),
+    /// The event id was applied before with different content; nothing was written.
+    #[error("event {event} was already applied with different content")]
+    Conflict {
+        /// The event id.
+        event: EventId,
+    },
+    /// Other writers kept committing for the same member; nothing was written.
+    #[error("gave up on event {event} after {MAX_COMMIT_ATTEMPTS} attempts lost to concurrent writers")]
+    Contended {
+        /// The event id.
+        event: EventId,
+    },
+    /// The store failed; the commit either happened in full or not at all, and applying the
+    /// same event again is safe either way.
+    #[error("store failed: {0}")]
+    Store(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl<S: Store> Ledger<S> {
+    /// A ledger running `engine` over `store`.
+    pub fn new(engine: Engine, store: S) -> Ledger<S> {
+        Ledger { engine, store }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, for writing outside the ledger.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// A member's current state.
+    ///
+    /// # Errors
+    ///
+    /// [`LedgerError::Store`] if the store fails.
+    pub fn state(&mut self, member: &MemberId) -> Result<MemberState, LedgerError> {
+        Ok(self.store.load(member).map_err(store_error)?.state)
+    }
+
+    /// Applies one event exactly once.
+    ///
+    /// # Errors
+    ///
+    /// See [`LedgerError`]; whatever the error, the store holds either the whole event or
+    /// nothing of it.
+    pub fn apply(&mut self, event: &Event) -> Result<Outcome, LedgerError> {
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            if let Some(recorded) = self.store.recorded(event.id()).map_err(store_error)? {
+                if recorded.event != *event {
+                    return Err(LedgerError::Conflict { event: event.id().clone() });
+                }
+                return Ok(recorded.outcome);
+            }
+            let loaded = self.store.load(event.member()).map_err(store_error)?;
+            let outcome = self.engine.evaluate(&loaded.state, event)?;
+            let mut next_state = loaded.state;
+            next_state.apply(&outcome);
+            let commit = Commit { expected_version: loaded.version, event, outcome: &outcome, next_state: &next_state };
+            match self.store.commit(commit).map_err(store_error)? {
+                CommitStatus::Committed { .. } => return Ok(outcome),
+                CommitStatus::VersionConflict | CommitStatus::DuplicateEvent => continue,
+            }
+        }
+        Err(LedgerError::Contended { event: event.id().clone() })
+    }
+}
+
+fn store_error(error: impl std::error::Error + Send + Sync + 'static) -> LedgerError {
+    LedgerError::Store(Box::new(error))
+}

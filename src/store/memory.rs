@@ -1,0 +1,90 @@
+//! A store in memory, shared between clones (and threads) behind a mutex.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::id::{EventId, MemberId};
+use crate::ledger::{MemberState, Outcome};
+use crate::store::{Commit, CommitStatus, Recorded, Store, Versioned};
+
+/// Members, events and outcomes in memory. Clones share the same data, so several threads can
+/// each hold one, like connections to a database.
+///
+/// ```
+/// use loyalty_engine::{MemberId, MemoryStore, Store};
+/// let mut store = MemoryStore::new();
+/// let loaded = store.load(&MemberId::new("m-1").unwrap()).unwrap();
+/// assert_eq!(loaded.version, 0);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    shared: Arc<Mutex<Contents>>,
+}
+
+#[derive(Debug, Default)]
+struct Contents {
+    members: HashMap<MemberId, Versioned>,
+    events: HashMap<EventId, Recorded>,
+    commit_order: Vec<EventId>,
+}
+
+/// The memory store's only failure: a thread panicked while holding its lock.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the memory store's lock was poisoned by a panic in another thread")]
+pub struct MemoryStoreError;
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn contents(&self) -> Result<MutexGuard<'_, Contents>, MemoryStoreError> {
+        self.shared.lock().map_err(|_| MemoryStoreError)
+    }
+
+    /// Every committed outcome, in commit order.
+    pub fn outcomes(&self) -> Result<Vec<Outcome>, MemoryStoreError> {
+        let contents = self.contents()?;
+        Ok(contents.commit_order.iter().map(|id| contents.events[id].outcome.clone()).collect())
+    }
+
+    /// Calls `visit` with every member's state, in no particular order.
+    pub fn for_each_member(&self, mut visit: impl FnMut(&MemberState)) -> Result<(), MemoryStoreError> {
+        self.contents()?.members.values().for_each(|versioned| visit(&versioned.state));
+        Ok(())
+    }
+}
+
+impl Store for MemoryStore {
+    type Error = MemoryStoreError;
+
+    fn load(&mut self, member: &MemberId) -> Result<Versioned, MemoryStoreError> {
+        let contents = self.contents()?;
+        let fresh = || Versioned { state: MemberState::new(member.clone()), version: 0 };
+        Ok(contents.members.get(member).cloned().unwrap_or_else(fresh))
+    }
+
+    fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, MemoryStoreError> {
+        Ok(self.contents()?.events.get(event).cloned())
+    }
+
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, MemoryStoreError> {
+        let mut contents = self.contents()?;
+        let member = commit.next_state.member();
+        let version = contents.members.get(member).map_or(0, |versioned| versioned.version);
+        if version != commit.expected_version {
+            return Ok(CommitStatus::VersionConflict);
+        }
+        if contents.events.contains_key(&commit.outcome.event) {
+            return Ok(CommitStatus::DuplicateEvent);
+        }
+        let event = commit.outcome.event.clone();
+        let recorded = Recorded { event: commit.event.clone(), outcome: commit.outcome.clone() };
+        contents.events.insert(event.clone(), recorded);
+        contents.commit_order.push(event);
+        let next = Versioned { state: commit.next_state.clone(), version: version + 1 };
+        contents.members.insert(member.clone(), next);
+        Ok(CommitStatus::Committed { version: version + 1 })
+    }
+}

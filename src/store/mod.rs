@@ -1,0 +1,79 @@
+//! Persistence: the [`Store`] trait, the in-memory store and the [`Ledger`] shell.
+
+mod ledger;
+mod memory;
+
+pub use ledger::{Ledger, LedgerError, MAX_COMMIT_ATTEMPTS};
+pub use memory::{MemoryStore, MemoryStoreError};
+
+use crate::event::Event;
+use crate::id::{EventId, MemberId};
+use crate::ledger::{MemberState, Outcome};
+
+/// Where members' states, applied events and postings live.
+///
+/// Designed for one database transaction per commit: `commit` writes the outcome's postings,
+/// the event id (unique by constraint) with its outcome, and the member's next state, but only
+/// if the member's version is still the one loaded. Members are independent, so a store can
+/// partition them across machines freely.
+pub trait Store {
+    /// What goes wrong in the store itself (I/O, a lost connection).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Loads a member's state and version; a member never seen is a new state at version 0.
+    fn load(&mut self, member: &MemberId) -> Result<Versioned, Self::Error>;
+
+    /// The event recorded under this id with its outcome, if one was committed.
+    fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, Self::Error>;
+
+    /// Atomically records the event, its outcome and postings, and the member's next state,
+    /// if the member is still at `expected_version` and the event id is new. Otherwise
+    /// changes nothing and says why.
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, Self::Error>;
+}
+
+/// A member's state with the version it was stored at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    /// The state.
+    pub state: MemberState,
+    /// Incremented by every commit for the member; 0 before the first.
+    pub version: u64,
+}
+
+/// An applied event as the store recorded it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    /// The event as first applied.
+    pub event: Event,
+    /// Its outcome.
+    pub outcome: Outcome,
+}
+
+/// What one commit writes.
+#[derive(Clone, Copy, Debug)]
+pub struct Commit<'a> {
+    /// The version the state was loaded at.
+    pub expected_version: u64,
+    /// The event applied.
+    pub event: &'a Event,
+    /// What it produced.
+    pub outcome: &'a Outcome,
+    /// The member's state after it.
+    pub next_state: &'a MemberState,
+}
+
+/// How a commit went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommitStatus {
+    /// Written; the member is now at this version.
+    Committed {
+        /// The member's new version.
+        version: u64,
+    },
+    /// Someone committed for this member since the load; nothing was written.
+    VersionConflict,
+    /// The event id was already recorded; nothing was written.
+    DuplicateEvent,
+}

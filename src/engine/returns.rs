@@ -40,7 +40,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
         short.push((funder, left));
     }
     for (funder, points) in short {
-        spent += claw_back_from_available(draft, &funder, points)?;
+        spent += claw_back_spent(draft, &funder, points)?;
     }
     if !spent.is_zero() {
         cover_spent_points(draft, spent)?;
@@ -163,19 +163,24 @@ fn claw_back_from_order(
     Ok(left)
 }
 
-/// Claws `points` back to `funder` from the member's available points, and covers what the
-/// member had already spent by the program's policy. Returns the spent points.
-fn claw_back_from_available(draft: &mut Draft<'_>, funder: &FunderId, points: Decimal) -> Result<Decimal, EvalError> {
-    let left = draft.take_available(points, &Account::Funder(funder.clone()), |_, _| {})?;
-    if !left.is_zero() {
-        let from = match draft.program.program.returns.when_points_spent {
-            SpentPointsPolicy::NegativeBalance => Some(Account::Debt),
-            SpentPointsPolicy::DeductFromRefund => Some(Account::RefundWithheld),
-            SpentPointsPolicy::StopAtZero => None,
-        };
-        if let Some(from) = from {
-            draft.post(from, Account::Funder(funder.clone()), left, None)?;
+/// Covers `points` that the order's lots no longer hold (the member spent them) by the
+/// program's policy. A negative balance or stopping at zero first takes the member's other
+/// available points, since owing points while holding some is the same as paying with them;
+/// deducting from the refund recovers the points' value in money and leaves the member's other
+/// points alone. Returns the points that the member's points did not cover.
+fn claw_back_spent(draft: &mut Draft<'_>, funder: &FunderId, points: Decimal) -> Result<Decimal, EvalError> {
+    let to = Account::Funder(funder.clone());
+    let policy = draft.program.program.returns.when_points_spent;
+    let left = match policy {
+        SpentPointsPolicy::DeductFromRefund => points,
+        SpentPointsPolicy::NegativeBalance | SpentPointsPolicy::StopAtZero => {
+            draft.take_available(points, &to, |_, _| {})?
         }
+    };
+    match policy {
+        SpentPointsPolicy::NegativeBalance => draft.post(Account::Debt, to, left, None)?,
+        SpentPointsPolicy::DeductFromRefund => draft.post(Account::RefundWithheld, to, left, None)?,
+        SpentPointsPolicy::StopAtZero => {}
     }
     Ok(left)
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::exact_decimal;
 use crate::id::{FunderId, OrderId};
+use crate::ledger::posting::Account;
 
 /// A lot's number, unique within one member's ledger and never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -20,6 +21,17 @@ pub enum Bucket {
     Pending,
     /// Spendable until `expires_at`.
     Available,
+}
+
+impl Bucket {
+    /// The bucket an account holds lots in, if it holds any.
+    pub fn of(account: &Account) -> Option<Bucket> {
+        match account {
+            Account::Pending => Some(Bucket::Pending),
+            Account::Available => Some(Bucket::Available),
+            _ => None,
+        }
+    }
 }
 
 /// Points earned together: by one order from one funder, or given back by one return.

@@ -126,9 +126,9 @@ impl MemberState {
         self.orders.get(order)
     }
 
-    /// How many orders the member has placed.
-    pub fn order_count(&self) -> usize {
-        self.orders.len()
+    /// The receipts of all the member's orders, by order id.
+    pub fn orders(&self) -> impl Iterator<Item = &Receipt> {
+        self.orders.values()
     }
 
     /// When this member next has something to settle (a lot vesting or expiring), so that a
@@ -224,19 +224,15 @@ impl MemberState {
     }
 }
 
-/// What a posting does to the lot it names: drains it when it leaves a member bucket, fills it
-/// (and moves it to that bucket) when it enters one. Shared by [`MemberState::apply`] and the
-/// engine's draft so the two can never disagree.
+/// What a posting does to the lot it names: drains it when it leaves a lot's bucket (pending or
+/// available), fills it and moves it there when it enters one. Shared by [`MemberState::apply`]
+/// and the engine's draft so the two can never disagree.
 pub(crate) fn move_lot(lot: &mut Lot, posting: &Posting) {
-    if posting.from.is_member_bucket() {
+    if Bucket::of(&posting.from).is_some() {
         lot.amount_points -= posting.amount;
     }
-    match posting.to {
-        Account::Pending => lot.bucket = Bucket::Pending,
-        Account::Available => lot.bucket = Bucket::Available,
-        _ => {}
-    }
-    if posting.to.is_member_bucket() {
+    if let Some(bucket) = Bucket::of(&posting.to) {
+        lot.bucket = bucket;
         lot.amount_points += posting.amount;
     }
     assert!(lot.amount_points >= Decimal::ZERO, "lot {:?} drained below zero", lot.id);

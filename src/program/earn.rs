@@ -117,23 +117,39 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// Whether the condition's line fields match. Needs the lists sorted ([`Condition::sorted`]).
     pub(crate) fn matches_line(&self, line: &PurchaseLine) -> bool {
-        (self.skus.is_empty() || self.skus.contains(&line.sku))
-            && (self.categories.is_empty()
-                || line.category.as_ref().is_some_and(|category| self.categories.contains(category)))
+        (self.skus.is_empty() || self.skus.binary_search(&line.sku).is_ok())
+            && one_of(&self.categories, line.category.as_ref())
             && self.labels.iter().all(|(key, value)| line.labels.get(key) == Some(value))
-            && (self.suppliers.is_empty()
-                || line.supplier.as_ref().is_some_and(|supplier| self.suppliers.contains(supplier)))
+            && one_of(&self.suppliers, line.supplier.as_ref())
     }
 
+    /// Whether the condition's order fields match. Needs the lists sorted.
     pub(crate) fn matches_order(&self, purchase: &Purchase, eligible_total: Decimal) -> bool {
-        (self.merchants.is_empty()
-            || purchase.merchant.as_ref().is_some_and(|merchant| self.merchants.contains(merchant)))
-            && (self.channels.is_empty()
-                || purchase.channel.as_ref().is_some_and(|channel| self.channels.contains(channel)))
+        one_of(&self.merchants, purchase.merchant.as_ref())
+            && one_of(&self.channels, purchase.channel.as_ref())
             && self.min_order_total.is_none_or(|minimum| eligible_total >= minimum.value())
             && self.from.is_none_or(|from| purchase.at >= from)
             && self.until.is_none_or(|until| purchase.at < until)
+    }
+
+    /// The same condition with every list sorted and without repeats, for binary search.
+    fn sorted(&self) -> Condition {
+        fn sorted<T: Ord + Clone>(values: &[T]) -> Vec<T> {
+            let mut values = values.to_vec();
+            values.sort_unstable();
+            values.dedup();
+            values
+        }
+        Condition {
+            skus: sorted(&self.skus),
+            categories: sorted(&self.categories),
+            suppliers: sorted(&self.suppliers),
+            merchants: sorted(&self.merchants),
+            channels: sorted(&self.channels),
+            ..self.clone()
+        }
     }
 
     fn has_order_conditions(&self) -> bool {
@@ -173,7 +189,12 @@ impl Condition {
     }
 }
 
-/// A rule ready to evaluate: shares resolved to funders.
+/// An empty list allows anything; otherwise the value must be given and listed.
+fn one_of(sorted_values: &[Tag], value: Option<&Tag>) -> bool {
+    sorted_values.is_empty() || value.is_some_and(|value| sorted_values.binary_search(value).is_ok())
+}
+
+/// A rule ready to evaluate: condition lists sorted, shares resolved to funders.
 #[derive(Debug)]
 pub(crate) struct CompiledRule {
     pub(crate) id: RuleId,
@@ -216,7 +237,8 @@ impl RuleIndex {
                 ));
             }
         }
-        let mut index = RuleIndex { exclusions: earn.exclude.clone(), ..RuleIndex::default() };
+        let exclusions = earn.exclude.iter().map(Condition::sorted).collect();
+        let mut index = RuleIndex { exclusions, ..RuleIndex::default() };
         let mut seen = HashMap::new();
         for (position, rule) in earn.rules.iter().enumerate() {
             let path = format!("earn.rules[{position}]");
@@ -236,11 +258,11 @@ impl RuleIndex {
         let position = u32::try_from(self.rules.len()).expect("rule count is limited far below u32::MAX");
         if !rule.when.skus.is_empty() {
             for sku in &rule.when.skus {
-                push_once(self.by_sku.entry(sku.clone()).or_default(), position);
+                self.by_sku.entry(sku.clone()).or_default().push(position);
             }
         } else if !rule.when.categories.is_empty() {
             for category in &rule.when.categories {
-                push_once(self.by_category.entry(category.clone()).or_default(), position);
+                self.by_category.entry(category.clone()).or_default().push(position);
             }
         } else if let Some((key, value)) = rule.when.labels.iter().next() {
             let by_value = self.by_label.entry(key.clone()).or_default();
@@ -286,13 +308,6 @@ impl RuleIndex {
     }
 }
 
-/// Lists a rule once even when its condition names the same value twice.
-fn push_once(positions: &mut Vec<u32>, position: u32) {
-    if positions.last() != Some(&position) {
-        positions.push(position);
-    }
-}
-
 fn compile_rule(rule: &EarnRule, owner: &FunderId, path: &str) -> Result<CompiledRule, CompileError> {
     rule.when.validate(&format!("{path}.when"))?;
     let (name, value, minimum) = match rule.effect {
@@ -305,7 +320,7 @@ fn compile_rule(rule: &EarnRule, owner: &FunderId, path: &str) -> Result<Compile
     }
     Ok(CompiledRule {
         id: rule.id.clone(),
-        when: rule.when.clone(),
+        when: rule.when.sorted(),
         effect: rule.effect,
         funders: compile_funders(&rule.funded_by, owner, &format!("{path}.funded_by"))?,
     })

@@ -26,19 +26,23 @@ pub struct Returns {
 
 /// What a return does when the points it must claw back were already spent.
 ///
-/// Before any policy applies, the return takes the points from the order's own lots (pending
-/// or available), then from the member's other available points, soonest-expiring first.
+/// A return first takes the points from the order's own lots (pending or available, each
+/// funder from its own lot). What those lots no longer hold, the member spent; the policy
+/// decides who bears it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpentPointsPolicy {
-    /// The member owes the points: a negative balance, repaid first from points that become
-    /// available later. The default, because it needs nothing from the host.
+    /// The member's other available points cover them, and the member owes the rest: a
+    /// negative balance (the `debt` account), repaid first from points that become available
+    /// later. The default, because it needs nothing from the host.
     #[default]
     NegativeBalance,
-    /// The host withholds their value (at the program's point value) from the refund; the
-    /// outcome says how much money.
+    /// The host withholds their value (at the program's point value, rounded up to the
+    /// currency's minor unit) from the refund; the outcome says how much money. The member's
+    /// other points are left alone.
     DeductFromRefund,
-    /// The program forgives them: the member keeps what was spent.
+    /// The member's other available points cover them down to zero; the program forgives the
+    /// rest.
     StopAtZero,
 }
 

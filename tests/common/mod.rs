@@ -1,0 +1,105 @@
+//! Helpers shared by the integration tests: programs and events from JSON, and a ledger that
+//! reads like the story it tells.
+
+#![allow(dead_code)]
+
+use loyalty_engine::{
+    Account, Asset, Event, Ledger, LedgerError, MemberId, MemberState, MemoryStore, Outcome, Program,
+};
+use rust_decimal::Decimal;
+
+pub fn program(json: &str) -> Program {
+    serde_json::from_str(json).unwrap_or_else(|error| panic!("test program does not parse: {error}\n{json}"))
+}
+
+pub fn event(json: &str) -> Event {
+    serde_json::from_str(json).unwrap_or_else(|error| panic!("test event does not parse: {error}\n{json}"))
+}
+
+pub fn decimal(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+pub fn member(id: &str) -> MemberId {
+    MemberId::new(id).unwrap()
+}
+
+/// A ledger over a memory store with helpers that build events from short arguments.
+pub struct Shop {
+    pub ledger: Ledger<MemoryStore>,
+    next_event: u32,
+}
+
+impl Shop {
+    pub fn new(program_json: &str) -> Shop {
+        let engine = program(program_json).compile().expect("test program compiles");
+        Shop { ledger: Ledger::new(engine, MemoryStore::new()), next_event: 0 }
+    }
+
+    fn next_id(&mut self) -> String {
+        self.next_event += 1;
+        format!("e-{}", self.next_event)
+    }
+
+    /// Applies an event given as JSON without its `id`, which is numbered automatically.
+    pub fn try_apply(&mut self, json_without_id: &str) -> Result<Outcome, LedgerError> {
+        let id = self.next_id();
+        let json = json_without_id.replacen('{', &format!("{{\"id\":\"{id}\","), 1);
+        self.ledger.apply(&event(&json))
+    }
+
+    pub fn apply(&mut self, json_without_id: &str) -> Outcome {
+        self.try_apply(json_without_id).unwrap_or_else(|error| panic!("event refused: {error}\n{json_without_id}"))
+    }
+
+    /// A one-line purchase of one unit.
+    pub fn buy(&mut self, member: &str, day: &str, order: &str, sku: &str, price: &str) -> Outcome {
+        self.buy_paying(member, day, order, sku, price, "0")
+    }
+
+    pub fn buy_paying(
+        &mut self,
+        member: &str,
+        day: &str,
+        order: &str,
+        sku: &str,
+        price: &str,
+        points: &str,
+    ) -> Outcome {
+        self.apply(&format!(
+            r#"{{"type":"purchase","member":"{member}","at":"{day}T12:00:00Z","order":"{order}",
+                "lines":[{{"sku":"{sku}","qty":"1","unit_price":"{price}"}}],"pay_with_points":"{points}"}}"#
+        ))
+    }
+
+    pub fn give_back(&mut self, member: &str, day: &str, order: &str, sku: &str, qty: &str) -> Outcome {
+        self.apply(&format!(
+            r#"{{"type":"return","member":"{member}","at":"{day}T12:00:00Z","order":"{order}",
+                "lines":[{{"sku":"{sku}","qty":"{qty}"}}]}}"#
+        ))
+    }
+
+    pub fn tick(&mut self, member: &str, day: &str) -> Outcome {
+        self.apply(&format!(r#"{{"type":"tick","member":"{member}","at":"{day}T12:00:00Z"}}"#))
+    }
+
+    pub fn state(&mut self, id: &str) -> MemberState {
+        self.ledger.state(&member(id)).unwrap()
+    }
+
+    pub fn available(&mut self, id: &str) -> Decimal {
+        self.state(id).points().available.value()
+    }
+
+    pub fn pending(&mut self, id: &str) -> Decimal {
+        self.state(id).points().pending.value()
+    }
+
+    pub fn debt(&mut self, id: &str) -> Decimal {
+        self.state(id).points().debt.value()
+    }
+
+    pub fn balance(&mut self, id: &str, account: &Account) -> Decimal {
+        self.state(id).balance(account, Asset::Points)
+    }
+}

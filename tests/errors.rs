@@ -1,0 +1,234 @@
+//! Bad input gets a specific error and changes nothing.
+
+mod common;
+
+use common::{Shop, event, program};
+use loyalty_engine::{EvalError, LedgerError, MAX_EARN_RULES, MAX_LINES_PER_EVENT, MemberId, MemberState, Program};
+
+const SHOP: &str = r#"{"id":"shop","currency":"TRY","owner":"shop",
+    "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+    "redemption":{"point_value":"1","max_share_of_order":"0.5"}}"#;
+
+/// A shop where member `m` holds 100 available points from order `o-1`.
+fn shop_with_points() -> Shop {
+    let mut shop = Shop::new(SHOP);
+    shop.buy("m", "2026-03-01", "o-1", "tv", "100");
+    shop
+}
+
+/// Applies `json` (an event without id), expects it refused, and checks nothing changed.
+fn refused(shop: &mut Shop, json: &str) -> EvalError {
+    let before = shop.state("m");
+    let committed_before = shop.ledger.store().outcomes().unwrap().len();
+    let error = match shop.try_apply(json) {
+        Err(LedgerError::Rejected(error)) => error,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(shop.state("m"), before, "a refused event changes nothing");
+    assert_eq!(shop.ledger.store().outcomes().unwrap().len(), committed_before);
+    assert!(!error.to_string().is_empty());
+    error
+}
+
+fn purchase_line(line: &str) -> String {
+    format!(r#"{{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2","lines":[{line}]}}"#)
+}
+
+#[test]
+fn quantities_and_prices_must_be_positive() {
+    let mut shop = shop_with_points();
+    let zero_qty = refused(&mut shop, &purchase_line(r#"{"sku":"a","qty":"0","unit_price":"10"}"#));
+    assert!(matches!(zero_qty, EvalError::InvalidQuantity { line: 0, .. }));
+    let negative_qty = refused(&mut shop, &purchase_line(r#"{"sku":"a","qty":"-1","unit_price":"10"}"#));
+    assert!(matches!(negative_qty, EvalError::InvalidQuantity { .. }));
+    let zero_price = refused(&mut shop, &purchase_line(r#"{"sku":"a","qty":"1","unit_price":"0"}"#));
+    assert!(matches!(zero_price, EvalError::InvalidPrice { .. }));
+    let negative_price = refused(&mut shop, &purchase_line(r#"{"sku":"a","qty":"1","unit_price":"-5"}"#));
+    assert!(matches!(negative_price, EvalError::InvalidPrice { .. }));
+    let big_discount = refused(&mut shop, &purchase_line(r#"{"sku":"a","qty":"1","unit_price":"5","discount":"6"}"#));
+    assert!(matches!(big_discount, EvalError::InvalidDiscount { .. }));
+    let no_lines =
+        refused(&mut shop, r#"{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2","lines":[]}"#);
+    assert_eq!(no_lines, EvalError::NoLines);
+}
+
+#[test]
+fn a_purchase_in_another_currency_is_refused() {
+    let mut shop = shop_with_points();
+    let error = refused(
+        &mut shop,
+        r#"{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2","currency":"EUR",
+            "lines":[{"sku":"a","qty":"1","unit_price":"10"}]}"#,
+    );
+    assert!(matches!(error, EvalError::CurrencyMismatch { .. }));
+    assert!(error.to_string().contains("EUR") && error.to_string().contains("TRY"));
+}
+
+#[test]
+fn returns_must_name_a_known_order_and_sku_and_no_more_units_than_are_left() {
+    let mut shop = shop_with_points();
+    let unknown = refused(
+        &mut shop,
+        r#"{"type":"return","member":"m","at":"2026-03-02T10:00:00Z","order":"nope","lines":[{"sku":"tv","qty":"1"}]}"#,
+    );
+    assert!(matches!(unknown, EvalError::UnknownOrder { .. }));
+    let sku = refused(
+        &mut shop,
+        r#"{"type":"return","member":"m","at":"2026-03-02T10:00:00Z","order":"o-1","lines":[{"sku":"radio","qty":"1"}]}"#,
+    );
+    assert!(matches!(sku, EvalError::UnknownSku { .. }));
+    let too_many = refused(
+        &mut shop,
+        r#"{"type":"return","member":"m","at":"2026-03-02T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"tv","qty":"1"},{"sku":"tv","qty":"1"}]}"#,
+    );
+    assert!(matches!(too_many, EvalError::ReturnExceedsPurchase { .. }));
+}
+
+#[test]
+fn spending_more_than_available_or_above_the_cap_is_refused() {
+    let mut shop = shop_with_points();
+    let redeem = refused(&mut shop, r#"{"type":"redeem","member":"m","at":"2026-03-02T10:00:00Z","points":"101"}"#);
+    assert!(matches!(redeem, EvalError::InsufficientPoints { .. }));
+    let zero = refused(&mut shop, r#"{"type":"redeem","member":"m","at":"2026-03-02T10:00:00Z","points":"0"}"#);
+    assert!(matches!(zero, EvalError::InvalidPoints { .. }));
+    let fraction = refused(&mut shop, r#"{"type":"redeem","member":"m","at":"2026-03-02T10:00:00Z","points":"1.5"}"#);
+    assert!(matches!(fraction, EvalError::InvalidPoints { .. }), "the program counts whole points");
+    let capped = refused(
+        &mut shop,
+        r#"{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2",
+            "lines":[{"sku":"a","qty":"1","unit_price":"100"}],"pay_with_points":"51"}"#,
+    );
+    assert!(matches!(capped, EvalError::PointsAboveCap { .. }), "points pay at most half of 100");
+    let negative = refused(
+        &mut shop,
+        r#"{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2",
+            "lines":[{"sku":"a","qty":"1","unit_price":"100"}],"pay_with_points":"-5"}"#,
+    );
+    assert!(matches!(negative, EvalError::InvalidPoints { .. }));
+}
+
+#[test]
+fn a_program_without_redemption_refuses_spending() {
+    let mut shop = Shop::new(r#"{"id":"shop","currency":"TRY","owner":"shop"}"#);
+    let error = refused(&mut shop, r#"{"type":"redeem","member":"m","at":"2026-03-02T10:00:00Z","points":"1"}"#);
+    assert_eq!(error, EvalError::RedemptionNotOffered);
+}
+
+#[test]
+fn events_older_than_the_last_one_and_reused_orders_are_refused() {
+    let mut shop = shop_with_points();
+    let old = refused(&mut shop, r#"{"type":"tick","member":"m","at":"2026-02-01T00:00:00Z"}"#);
+    assert!(matches!(old, EvalError::OutOfOrder { .. }));
+    let reused = refused(&mut shop, &purchase_line(r#"{"sku":"a","qty":"1","unit_price":"10"}"#).replace("o-2", "o-1"));
+    assert!(matches!(reused, EvalError::DuplicateOrder { .. }));
+    let enrolled = shop.try_apply(r#"{"type":"enroll","member":"m","at":"2026-03-02T10:00:00Z"}"#);
+    assert!(enrolled.is_ok());
+    let twice = refused(&mut shop, r#"{"type":"enroll","member":"m","at":"2026-03-02T10:00:00Z"}"#);
+    assert!(matches!(twice, EvalError::AlreadyEnrolled { .. }));
+}
+
+#[test]
+fn arithmetic_overflow_is_an_error_not_a_panic() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"huge","effect":{"points_per_currency_unit":"1000000000000000000"}}]}}"#,
+    );
+    let line = r#"{"sku":"a","qty":"1000000000000000000","unit_price":"1000000000000000000"}"#;
+    let error = refused(&mut shop, &purchase_line(line));
+    assert_eq!(error, EvalError::Overflow);
+}
+
+#[test]
+fn an_event_for_another_member_than_the_state_is_refused() {
+    let engine = program(SHOP).compile().unwrap();
+    let state = MemberState::new(MemberId::new("someone-else").unwrap());
+    let purchase =
+        event(&purchase_line(r#"{"sku":"a","qty":"1","unit_price":"10"}"#).replacen('{', r#"{"id":"e","#, 1));
+    assert!(matches!(engine.evaluate(&state, &purchase), Err(EvalError::WrongMember { .. })));
+}
+
+#[test]
+fn decimals_built_in_rust_are_held_to_the_same_limits_as_parsed_ones() {
+    let engine = program(SHOP).compile().unwrap();
+    let state = MemberState::new(MemberId::new("m").unwrap());
+    let mut purchase =
+        event(&purchase_line(r#"{"sku":"a","qty":"1","unit_price":"10"}"#).replacen('{', r#"{"id":"e","#, 1));
+    if let loyalty_engine::Event::Purchase(purchase) = &mut purchase {
+        purchase.lines[0].qty = rust_decimal::Decimal::new(1, 20);
+    }
+    assert!(matches!(engine.evaluate(&state, &purchase), Err(EvalError::DecimalOutOfRange { field: "qty", .. })));
+}
+
+#[test]
+fn events_with_unknown_fields_floats_or_too_many_decimals_do_not_parse() {
+    let unknown = r#"{"type":"tick","id":"e","member":"m","at":"2026-03-02T10:00:00Z","colour":"red"}"#;
+    assert!(serde_json::from_str::<loyalty_engine::Event>(unknown).unwrap_err().to_string().contains("colour"));
+    let float = purchase_line(r#"{"sku":"a","qty":1,"unit_price":10.5}"#).replacen('{', r#"{"id":"e","#, 1);
+    let error = serde_json::from_str::<loyalty_engine::Event>(&float).unwrap_err().to_string();
+    assert!(error.contains("must be written as a string"), "{error}");
+    let fine = purchase_line(r#"{"sku":"a","qty":"1","unit_price":"0.00000000001"}"#).replacen('{', r#"{"id":"e","#, 1);
+    assert!(serde_json::from_str::<loyalty_engine::Event>(&fine).is_err());
+}
+
+#[test]
+fn too_many_lines_are_refused() {
+    let mut shop = shop_with_points();
+    let line = r#"{"sku":"a","qty":"1","unit_price":"1"}"#;
+    let lines = vec![line; MAX_LINES_PER_EVENT + 1].join(",");
+    let error = refused(&mut shop, &purchase_line(&lines));
+    assert_eq!(error, EvalError::TooManyLines { count: MAX_LINES_PER_EVENT + 1 });
+}
+
+fn compile_error(json: &str) -> String {
+    program(json).compile().unwrap_err().to_string()
+}
+
+#[test]
+fn a_program_with_unknown_fields_does_not_parse() {
+    let typo = r#"{"id":"p","currency":"TRY","owner":"o","earn":{"rules":[{"id":"r","effect":{"points_per_currency_unit":"1"},"fundedby":{}}]}}"#;
+    let error = serde_json::from_str::<Program>(typo).unwrap_err().to_string();
+    assert!(error.contains("fundedby"), "{error}");
+}
+
+#[test]
+fn compile_errors_name_the_path_of_the_field() {
+    let shares = compile_error(
+        r#"{"id":"p","currency":"TRY","owner":"o","earn":{"rules":[
+            {"id":"a","effect":{"points_per_currency_unit":"1"}},
+            {"id":"b","effect":{"points_per_unit":"5"},"funded_by":{"x":"0.5","y":"0.4"}}]}}"#,
+    );
+    assert_eq!(shares, "earn.rules[1].funded_by: shares sum to 0.9, not exactly 1");
+    let duplicate = compile_error(
+        r#"{"id":"p","currency":"TRY","owner":"o","earn":{"rules":[
+            {"id":"a","effect":{"points_per_currency_unit":"1"}},{"id":"a","effect":{"points_per_unit":"5"}}]}}"#,
+    );
+    assert!(duplicate.starts_with("earn.rules[1].id:"), "{duplicate}");
+    let multiplier = compile_error(
+        r#"{"id":"p","currency":"TRY","owner":"o","earn":{"rules":[{"id":"a","effect":{"multiplier":"0.5"}}]}}"#,
+    );
+    assert!(multiplier.starts_with("earn.rules[0].effect.multiplier:"), "{multiplier}");
+    let cap = compile_error(
+        r#"{"id":"p","currency":"TRY","owner":"o","redemption":{"point_value":"1","max_share_of_order":"1.5"}}"#,
+    );
+    assert!(cap.starts_with("redemption.max_share_of_order:"), "{cap}");
+    let policy = compile_error(
+        r#"{"id":"p","currency":"TRY","owner":"o","returns":{"when_points_spent":"deduct_from_refund"}}"#,
+    );
+    assert!(policy.starts_with("returns.when_points_spent:"), "{policy}");
+    let exclusion =
+        compile_error(r#"{"id":"p","currency":"TRY","owner":"o","earn":{"exclude":[{"channels":["web"]}]}}"#);
+    assert!(exclusion.starts_with("earn.exclude[0]:"), "{exclusion}");
+    let expiry = compile_error(r#"{"id":"p","currency":"TRY","owner":"o","expiry":{"after_days":0}}"#);
+    assert!(expiry.starts_with("expiry:"), "{expiry}");
+}
+
+#[test]
+fn a_program_over_the_rule_limit_is_refused() {
+    let rule = r#"{"id":"r","effect":{"points_per_unit":"1"}}"#;
+    let rules: Vec<String> =
+        (0..=MAX_EARN_RULES).map(|index| rule.replace("\"r\"", &format!("\"r{index}\""))).collect();
+    let json = format!(r#"{{"id":"p","currency":"TRY","owner":"o","earn":{{"rules":[{}]}}}}"#, rules.join(","));
+    let error = compile_error(&json);
+    assert!(error.starts_with("earn.rules:") && error.contains("100000"), "{error}");
+}

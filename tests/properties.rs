@@ -1,0 +1,357 @@
+//! Properties over generated histories of purchases, partial returns, redemptions and ticks,
+//! checked after every event. Each runs 1,000 cases.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use loyalty_engine::{
+    Account, Asset, Bucket, Coverage, Engine, Event, Ledger, MemberId, MemberState, MemoryStore, Notice, Outcome,
+};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+const CASES: u32 = 1_000;
+const MEMBERS: [&str; 2] = ["m-0", "m-1"];
+const SKUS: [&str; 3] = ["a", "b", "c"];
+const POLICIES: [&str; 3] = ["negative_balance", "deduct_from_refund", "stop_at_zero"];
+
+/// The program every history runs under, varied in what matters to returns: the policy,
+/// vesting, expiry and a minimum balance. Rules: 10% on everything, a 2x multiplier on SKU `b`
+/// paid 70/30 by the shop and its supplier, and 3 points per unit of category `c`.
+#[derive(Clone, Debug)]
+struct Setup {
+    policy: &'static str,
+    vesting_days: u32,
+    expiry_days: Option<u32>,
+    min_balance: u32,
+}
+
+impl Setup {
+    fn engine(&self) -> Engine {
+        let expiry = self.expiry_days.map_or("\"never\"".to_owned(), |days| format!(r#"{{"after_days":{days}}}"#));
+        let json = format!(
+            r#"{{"id":"prop","currency":"TRY","owner":"shop",
+                "earn":{{"rules":[
+                    {{"id":"base","effect":{{"points_per_currency_unit":"0.1"}}}},
+                    {{"id":"b-double","when":{{"skus":["b"]}},"effect":{{"multiplier":"2"}},
+                      "funded_by":{{"shop":"0.7","supplier":"0.3"}}}},
+                    {{"id":"c-unit","when":{{"categories":["cat-c"]}},"effect":{{"points_per_unit":"3"}}}}]}},
+                "redemption":{{"point_value":"0.1","min_balance":"{}","max_share_of_order":"0.5"}},
+                "returns":{{"vesting_days":{},"when_points_spent":"{}"}},
+                "expiry":{expiry}}}"#,
+            self.min_balance, self.vesting_days, self.policy
+        );
+        common::program(&json).compile().unwrap()
+    }
+}
+
+fn setups() -> impl Strategy<Value = Setup> {
+    (
+        0..POLICIES.len(),
+        prop_oneof![Just(0u32), Just(7)],
+        prop_oneof![Just(None), Just(Some(30u32))],
+        prop_oneof![Just(0u32), Just(50)],
+    )
+        .prop_map(|(policy, vesting_days, expiry_days, min_balance)| Setup {
+            policy: POLICIES[policy],
+            vesting_days,
+            expiry_days,
+            min_balance,
+        })
+}
+
+/// One step of a history, in raw numbers that the runner resolves against the current state
+/// (which order to return, how many points to spend), so that every generated step is valid.
+#[derive(Clone, Debug)]
+enum Step {
+    Purchase { member: usize, lines: Vec<(usize, u32, u32)>, pay_percent: u32 },
+    Return { member: usize, order_pick: usize, line_pick: usize, qty: u32 },
+    Redeem { member: usize, percent: u32 },
+    Tick { member: usize },
+}
+
+fn steps() -> impl Strategy<Value = Vec<(u32, Step)>> {
+    let member = 0..MEMBERS.len();
+    let line = (0..SKUS.len(), 1u32..4, 100u32..200_000);
+    let step = prop_oneof![
+        4 => (member.clone(), prop::collection::vec(line, 1..4), prop_oneof![Just(0u32), 0u32..=100])
+            .prop_map(|(member, lines, pay_percent)| Step::Purchase { member, lines, pay_percent }),
+        3 => (member.clone(), any::<usize>(), any::<usize>(), 1u32..4)
+            .prop_map(|(member, order_pick, line_pick, qty)| Step::Return { member, order_pick, line_pick, qty }),
+        2 => (member.clone(), 1u32..=100).prop_map(|(member, percent)| Step::Redeem { member, percent }),
+        1 => member.prop_map(|member| Step::Tick { member }),
+    ];
+    prop::collection::vec((0u32..240, step), 1..24)
+}
+
+/// What happened at one event: the state before and after, and the outcome between.
+struct Applied {
+    before: MemberState,
+    event: Event,
+    outcome: Outcome,
+    after: MemberState,
+}
+
+struct History {
+    engine: Engine,
+    applied: Vec<Applied>,
+    states: BTreeMap<usize, MemberState>,
+}
+
+fn run(setup: &Setup, steps: &[(u32, Step)]) -> History {
+    let engine = setup.engine();
+    let mut states: BTreeMap<usize, MemberState> = BTreeMap::new();
+    let mut orders: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut applied = Vec::new();
+    let mut at: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    for (index, (hours, step)) in steps.iter().enumerate() {
+        at += Duration::hours(i64::from(*hours));
+        let member = step_member(step);
+        let state = states.entry(member).or_insert_with(|| MemberState::new(MemberId::new(MEMBERS[member]).unwrap()));
+        let Some(json) = resolve(&engine, state, orders.entry(member).or_default(), step, index, at) else { continue };
+        let event = common::event(&json);
+        let outcome = engine.evaluate(state, &event).unwrap_or_else(|error| panic!("{error}\n{json}"));
+        let before = state.clone();
+        state.apply(&outcome);
+        applied.push(Applied { before, event, outcome, after: state.clone() });
+    }
+    History { engine, applied, states }
+}
+
+fn step_member(step: &Step) -> usize {
+    match step {
+        Step::Purchase { member, .. }
+        | Step::Return { member, .. }
+        | Step::Redeem { member, .. }
+        | Step::Tick { member } => *member,
+    }
+}
+
+/// Turns a step into a valid event's JSON, or `None` when it has nothing to act on.
+fn resolve(
+    engine: &Engine,
+    state: &MemberState,
+    orders: &mut Vec<String>,
+    step: &Step,
+    index: usize,
+    at: DateTime<Utc>,
+) -> Option<String> {
+    let head = format!(r#""id":"e-{index}","member":"{}","at":"{}""#, state.member(), at.to_rfc3339());
+    let spendable = || {
+        let available = engine.points_at(state, at).unwrap().available.value();
+        let minimum = engine.program().redemption.as_ref().unwrap().min_balance.value();
+        if available < minimum { Decimal::ZERO } else { available }
+    };
+    match step {
+        Step::Purchase { lines, pay_percent, .. } => {
+            let order = format!("o-{index}");
+            let mut total = Decimal::ZERO;
+            let lines: Vec<String> = lines
+                .iter()
+                .map(|(sku, qty, cents)| {
+                    let price = Decimal::new(i64::from(*cents), 2);
+                    total += price * Decimal::from(*qty);
+                    let category = if *sku == 2 { r#","category":"cat-c""# } else { "" };
+                    format!(r#"{{"sku":"{}","qty":"{qty}","unit_price":"{price}"{category}}}"#, SKUS[*sku])
+                })
+                .collect();
+            let cap = (total * Decimal::new(5, 1) / Decimal::new(1, 1)).floor();
+            let pay = (spendable().min(cap) * Decimal::from(*pay_percent) / Decimal::ONE_HUNDRED).floor();
+            orders.push(order.clone());
+            Some(format!(
+                r#"{{"type":"purchase",{head},"order":"{order}","lines":[{}],"pay_with_points":"{pay}"}}"#,
+                lines.join(",")
+            ))
+        }
+        Step::Return { order_pick, line_pick, qty, .. } => {
+            let order = orders.get(order_pick % orders.len().max(1))?;
+            let receipt = state.order(&order.parse().unwrap())?;
+            let open: Vec<_> = receipt.lines.iter().filter(|line| line.returned_qty < line.qty).collect();
+            let line = open.get(line_pick % open.len().max(1))?;
+            let qty = Decimal::from(*qty).min(line.qty - line.returned_qty);
+            Some(format!(
+                r#"{{"type":"return",{head},"order":"{order}","lines":[{{"sku":"{}","qty":"{qty}"}}]}}"#,
+                line.sku
+            ))
+        }
+        Step::Redeem { percent, .. } => {
+            let points = (spendable() * Decimal::from(*percent) / Decimal::ONE_HUNDRED).floor();
+            (!points.is_zero()).then(|| format!(r#"{{"type":"redeem",{head},"points":"{points}"}}"#))
+        }
+        Step::Tick { .. } => Some(format!(r#"{{"type":"tick",{head}}}"#)),
+    }
+}
+
+fn fold_postings<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> BTreeMap<(Account, Asset), Decimal> {
+    let mut balances = BTreeMap::new();
+    for posting in outcomes.flat_map(|outcome| &outcome.postings) {
+        *balances.entry((posting.from.clone(), posting.asset)).or_insert(Decimal::ZERO) -= posting.amount;
+        *balances.entry((posting.to.clone(), posting.asset)).or_insert(Decimal::ZERO) += posting.amount;
+    }
+    balances
+}
+
+fn lots_in(state: &MemberState, bucket: Bucket) -> Decimal {
+    state.lots().filter(|lot| lot.bucket == bucket).map(|lot| lot.amount_points).sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// Every posting is positive, every asset sums to zero, the state's balances are exactly
+    /// the fold of the member's postings, and the lots in each bucket add up to its balance.
+    #[test]
+    fn postings_balance_and_the_state_is_their_fold(setup in setups(), steps in steps()) {
+        let history = run(&setup, &steps);
+        for (member, state) in &history.states {
+            let mine = history.applied.iter().filter(|applied| applied.event.member().as_str() == MEMBERS[*member]);
+            let folded = fold_postings(mine.clone().map(|applied| &applied.outcome));
+            let held: BTreeMap<_, _> = state.balances().map(|(account, asset, amount)| ((account.clone(), asset), amount)).collect();
+            prop_assert_eq!(&held, &folded);
+            prop_assert!(held.values().sum::<Decimal>().is_zero());
+            prop_assert!(mine.flat_map(|applied| &applied.outcome.postings).all(|posting| posting.amount > Decimal::ZERO));
+            prop_assert_eq!(lots_in(state, Bucket::Pending), state.points().pending.value());
+            prop_assert_eq!(lots_in(state, Bucket::Available), state.points().available.value());
+            prop_assert!(state.lots().all(|lot| lot.amount_points > Decimal::ZERO));
+        }
+    }
+
+    /// Once every unit of an order is back, it has clawed back exactly what it earned and
+    /// given back exactly the points that paid for it, per funder.
+    #[test]
+    fn a_fully_returned_order_nets_to_zero(setup in setups(), steps in steps()) {
+        let history = run(&setup, &steps);
+        let receipts = history.applied.iter().filter_map(|applied| applied.outcome.receipt.as_ref());
+        for receipt in receipts.filter(|receipt| receipt.lines.iter().all(|line| line.returned_qty == line.qty)) {
+            for earning in &receipt.earnings {
+                prop_assert_eq!(earning.clawed_back, earning.points);
+            }
+            for paid in &receipt.paid_with {
+                prop_assert_eq!(paid.refunded, paid.points);
+            }
+            for line in &receipt.lines {
+                prop_assert_eq!(line.points_paid_refunded, line.points_paid);
+            }
+        }
+    }
+
+    /// Spent points always come from lots that had vested by the time they were spent.
+    #[test]
+    fn the_member_never_spends_pending_points(setup in setups(), steps in steps()) {
+        let history = run(&setup, &steps);
+        for applied in &history.applied {
+            for posting in applied.outcome.postings.iter().filter(|posting| posting.to == Account::Redeemed) {
+                prop_assert_eq!(&posting.from, &Account::Available);
+                let lot = applied.before.lot(posting.lot.unwrap()).expect("spent points come from lots held before");
+                prop_assert!(lot.vests_at <= applied.outcome.at);
+            }
+        }
+    }
+
+    /// What a member took out (points spent and kept, less what the member still owes) never
+    /// exceeds what the kept parts of orders earned, plus what refunds withheld, plus what a
+    /// `stop_at_zero` program chose to forgive.
+    #[test]
+    fn returned_orders_yield_no_value(setup in setups(), steps in steps()) {
+        let history = run(&setup, &steps);
+        for state in history.states.values() {
+            let kept_earnings: Decimal = state.orders().flat_map(|receipt| &receipt.earnings).map(|earning| earning.points - earning.clawed_back).sum();
+            let extracted = state.balance(&Account::Redeemed, Asset::Points) + state.points().debt.value();
+            let withheld = -state.balance(&Account::RefundWithheld, Asset::Points);
+            let forgiven: Decimal = history.applied.iter()
+                .filter(|applied| applied.after.member() == state.member())
+                .flat_map(|applied| &applied.outcome.notices)
+                .map(|notice| match notice {
+                    Notice::SpentPointsClawedBack { points, covered_by: Coverage::Forgiven } => points.value(),
+                    _ => Decimal::ZERO,
+                })
+                .sum();
+            prop_assert!(extracted <= kept_earnings + withheld + forgiven,
+                "extracted {} > kept {} + withheld {} + forgiven {}", extracted, kept_earnings, withheld, forgiven);
+            if setup.policy != "stop_at_zero" {
+                prop_assert!(forgiven.is_zero());
+            }
+        }
+    }
+
+    /// Available and pending points never go negative; only `negative_balance` ever leaves the
+    /// member owing points.
+    #[test]
+    fn balances_stay_non_negative_except_debt_under_negative_balance(setup in setups(), steps in steps()) {
+        let history = run(&setup, &steps);
+        for applied in &history.applied {
+            let points = applied.after.points();
+            prop_assert!(points.available.value() >= Decimal::ZERO);
+            prop_assert!(points.pending.value() >= Decimal::ZERO);
+            prop_assert!(points.debt.value() <= Decimal::ZERO);
+            if setup.policy != "negative_balance" {
+                prop_assert!(points.debt.value().is_zero());
+            }
+            if !points.debt.value().is_zero() {
+                prop_assert!(points.available.value().is_zero(), "available points repay debt first");
+            }
+        }
+    }
+
+    /// A line's points are what a simple model says: the line's value after points paid, times
+    /// the rate (doubled for SKU `b`), plus 3 per unit of category `c`, rounded down once; and
+    /// the 70/30 funder split of the multiplier adds up exactly, each funder within a point of
+    /// its share.
+    #[test]
+    fn earnings_match_a_reference_model_and_shares_add_up(setup in setups(), steps in steps()) {
+        let history = run(&setup, &steps);
+        for applied in &history.applied {
+            let Event::Purchase(purchase) = &applied.event else { continue };
+            let receipt = applied.outcome.receipt.as_ref().unwrap();
+            let total: Decimal = receipt.lines.iter().map(|line| line.value.value()).sum();
+            let paid_value = purchase.pay_with_points.value() * Decimal::new(1, 1);
+            for (index, line) in purchase.lines.iter().enumerate() {
+                let money_share = (total - paid_value) / total;
+                let rate = if line.sku.as_str() == "b" { Decimal::new(2, 1) } else { Decimal::new(1, 1) };
+                let per_unit = if line.sku.as_str() == "c" { line.qty * Decimal::from(3) } else { Decimal::ZERO };
+                let expected = (line.qty * line.unit_price.value() * money_share * rate + per_unit).floor();
+                let earnings: Vec<_> = receipt.earnings.iter().filter(|earning| earning.line as usize == index).collect();
+                prop_assert_eq!(earnings.iter().map(|earning| earning.points).sum::<Decimal>(), expected);
+                let multiplier: Vec<_> = earnings.iter().filter(|earning| earning.rule.as_str() == "b-double").collect();
+                let rule_total: Decimal = multiplier.iter().map(|earning| earning.points).sum();
+                for earning in multiplier {
+                    let share = if earning.funder.as_str() == "shop" { Decimal::new(7, 1) } else { Decimal::new(3, 1) };
+                    prop_assert!((earning.points - rule_total * share).abs() < Decimal::ONE);
+                }
+            }
+        }
+    }
+
+    /// Evaluating the same event on the same state twice gives the same outcome, byte for byte,
+    /// and a state survives a serde round trip unchanged.
+    #[test]
+    fn evaluation_is_deterministic(setup in setups(), steps in steps()) {
+        let history = run(&setup, &steps);
+        for applied in &history.applied {
+            let again = history.engine.evaluate(&applied.before, &applied.event).unwrap();
+            prop_assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&applied.outcome).unwrap());
+            let stored = serde_json::to_string(&applied.after).unwrap();
+            prop_assert_eq!(&serde_json::from_str::<MemberState>(&stored).unwrap(), &applied.after);
+        }
+    }
+
+    /// Through the ledger, applying every event twice changes nothing: the second application
+    /// returns the first outcome, and the final states are those of applying each once.
+    #[test]
+    fn the_same_event_applied_twice_changes_nothing(setup in setups(), steps in steps()) {
+        let history = run(&setup, &steps);
+        let mut ledger = Ledger::new(history.engine.clone(), MemoryStore::new());
+        for applied in &history.applied {
+            let first = ledger.apply(&applied.event).unwrap();
+            let second = ledger.apply(&applied.event).unwrap();
+            prop_assert_eq!(&first, &second);
+            prop_assert_eq!(&first, &applied.outcome);
+        }
+        for state in history.states.values() {
+            prop_assert_eq!(&ledger.state(state.member()).unwrap(), state);
+        }
+        prop_assert_eq!(ledger.store().outcomes().unwrap().len(), history.applied.len());
+    }
+}

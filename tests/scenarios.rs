@@ -1,0 +1,328 @@
+//! Stories a loyalty program lives through, each told once and checked to the point.
+
+mod common;
+
+use common::{Shop, decimal, member};
+use loyalty_engine::{Account, Asset, Coverage, EvalError, FunderId, LedgerError, Notice};
+
+/// A shop where 1 point is worth 1 lira and a purchase earns 10%, with the given vesting and
+/// policy for spent points.
+fn electronics_shop(vesting_days: u32, policy: &str) -> Shop {
+    Shop::new(&format!(
+        r#"{{"id":"electronics","currency":"TRY","owner":"shop",
+            "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"0.1"}}}}]}},
+            "redemption":{{"point_value":"1","max_share_of_order":"0.5"}},
+            "returns":{{"vesting_days":{vesting_days},"when_points_spent":"{policy}"}}}}"#
+    ))
+}
+
+fn funder(id: &str) -> Account {
+    Account::Funder(FunderId::new(id).unwrap())
+}
+
+#[test]
+fn with_vesting_the_oven_cannot_be_paid_with_the_tvs_points() {
+    let mut shop = electronics_shop(15, "deduct_from_refund");
+    shop.buy("ayse", "2026-03-01", "tv", "tv-55", "10000.00");
+    assert_eq!(shop.pending("ayse"), decimal("1000"));
+
+    let attempt = shop.try_apply(
+        r#"{"type":"purchase","member":"ayse","at":"2026-03-02T12:00:00Z","order":"oven",
+            "lines":[{"sku":"oven","qty":"1","unit_price":"2000.00"}],"pay_with_points":"1000"}"#,
+    );
+    assert!(matches!(attempt, Err(LedgerError::Rejected(EvalError::InsufficientPoints { .. }))));
+
+    let refund = shop.give_back("ayse", "2026-03-10", "tv", "tv-55", "1");
+    assert!(refund.refund_withheld.value().is_zero());
+    assert!(shop.pending("ayse").is_zero());
+    assert!(shop.balance("ayse", &funder("shop")).is_zero(), "the shop carries no cost for a returned TV");
+    shop.tick("ayse", "2026-04-01");
+    assert!(shop.available("ayse").is_zero(), "nothing vests from a returned order");
+}
+
+#[test]
+fn without_vesting_deduct_from_refund_withholds_the_spent_points_value() {
+    let mut shop = electronics_shop(0, "deduct_from_refund");
+    shop.buy("ayse", "2026-03-01", "tv", "tv-55", "10000.00");
+    assert_eq!(shop.available("ayse"), decimal("1000"));
+    let oven = shop.buy_paying("ayse", "2026-03-02", "oven", "oven", "2000.00", "1000");
+    assert_eq!(oven.postings.iter().filter(|posting| posting.to == Account::Redeemed).count(), 1);
+
+    let refund = shop.give_back("ayse", "2026-03-10", "tv", "tv-55", "1");
+
+    assert_eq!(refund.refund_withheld.value(), decimal("1000.00"), "the refund is 1,000 less");
+    let notice = Notice::SpentPointsClawedBack { points: decimal("1000").into(), covered_by: Coverage::RefundWithheld };
+    assert_eq!(refund.notices, vec![notice]);
+    assert!(shop.balance("ayse", &funder("shop")).abs() == decimal("100"), "only the oven's points remain a cost");
+    assert_eq!(shop.available("ayse"), decimal("100"), "the oven's own points stay with the member");
+}
+
+#[test]
+fn without_vesting_negative_balance_makes_the_member_owe_and_repay_first() {
+    let mut shop = electronics_shop(0, "negative_balance");
+    shop.buy("ayse", "2026-03-01", "tv", "tv-55", "10000.00");
+    shop.buy_paying("ayse", "2026-03-02", "oven", "oven", "2000.00", "1000");
+    assert_eq!(shop.available("ayse"), decimal("100"), "the oven earned 10% of the 1,000 paid in money");
+
+    let refund = shop.give_back("ayse", "2026-03-10", "tv", "tv-55", "1");
+
+    assert!(refund.refund_withheld.value().is_zero());
+    assert!(shop.available("ayse").is_zero(), "the oven's 100 points went to the debt first");
+    assert_eq!(shop.debt("ayse"), decimal("-900"), "the member owes 1,000 spent points less the oven's 100");
+
+    shop.buy("ayse", "2026-03-11", "cable", "cable", "5000.00");
+    assert!(shop.available("ayse").is_zero(), "the next 500 points repay the debt");
+    assert_eq!(shop.debt("ayse"), decimal("-400"));
+    shop.buy("ayse", "2026-03-12", "stand", "stand", "6000.00");
+    assert_eq!(shop.debt("ayse"), decimal("0"));
+    assert_eq!(shop.available("ayse"), decimal("200"), "after the debt, points are the member's again");
+    let redeem = shop.try_apply(r#"{"type":"redeem","member":"ayse","at":"2026-03-12T13:00:00Z","points":"201"}"#);
+    assert!(matches!(redeem, Err(LedgerError::Rejected(EvalError::InsufficientPoints { .. }))));
+}
+
+#[test]
+fn without_vesting_stop_at_zero_forgives_what_was_spent() {
+    let mut shop = electronics_shop(0, "stop_at_zero");
+    shop.buy("ayse", "2026-03-01", "tv", "tv-55", "10000.00");
+    shop.buy_paying("ayse", "2026-03-02", "oven", "oven", "2000.00", "1000");
+
+    let refund = shop.give_back("ayse", "2026-03-10", "tv", "tv-55", "1");
+
+    assert!(shop.available("ayse").is_zero(), "the balance stops at zero");
+    assert!(shop.debt("ayse").is_zero());
+    let forgiven = Notice::SpentPointsClawedBack { points: decimal("900").into(), covered_by: Coverage::Forgiven };
+    assert_eq!(refund.notices, vec![forgiven]);
+    assert_eq!(shop.balance("ayse", &funder("shop")), decimal("-1000"), "the shop bears the forgiven points");
+}
+
+#[test]
+fn partial_returns_unit_by_unit_leave_no_residue() {
+    let mut shop = electronics_shop(15, "negative_balance");
+    shop.apply(
+        r#"{"type":"purchase","member":"can","at":"2026-05-01T09:00:00Z","order":"mugs",
+            "lines":[{"sku":"mug","qty":"3","unit_price":"33.33"}]}"#,
+    );
+    assert_eq!(shop.pending("can"), decimal("9"), "10% of 99.99, floored");
+
+    let first = shop.give_back("can", "2026-05-02", "mugs", "mug", "1");
+    assert_eq!(first.postings[0].amount, decimal("3"), "one third of 9");
+    shop.give_back("can", "2026-05-03", "mugs", "mug", "1");
+    shop.give_back("can", "2026-05-04", "mugs", "mug", "1");
+
+    assert!(shop.pending("can").is_zero());
+    assert!(shop.balance("can", &funder("shop")).is_zero());
+    let receipt = shop.state("can").order(&"mugs".parse().unwrap()).unwrap().clone();
+    assert_eq!(receipt.earnings[0].clawed_back, receipt.earnings[0].points);
+    let again = shop.try_apply(
+        r#"{"type":"return","member":"can","at":"2026-05-05T09:00:00Z","order":"mugs","lines":[{"sku":"mug","qty":"1"}]}"#,
+    );
+    assert!(matches!(again, Err(LedgerError::Rejected(EvalError::ReturnExceedsPurchase { .. }))));
+}
+
+#[test]
+fn partial_clawback_rounds_against_the_returner() {
+    let mut shop = electronics_shop(15, "negative_balance");
+    shop.apply(
+        r#"{"type":"purchase","member":"can","at":"2026-05-01T09:00:00Z","order":"pens",
+            "lines":[{"sku":"pen","qty":"3","unit_price":"33.40"}]}"#,
+    );
+    assert_eq!(shop.pending("can"), decimal("10"));
+    shop.give_back("can", "2026-05-02", "pens", "pen", "2");
+    assert_eq!(shop.pending("can"), decimal("3"), "keeping one pen keeps what one pen alone earns");
+}
+
+#[test]
+fn a_supplier_pays_half_of_a_promotion() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"TRY","owner":"market",
+            "earn":{"rules":[{"id":"acme-promo","when":{"suppliers":["acme"]},"effect":{"points_per_unit":"10"},
+                              "funded_by":{"market":"0.5","acme":"0.5"}}]}}"#,
+    );
+    shop.apply(
+        r#"{"type":"purchase","member":"deniz","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"shampoo","qty":"1","unit_price":"80","supplier":"acme"},
+                     {"sku":"soap","qty":"1","unit_price":"20","supplier":"other"}]}"#,
+    );
+    assert_eq!(shop.available("deniz"), decimal("10"));
+    assert_eq!(shop.balance("deniz", &funder("market")), decimal("-5"), "5 paid by the seller");
+    assert_eq!(shop.balance("deniz", &funder("acme")), decimal("-5"), "and 5 by the supplier");
+
+    shop.give_back("deniz", "2026-06-02", "o-1", "shampoo", "1");
+    assert!(shop.balance("deniz", &funder("market")).is_zero());
+    assert!(shop.balance("deniz", &funder("acme")).is_zero(), "the return reverses both funders");
+}
+
+#[test]
+fn odd_points_split_between_funders_add_up_exactly() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"TRY","owner":"market",
+            "earn":{"rules":[{"id":"thirds","effect":{"points_per_currency_unit":"1"},
+                              "funded_by":{"a":"0.34","b":"0.33","c":"0.33"}}]}}"#,
+    );
+    shop.buy("deniz", "2026-06-01", "o-1", "x", "10");
+    let shares: Vec<_> = ["a", "b", "c"].iter().map(|id| -shop.balance("deniz", &funder(id))).collect();
+    assert_eq!(
+        shares,
+        vec![decimal("4"), decimal("3"), decimal("3")],
+        "the left-over point goes to the largest remainder"
+    );
+}
+
+#[test]
+fn multipliers_stack_additively_and_excluded_lines_earn_nothing() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"EUR","owner":"market",
+            "earn":{"exclude":[{"categories":["delivery"]}],
+                    "rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}},
+                             {"id":"brand","when":{"labels":{"brand":"acme"}},"effect":{"multiplier":"2"}},
+                             {"id":"week","when":{"categories":["shoes"]},"effect":{"multiplier":"3"}}]}}"#,
+    );
+    let outcome = shop.apply(
+        r#"{"type":"purchase","member":"eda","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"runner","qty":"1","unit_price":"10.50","category":"shoes","labels":{"brand":"acme"}},
+                     {"sku":"ship","qty":"1","unit_price":"5","category":"delivery"}]}"#,
+    );
+    assert_eq!(shop.available("eda"), decimal("42"), "(1 + 1 + 2) x 10.50, rounded once per line");
+    let earnings = &outcome.receipt.unwrap().earnings;
+    let by_rule: Vec<_> = earnings.iter().map(|earning| (earning.rule.as_str(), earning.points)).collect();
+    assert_eq!(by_rule, vec![("base", decimal("11")), ("brand", decimal("10")), ("week", decimal("21"))]);
+}
+
+#[test]
+fn a_threshold_bonus_is_clawed_back_when_a_return_breaks_the_threshold() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"TRY","owner":"market",
+            "earn":{"rules":[{"id":"spend-2000","when":{"min_order_total":"2000"},"effect":{"points_per_unit":"100"}}]}}"#,
+    );
+    shop.apply(
+        r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"coat","qty":"1","unit_price":"1500"},{"sku":"hat","qty":"2","unit_price":"500"}]}"#,
+    );
+    assert_eq!(shop.available("ece"), decimal("300"));
+    shop.give_back("ece", "2026-06-02", "o-1", "hat", "1");
+    assert_eq!(shop.available("ece"), decimal("200"), "2,000 kept still meets the minimum: only the hat's 100 go");
+    shop.give_back("ece", "2026-06-03", "o-1", "coat", "1");
+    assert!(shop.available("ece").is_zero(), "500 kept is below the minimum: the kept hat's bonus goes too");
+}
+
+#[test]
+fn points_expire_at_the_end_of_the_month_in_the_programs_time_zone() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"TRY","owner":"cafe","utc_offset":"+03:00",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "expiry":"end_of_month"}"#,
+    );
+    shop.apply(
+        r#"{"type":"purchase","member":"fatma","at":"2026-01-31T21:30:00Z","order":"o-1",
+            "lines":[{"sku":"latte","qty":"1","unit_price":"50"}]}"#,
+    );
+    let lot = shop.state("fatma").lots().next().unwrap().clone();
+    assert_eq!(
+        lot.expires_at.unwrap().to_rfc3339(),
+        "2026-02-28T21:00:00+00:00",
+        "00:30 on Feb 1 in Istanbul is February"
+    );
+    shop.tick("fatma", "2026-02-28");
+    assert_eq!(shop.available("fatma"), decimal("50"));
+    let expired = shop.apply(r#"{"type":"tick","member":"fatma","at":"2026-02-28T21:00:00Z"}"#);
+    assert_eq!(expired.postings[0].to, Account::Expired);
+    assert!(shop.available("fatma").is_zero());
+}
+
+#[test]
+fn redemption_spends_the_soonest_expiring_points_first() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"TRY","owner":"cafe",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "redemption":{"point_value":"0.1","min_balance":"50"},
+            "expiry":{"after_days":30}}"#,
+    );
+    shop.buy("gul", "2026-01-01", "o-1", "beans", "40");
+    let too_early = shop.try_apply(r#"{"type":"redeem","member":"gul","at":"2026-01-02T00:00:00Z","points":"10"}"#);
+    assert!(matches!(too_early, Err(LedgerError::Rejected(EvalError::BelowMinimumBalance { .. }))));
+    shop.buy("gul", "2026-01-20", "o-2", "beans", "40");
+    let redeem =
+        shop.apply(r#"{"type":"redeem","member":"gul","at":"2026-01-21T00:00:00Z","points":"50","reward":"mug"}"#);
+    let drained: Vec<_> = redeem.postings.iter().map(|posting| (posting.lot.unwrap().0, posting.amount)).collect();
+    assert_eq!(drained, vec![(0, decimal("40")), (1, decimal("10"))]);
+    shop.tick("gul", "2026-02-20");
+    assert!(shop.available("gul").is_zero(), "the second lot expired 30 days after it was earned");
+    assert_eq!(shop.balance("gul", &Account::Expired), decimal("30"));
+}
+
+#[test]
+fn points_paid_for_a_returned_order_come_back_with_their_old_expiry() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"TRY","owner":"cafe",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "redemption":{"point_value":"1"},
+            "expiry":{"after_days":30}}"#,
+    );
+    shop.buy("hale", "2026-01-01", "o-1", "grinder", "100");
+    shop.buy_paying("hale", "2026-01-10", "o-2", "kettle", "60", "60");
+    assert_eq!(shop.available("hale"), decimal("40"), "the kettle earned nothing: points paid it all");
+    let back = shop.give_back("hale", "2026-01-12", "o-2", "kettle", "1");
+    assert_eq!(back.lots_opened[0].expires_at, shop.state("hale").lot(loyalty_engine::LotId(0)).unwrap().expires_at);
+    assert_eq!(shop.available("hale"), decimal("100"));
+    shop.tick("hale", "2026-01-31");
+    assert!(shop.available("hale").is_zero(), "given-back points expire with the lot they came from");
+}
+
+#[test]
+fn a_replayed_event_returns_the_first_outcome_and_a_changed_one_is_a_conflict() {
+    let mut shop = electronics_shop(0, "negative_balance");
+    let purchase = common::event(
+        r#"{"type":"purchase","id":"pos-17","member":"ilk","at":"2026-03-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"tv","qty":"1","unit_price":"1000"}]}"#,
+    );
+    let first = shop.ledger.apply(&purchase).unwrap();
+    let second = shop.ledger.apply(&purchase).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(shop.available("ilk"), decimal("100"), "one accrual, not two");
+
+    let changed = common::event(
+        r#"{"type":"purchase","id":"pos-17","member":"ilk","at":"2026-03-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"tv","qty":"2","unit_price":"1000"}]}"#,
+    );
+    assert!(matches!(shop.ledger.apply(&changed), Err(LedgerError::Conflict { .. })));
+    assert_eq!(shop.available("ilk"), decimal("100"));
+}
+
+#[test]
+fn a_member_cannot_return_another_members_order() {
+    let mut shop = electronics_shop(0, "negative_balance");
+    shop.buy("owner", "2026-03-01", "o-1", "tv", "1000");
+    let theft = shop.try_apply(
+        r#"{"type":"return","member":"thief","at":"2026-03-02T10:00:00Z","order":"o-1","lines":[{"sku":"tv","qty":"1"}]}"#,
+    );
+    assert!(matches!(theft, Err(LedgerError::Rejected(EvalError::UnknownOrder { .. }))));
+    assert_eq!(shop.available("owner"), decimal("100"));
+    assert!(shop.state("thief").balances().next().is_none());
+}
+
+#[test]
+fn balances_are_the_fold_of_the_postings() {
+    let mut shop = electronics_shop(0, "negative_balance");
+    shop.buy("jale", "2026-03-01", "o-1", "tv", "1000");
+    shop.buy_paying("jale", "2026-03-02", "o-2", "radio", "200", "100");
+    shop.give_back("jale", "2026-03-03", "o-1", "tv", "1");
+    let state = shop.state("jale");
+    let outcomes = shop.ledger.store().outcomes().unwrap();
+    for (account, asset, balance) in state.balances() {
+        let folded: rust_decimal::Decimal = outcomes
+            .iter()
+            .flat_map(|outcome| &outcome.postings)
+            .filter(|posting| posting.asset == asset)
+            .map(|posting| {
+                let into = if posting.to == *account { posting.amount } else { decimal("0") };
+                let out_of = if posting.from == *account { posting.amount } else { decimal("0") };
+                into - out_of
+            })
+            .sum();
+        assert_eq!(balance, folded, "{account}");
+    }
+    let total: rust_decimal::Decimal =
+        state.balances().filter(|(_, asset, _)| *asset == Asset::Points).map(|(_, _, b)| b).sum();
+    assert!(total.is_zero());
+    assert_eq!(state.member(), &member("jale"));
+}

@@ -269,6 +269,28 @@ fn points_paid_for_a_returned_order_come_back_with_their_old_expiry() {
 }
 
 #[test]
+fn returning_an_order_whose_points_expired_unused_costs_the_member_nothing() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"TRY","owner":"cafe",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "redemption":{"point_value":"1"},
+            "expiry":{"after_days":10}}"#,
+    );
+    shop.buy("inci", "2026-01-01", "o-1", "machine", "100");
+    shop.buy_paying("inci", "2026-01-05", "o-2", "filter", "60", "30");
+    shop.tick("inci", "2026-01-20");
+    assert_eq!(shop.balance("inci", &Account::Expired), decimal("100"), "70 of the machine's and the filter's 30");
+
+    let back = shop.give_back("inci", "2026-01-21", "o-1", "machine", "1");
+
+    assert_eq!(shop.debt("inci"), decimal("-30"), "the member owes only the 30 points spent on the filter");
+    let owed = Notice::SpentPointsClawedBack { points: decimal("30").into(), covered_by: Coverage::Debt };
+    assert_eq!(back.notices, vec![owed]);
+    assert_eq!(shop.balance("inci", &Account::Expired), decimal("30"), "the machine's expired 70 went back");
+    assert_eq!(shop.balance("inci", &funder("cafe")), decimal("-30"), "the cafe still carries the filter's points");
+}
+
+#[test]
 fn a_replayed_event_returns_the_first_outcome_and_a_changed_one_is_a_conflict() {
     let mut shop = electronics_shop(0, "negative_balance");
     let purchase = common::event(

@@ -131,9 +131,9 @@ impl<'a> Draft<'a> {
         expires_at: Option<DateTime<Utc>>,
     ) -> LotId {
         let id = LotId(self.state.next_lot().0 + self.outcome.lots_opened.len() as u64);
-        let bucket = Bucket::Pending;
-        let lot =
-            Lot { id, funder, order, earned_at: self.at, vests_at, expires_at, bucket, amount_points: Decimal::ZERO };
+        let (earned_at, bucket, amount_points, expired_points) =
+            (self.at, Bucket::Pending, Decimal::ZERO, Decimal::ZERO);
+        let lot = Lot { id, funder, order, earned_at, vests_at, expires_at, bucket, amount_points, expired_points };
         self.outcome.lots_opened.push(lot);
         id
     }

@@ -141,8 +141,9 @@ fn give_back_points_paid(draft: &mut Draft<'_>, receipt: &mut Receipt, points: D
     Ok(())
 }
 
-/// Claws up to `points` back to `funder` from the order's own lots of that funder, pending or
-/// available. Returns what is left to claw back.
+/// Claws up to `points` back to `funder` from the order's own lots of that funder: what they
+/// hold (pending or available), then what expired of them. Returns what is left to claw back:
+/// what the member spent.
 fn claw_back_from_order(
     draft: &mut Draft<'_>,
     receipt: &Receipt,
@@ -156,9 +157,14 @@ fn claw_back_from_order(
             Bucket::Pending => Account::Pending,
             Bucket::Available => Account::Available,
         };
-        let taken = left.min(lot.amount_points);
+        let (held, expired) = (lot.amount_points, lot.expired_points);
+        let taken = left.min(held);
         draft.post(from, Account::Funder(funder.clone()), taken, Some(id))?;
-        left -= taken;
+        // Points that expired unused were never the member's gain: they come back from the
+        // expired account, not out of the member's pocket.
+        let unexpired = (left - taken).min(expired);
+        draft.post(Account::Expired, Account::Funder(funder.clone()), unexpired, Some(id))?;
+        left -= taken + unexpired;
     }
     Ok(left)
 }

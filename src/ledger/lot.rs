@@ -59,6 +59,10 @@ pub struct Lot {
     /// How many points are left in the lot.
     #[serde(with = "exact_decimal")]
     pub amount_points: Decimal,
+    /// How many of the lot's points expired unused. A return of the order claws these back from
+    /// the expired account rather than treating them as spent.
+    #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
+    pub expired_points: Decimal,
 }
 
 impl Lot {

@@ -113,10 +113,10 @@ impl MemberState {
 
     /// The open lots (those with points left), by id.
     pub fn lots(&self) -> impl Iterator<Item = &Lot> {
-        self.lots.values()
+        self.lots.values().filter(|lot| !lot.amount_points.is_zero())
     }
 
-    /// One open lot.
+    /// One lot that has points left, or expired points a return may claw back.
     pub fn lot(&self, id: LotId) -> Option<&Lot> {
         self.lots.get(&id)
     }
@@ -173,7 +173,12 @@ impl MemberState {
             assert!(lot.id >= self.next_lot, "lot {:?} was opened before", lot.id);
             self.next_lot = LotId(lot.id.0 + 1);
             // The outcome shows the lot as the event left it; the postings fill it from empty.
-            let opened = Lot { bucket: Bucket::Pending, amount_points: Decimal::ZERO, ..lot.clone() };
+            let opened = Lot {
+                bucket: Bucket::Pending,
+                amount_points: Decimal::ZERO,
+                expired_points: Decimal::ZERO,
+                ..lot.clone()
+            };
             self.lots.insert(lot.id, opened);
         }
         for posting in &outcome.postings {
@@ -209,12 +214,14 @@ impl MemberState {
         }
     }
 
-    /// Files a lot under its bucket's index, or forgets it once it is empty: an empty lot is
-    /// never filled again.
+    /// Files a lot with points under its bucket's index. An empty lot is never filled again:
+    /// it is forgotten, unless some of it expired, which a return of its order may claw back.
     fn reindex(&mut self, id: LotId) {
         let Some(lot) = self.lots.get(&id) else { return };
         if lot.amount_points.is_zero() {
-            self.lots.remove(&id);
+            if lot.expired_points.is_zero() {
+                self.lots.remove(&id);
+            }
             return;
         }
         match lot.bucket {
@@ -235,7 +242,13 @@ pub(crate) fn move_lot(lot: &mut Lot, posting: &Posting) {
         lot.bucket = bucket;
         lot.amount_points += posting.amount;
     }
+    match (&posting.from, &posting.to) {
+        (_, Account::Expired) => lot.expired_points += posting.amount,
+        (Account::Expired, _) => lot.expired_points -= posting.amount,
+        _ => {}
+    }
     assert!(lot.amount_points >= Decimal::ZERO, "lot {:?} drained below zero", lot.id);
+    assert!(lot.expired_points >= Decimal::ZERO, "lot {:?} un-expired more than expired", lot.id);
 }
 
 /// The serialized form of a [`MemberState`]: plain lists, so that any serde format (JSON in a

@@ -19,13 +19,13 @@ fn shop_with_points() -> Shop {
 /// Applies `json` (an event without id), expects it refused, and checks nothing changed.
 fn refused(shop: &mut Shop, json: &str) -> EvalError {
     let before = shop.state("m");
-    let committed_before = shop.ledger.store().outcomes().unwrap().len();
+    let committed_before = shop.ledger.store().committed().unwrap().len();
     let error = match shop.try_apply(json) {
         Err(LedgerError::Rejected(error)) => error,
         other => panic!("expected a refusal, got {other:?}"),
     };
     assert_eq!(shop.state("m"), before, "a refused event changes nothing");
-    assert_eq!(shop.ledger.store().outcomes().unwrap().len(), committed_before);
+    assert_eq!(shop.ledger.store().committed().unwrap().len(), committed_before);
     assert!(!error.to_string().is_empty());
     error
 }

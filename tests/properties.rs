@@ -352,6 +352,6 @@ proptest! {
         for state in history.states.values() {
             prop_assert_eq!(&ledger.state(state.member()).unwrap(), state);
         }
-        prop_assert_eq!(ledger.store().outcomes().unwrap().len(), history.applied.len());
+        prop_assert_eq!(ledger.store().committed().unwrap().len(), history.applied.len());
     }
 }

@@ -329,7 +329,8 @@ fn balances_are_the_fold_of_the_postings() {
     shop.buy_paying("jale", "2026-03-02", "o-2", "radio", "200", "100");
     shop.give_back("jale", "2026-03-03", "o-1", "tv", "1");
     let state = shop.state("jale");
-    let outcomes = shop.ledger.store().outcomes().unwrap();
+    let outcomes: Vec<_> =
+        shop.ledger.store().committed().unwrap().into_iter().map(|recorded| recorded.outcome).collect();
     for (account, asset, balance) in state.balances() {
         let folded: rust_decimal::Decimal = outcomes
             .iter()

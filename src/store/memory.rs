@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::id::{EventId, MemberId};
-use crate::ledger::{MemberState, Outcome};
+use crate::ledger::MemberState;
 use crate::store::{Commit, CommitStatus, Recorded, Store, Versioned};
 
 /// Members, events and outcomes in memory. Clones share the same data, so several threads can
@@ -43,10 +43,10 @@ impl MemoryStore {
         self.shared.lock().map_err(|_| MemoryStoreError)
     }
 
-    /// Every committed outcome, in commit order.
-    pub fn outcomes(&self) -> Result<Vec<Outcome>, MemoryStoreError> {
+    /// Every committed event with its outcome, in commit order.
+    pub fn committed(&self) -> Result<Vec<Recorded>, MemoryStoreError> {
         let contents = self.contents()?;
-        Ok(contents.commit_order.iter().map(|id| contents.events[id].outcome.clone()).collect())
+        Ok(contents.commit_order.iter().map(|id| contents.events[id].clone()).collect())
     }
 
     /// Calls `visit` with every member's state, in no particular order.

@@ -1,0 +1,181 @@
+//! Runs the `evaluate` example on the shipped programs and on bad input, and `replay` on a
+//! few rows.
+//!
+//! `cargo test` builds the examples next to the test binaries, but `cargo test --test examples`
+//! does not, so the first test to need the binary builds it (a no-op when it is fresh).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An example binary: `target/<profile>/examples/NAME`, beside this test's `deps/`.
+fn example(name: &str) -> PathBuf {
+    static EXAMPLES: OnceLock<PathBuf> = OnceLock::new();
+    let directory = EXAMPLES.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("the test binary lives in <profile>/deps");
+        let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        build.args(["build", "--quiet", "--example", "evaluate", "--example", "replay"]).current_dir(manifest_dir());
+        match profile_dir.file_name().and_then(|name| name.to_str()) {
+            Some("debug") | None => {}
+            Some("release") => _ = build.arg("--release"),
+            Some(profile) => _ = build.args(["--profile", profile]),
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "building the examples failed");
+        profile_dir.join("examples")
+    });
+    directory.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn evaluate(args: &[&str]) -> Output {
+    Command::new(example("evaluate")).args(args).output().expect("the evaluate example runs")
+}
+
+fn stdout_lines(output: &Output) -> Vec<Value> {
+    assert!(output.status.success(), "evaluate failed: {}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout.clone()).expect("UTF-8 output");
+    stdout.lines().map(|line| serde_json::from_str(line).expect("every line is JSON")).collect()
+}
+
+fn decimal(value: &Value) -> Decimal {
+    Decimal::from_str_exact(value.as_str().expect("decimals are strings")).expect("an exact decimal")
+}
+
+/// Every `X.json` in `examples/programs`, with its `X-events.jsonl`.
+fn shipped_programs() -> Vec<(PathBuf, PathBuf)> {
+    let directory = manifest_dir().join("examples/programs");
+    let mut programs: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(&directory)
+        .expect("examples/programs exists")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
+        .map(|program| {
+            let stem = program.file_stem().and_then(|stem| stem.to_str()).expect("a UTF-8 file name");
+            let events = directory.join(format!("{stem}-events.jsonl"));
+            assert!(events.is_file(), "{} has no {}", program.display(), events.display());
+            (program, events)
+        })
+        .collect();
+    programs.sort();
+    assert!(!programs.is_empty(), "no programs in {}", directory.display());
+    programs
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+#[test]
+fn every_shipped_program_runs_and_its_postings_sum_to_zero() {
+    for (program, events) in shipped_programs() {
+        let lines = stdout_lines(&evaluate(&[path_str(&program), path_str(&events)]));
+        let mut balances: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+        let mut postings = 0;
+        for line in &lines {
+            if line.get("event").is_some() {
+                assert!(line.get("notices").is_some_and(Value::is_array), "a notice line: {line}");
+                continue;
+            }
+            let (asset, amount) = (line["asset"].to_string(), decimal(&line["amount"]));
+            assert!(amount > Decimal::ZERO, "a posting moves a positive amount: {line}");
+            assert!(line["member"].is_string() && line["id"].is_string(), "a posting line: {line}");
+            *balances.entry((asset.clone(), line["from"].to_string())).or_default() -= amount;
+            *balances.entry((asset, line["to"].to_string())).or_default() += amount;
+            postings += 1;
+        }
+        assert!(postings > 0, "{} posted nothing", events.display());
+        let mut by_asset: BTreeMap<&str, Decimal> = BTreeMap::new();
+        for ((asset, _), balance) in &balances {
+            *by_asset.entry(asset).or_default() += balance;
+        }
+        for (asset, sum) in by_asset {
+            assert!(sum.is_zero(), "{}: {asset} sums to {sum}", program.display());
+        }
+    }
+}
+
+#[test]
+fn balances_prints_one_line_per_member_sorted() {
+    for (program, events) in shipped_programs() {
+        let text = std::fs::read_to_string(&events).expect("the events file");
+        let members: BTreeSet<String> = text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| serde_json::from_str::<Value>(line).expect("JSON")["member"].as_str().expect("a member").into())
+            .collect();
+        let lines = stdout_lines(&evaluate(&["--balances", path_str(&program), path_str(&events)]));
+        let printed: Vec<&str> = lines.iter().map(|line| line["member"].as_str().expect("a member")).collect();
+        assert_eq!(printed, members.iter().map(String::as_str).collect::<Vec<_>>());
+        for line in &lines {
+            let accounts = line["accounts"].as_object().expect("the accounts");
+            let total: Decimal = accounts.values().map(decimal).sum();
+            assert!(total.is_zero(), "a member's accounts sum to zero: {line}");
+            for bucket in ["pending", "available", "debt"] {
+                let listed = accounts.get(bucket).map_or(Decimal::ZERO, decimal);
+                assert_eq!(decimal(&line[bucket]), listed, "{bucket} of {line}");
+            }
+        }
+    }
+}
+
+/// Writes `contents` to a fresh file in the temporary directory and returns its path.
+fn temp_events(name: &str, contents: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("loyalty-engine-{}-{name}.jsonl", std::process::id()));
+    std::fs::write(&path, contents).expect("the temporary directory is writable");
+    path
+}
+
+fn assert_fails_at_line(events: &str, name: &str, line: usize) {
+    let (program, _) = &shipped_programs()[0];
+    let path = temp_events(name, events);
+    let output = evaluate(&[path_str(program), path_str(&path)]);
+    std::fs::remove_file(&path).expect("the temporary file is removable");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+    let named = [":", ",", " "].iter().any(|after| stderr.contains(&format!(", line {line}{after}")));
+    assert!(named, "{name}: the message names line {line}: {stderr}");
+}
+
+const PURCHASE: &str = r#"{"type":"purchase","id":"e-1","member":"m-1","at":"2026-03-01T10:00:00Z","order":"o-1","lines":[{"sku":"a","qty":"1","unit_price":"100.00"}]}"#;
+
+#[test]
+fn bad_events_fail_with_exit_code_1_and_the_line_number() {
+    assert_fails_at_line(&format!("{PURCHASE}\n\n{{\"type\": \"purchase\",\n"), "invalid-json", 3);
+    assert_fails_at_line(&format!("{PURCHASE}\n{{\"type\":\"nap\"}}\n"), "unknown-type", 2);
+    let float = PURCHASE.replace("\"100.00\"", "100.5").replace("e-1", "e-2");
+    assert_fails_at_line(&format!("{PURCHASE}\n{float}\n"), "float-price", 2);
+    let unknown_order = r#"{"type":"return","id":"e-2","member":"m-1","at":"2026-03-02T10:00:00Z","order":"o-9","lines":[{"sku":"a","qty":"1"}]}"#;
+    assert_fails_at_line(&format!("{PURCHASE}\n{unknown_order}\n"), "refused", 2);
+}
+
+#[test]
+fn unreadable_files_and_bad_usage_fail_with_exit_code_1() {
+    let (program, events) = &shipped_programs()[0];
+    let missing = std::env::temp_dir().join(format!("loyalty-engine-{}-missing.jsonl", std::process::id()));
+    for args in [vec![path_str(program), path_str(&missing)], vec![path_str(events), path_str(events)], vec![]] {
+        let output = evaluate(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(!output.stderr.is_empty(), "{args:?} explains itself");
+    }
+}
+
+#[test]
+fn replay_runs_a_small_data_file_and_balances() {
+    let rows = "customer_id date number_of_cds dollar_value\r\n 00001 19970101  1   11.77\r\n \
+                00002 19970101  3   41.00\r\n 00002 19970101  1    0.00\r\n 00002 19970301  2   30.99\r\n";
+    let path = temp_events("replay-rows", rows);
+    let output = Command::new(example("replay")).arg(&path).output().expect("the replay example runs");
+    std::fs::remove_file(&path).expect("the temporary file is removable");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "replay failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("balanced: all account balances sum to 0"), "{stdout}");
+    assert!(stdout.lines().any(|line| line.contains("InvalidPrice") && line.contains(" 1 ")), "{stdout}");
+}

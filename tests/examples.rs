@@ -127,15 +127,15 @@ fn balances_prints_one_line_per_member_sorted() {
 }
 
 /// Writes `contents` to a fresh file in the temporary directory and returns its path.
-fn temp_events(name: &str, contents: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("loyalty-engine-{}-{name}.jsonl", std::process::id()));
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("loyalty-engine-{}-{name}.txt", std::process::id()));
     std::fs::write(&path, contents).expect("the temporary directory is writable");
     path
 }
 
 fn assert_fails_at_line(events: &str, name: &str, line: usize) {
     let (program, _) = &shipped_programs()[0];
-    let path = temp_events(name, events);
+    let path = temp_file(name, events);
     let output = evaluate(&[path_str(program), path_str(&path)]);
     std::fs::remove_file(&path).expect("the temporary file is removable");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -171,7 +171,7 @@ fn unreadable_files_and_bad_usage_fail_with_exit_code_1() {
 fn replay_runs_a_small_data_file_and_balances() {
     let rows = "customer_id date number_of_cds dollar_value\r\n 00001 19970101  1   11.77\r\n \
                 00002 19970101  3   41.00\r\n 00002 19970101  1    0.00\r\n 00002 19970301  2   30.99\r\n";
-    let path = temp_events("replay-rows", rows);
+    let path = temp_file("replay-rows", rows);
     let output = Command::new(example("replay")).arg(&path).output().expect("the replay example runs");
     std::fs::remove_file(&path).expect("the temporary file is removable");
     let stdout = String::from_utf8_lossy(&output.stdout);

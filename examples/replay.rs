@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use loyalty_engine::{
     Account, Event, EventId, Ledger, LedgerError, MemberId, MemoryStore, Money, OrderId, Points, PointsTotals, Program,
-    Purchase, PurchaseLine, Redemption, Return, ReturnLine, Sku, Tick,
+    Purchase, PurchaseLine, Return, ReturnLine, Sku, Tick,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -88,13 +88,12 @@ fn run() -> Result<bool, String> {
     let closing = events.last().map(Event::at).ok_or("the data file has no rows")?;
     let parse_time = parse_started.elapsed();
 
-    let redemption = program.redemption.clone().map(|redemption| (redemption, program.rounding.decimal_places));
     let mut ledger = Ledger::new(engine, MemoryStore::new());
     let mut tally = Tally::default();
     let replay_started = Instant::now();
     for mut event in events {
-        if let (Event::Purchase(purchase), Some((redemption, places))) = (&mut event, &redemption) {
-            purchase.pay_with_points = points_to_pay(&mut ledger, purchase, redemption, *places)?;
+        if let Event::Purchase(purchase) = &mut event {
+            purchase.pay_with_points = points_to_pay(&mut ledger, purchase)?;
         }
         match ledger.apply(&event) {
             Ok(outcome) => {
@@ -247,29 +246,16 @@ fn closing_time(last: DateTime<Utc>) -> Option<DateTime<Utc>> {
     Some(last.date_naive().checked_add_days(Days::new(1))?.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
-/// As many points as the member may spend on this purchase: all available points, up to the
-/// program's share of the order, if the member has at least the minimum balance.
-fn points_to_pay(
-    ledger: &mut Ledger<MemoryStore>,
-    purchase: &Purchase,
-    redemption: &Redemption,
-    places: u32,
-) -> Result<Points, String> {
+/// As many points as the member may spend on this purchase: what the engine offers at
+/// checkout (nothing below the minimum balance, at most the program's share of the order).
+fn points_to_pay(ledger: &mut Ledger<MemoryStore>, purchase: &Purchase) -> Result<Points, String> {
     let state = ledger.state(&purchase.member).map_err(|error| error.to_string())?;
-    // An out-of-order purchase: pay nothing and let the engine refuse it.
-    let Ok(points) = ledger.engine().points_at(&state, purchase.at) else { return Ok(Points::ZERO) };
-    let available = points.available.value();
-    if available < redemption.min_balance.value() {
-        return Ok(Points::ZERO);
-    }
     let order_value = purchase.lines.iter().try_fold(Decimal::ZERO, |sum, line| {
         sum.checked_add(line.qty.checked_mul(line.unit_price.value())?.checked_sub(line.discount.value())?)
     });
-    let cap = order_value
-        .and_then(|value| value.checked_mul(redemption.max_share_of_order.value()))
-        .and_then(|value| value.checked_div(redemption.point_value.value()))
-        .map(|points| points.round_dp_with_strategy(places, RoundingStrategy::ToNegativeInfinity));
-    Ok(Points::new(available.min(cap.unwrap_or_default()).max(Decimal::ZERO)))
+    // An out-of-order or overflowing purchase pays nothing; the engine then refuses it.
+    let order_value = Money::new(order_value.unwrap_or_default());
+    Ok(ledger.engine().spendable_on_order(&state, purchase.at, order_value).unwrap_or(Points::ZERO))
 }
 
 impl Tally {
@@ -331,10 +317,12 @@ fn print_report(tally: &Tally, program: &Program, closing: DateTime<Utc>) -> u64
         points(totals.outstanding())
     );
     // The flows should explain every point issued; print what they don't, if anything.
-    let spent = totals.redeemed - totals.given_back + totals.balance(&Account::RefundWithheld);
-    let unexplained = totals.issued - totals.clawed_back - spent - totals.expired - totals.outstanding();
+    let unexplained = totals.unreconciled();
     if !unexplained.is_zero() {
-        println!("  unexplained    {}  issued - clawed back - spent - expired - outstanding", points(unexplained));
+        println!(
+            "  unexplained    {}  issued - clawed back + withheld - spent - expired - outstanding",
+            points(unexplained)
+        );
     }
     println!("refund withheld  {:>10}", dollars(totals.refund_withheld.value()));
     let point_value = program.redemption.as_ref().map_or(Decimal::ZERO, |redemption| redemption.point_value.value());

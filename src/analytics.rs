@@ -11,10 +11,14 @@ use crate::ledger::{Account, Asset, Outcome, Posting};
 
 /// Running totals over any number of outcomes (of any members), for reports and KPIs.
 ///
+/// The flows reconcile: `issued - clawed_back + withheld = outstanding() + redeemed -
+/// given_back + expired`, which [`PointsTotals::unreconciled`] checks.
+///
 /// ```
 /// use loyalty_engine::PointsTotals;
 /// let totals = PointsTotals::default();
 /// assert!(totals.outstanding().is_zero());
+/// assert!(totals.unreconciled().is_zero());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PointsTotals {
@@ -26,10 +30,12 @@ pub struct PointsTotals {
     pub redeemed: Decimal,
     /// Spent points given back because the order they paid for was returned.
     pub given_back: Decimal,
-    /// Points that returns took back to their funders.
+    /// Points that returns took back to their funders, from whatever account held them.
     pub clawed_back: Decimal,
-    /// Points that expired.
+    /// Points that expired unused, less those that returns reclaimed from expiry.
     pub expired: Decimal,
+    /// Spent points that a return clawed back by withholding their value from the refund.
+    pub withheld: Decimal,
     /// Money withheld from refunds for spent points.
     pub refund_withheld: Money,
     /// Every account's balance over the outcomes recorded.
@@ -50,20 +56,41 @@ impl PointsTotals {
             return;
         }
         let amount = posting.amount;
-        let flow = match (&posting.from, &posting.to) {
-            (Account::Funder(_), _) => Some(&mut self.issued),
-            (Account::Pending, Account::Available) => Some(&mut self.vested),
-            (_, Account::Redeemed) => Some(&mut self.redeemed),
-            (Account::Redeemed, _) => Some(&mut self.given_back),
-            (_, Account::Funder(_)) => Some(&mut self.clawed_back),
-            (_, Account::Expired) => Some(&mut self.expired),
-            _ => None,
-        };
-        if let Some(flow) = flow {
-            *flow += amount;
+        match (&posting.from, &posting.to) {
+            (Account::Funder(_), _) => self.issued += amount,
+            (Account::Pending, Account::Available) => self.vested += amount,
+            (_, Account::Redeemed) => self.redeemed += amount,
+            (Account::RefundWithheld, _) => {
+                self.clawed_back += amount;
+                self.withheld += amount;
+            }
+            (Account::Expired, _) => {
+                self.clawed_back += amount;
+                self.expired -= amount;
+            }
+            (_, Account::Funder(_)) => self.clawed_back += amount,
+            _ => {}
+        }
+        // A posting can be two flows at once: points given back after they expired.
+        match (&posting.from, &posting.to) {
+            (Account::Redeemed, to) => {
+                self.given_back += amount;
+                if *to == Account::Expired {
+                    self.expired += amount;
+                }
+            }
+            (_, Account::Expired) => self.expired += amount,
+            _ => {}
         }
         *self.balances.entry(posting.from.clone()).or_default() -= amount;
         *self.balances.entry(posting.to.clone()).or_default() += amount;
+    }
+
+    /// What the flows fail to explain: always zero, unless postings were lost or invented.
+    pub fn unreconciled(&self) -> Decimal {
+        let sources = self.issued - self.clawed_back + self.withheld;
+        let uses = self.outstanding() + self.redeemed - self.given_back + self.expired;
+        sources - uses
     }
 
     /// The balance of one account.

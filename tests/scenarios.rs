@@ -189,20 +189,30 @@ fn multipliers_stack_additively_and_excluded_lines_earn_nothing() {
 }
 
 #[test]
-fn a_threshold_bonus_is_clawed_back_when_a_return_breaks_the_threshold() {
+fn spend_2000_get_300_is_clawed_back_when_a_return_breaks_the_threshold() {
     let mut shop = Shop::new(
         r#"{"id":"market","currency":"TRY","owner":"market",
-            "earn":{"rules":[{"id":"spend-2000","when":{"min_order_total":"2000"},"effect":{"points_per_unit":"100"}}]}}"#,
+            "earn":{"rules":[{"id":"spend-2000","when":{"min_order_total":"2000"},"effect":{"points_per_order":"300"}}]}}"#,
     );
     shop.apply(
         r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
             "lines":[{"sku":"coat","qty":"1","unit_price":"1500"},{"sku":"hat","qty":"2","unit_price":"500"}]}"#,
     );
-    assert_eq!(shop.available("ece"), decimal("300"));
+    assert_eq!(shop.available("ece"), decimal("300"), "one bonus for the order, spread 180/120 over the lines");
     shop.give_back("ece", "2026-06-02", "o-1", "hat", "1");
-    assert_eq!(shop.available("ece"), decimal("200"), "2,000 kept still meets the minimum: only the hat's 100 go");
+    assert_eq!(shop.available("ece"), decimal("240"), "2,000 kept still meets the minimum: one hat's 60 go");
     shop.give_back("ece", "2026-06-03", "o-1", "coat", "1");
-    assert!(shop.available("ece").is_zero(), "500 kept is below the minimum: the kept hat's bonus goes too");
+    assert!(shop.available("ece").is_zero(), "500 kept is below the minimum: the whole bonus goes");
+}
+
+#[test]
+fn an_order_below_the_threshold_earns_no_bonus() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"TRY","owner":"market",
+            "earn":{"rules":[{"id":"spend-2000","when":{"min_order_total":"2000"},"effect":{"points_per_order":"300"}}]}}"#,
+    );
+    shop.buy("ece", "2026-06-01", "o-1", "coat", "1999.99");
+    assert!(shop.available("ece").is_zero());
 }
 
 #[test]

@@ -98,6 +98,32 @@ impl Engine {
         let (pending, available, debt) = draft.balances();
         Ok(PointsBalance { pending: Points::new(pending), available: Points::new(available), debt: Points::new(debt) })
     }
+
+    /// The most points the member can put toward an order worth `order_value` at `at`, as a
+    /// checkout page would offer: zero when the program has no redemption or the member is
+    /// below its minimum balance, else the smaller of the available points and the program's
+    /// cap on the order.
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::OutOfOrder`] if `at` is before the member's last event, and
+    /// [`EvalError::DecimalOutOfRange`] for an order value out of range.
+    pub fn spendable_on_order(
+        &self,
+        state: &MemberState,
+        at: DateTime<Utc>,
+        order_value: Money,
+    ) -> Result<Points, EvalError> {
+        let order_value = check_decimal("order_value", order_value.value())?.max(Decimal::ZERO);
+        let available = self.points_at(state, at)?.available.value();
+        let program = &self.compiled.program;
+        let Some(redemption) =
+            program.redemption.as_ref().filter(|redemption| available >= redemption.min_balance.value())
+        else {
+            return Ok(Points::ZERO);
+        };
+        Ok(Points::new(available.min(redeem::max_points_for_order(program, redemption, order_value)?)))
+    }
 }
 
 fn check_member_and_time(state: &MemberState, member: &MemberId, at: DateTime<Utc>) -> Result<(), EvalError> {
@@ -153,7 +179,7 @@ pub enum EvalError {
         count: usize,
     },
     /// A quantity that is zero or negative.
-    #[error("line {line}: quantity {qty} must be positive")]
+    #[error("lines[{line}]: quantity {qty} must be positive")]
     InvalidQuantity {
         /// The line's index, from 0.
         line: usize,
@@ -161,7 +187,7 @@ pub enum EvalError {
         qty: Decimal,
     },
     /// A unit price that is zero or negative.
-    #[error("line {line}: unit price {unit_price} must be positive")]
+    #[error("lines[{line}]: unit price {unit_price} must be positive")]
     InvalidPrice {
         /// The line's index, from 0.
         line: usize,
@@ -169,7 +195,7 @@ pub enum EvalError {
         unit_price: Money,
     },
     /// A discount that is negative or larger than the line.
-    #[error("line {line}: discount {discount} must be between 0 and the line's value {line_value}")]
+    #[error("lines[{line}]: discount {discount} must be between 0 and the line's value {line_value}")]
     InvalidDiscount {
         /// The line's index, from 0.
         line: usize,

@@ -3,9 +3,9 @@
 use chrono::TimeDelta;
 use rust_decimal::Decimal;
 
-use crate::amount::{Money, Rounding, floor_to, split_exact};
+use crate::amount::{Money, Rounding, split_exact};
 use crate::engine::draft::Draft;
-use crate::engine::redeem::{check_points_amount, check_spendable};
+use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked};
 use crate::event::Purchase;
 use crate::ledger::{Account, Earning, Lot, LotId, PaidWith, Receipt, ReceiptLine};
@@ -84,10 +84,7 @@ fn pay_with_points(
     }
     let program = &draft.program.program;
     let redemption = check_points_amount(program, requested)?;
-    let point_value = redemption.point_value.value();
-    let decimal_places = program.rounding.decimal_places;
-    let max_value = checked(order_total.checked_mul(redemption.max_share_of_order.value()))?;
-    let max_points = floor_to(checked(max_value.checked_div(point_value))?, decimal_places);
+    let max_points = max_points_for_order(program, redemption, order_total)?;
     if requested > max_points {
         return Err(EvalError::PointsAboveCap { requested: purchase.pay_with_points, max_points: max_points.into() });
     }
@@ -99,8 +96,9 @@ fn pay_with_points(
     for line in lines.iter_mut() {
         line.points_paid = line.value.value();
     }
-    checked(split_exact(requested, lines, decimal_places, |line| &mut line.points_paid).map(|()| requested))?;
-    Ok((paid_with, checked(requested.checked_mul(point_value))?))
+    let decimal_places = program.rounding.decimal_places;
+    split_exact(requested, lines, decimal_places, |line| &mut line.points_paid).ok_or(EvalError::Overflow)?;
+    Ok((paid_with, checked(requested.checked_mul(redemption.point_value.value()))?))
 }
 
 fn record_payment(paid_with: &mut Vec<PaidWith>, lot: &Lot, points: Decimal) {
@@ -134,6 +132,7 @@ fn earn(
     // The share of every line's value that money, not points, paid for.
     let paid_by_money =
         (!paid_value.is_zero()).then(|| checked((order_total - paid_value).checked_div(order_total))).transpose()?;
+    let order_parts = per_order_parts(draft, purchase, lines, eligible_total)?;
     let mut earnings = Vec::new();
     let mut scratch = Vec::new();
     for (index, (line, receipt_line)) in purchase.lines.iter().zip(lines).enumerate() {
@@ -159,7 +158,7 @@ fn earn(
                     points
                 }
                 Effect::PointsPerUnit(points) => checked(receipt_line.qty.checked_mul(points.value()))?,
-                Effect::Multiplier(_) => continue,
+                Effect::Multiplier(_) | Effect::PointsPerOrder(_) => continue,
             };
             push_shares(&mut earnings, index, rule, raw)?;
         }
@@ -169,10 +168,45 @@ fn earn(
                 push_shares(&mut earnings, index, rule, raw)?;
             }
         }
+        for (_, position, points) in order_parts.iter().filter(|(line, _, _)| *line == index) {
+            push_shares(&mut earnings, index, &rules[*position as usize], *points)?;
+        }
         round_line(&mut earnings[start..], draft.program.program.rounding)?;
     }
     earnings.retain(|earning| !earning.points.is_zero());
     Ok(earnings)
+}
+
+/// Spreads each matching per-order rule's points over its matching lines by value, exactly at
+/// the program's points precision, so that rounding each line later keeps them whole.
+/// Returns `(line, rule, points)` parts.
+fn per_order_parts(
+    draft: &Draft<'_>,
+    purchase: &Purchase,
+    lines: &[ReceiptLine],
+    eligible_total: Decimal,
+) -> Result<Vec<(usize, u32, Decimal)>, EvalError> {
+    let rules = &draft.program.rules;
+    let decimal_places = draft.program.program.rounding.decimal_places;
+    let mut parts = Vec::new();
+    for &position in &rules.per_order {
+        let rule = &rules.rules[position as usize];
+        let Effect::PointsPerOrder(points) = rule.effect else { continue };
+        if !rule.when.matches_order(purchase, eligible_total) {
+            continue;
+        }
+        let start = parts.len();
+        for (index, (line, receipt_line)) in purchase.lines.iter().zip(lines).enumerate() {
+            if receipt_line.eligible && rule.when.matches_line(line) {
+                parts.push((index, position, receipt_line.value.value()));
+            }
+        }
+        if parts.len() > start {
+            split_exact(points.value(), &mut parts[start..], decimal_places, |part| &mut part.2)
+                .ok_or(EvalError::Overflow)?;
+        }
+    }
+    Ok(parts)
 }
 
 /// Adds one earning per funder of `rule`, holding the raw (unrounded) points for now.
@@ -200,7 +234,8 @@ fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> Result<(), E
     let raw_total =
         line_earnings.iter().try_fold(Decimal::ZERO, |sum, earning| checked(sum.checked_add(earning.points)))?;
     let total = rounding.apply(raw_total);
-    checked(split_exact(total, line_earnings, rounding.decimal_places, |earning| &mut earning.points).map(|()| total))?;
+    split_exact(total, line_earnings, rounding.decimal_places, |earning| &mut earning.points)
+        .ok_or(EvalError::Overflow)?;
     Ok(())
 }
 

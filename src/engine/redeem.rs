@@ -3,8 +3,9 @@
 use rust_decimal::Decimal;
 
 use crate::amount::Points;
+use crate::amount::floor_to;
 use crate::engine::draft::Draft;
-use crate::engine::{EvalError, check_decimal};
+use crate::engine::{EvalError, check_decimal, checked};
 use crate::event::{Enroll, Redeem};
 use crate::ledger::{Account, Enrollment};
 use crate::program::{Program, Redemption};
@@ -30,6 +31,18 @@ pub(super) fn check_points_amount(program: &Program, points: Decimal) -> Result<
         return Err(EvalError::InvalidPoints { points: Points::new(points) });
     }
     program.redemption.as_ref().ok_or(EvalError::RedemptionNotOffered)
+}
+
+/// The most points that may pay for an order worth `order_total`: the program's share cap,
+/// rounded down to the program's points.
+pub(super) fn max_points_for_order(
+    program: &Program,
+    redemption: &Redemption,
+    order_total: Decimal,
+) -> Result<Decimal, EvalError> {
+    let max_value = checked(order_total.checked_mul(redemption.max_share_of_order.value()))?;
+    let max_points = checked(max_value.checked_div(redemption.point_value.value()))?;
+    Ok(floor_to(max_points, program.rounding.decimal_places))
 }
 
 /// Checks that the member may spend `points` now: the minimum balance and what is available.

@@ -200,7 +200,9 @@ fn cover_spent_points(draft: &mut Draft<'_>, spent: Decimal) -> Result<(), EvalE
         SpentPointsPolicy::DeductFromRefund => {
             let redemption = program.redemption.as_ref().expect("compile requires redemption for deduct_from_refund");
             let money = checked(spent.checked_mul(redemption.point_value.value()))?;
-            draft.outcome.refund_withheld = Money::new(ceiling_to(money, program.money_decimal_places));
+            let mut money = ceiling_to(money, program.money_decimal_places);
+            money.rescale(program.money_decimal_places);
+            draft.outcome.refund_withheld = Money::new(money);
             Coverage::RefundWithheld
         }
     };

@@ -55,15 +55,16 @@ impl Account {
 
 impl fmt::Display for Account {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Account::Pending => formatter.write_str("pending"),
-            Account::Available => formatter.write_str("available"),
-            Account::Debt => formatter.write_str("debt"),
-            Account::Funder(funder) => write!(formatter, "funder:{funder}"),
-            Account::Redeemed => formatter.write_str("redeemed"),
-            Account::Expired => formatter.write_str("expired"),
-            Account::RefundWithheld => formatter.write_str("refund_withheld"),
-        }
+        let name = match self {
+            Account::Pending => "pending",
+            Account::Available => "available",
+            Account::Debt => "debt",
+            Account::Funder(funder) => return formatter.pad(&format!("funder:{funder}")),
+            Account::Redeemed => "redeemed",
+            Account::Expired => "expired",
+            Account::RefundWithheld => "refund_withheld",
+        };
+        formatter.pad(name)
     }
 }
 
@@ -112,6 +113,14 @@ impl<'de> Deserialize<'de> for Account {
 pub enum Asset {
     /// Loyalty points.
     Points,
+}
+
+impl fmt::Display for Asset {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Asset::Points => formatter.pad("points"),
+        }
+    }
 }
 
 /// A posting's id: the event that caused it and its position among that event's postings.

@@ -61,10 +61,11 @@ pub struct EarnRule {
 
 /// What a rule gives a line it matches.
 ///
-/// In JSON, one key: `{"points_per_currency_unit": "0.1"}`, `{"multiplier": "2"}` or
-/// `{"points_per_unit": "5"}`.
+/// In JSON, one key: `{"points_per_currency_unit": "0.1"}`, `{"multiplier": "2"}`,
+/// `{"points_per_unit": "5"}` or `{"points_per_order": "300"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Effect {
     /// Points per unit of currency of the line's earning base (price after discounts, less the
     /// part paid with points).
@@ -75,6 +76,11 @@ pub enum Effect {
     Multiplier(Ratio),
     /// Fixed points per unit bought.
     PointsPerUnit(Ratio),
+    /// Fixed points once per order when any line matches, spread over the matching lines by
+    /// value so that a return claws back the share of the lines it returns. With
+    /// `min_order_total` this is the "spend 2,000, get 300" bonus, clawed back in full when a
+    /// return takes the kept order below the minimum. A whole number of the program's points.
+    PointsPerOrder(Ratio),
 }
 
 /// When a rule applies. Every field given must match (and); within a list, any value matches
@@ -210,6 +216,8 @@ pub(crate) struct CompiledRule {
 #[derive(Debug, Default)]
 pub(crate) struct RuleIndex {
     pub(crate) rules: Vec<CompiledRule>,
+    /// Rules that give points per order, evaluated once per order rather than per line.
+    pub(crate) per_order: Vec<u32>,
     general: Vec<u32>,
     by_sku: HashMap<Sku, Vec<u32>>,
     by_category: HashMap<Tag, Vec<u32>>,
@@ -218,7 +226,7 @@ pub(crate) struct RuleIndex {
 }
 
 impl RuleIndex {
-    pub(crate) fn compile(earn: &Earn, owner: &FunderId) -> Result<RuleIndex, CompileError> {
+    pub(crate) fn compile(earn: &Earn, owner: &FunderId, decimal_places: u32) -> Result<RuleIndex, CompileError> {
         if earn.rules.len() > MAX_EARN_RULES {
             let message = format!("has {} rules, more than the limit of {MAX_EARN_RULES}", earn.rules.len());
             return Err(CompileError::new("earn.rules", message));
@@ -248,7 +256,7 @@ impl RuleIndex {
                     format!("`{}` is also the id of earn.rules[{first}]", rule.id),
                 ));
             }
-            let compiled = compile_rule(rule, owner, &path)?;
+            let compiled = compile_rule(rule, owner, decimal_places, &path)?;
             index.insert(compiled);
         }
         Ok(index)
@@ -256,7 +264,9 @@ impl RuleIndex {
 
     fn insert(&mut self, rule: CompiledRule) {
         let position = u32::try_from(self.rules.len()).expect("rule count is limited far below u32::MAX");
-        if !rule.when.skus.is_empty() {
+        if matches!(rule.effect, Effect::PointsPerOrder(_)) {
+            self.per_order.push(position);
+        } else if !rule.when.skus.is_empty() {
             for sku in &rule.when.skus {
                 self.by_sku.entry(sku.clone()).or_default().push(position);
             }
@@ -308,15 +318,26 @@ impl RuleIndex {
     }
 }
 
-fn compile_rule(rule: &EarnRule, owner: &FunderId, path: &str) -> Result<CompiledRule, CompileError> {
+fn compile_rule(
+    rule: &EarnRule,
+    owner: &FunderId,
+    decimal_places: u32,
+    path: &str,
+) -> Result<CompiledRule, CompileError> {
     rule.when.validate(&format!("{path}.when"))?;
     let (name, value, minimum) = match rule.effect {
         Effect::PointsPerCurrencyUnit(rate) => ("points_per_currency_unit", rate.value(), Decimal::ZERO),
         Effect::Multiplier(multiplier) => ("multiplier", multiplier.value(), Decimal::ONE),
         Effect::PointsPerUnit(points) => ("points_per_unit", points.value(), Decimal::ZERO),
+        Effect::PointsPerOrder(points) => ("points_per_order", points.value(), Decimal::ZERO),
     };
+    let effect_path = format!("{path}.effect.{name}");
     if value <= minimum {
-        return Err(CompileError::new(format!("{path}.effect.{name}"), format!("must be more than {minimum}")));
+        return Err(CompileError::new(effect_path, format!("must be more than {minimum}")));
+    }
+    if name == "points_per_order" && value.normalize().scale() > decimal_places {
+        let problem = format!("must be a whole number of points at {decimal_places} decimal places");
+        return Err(CompileError::new(effect_path, problem));
     }
     Ok(CompiledRule {
         id: rule.id.clone(),

@@ -16,6 +16,7 @@ pub const MAX_EXPIRY_DAYS: u32 = 36_525;
 /// `"end_of_year"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Expiry {
     /// Points never expire.
     #[default]

@@ -106,7 +106,7 @@ impl Program {
         }
         self.returns.validate()?;
         self.expiry.validate()?;
-        let rules = RuleIndex::compile(&self.earn, &self.owner)?;
+        let rules = RuleIndex::compile(&self.earn, &self.owner, self.rounding.decimal_places)?;
         Ok(Engine::new(self.clone(), rules))
     }
 }

@@ -105,7 +105,7 @@ impl<S: Store> Ledger<S> {
             let outcome = self.engine.evaluate(&loaded.state, event)?;
             let mut next_state = loaded.state;
             next_state.apply(&outcome);
-            let commit = Commit { expected_version: loaded.version, event, outcome: &outcome, next_state: &next_state };
+            let commit = Commit { expected_version: loaded.version, event, outcome: &outcome, next_state };
             match self.store.commit(commit).map_err(store_error)? {
                 CommitStatus::Committed { .. } => return Ok(outcome),
                 CommitStatus::VersionConflict | CommitStatus::DuplicateEvent => continue,

@@ -71,8 +71,8 @@ impl Store for MemoryStore {
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, MemoryStoreError> {
         let mut contents = self.contents()?;
-        let member = commit.next_state.member();
-        let version = contents.members.get(member).map_or(0, |versioned| versioned.version);
+        let member = commit.next_state.member().clone();
+        let version = contents.members.get(&member).map_or(0, |versioned| versioned.version);
         if version != commit.expected_version {
             return Ok(CommitStatus::VersionConflict);
         }
@@ -83,8 +83,8 @@ impl Store for MemoryStore {
         let recorded = Recorded { event: commit.event.clone(), outcome: commit.outcome.clone() };
         contents.events.insert(event.clone(), recorded);
         contents.commit_order.push(event);
-        let next = Versioned { state: commit.next_state.clone(), version: version + 1 };
-        contents.members.insert(member.clone(), next);
+        let next = Versioned { state: commit.next_state, version: version + 1 };
+        contents.members.insert(member, next);
         Ok(CommitStatus::Committed { version: version + 1 })
     }
 }

@@ -50,8 +50,9 @@ pub struct Recorded {
     pub outcome: Outcome,
 }
 
-/// What one commit writes.
-#[derive(Clone, Copy, Debug)]
+/// What one commit writes. The next state is handed over, so a store that keeps states in
+/// memory needs no copy.
+#[derive(Clone, Debug)]
 pub struct Commit<'a> {
     /// The version the state was loaded at.
     pub expected_version: u64,
@@ -60,7 +61,7 @@ pub struct Commit<'a> {
     /// What it produced.
     pub outcome: &'a Outcome,
     /// The member's state after it.
-    pub next_state: &'a MemberState,
+    pub next_state: MemberState,
 }
 
 /// How a commit went.

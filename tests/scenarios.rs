@@ -260,14 +260,19 @@ fn redemption_spends_the_soonest_expiring_points_first() {
     assert_eq!(shop.balance("gul", &Account::Expired), decimal("30"));
 }
 
+/// A cafe where a point is worth 1 lira and 1 lira earns a point that expires after `days`.
+fn cafe_with_points_expiring_after(days: u32) -> Shop {
+    Shop::new(&format!(
+        r#"{{"id":"cafe","currency":"TRY","owner":"cafe",
+            "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"1"}}}}]}},
+            "redemption":{{"point_value":"1"}},
+            "expiry":{{"after_days":{days}}}}}"#
+    ))
+}
+
 #[test]
 fn points_paid_for_a_returned_order_come_back_with_their_old_expiry() {
-    let mut shop = Shop::new(
-        r#"{"id":"cafe","currency":"TRY","owner":"cafe",
-            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
-            "redemption":{"point_value":"1"},
-            "expiry":{"after_days":30}}"#,
-    );
+    let mut shop = cafe_with_points_expiring_after(30);
     shop.buy("hale", "2026-01-01", "o-1", "grinder", "100");
     shop.buy_paying("hale", "2026-01-10", "o-2", "kettle", "60", "60");
     assert_eq!(shop.available("hale"), decimal("40"), "the kettle earned nothing: points paid it all");
@@ -280,12 +285,7 @@ fn points_paid_for_a_returned_order_come_back_with_their_old_expiry() {
 
 #[test]
 fn returning_an_order_whose_points_expired_unused_costs_the_member_nothing() {
-    let mut shop = Shop::new(
-        r#"{"id":"cafe","currency":"TRY","owner":"cafe",
-            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
-            "redemption":{"point_value":"1"},
-            "expiry":{"after_days":10}}"#,
-    );
+    let mut shop = cafe_with_points_expiring_after(10);
     shop.buy("inci", "2026-01-01", "o-1", "machine", "100");
     shop.buy_paying("inci", "2026-01-05", "o-2", "filter", "60", "30");
     shop.tick("inci", "2026-01-20");

@@ -1,0 +1,183 @@
+//! Heap allocations per evaluated event (issue 5), counted by a global allocator that wraps the
+//! system one. Prints a table; no timing.
+//!
+//! `cargo bench --bench allocations`
+//!
+//! Each row warms up with `WARM_UP` calls, then averages `CALLS` calls in the steady state. An
+//! outcome is dropped inside the measured call (frees are not counted). Where a row applies the
+//! outcome, the state is cloned before the count starts, so the clone is not counted.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use loyalty_engine::{Engine, Event, Ledger, MemberId, MemberState, MemoryStore};
+
+/// Counts calls to `alloc`/`alloc_zeroed` and to `realloc`, and the bytes they ask for.
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static REALLOCS: AtomicUsize = AtomicUsize::new(0);
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
+// `GlobalAlloc` contract; the counters have no effect on the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` through this allocator, with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        REALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(new_size.saturating_sub(layout.size()), Ordering::Relaxed);
+        // SAFETY: as for `dealloc`, and the caller upholds `realloc`'s contract on `new_size`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const WARM_UP: usize = 100;
+const CALLS: usize = 1_000;
+
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    allocs: usize,
+    reallocs: usize,
+    bytes: usize,
+}
+
+fn counts() -> Counts {
+    Counts {
+        allocs: ALLOCS.load(Ordering::Relaxed),
+        reallocs: REALLOCS.load(Ordering::Relaxed),
+        bytes: BYTES.load(Ordering::Relaxed),
+    }
+}
+
+/// Average counts over `calls` calls of `routine` on a fresh input from `setup` (not counted).
+/// The routine's output is dropped after the count.
+fn measure<I, O>(calls: usize, mut setup: impl FnMut() -> I, mut routine: impl FnMut(I) -> O) -> [f64; 3] {
+    for _ in 0..WARM_UP {
+        black_box(routine(setup()));
+    }
+    let mut total = Counts::default();
+    for _ in 0..calls {
+        let input = setup();
+        let before = counts();
+        let output = black_box(routine(input));
+        let after = counts();
+        drop(output);
+        total.allocs += after.allocs - before.allocs;
+        total.reallocs += after.reallocs - before.reallocs;
+        total.bytes += after.bytes - before.bytes;
+    }
+    let per_call = |count: usize| count as f64 / calls as f64;
+    [per_call(total.allocs), per_call(total.reallocs), per_call(total.bytes)]
+}
+
+fn evaluate(engine: &Engine, state: &MemberState, event: &Event) -> [f64; 3] {
+    measure(
+        CALLS,
+        || (),
+        |()| {
+            black_box(engine.evaluate(black_box(state), black_box(event)).unwrap());
+        },
+    )
+}
+
+fn evaluate_apply(engine: &Engine, state: &MemberState, event: &Event) -> [f64; 3] {
+    measure(
+        CALLS,
+        || state.clone(),
+        |mut state| {
+            let outcome = engine.evaluate(&state, black_box(event)).unwrap();
+            state.apply(&outcome);
+            state
+        },
+    )
+}
+
+fn row(name: &str, target: &str, [allocs, reallocs, bytes]: [f64; 3]) {
+    println!("| {name:<52} | {allocs:>8.2} | {reallocs:>8.2} | {bytes:>8.0} | {target:<6} |");
+}
+
+fn main() {
+    // `cargo bench` passes `--bench` (and maybe a filter); this binary takes no options.
+    println!("allocations per call: mean over {CALLS} calls after {WARM_UP} warm-up calls\n");
+    println!("| {:<52} | {:>8} | {:>8} | {:>8} | {:<6} |", "call", "allocs", "reallocs", "bytes", "target");
+    println!("|{:-<54}|{:->10}|{:->10}|{:->10}|{:-<8}|", ":", ":", ":", ":", ":");
+
+    let engine = compile(POINTS_PROGRAM);
+    let (state, event) = (fresh_state(), points_purchase());
+    row("purchase_points: Engine::evaluate", "<= 4", evaluate(&engine, &state, &event));
+    row("purchase_points: evaluate + MemberState::apply", "", evaluate_apply(&engine, &state, &event));
+    let floor = points_floor();
+    row("purchase_points: floor", "", measure(CALLS, || (), |()| floor_purchase(black_box(&floor))));
+
+    let engine = compile(FULL_PROGRAM);
+    let event = full_purchase("e-1", "o-1", START);
+    row("purchase_full: Engine::evaluate", "", evaluate(&engine, &state, &event));
+    row("purchase_full: evaluate + MemberState::apply", "", evaluate_apply(&engine, &state, &event));
+    let floor = full_floor();
+    row("purchase_full: floor", "", measure(CALLS, || (), |()| floor_purchase(black_box(&floor))));
+
+    let mut returning = fresh_state();
+    apply(&engine, &mut returning, &full_purchase("e-1", "o-1", START));
+    let event = partial_return("e-2", "o-1", &at(3 * 24 * 60));
+    row("return_partial: Engine::evaluate", "", evaluate(&engine, &returning, &event));
+
+    let engine = compile(HISTORY_PROGRAM);
+    let (state, event) = state_with_lots(&engine, 1_000);
+    row("history_scaling redeem, 1,000 lots: Engine::evaluate", "", evaluate(&engine, &state, &event));
+
+    let Some(rows) = cdnow_rows() else {
+        println!("\n(no CDNOW file: replay rows skipped)");
+        return;
+    };
+    let events: Vec<Event> = rows.iter().enumerate().map(|(index, row)| cdnow_event(index, row)).collect();
+    let engine = compile(REPLAY_PROGRAM);
+    let mut ledger = Ledger::new(engine.clone(), MemoryStore::new());
+    let mut events_iter = events.iter();
+    let per_event = measure(
+        events.len() - WARM_UP,
+        || events_iter.next().expect("one event per call"),
+        |event| {
+            ledger.apply(event).unwrap();
+        },
+    );
+    row("replay (CDNOW, per event): Ledger::apply", "", per_event);
+    let mut states: HashMap<MemberId, MemberState> = HashMap::new();
+    let mut events_iter = events.iter();
+    let per_event = measure(
+        events.len() - WARM_UP,
+        || events_iter.next().expect("one event per call"),
+        |event| {
+            let member = event.member();
+            let state = states.entry(member.clone()).or_insert_with(|| MemberState::new(member.clone()));
+            let outcome = engine.evaluate(state, event).unwrap();
+            state.apply(&outcome);
+        },
+    );
+    row("replay (CDNOW, per event): evaluate + apply", "", per_event);
+}

@@ -1,0 +1,544 @@
+//! Shared setup for the benches (`mod common;` in each bench file): the programs as JSON, event
+//! builders, prepared member states, the CDNOW reader, and the hand-written floors: the same
+//! rust_decimal arithmetic for the same inputs in plain functions, without the engine.
+//!
+//! A floor computes only what the answer needs for its program (no rule matching, no checks,
+//! no receipts, no allocation), with the engine's own algorithms (the same largest-remainder
+//! split): the cost of the arithmetic itself.
+
+// Each bench binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Months, NaiveDate, TimeDelta, Utc};
+use loyalty_engine::{Engine, Event, MemberId, MemberState, Program, Receipt};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// The member every single-member bench uses.
+pub const MEMBER: &str = "m-1";
+
+/// Group 1: one earn rule, no vesting, no expiry.
+pub const POINTS_PROGRAM: &str = r#"{
+  "id": "shop", "currency": "EUR", "owner": "shop",
+  "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "0.1"}}]}
+}"#;
+
+/// Group 2 (and 3, and the return half of 5): a base rate split between two funders, a SKU
+/// multiplier, a category bonus per unit, vesting and expiry.
+pub const FULL_PROGRAM: &str = r#"{
+  "id": "shop", "currency": "EUR", "owner": "shop",
+  "earn": {"rules": [
+    {"id": "base", "effect": {"points_per_currency_unit": "0.1"},
+     "funded_by": {"shop": "0.7", "acme": "0.3"}},
+    {"id": "tv-double", "when": {"skus": ["tv-55"]}, "effect": {"multiplier": "2"},
+     "funded_by": {"shop": "0.5", "acme": "0.5"}},
+    {"id": "audio-bonus", "when": {"categories": ["audio"]}, "effect": {"points_per_unit": "5"}}
+  ]},
+  "returns": {"vesting_days": 15},
+  "expiry": {"after_months": 12}
+}"#;
+
+/// The redemption half of group 5: points vest at once, so every purchase leaves one open
+/// available lot; they expire after 12 months.
+pub const HISTORY_PROGRAM: &str = r#"{
+  "id": "shop", "currency": "EUR", "owner": "shop",
+  "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "0.1"}}]},
+  "redemption": {"point_value": "0.01"},
+  "expiry": {"after_months": 12}
+}"#;
+
+/// Group 6: one point per dollar, 30 days pending, 12 months to spend.
+pub const REPLAY_PROGRAM: &str = r#"{
+  "id": "cdnow", "currency": "USD", "owner": "cdnow",
+  "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "1"}}]},
+  "returns": {"vesting_days": 30},
+  "expiry": {"after_months": 12}
+}"#;
+
+/// The time every single-member history starts at.
+pub const START: &str = "2026-03-01T10:00:00Z";
+
+pub fn compile(json: &str) -> Engine {
+    let program: Program = serde_json::from_str(json).expect("a valid program");
+    program.compile().expect("a program that compiles")
+}
+
+pub fn event(json: &str) -> Event {
+    serde_json::from_str(json).unwrap_or_else(|error| panic!("{error}: {json}"))
+}
+
+pub fn fresh_state() -> MemberState {
+    MemberState::new(MemberId::new(MEMBER).expect("a valid id"))
+}
+
+pub fn dec(text: &str) -> Decimal {
+    Decimal::from_str_exact(text).expect("a decimal")
+}
+
+pub fn start() -> DateTime<Utc> {
+    START.parse().expect("a valid time")
+}
+
+/// `START` plus `minutes`, as the JSON time events carry.
+pub fn at(minutes: i64) -> String {
+    (start() + TimeDelta::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Group 1's purchase: one line, 2 x 149.99 (29.998 points, floored to 29).
+pub fn points_purchase() -> Event {
+    event(&format!(
+        r#"{{"type": "purchase", "id": "e-1", "member": "{MEMBER}", "at": "{START}", "order": "o-1",
+          "lines": [{{"sku": "tv-55", "qty": "2", "unit_price": "149.99"}}]}}"#
+    ))
+}
+
+/// Group 2's purchase: a TV (SKU multiplier), two headphones (category bonus), three cables
+/// with a discount; every line earns the base rate.
+pub fn full_purchase(id: &str, order: &str, at: &str) -> Event {
+    event(&format!(
+        r#"{{"type": "purchase", "id": "{id}", "member": "{MEMBER}", "at": "{at}", "order": "{order}",
+          "lines": [
+            {{"sku": "tv-55", "qty": "1", "unit_price": "499.99", "category": "tv"}},
+            {{"sku": "hp-1", "qty": "2", "unit_price": "79.95", "category": "audio"}},
+            {{"sku": "cable", "qty": "3", "unit_price": "9.99", "discount": "2.97", "category": "accessories"}}
+          ]}}"#
+    ))
+}
+
+/// One of the two headphones of a [`full_purchase`] comes back.
+pub fn partial_return(id: &str, order: &str, at: &str) -> Event {
+    event(&format!(
+        r#"{{"type": "return", "id": "{id}", "member": "{MEMBER}", "at": "{at}", "order": "{order}",
+          "lines": [{{"sku": "hp-1", "qty": "1"}}]}}"#
+    ))
+}
+
+pub fn redeem(id: &str, at: &str, points: &str) -> Event {
+    event(&format!(r#"{{"type": "redeem", "id": "{id}", "member": "{MEMBER}", "at": "{at}", "points": "{points}"}}"#))
+}
+
+/// A program with a general base rate and `count` SKU rules (`sku-0` .. `sku-{count-1}`), each
+/// doubling what its SKU earns.
+pub fn sku_rules_program(count: usize) -> String {
+    let mut rules = vec![r#"{"id": "base", "effect": {"points_per_currency_unit": "0.1"}}"#.to_owned()];
+    rules.extend((0..count).map(|index| {
+        format!(r#"{{"id": "sku-rule-{index}", "when": {{"skus": ["sku-{index}"]}}, "effect": {{"multiplier": "2"}}}}"#)
+    }));
+    format!(r#"{{"id": "shop", "currency": "EUR", "owner": "shop", "earn": {{"rules": [{}]}}}}"#, rules.join(",\n"))
+}
+
+/// Group 4's purchase: one line of `sku`, 2 x 149.99.
+pub fn sku_purchase(sku: &str) -> Event {
+    event(&format!(
+        r#"{{"type": "purchase", "id": "e-1", "member": "{MEMBER}", "at": "{START}", "order": "o-1",
+          "lines": [{{"sku": "{sku}", "qty": "2", "unit_price": "149.99"}}]}}"#
+    ))
+}
+
+/// Evaluates and applies `event`, panicking on refusal.
+pub fn apply(engine: &Engine, state: &mut MemberState, event: &Event) {
+    let outcome = engine.evaluate(state, event).expect("the engine accepts the setup event");
+    state.apply(&outcome);
+}
+
+/// A member of [`HISTORY_PROGRAM`] holding `lots` open available lots of 10 points each (one
+/// purchase a minute), and a redemption of 5 points an hour after the last.
+pub fn state_with_lots(engine: &Engine, lots: usize) -> (MemberState, Event) {
+    let mut state = fresh_state();
+    for index in 0..lots {
+        let purchase = event(&format!(
+            r#"{{"type": "purchase", "id": "p-{index}", "member": "{MEMBER}", "at": "{}", "order": "o-{index}",
+              "lines": [{{"sku": "book", "qty": "1", "unit_price": "100"}}]}}"#,
+            at(index as i64)
+        ));
+        apply(engine, &mut state, &purchase);
+    }
+    assert_eq!(state.lots().count(), lots);
+    (state, redeem("r-1", &at(lots as i64 + 60), "5"))
+}
+
+/// A member of [`FULL_PROGRAM`] with `orders` three-line orders (one a minute, all still
+/// pending), and a return of one headphone from the middle order an hour after the last.
+pub fn state_with_orders(engine: &Engine, orders: usize) -> (MemberState, Event) {
+    let mut state = fresh_state();
+    for index in 0..orders {
+        let purchase = full_purchase(&format!("p-{index}"), &format!("o-{index}"), &at(index as i64));
+        apply(engine, &mut state, &purchase);
+    }
+    assert_eq!(state.orders().count(), orders);
+    let order = format!("o-{}", orders / 2);
+    (state, partial_return("ret-1", &order, &at(orders as i64 + 60)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Floors.
+
+/// Where a floor posting goes (or comes from), as a plain tag.
+pub const PENDING: u8 = 0;
+pub const AVAILABLE: u8 = 1;
+pub const REDEEMED: u8 = 2;
+pub const FUNDER: u8 = 3;
+
+/// The most funders (lots) a floor purchase fills.
+pub const MAX_FUNDERS: usize = 2;
+const MAX_EARNINGS: usize = 8;
+
+/// A posting-like struct: what moves where, for which lot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FloorPosting {
+    pub from: u8,
+    pub funder: u8,
+    pub to: u8,
+    pub amount: Decimal,
+    pub lot: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum FloorEffect {
+    Rate(Decimal),
+    Multiplier(Decimal),
+    PerUnit(Decimal),
+}
+
+/// An earn rule, already matched: its effect and its funders' shares.
+#[derive(Clone, Debug)]
+pub struct FloorRule {
+    pub effect: FloorEffect,
+    pub shares: Vec<(u8, Decimal)>,
+}
+
+/// A purchase line with the rules that apply to it (by index), already known.
+#[derive(Clone, Debug)]
+pub struct FloorLine {
+    pub qty: Decimal,
+    pub unit_price: Decimal,
+    pub discount: Decimal,
+    pub rules: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FloorPurchase {
+    pub lines: Vec<FloorLine>,
+    pub rules: Vec<FloorRule>,
+    pub funders: usize,
+    pub at: DateTime<Utc>,
+    pub vesting_days: i64,
+    pub expiry_months: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FloorOutcome {
+    pub postings: [FloorPosting; MAX_FUNDERS],
+    pub vests_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn floor_whole(value: Decimal) -> Decimal {
+    value.round_dp_with_strategy(0, RoundingStrategy::ToNegativeInfinity)
+}
+
+/// The floor of a purchase: per line qty x unit price - discount; each rule's raw points
+/// (rate x value, multiplier - 1 x the rate points, per-unit x qty) times each funder's share;
+/// the line's sum floored to whole points and split back over the shares by largest remainder;
+/// per-funder totals; the vesting and expiry dates; one posting-like struct per funder.
+pub fn floor_purchase(purchase: &FloorPurchase) -> Option<FloorOutcome> {
+    let mut per_funder = [Decimal::ZERO; MAX_FUNDERS];
+    for line in &purchase.lines {
+        let value = line.qty.checked_mul(line.unit_price)?.checked_sub(line.discount)?;
+        let mut raw = [(0_u8, Decimal::ZERO); MAX_EARNINGS];
+        let mut count = 0;
+        let mut push = |rule: &FloorRule, points: Decimal| -> Option<()> {
+            for &(funder, share) in &rule.shares {
+                raw[count] = (funder, points.checked_mul(share)?);
+                count += 1;
+            }
+            Some(())
+        };
+        let mut rate_points = Decimal::ZERO;
+        for &index in &line.rules {
+            let rule = &purchase.rules[index];
+            match rule.effect {
+                FloorEffect::Rate(rate) => {
+                    let points = value.checked_mul(rate)?;
+                    rate_points = rate_points.checked_add(points)?;
+                    push(rule, points)?;
+                }
+                FloorEffect::PerUnit(points) => push(rule, line.qty.checked_mul(points)?)?,
+                FloorEffect::Multiplier(_) => {}
+            }
+        }
+        for &index in &line.rules {
+            let rule = &purchase.rules[index];
+            if let FloorEffect::Multiplier(multiplier) = rule.effect {
+                push(rule, rate_points.checked_mul(multiplier - Decimal::ONE)?)?;
+            }
+        }
+        let raw = &raw[..count];
+        let mut raw_total = Decimal::ZERO;
+        for &(_, points) in raw {
+            raw_total = raw_total.checked_add(points)?;
+        }
+        if raw_total.is_zero() {
+            continue;
+        }
+        let total = floor_whole(raw_total);
+        // Largest remainder: floor every share, then one point each to the largest fractions.
+        let mut parts = [Decimal::ZERO; MAX_EARNINGS];
+        let mut fractions = [Decimal::ZERO; MAX_EARNINGS];
+        let mut allocated = Decimal::ZERO;
+        for (index, &(_, points)) in raw.iter().enumerate() {
+            let exact = total.checked_mul(points)?.checked_div(raw_total)?;
+            parts[index] = floor_whole(exact);
+            fractions[index] = exact - parts[index];
+            allocated += parts[index];
+        }
+        let mut left = total - allocated;
+        while left > Decimal::ZERO {
+            let mut best = 0;
+            for index in 1..raw.len() {
+                if fractions[index] > fractions[best] {
+                    best = index;
+                }
+            }
+            parts[best] += Decimal::ONE;
+            fractions[best] = Decimal::NEGATIVE_ONE;
+            left -= Decimal::ONE;
+        }
+        for (index, &(funder, _)) in raw.iter().enumerate() {
+            per_funder[usize::from(funder)] += parts[index];
+        }
+    }
+    let vests_at = purchase.at.checked_add_signed(TimeDelta::days(purchase.vesting_days))?;
+    let expires_at = purchase.expiry_months.and_then(|months| vests_at.checked_add_months(Months::new(months)));
+    let to = if purchase.vesting_days == 0 { AVAILABLE } else { PENDING };
+    let mut outcome = FloorOutcome { vests_at: Some(vests_at), expires_at, ..FloorOutcome::default() };
+    let funders = outcome.postings.iter_mut().zip(per_funder).take(purchase.funders);
+    for (index, (posting, amount)) in funders.enumerate() {
+        *posting = FloorPosting { from: FUNDER, funder: index as u8, to, amount, lot: index as u64 };
+    }
+    Some(outcome)
+}
+
+/// Group 1's floor inputs: [`points_purchase`] under [`POINTS_PROGRAM`].
+pub fn points_floor() -> FloorPurchase {
+    FloorPurchase {
+        lines: vec![FloorLine { qty: dec("2"), unit_price: dec("149.99"), discount: Decimal::ZERO, rules: vec![0] }],
+        rules: vec![FloorRule { effect: FloorEffect::Rate(dec("0.1")), shares: vec![(0, Decimal::ONE)] }],
+        funders: 1,
+        at: start(),
+        vesting_days: 0,
+        expiry_months: None,
+    }
+}
+
+/// Group 2's floor inputs: [`full_purchase`] under [`FULL_PROGRAM`] (funder 0 is `acme`,
+/// 1 is `shop`, as the engine orders them).
+pub fn full_floor() -> FloorPurchase {
+    let line = |qty: &str, unit_price: &str, discount: &str, rules: Vec<usize>| FloorLine {
+        qty: dec(qty),
+        unit_price: dec(unit_price),
+        discount: dec(discount),
+        rules,
+    };
+    FloorPurchase {
+        lines: vec![
+            line("1", "499.99", "0", vec![0, 1]),
+            line("2", "79.95", "0", vec![0, 2]),
+            line("3", "9.99", "2.97", vec![0]),
+        ],
+        rules: vec![
+            FloorRule { effect: FloorEffect::Rate(dec("0.1")), shares: vec![(0, dec("0.3")), (1, dec("0.7"))] },
+            FloorRule { effect: FloorEffect::Multiplier(dec("2")), shares: vec![(0, dec("0.5")), (1, dec("0.5"))] },
+            FloorRule { effect: FloorEffect::PerUnit(dec("5")), shares: vec![(1, Decimal::ONE)] },
+        ],
+        funders: 2,
+        at: start(),
+        vesting_days: 15,
+        expiry_months: Some(12),
+    }
+}
+
+/// Group 4's floor inputs: [`sku_purchase`] under [`sku_rules_program`].
+pub fn sku_floor() -> FloorPurchase {
+    FloorPurchase {
+        lines: vec![FloorLine { qty: dec("2"), unit_price: dec("149.99"), discount: Decimal::ZERO, rules: vec![0, 1] }],
+        rules: vec![
+            FloorRule { effect: FloorEffect::Rate(dec("0.1")), shares: vec![(0, Decimal::ONE)] },
+            FloorRule { effect: FloorEffect::Multiplier(dec("2")), shares: vec![(0, Decimal::ONE)] },
+        ],
+        funders: 1,
+        at: start(),
+        vesting_days: 0,
+        expiry_months: None,
+    }
+}
+
+/// A receipt's numbers, taken from a real receipt: what a return floor reads.
+#[derive(Clone, Debug)]
+pub struct FloorReceipt {
+    /// Per line: qty, returned so far.
+    pub lines: Vec<(Decimal, Decimal)>,
+    /// Per earning: line, funder, points, clawed back so far.
+    pub earnings: Vec<(usize, u8, Decimal, Decimal)>,
+    /// Per funder lot: points left.
+    pub lots: [Decimal; MAX_FUNDERS],
+}
+
+impl FloorReceipt {
+    /// Reads a receipt and the order's lots (funder 0 is the first lot's funder).
+    pub fn new(receipt: &Receipt, state: &MemberState) -> FloorReceipt {
+        let lots: Vec<_> = receipt.lots().map(|id| state.lot(id).expect("the order's lot is open")).collect();
+        assert_eq!(lots.len(), MAX_FUNDERS);
+        let funder_index = |funder: &loyalty_engine::FunderId| {
+            lots.iter().position(|lot| lot.funder == *funder).expect("a lot per funder") as u8
+        };
+        FloorReceipt {
+            lines: receipt.lines.iter().map(|line| (line.qty, line.returned_qty)).collect(),
+            earnings: receipt
+                .earnings
+                .iter()
+                .map(|earning| {
+                    (earning.line as usize, funder_index(&earning.funder), earning.points, earning.clawed_back)
+                })
+                .collect(),
+            lots: [lots[0].amount_points, lots[1].amount_points],
+        }
+    }
+}
+
+/// The floor of a return of `qty` units of line `line`: for each of that line's earnings the
+/// cumulative clawback target (points x returned / qty, rounded up, at most the points) less
+/// what was clawed back before, summed per funder, taken from that funder's lot of the order;
+/// one posting-like struct per funder.
+pub fn floor_return(receipt: &FloorReceipt, line: usize, qty: Decimal) -> Option<[FloorPosting; MAX_FUNDERS]> {
+    let (bought, returned_before) = receipt.lines[line];
+    let returned = returned_before.checked_add(qty)?;
+    if returned > bought {
+        return None;
+    }
+    let mut per_funder = [Decimal::ZERO; MAX_FUNDERS];
+    for &(earning_line, funder, points, clawed_back) in &receipt.earnings {
+        if earning_line != line {
+            continue;
+        }
+        let target = points
+            .checked_mul(returned)?
+            .checked_div(bought)?
+            .round_dp_with_strategy(0, RoundingStrategy::ToPositiveInfinity)
+            .min(points);
+        per_funder[usize::from(funder)] += target - clawed_back;
+    }
+    let mut postings = [FloorPosting::default(); MAX_FUNDERS];
+    for (funder, posting) in postings.iter_mut().enumerate() {
+        let amount = per_funder[funder].min(receipt.lots[funder]);
+        *posting = FloorPosting { from: PENDING, funder: funder as u8, to: FUNDER, amount, lot: funder as u64 };
+    }
+    Some(postings)
+}
+
+/// The floor of a redemption: check the balance, take from the soonest-expiring lot (as many
+/// as needed), one posting-like struct per lot drained (the bench drains one).
+pub fn floor_redeem(available: Decimal, lots: &[Decimal], points: Decimal) -> Option<FloorPosting> {
+    if points <= Decimal::ZERO || points > available {
+        return None;
+    }
+    let mut left = points;
+    let mut last = None;
+    for (index, &lot) in lots.iter().enumerate() {
+        let taken = left.min(lot);
+        last = Some(FloorPosting { from: AVAILABLE, funder: 0, to: REDEEMED, amount: taken, lot: index as u64 });
+        left -= taken;
+        if left.is_zero() {
+            break;
+        }
+    }
+    last
+}
+
+// ---------------------------------------------------------------------------------------------
+// CDNOW.
+
+/// One purchase row of the CDNOW master file, priced as a line: `cds` units at the dollar
+/// value per CD rounded up to the cent, less the discount that makes the line worth exactly the
+/// row's dollar value (as `examples/replay.rs` does).
+#[derive(Clone, Debug)]
+pub struct CdnowRow {
+    pub customer: u32,
+    pub date: NaiveDate,
+    pub cds: Decimal,
+    pub dollars: Decimal,
+    pub unit_price: Decimal,
+    pub discount: Decimal,
+}
+
+/// The CDNOW master file: `$CDNOW_MASTER` if set, else `examples/data/cdnow_master.txt` if the
+/// project has a copy, else `../shared/data/cdnow_master.txt`.
+pub fn cdnow_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CDNOW_MASTER") {
+        return Some(PathBuf::from(path));
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    [root.join("examples/data/cdnow_master.txt"), root.join("../shared/data/cdnow_master.txt")]
+        .into_iter()
+        .find(|path| path.is_file())
+}
+
+/// Every row with a positive dollar value, in file order (whitespace-separated, a header line,
+/// CRLF line endings).
+pub fn cdnow_rows() -> Option<Vec<CdnowRow>> {
+    let text = std::fs::read_to_string(cdnow_path()?).expect("the CDNOW file is readable");
+    let mut rows = Vec::new();
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [customer, date, cds, dollars] = fields[..] else {
+            assert!(fields.is_empty(), "a CDNOW row has four fields: {line:?}");
+            continue;
+        };
+        let (cds, dollars) = (dec(cds), dec(dollars));
+        if dollars.is_zero() {
+            continue;
+        }
+        let unit_price = (dollars / cds).round_dp_with_strategy(2, RoundingStrategy::ToPositiveInfinity);
+        rows.push(CdnowRow {
+            customer: customer.parse().expect("a customer id"),
+            date: NaiveDate::parse_from_str(date, "%Y%m%d").expect("a YYYYMMDD date"),
+            cds,
+            dollars,
+            unit_price,
+            discount: unit_price * cds - dollars,
+        });
+    }
+    Some(rows)
+}
+
+/// A CDNOW row as a purchase event by member `c-CUSTOMER`, at midnight UTC of its date.
+pub fn cdnow_event(index: usize, row: &CdnowRow) -> Event {
+    event(&format!(
+        r#"{{"type": "purchase", "id": "e-{index}", "member": "c-{:05}", "at": "{}T00:00:00Z", "order": "o-{index}",
+          "lines": [{{"sku": "cd", "qty": "{}", "unit_price": "{}", "discount": "{}"}}]}}"#,
+        row.customer,
+        row.date.format("%Y-%m-%d"),
+        row.cds,
+        row.unit_price,
+        row.discount
+    ))
+}
+
+/// The floor of one CDNOW event under [`REPLAY_PROGRAM`], as a template: the replay sets the
+/// line and the time for each row.
+pub fn cdnow_floor() -> FloorPurchase {
+    FloorPurchase {
+        lines: vec![FloorLine {
+            qty: Decimal::ONE,
+            unit_price: Decimal::ZERO,
+            discount: Decimal::ZERO,
+            rules: vec![0],
+        }],
+        rules: vec![FloorRule { effect: FloorEffect::Rate(Decimal::ONE), shares: vec![(0, Decimal::ONE)] }],
+        funders: 1,
+        at: start(),
+        vesting_days: 30,
+        expiry_months: Some(12),
+    }
+}

@@ -1,0 +1,186 @@
+//! Engine benchmarks (issue 5). Every group measures the engine and, in the same run, a
+//! hand-written floor: the same decimal arithmetic on the same inputs without the engine
+//! (see `common`).
+//!
+//! `cargo bench --bench engine` runs them all; a filter runs one group, such as
+//! `cargo bench --bench engine -- purchase_points`.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use common::*;
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use loyalty_engine::{Account, Engine, Event, MemberState, OrderId, Outcome};
+use rust_decimal::Decimal;
+
+/// Amounts of the postings that go from `from` to `to` accounts, in order.
+fn amounts(outcome: &Outcome, from: impl Fn(&Account) -> bool, to: impl Fn(&Account) -> bool) -> Vec<Decimal> {
+    outcome
+        .postings
+        .iter()
+        .filter(|posting| from(&posting.from) && to(&posting.to))
+        .map(|posting| posting.amount)
+        .collect()
+}
+
+fn is_funder(account: &Account) -> bool {
+    matches!(account, Account::Funder(_))
+}
+
+fn issued(outcome: &Outcome) -> Vec<Decimal> {
+    amounts(outcome, is_funder, |_| true)
+}
+
+fn floor_amounts(postings: &[FloorPosting]) -> Vec<Decimal> {
+    postings.iter().map(|posting| posting.amount).filter(|amount| !amount.is_zero()).collect()
+}
+
+/// The engine and the floor must agree before either is timed.
+fn check_purchase(engine: &Engine, state: &MemberState, event: &Event, floor: &FloorPurchase) {
+    let outcome = engine.evaluate(state, event).expect("the engine accepts the purchase");
+    let floor = floor_purchase(floor).expect("the floor computes the purchase");
+    assert_eq!(issued(&outcome), floor_amounts(&floor.postings), "engine and floor disagree");
+}
+
+fn check_return(engine: &Engine, state: &MemberState, event: &Event, floor: &[FloorPosting]) {
+    let outcome = engine.evaluate(state, event).expect("the engine accepts the return");
+    assert_eq!(amounts(&outcome, |_| true, is_funder), floor_amounts(floor), "engine and floor disagree");
+}
+
+fn purchase_points(c: &mut Criterion) {
+    let engine = compile(POINTS_PROGRAM);
+    let state = fresh_state();
+    let event = points_purchase();
+    let floor = points_floor();
+    check_purchase(&engine, &state, &event, &floor);
+
+    let mut group = c.benchmark_group("purchase_points");
+    group.bench_function("engine", |b| b.iter(|| engine.evaluate(black_box(&state), black_box(&event)).unwrap()));
+    group.bench_function("engine_apply", |b| {
+        b.iter_batched(
+            || state.clone(),
+            |mut state| {
+                let outcome = engine.evaluate(&state, black_box(&event)).unwrap();
+                state.apply(&outcome);
+                state
+            },
+            // One state per iteration, dropped before the next: with larger batches every
+            // applied state stays alive until the batch ends, and the fresh heap pages they need
+            // (page faults) would be timed as well.
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("floor", |b| b.iter(|| floor_purchase(black_box(&floor)).unwrap()));
+    group.finish();
+}
+
+fn purchase_full(c: &mut Criterion) {
+    let engine = compile(FULL_PROGRAM);
+    let state = fresh_state();
+    let event = full_purchase("e-1", "o-1", START);
+    let floor = full_floor();
+    check_purchase(&engine, &state, &event, &floor);
+
+    let mut group = c.benchmark_group("purchase_full");
+    group.bench_function("engine", |b| b.iter(|| engine.evaluate(black_box(&state), black_box(&event)).unwrap()));
+    group.bench_function("floor", |b| b.iter(|| floor_purchase(black_box(&floor)).unwrap()));
+    group.finish();
+}
+
+/// A member of [`FULL_PROGRAM`] with the one order `o-1`, the return of one of its two
+/// headphones three days later, and the floor's receipt.
+fn returnable_order(engine: &Engine) -> (MemberState, Event, FloorReceipt) {
+    let mut state = fresh_state();
+    apply(engine, &mut state, &full_purchase("e-1", "o-1", START));
+    let event = partial_return("e-2", "o-1", &at(3 * 24 * 60));
+    let receipt = FloorReceipt::new(state.order(&OrderId::new("o-1").unwrap()).unwrap(), &state);
+    (state, event, receipt)
+}
+
+fn return_partial(c: &mut Criterion) {
+    let engine = compile(FULL_PROGRAM);
+    let (state, event, receipt) = returnable_order(&engine);
+    let qty = Decimal::ONE;
+    check_return(&engine, &state, &event, &floor_return(&receipt, 1, qty).unwrap());
+
+    let mut group = c.benchmark_group("return_partial");
+    group.bench_function("engine", |b| b.iter(|| engine.evaluate(black_box(&state), black_box(&event)).unwrap()));
+    group.bench_function("floor", |b| {
+        b.iter(|| floor_return(black_box(&receipt), black_box(1), black_box(qty)).unwrap())
+    });
+    group.finish();
+}
+
+fn rules_scaling(c: &mut Criterion) {
+    let state = fresh_state();
+    let floor = sku_floor();
+    let mut group = c.benchmark_group("rules_scaling");
+    for rules in [10, 1_000, 10_000] {
+        let engine = compile(&sku_rules_program(rules));
+        let event = sku_purchase(&format!("sku-{}", rules / 2));
+        check_purchase(&engine, &state, &event, &floor);
+        group.bench_with_input(BenchmarkId::new("engine", rules), &event, |b, event| {
+            b.iter(|| engine.evaluate(black_box(&state), black_box(event)).unwrap())
+        });
+    }
+    group.bench_function("floor", |b| b.iter(|| floor_purchase(black_box(&floor)).unwrap()));
+    group.finish();
+}
+
+fn history_scaling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("history_scaling");
+
+    let engine = compile(HISTORY_PROGRAM);
+    let points = dec("5");
+    let mut floor_lots = Vec::new();
+    let mut available = Decimal::ZERO;
+    for lots in [10, 1_000, 10_000] {
+        let (state, event) = state_with_lots(&engine, lots);
+        let outcome = engine.evaluate(&state, &event).expect("the engine accepts the redemption");
+        assert_eq!(amounts(&outcome, |_| true, |to| *to == Account::Redeemed), vec![points]);
+        group.bench_with_input(BenchmarkId::new("redeem_engine", lots), &event, |b, event| {
+            b.iter(|| engine.evaluate(black_box(&state), black_box(event)).unwrap())
+        });
+        if floor_lots.is_empty() {
+            floor_lots = state.lots().map(|lot| lot.amount_points).collect();
+            available = state.points().available.value();
+        }
+    }
+    group.bench_function("redeem_floor", |b| {
+        b.iter(|| floor_redeem(black_box(available), black_box(&floor_lots), black_box(points)).unwrap())
+    });
+
+    let engine = compile(FULL_PROGRAM);
+    let mut floor = None;
+    for orders in [10, 10_000] {
+        let (state, event) = state_with_orders(&engine, orders);
+        let Event::Return(ret) = &event else { unreachable!("a return") };
+        let receipt = FloorReceipt::new(state.order(&ret.order).unwrap(), &state);
+        check_return(&engine, &state, &event, &floor_return(&receipt, 1, Decimal::ONE).unwrap());
+        group.bench_with_input(BenchmarkId::new("return_engine", orders), &event, |b, event| {
+            b.iter(|| engine.evaluate(black_box(&state), black_box(event)).unwrap())
+        });
+        floor.get_or_insert(receipt);
+    }
+    let receipt = floor.expect("a receipt");
+    group.bench_function("return_floor", |b| {
+        b.iter(|| floor_return(black_box(&receipt), black_box(1), black_box(Decimal::ONE)).unwrap())
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(50)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(2_000))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = purchase_points, purchase_full, return_partial, rules_scaling, history_scaling
+}
+criterion_main!(benches);

@@ -125,10 +125,17 @@ fn check_limits(value: Decimal, text: &str) -> Result<Decimal, AmountParseError>
     if value.scale() > MAX_DECIMAL_PLACES {
         return Err(AmountParseError::TooManyDecimalPlaces(text.to_owned()));
     }
-    if value.abs() > MAX_DECIMAL_MAGNITUDE {
+    if !within_limits(value) {
         return Err(AmountParseError::TooLarge(text.to_owned()));
     }
     Ok(value)
+}
+
+/// Whether `value` has at most [`MAX_DECIMAL_PLACES`] places and at most
+/// [`MAX_DECIMAL_MAGNITUDE`] magnitude; on the mantissa, since this runs on every input.
+pub(crate) fn within_limits(value: Decimal) -> bool {
+    let scale = value.scale();
+    scale <= MAX_DECIMAL_PLACES && value.mantissa().unsigned_abs() <= 10_u128.pow(18 + scale)
 }
 
 /// Serde support for decimals that must be exact: strings such as `"10.50"`, or JSON integers.
@@ -253,6 +260,88 @@ pub(crate) fn split_exact<T>(
 ) -> Option<()> {
     assert!(!items.is_empty(), "split_exact needs at least one item");
     assert!(total >= Decimal::ZERO, "split_exact splits non-negative totals");
+    if let [only] = items {
+        *share(only) = total;
+        return Some(());
+    }
+    if items.len() <= MAX_INTEGER_SPLIT && split_in_integers(total, items, decimal_places, &share).is_some() {
+        return Some(());
+    }
+    split_in_decimals(total, items, decimal_places, share)
+}
+
+/// The most items [`split_in_integers`] handles; longer splits (points paid over many order
+/// lines) take the decimal path.
+const MAX_INTEGER_SPLIT: usize = 16;
+
+/// The largest-remainder split in 128-bit integers: exact remainders, and several times faster
+/// than decimal division. `None` (with `items` untouched) when the numbers don't fit.
+fn split_in_integers<T>(
+    total: Decimal,
+    items: &mut [T],
+    decimal_places: u32,
+    share: &impl Fn(&mut T) -> &mut Decimal,
+) -> Option<()> {
+    let weight_scale = items.iter_mut().map(|item| share(item).scale()).max()?;
+    let mut weights = [0_i128; MAX_INTEGER_SPLIT];
+    let mut weight_sum: i128 = 0;
+    for (weight, item) in weights.iter_mut().zip(items.iter_mut()) {
+        *weight = mantissa_at(*share(item), weight_scale)?;
+        weight_sum = weight_sum.checked_add(*weight)?;
+    }
+    let total_units = mantissa_at(total, decimal_places)?;
+    let mut parts = [0_i128; MAX_INTEGER_SPLIT];
+    let mut remainders = [0_i128; MAX_INTEGER_SPLIT];
+    let count = items.len();
+    if weight_sum == 0 {
+        parts[0] = total_units;
+    } else {
+        for index in 0..count {
+            let product = total_units.checked_mul(weights[index])?;
+            parts[index] = divide(product, weight_sum);
+            remainders[index] = product - parts[index] * weight_sum;
+        }
+    }
+    let units_left = total_units - parts[..count].iter().sum::<i128>();
+    for _ in 0..units_left {
+        // The largest remainder, ties to the earlier item; a bumped item is out of the running.
+        let best = (0..count).fold(0, |best, index| if remainders[index] > remainders[best] { index } else { best });
+        parts[best] += 1;
+        remainders[best] = -1;
+    }
+    let mut results = [Decimal::ZERO; MAX_INTEGER_SPLIT];
+    for (result, part) in results.iter_mut().zip(&parts[..count]) {
+        *result = Decimal::try_from_i128_with_scale(*part, decimal_places).ok()?;
+    }
+    for (item, result) in items.iter_mut().zip(results) {
+        *share(item) = result;
+    }
+    Some(())
+}
+
+/// `dividend / divisor` for non-negative numbers, in 64 bits when they fit: a 128-bit division
+/// is a library call several times slower than the processor's own.
+fn divide(dividend: i128, divisor: i128) -> i128 {
+    match (u64::try_from(dividend), u64::try_from(divisor)) {
+        (Ok(dividend), Ok(divisor)) => i128::from(dividend / divisor),
+        _ => dividend / divisor,
+    }
+}
+
+/// `value`'s mantissa at `scale` decimal places, if `value` has no more places than that and
+/// the result fits.
+fn mantissa_at(value: Decimal, scale: u32) -> Option<i128> {
+    let extra_places = scale.checked_sub(value.scale())?;
+    value.mantissa().checked_mul(10_i128.checked_pow(extra_places)?)
+}
+
+/// The same split in decimals, for long or huge splits.
+fn split_in_decimals<T>(
+    total: Decimal,
+    items: &mut [T],
+    decimal_places: u32,
+    share: impl Fn(&mut T) -> &mut Decimal,
+) -> Option<()> {
     let mut weight_sum = Decimal::ZERO;
     for item in items.iter_mut() {
         weight_sum = weight_sum.checked_add(*share(item))?;
@@ -315,6 +404,27 @@ mod tests {
     fn split_keeps_decimal_places() {
         let parts = split(Decimal::new(100, 2), &[1, 1, 1], 2);
         assert_eq!(parts, vec![Decimal::new(34, 2), Decimal::new(33, 2), Decimal::new(33, 2)]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1_000))]
+
+        /// The integer and the decimal split agree, part for part, and add up to the total.
+        #[test]
+        fn integer_and_decimal_splits_agree(
+            total_units in 0_i64..1_000_000,
+            decimal_places in 0_u32..4,
+            weights in proptest::collection::vec((0_i64..10_000_000, 0_u32..8), 2..MAX_INTEGER_SPLIT),
+        ) {
+            let total = Decimal::new(total_units, decimal_places);
+            let weights: Vec<Decimal> = weights.iter().map(|(mantissa, scale)| Decimal::new(*mantissa, *scale)).collect();
+            let mut in_integers = weights.clone();
+            split_in_integers(total, &mut in_integers, decimal_places, &|item: &mut Decimal| item).unwrap();
+            let mut in_decimals = weights.clone();
+            split_in_decimals(total, &mut in_decimals, decimal_places, |item| item).unwrap();
+            proptest::prop_assert_eq!(&in_integers, &in_decimals);
+            proptest::prop_assert_eq!(in_integers.iter().copied().sum::<Decimal>(), total);
+        }
     }
 
     #[test]

@@ -238,6 +238,40 @@ fn floor_whole(value: Decimal) -> Decimal {
     value.round_dp_with_strategy(0, RoundingStrategy::ToNegativeInfinity)
 }
 
+/// Largest remainder in 128-bit integers, as the engine splits: a single share takes the total;
+/// otherwise every share's mantissa times the whole-point total, divided by the sum, and the
+/// points left over to the largest remainders.
+fn floor_split(total: Decimal, raw: &[(u8, Decimal)]) -> Option<[i128; MAX_EARNINGS]> {
+    debug_assert_eq!(total.scale(), 0, "whole points");
+    let total = total.mantissa();
+    let mut parts = [0_i128; MAX_EARNINGS];
+    if let [_] = raw {
+        parts[0] = total;
+        return Some(parts);
+    }
+    let scale = raw.iter().map(|(_, points)| points.scale()).max()?;
+    let at_scale = |points: Decimal| points.mantissa().checked_mul(10_i128.pow(scale - points.scale()));
+    let mut weights = [0_i128; MAX_EARNINGS];
+    let mut sum = 0_i128;
+    for (weight, &(_, points)) in weights.iter_mut().zip(raw) {
+        *weight = at_scale(points)?;
+        sum += *weight;
+    }
+    let mut remainders = [0_i128; MAX_EARNINGS];
+    for index in 0..raw.len() {
+        let product = total.checked_mul(weights[index])?;
+        parts[index] = product / sum;
+        remainders[index] = product % sum;
+    }
+    for _ in 0..total - parts.iter().sum::<i128>() {
+        let best =
+            (0..raw.len()).fold(0, |best, index| if remainders[index] > remainders[best] { index } else { best });
+        parts[best] += 1;
+        remainders[best] = -1;
+    }
+    Some(parts)
+}
+
 /// The floor of a purchase: per line qty x unit price - discount; each rule's raw points
 /// (rate x value, multiplier - 1 x the rate points, per-unit x qty) times each funder's share;
 /// the line's sum floored to whole points and split back over the shares by largest remainder;
@@ -283,30 +317,9 @@ pub fn floor_purchase(purchase: &FloorPurchase) -> Option<FloorOutcome> {
             continue;
         }
         let total = floor_whole(raw_total);
-        // Largest remainder: floor every share, then one point each to the largest fractions.
-        let mut parts = [Decimal::ZERO; MAX_EARNINGS];
-        let mut fractions = [Decimal::ZERO; MAX_EARNINGS];
-        let mut allocated = Decimal::ZERO;
-        for (index, &(_, points)) in raw.iter().enumerate() {
-            let exact = total.checked_mul(points)?.checked_div(raw_total)?;
-            parts[index] = floor_whole(exact);
-            fractions[index] = exact - parts[index];
-            allocated += parts[index];
-        }
-        let mut left = total - allocated;
-        while left > Decimal::ZERO {
-            let mut best = 0;
-            for index in 1..raw.len() {
-                if fractions[index] > fractions[best] {
-                    best = index;
-                }
-            }
-            parts[best] += Decimal::ONE;
-            fractions[best] = Decimal::NEGATIVE_ONE;
-            left -= Decimal::ONE;
-        }
+        let parts = floor_split(total, raw)?;
         for (index, &(funder, _)) in raw.iter().enumerate() {
-            per_funder[usize::from(funder)] += parts[index];
+            per_funder[usize::from(funder)] += Decimal::from_i128_with_scale(parts[index], 0);
         }
     }
     let vests_at = purchase.at.checked_add_signed(TimeDelta::days(purchase.vesting_days))?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::amount::Money;
-use crate::engine::{Compiled, EvalError};
+use crate::engine::{Compiled, EvalError, checked};
 use crate::id::{EventId, FunderId, MemberId, OrderId};
 use crate::ledger::{Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, move_lot};
 
@@ -76,27 +76,33 @@ impl<'a> Draft<'a> {
         amount: Decimal,
         lot: Option<LotId>,
     ) -> Result<(), EvalError> {
-        assert!(amount >= Decimal::ZERO, "postings move positive amounts");
+        assert!(!amount.is_sign_negative() || amount.is_zero(), "postings move positive amounts");
         if amount.is_zero() {
             return Ok(());
         }
         let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
         let id = PostingId { event: self.outcome.event.clone(), index };
         let posting = Posting { id, from, to, asset: Asset::Points, amount, lot };
-        for (account, sign) in [(&posting.from, Decimal::NEGATIVE_ONE), (&posting.to, Decimal::ONE)] {
-            let balance = match account {
-                Account::Pending => &mut self.pending,
-                Account::Available => &mut self.available,
-                Account::Debt => &mut self.debt,
-                _ => continue,
-            };
-            *balance = balance.checked_add(sign * amount).ok_or(EvalError::Overflow)?;
+        if let Some(balance) = self.member_balance(&posting.from) {
+            *balance = checked(balance.checked_sub(amount))?;
+        }
+        if let Some(balance) = self.member_balance(&posting.to) {
+            *balance = checked(balance.checked_add(amount))?;
         }
         if let Some(id) = lot {
             move_lot(self.lot_mut(id), &posting);
         }
         self.outcome.postings.push(posting);
         Ok(())
+    }
+
+    fn member_balance(&mut self, account: &Account) -> Option<&mut Decimal> {
+        match account {
+            Account::Pending => Some(&mut self.pending),
+            Account::Available => Some(&mut self.available),
+            Account::Debt => Some(&mut self.debt),
+            _ => None,
+        }
     }
 
     /// A lot as it stands in the draft; `None` once it is empty and gone.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::amount::{MAX_DECIMAL_MAGNITUDE, MAX_DECIMAL_PLACES, Money, Points};
+use crate::amount::{Money, Points, within_limits};
 use crate::event::Event;
 use crate::id::{EventId, MemberId, OrderId, Sku, Tag};
 use crate::ledger::{MemberState, Outcome, PointsBalance};
@@ -138,15 +138,19 @@ fn check_member_and_time(state: &MemberState, member: &MemberId, at: DateTime<Ut
 
 /// Refuses decimals that did not come through serde's checks: too many places, too large.
 pub(crate) fn check_decimal(field: &'static str, value: Decimal) -> Result<Decimal, EvalError> {
-    if value.scale() > MAX_DECIMAL_PLACES || value.abs() > MAX_DECIMAL_MAGNITUDE {
+    if !within_limits(value) {
         return Err(EvalError::DecimalOutOfRange { field, value });
     }
     Ok(value)
 }
 
-/// Checked arithmetic that reports overflow as an error, never a panic.
-pub(crate) fn checked(value: Option<Decimal>) -> Result<Decimal, EvalError> {
-    value.ok_or(EvalError::Overflow)
+/// Checked arithmetic that reports overflow as an error, never a panic. (A `match` rather than
+/// `ok_or`, which would build and drop an error on every successful step of the hot path.)
+pub(crate) fn checked<T>(value: Option<T>) -> Result<T, EvalError> {
+    match value {
+        Some(value) => Ok(value),
+        None => Err(EvalError::Overflow),
+    }
 }
 
 /// An event the engine refuses. The state is untouched; nothing was posted.

@@ -1,5 +1,7 @@
 //! Purchases: validate the lines, pay with points, earn, open lots, write the receipt.
 
+use std::sync::Arc;
+
 use chrono::TimeDelta;
 use rust_decimal::Decimal;
 
@@ -20,13 +22,17 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         return Err(EvalError::DuplicateOrder { order: purchase.order.clone() });
     }
     let mut lines = receipt_lines(draft, purchase)?;
+    // Room for the usual: one accrual posting and one lot per funder, sized once.
+    draft.outcome.postings = Vec::with_capacity(4);
+    draft.outcome.lots_opened = Vec::with_capacity(2);
     draft.settle()?;
     let order_total = lines.iter().try_fold(Decimal::ZERO, |sum, line| checked(sum.checked_add(line.value.value())))?;
     let (paid_with, paid_value) = pay_with_points(draft, purchase, &mut lines, order_total)?;
     let earnings = earn(draft, purchase, &lines, order_total, paid_value)?;
     let (first_lot, lot_count) = open_lots(draft, purchase, &earnings)?;
     let order = purchase.order.clone();
-    draft.outcome.receipt = Some(Receipt { order, at: purchase.at, lines, earnings, first_lot, lot_count, paid_with });
+    let receipt = Receipt { order, at: purchase.at, lines, earnings, first_lot, lot_count, paid_with };
+    draft.outcome.receipt = Some(Arc::new(receipt));
     Ok(())
 }
 
@@ -97,7 +103,7 @@ fn pay_with_points(
         line.points_paid = line.value.value();
     }
     let decimal_places = program.rounding.decimal_places;
-    split_exact(requested, lines, decimal_places, |line| &mut line.points_paid).ok_or(EvalError::Overflow)?;
+    checked(split_exact(requested, lines, decimal_places, |line| &mut line.points_paid))?;
     Ok((paid_with, checked(requested.checked_mul(redemption.point_value.value()))?))
 }
 
@@ -133,7 +139,7 @@ fn earn(
     let paid_by_money =
         (!paid_value.is_zero()).then(|| checked((order_total - paid_value).checked_div(order_total))).transpose()?;
     let order_parts = per_order_parts(draft, purchase, lines, eligible_total)?;
-    let mut earnings = Vec::new();
+    let mut earnings = Vec::with_capacity(2 * lines.len());
     let mut scratch = Vec::new();
     for (index, (line, receipt_line)) in purchase.lines.iter().zip(lines).enumerate() {
         if !receipt_line.eligible {
@@ -149,7 +155,7 @@ fn earn(
             .candidates(line, &mut scratch)
             .iter()
             .map(|position| &rules[*position as usize])
-            .filter(|rule| rule.when.matches_line(line) && rule.when.matches_order(purchase, eligible_total));
+            .filter(|rule| rule.matches(line, purchase, eligible_total));
         for rule in matching.clone() {
             let raw = match rule.effect {
                 Effect::PointsPerCurrencyUnit(rate) => {
@@ -162,7 +168,7 @@ fn earn(
             };
             push_shares(&mut earnings, index, rule, raw)?;
         }
-        for rule in matching {
+        for rule in matching.filter(|_| program.rules.has_multipliers && !rate_points.is_zero()) {
             if let Effect::Multiplier(multiplier) = rule.effect {
                 let raw = checked(rate_points.checked_mul(multiplier.value() - Decimal::ONE))?;
                 push_shares(&mut earnings, index, rule, raw)?;
@@ -202,8 +208,7 @@ fn per_order_parts(
             }
         }
         if parts.len() > start {
-            split_exact(points.value(), &mut parts[start..], decimal_places, |part| &mut part.2)
-                .ok_or(EvalError::Overflow)?;
+            checked(split_exact(points.value(), &mut parts[start..], decimal_places, |part| &mut part.2))?;
         }
     }
     Ok(parts)
@@ -234,8 +239,7 @@ fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> Result<(), E
     let raw_total =
         line_earnings.iter().try_fold(Decimal::ZERO, |sum, earning| checked(sum.checked_add(earning.points)))?;
     let total = rounding.apply(raw_total);
-    split_exact(total, line_earnings, rounding.decimal_places, |earning| &mut earning.points)
-        .ok_or(EvalError::Overflow)?;
+    checked(split_exact(total, line_earnings, rounding.decimal_places, |earning| &mut earning.points))?;
     Ok(())
 }
 
@@ -245,7 +249,7 @@ fn open_lots(draft: &mut Draft<'_>, purchase: &Purchase, earnings: &[Earning]) -
     let first_index = draft.outcome.lots_opened.len();
     let first_lot = LotId(draft.state.next_lot().0 + first_index as u64);
     let vesting = TimeDelta::days(i64::from(draft.program.program.returns.vesting_days));
-    let vests_at = purchase.at.checked_add_signed(vesting).ok_or(EvalError::Overflow)?;
+    let vests_at = checked(purchase.at.checked_add_signed(vesting))?;
     let expires_at = draft.program.program.expiry.expires_at(vests_at, draft.program.utc_offset.0);
     for earning in earnings {
         if !draft.outcome.lots_opened[first_index..].iter().any(|lot| lot.funder == earning.funder) {

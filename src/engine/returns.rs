@@ -6,6 +6,8 @@
 //! order is returned, in one go or unit by unit, once everything is back the order has clawed
 //! back exactly what it earned and given back exactly the points that paid for it.
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 
 use crate::amount::{Money, Points, ceiling_to, floor_to};
@@ -22,7 +24,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     let Some(receipt) = draft.state.order(&event.order) else {
         return Err(EvalError::UnknownOrder { order: event.order.clone(), member: event.member.clone() });
     };
-    let mut receipt = receipt.clone();
+    let mut receipt = Receipt::clone(receipt);
     for (index, line) in event.lines.iter().enumerate() {
         mark_returned(&mut receipt, index, line)?;
     }
@@ -45,7 +47,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     if !spent.is_zero() {
         cover_spent_points(draft, spent)?;
     }
-    draft.outcome.receipt = Some(receipt);
+    draft.outcome.receipt = Some(Arc::new(receipt));
     Ok(())
 }
 

@@ -1,5 +1,7 @@
 //! What evaluating one event produced: everything needed to persist it and to update the state.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -27,9 +29,10 @@ pub struct Outcome {
     /// Lots this event opened, as the event left them; the postings show how they filled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lots_opened: Vec<Lot>,
-    /// The receipt of the order the event placed or returned, as it stands after the event.
+    /// The receipt of the order the event placed or returned, as it stands after the event;
+    /// shared with the member's state, which keeps it as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<Receipt>,
+    pub receipt: Option<Arc<Receipt>>,
     /// The enrollment the event recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment: Option<Enrollment>,

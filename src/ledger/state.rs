@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -32,11 +33,13 @@ pub struct MemberState {
     member: MemberId,
     last_event_at: Option<DateTime<Utc>>,
     enrollment: Option<Enrollment>,
-    balances: BTreeMap<(Account, Asset), Decimal>,
+    /// Sorted by account and asset; a handful of entries, so a vector beats a tree.
+    balances: Vec<(Account, Asset, Decimal)>,
     lots: BTreeMap<LotId, Lot>,
     pending_by_vesting: BTreeSet<(DateTime<Utc>, LotId)>,
     available_by_expiry: BTreeSet<(DateTime<Utc>, LotId)>,
-    orders: BTreeMap<OrderId, Receipt>,
+    /// Shared, so that cloning a state (as a store's load does) copies no receipt.
+    orders: BTreeMap<OrderId, Arc<Receipt>>,
     next_lot: LotId,
 }
 
@@ -66,7 +69,7 @@ impl MemberState {
             member,
             last_event_at: None,
             enrollment: None,
-            balances: BTreeMap::new(),
+            balances: Vec::new(),
             lots: BTreeMap::new(),
             pending_by_vesting: BTreeSet::new(),
             available_by_expiry: BTreeSet::new(),
@@ -93,12 +96,15 @@ impl MemberState {
     /// The balance of one account in this member's ledger: the sum of every posting into it
     /// minus every posting out of it.
     pub fn balance(&self, account: &Account, asset: Asset) -> Decimal {
-        self.balances.get(&(account.clone(), asset)).copied().unwrap_or_default()
+        match self.balance_position(account, asset) {
+            Ok(position) => self.balances[position].2,
+            Err(_) => Decimal::ZERO,
+        }
     }
 
     /// Every account this member's postings touched, with its balance.
     pub fn balances(&self) -> impl Iterator<Item = (&Account, Asset, Decimal)> {
-        self.balances.iter().map(|((account, asset), amount)| (account, *asset, *amount))
+        self.balances.iter().map(|(account, asset, amount)| (account, *asset, *amount))
     }
 
     /// Pending, available and owed points as of the last event. Vesting and expiry since then
@@ -123,12 +129,12 @@ impl MemberState {
 
     /// The receipt of one of this member's orders.
     pub fn order(&self, order: &OrderId) -> Option<&Receipt> {
-        self.orders.get(order)
+        self.orders.get(order).map(|receipt| &**receipt)
     }
 
     /// The receipts of all the member's orders, by order id.
     pub fn orders(&self) -> impl Iterator<Item = &Receipt> {
-        self.orders.values()
+        self.orders.values().map(|receipt| &**receipt)
     }
 
     /// When this member next has something to settle (a lot vesting or expiring), so that a
@@ -188,7 +194,7 @@ impl MemberState {
             self.reindex(lot.id);
         }
         if let Some(receipt) = &outcome.receipt {
-            self.orders.insert(receipt.order.clone(), receipt.clone());
+            self.orders.insert(receipt.order.clone(), Arc::clone(receipt));
         }
         if let Some(enrollment) = &outcome.enrollment {
             self.enrollment = Some(enrollment.clone());
@@ -198,13 +204,28 @@ impl MemberState {
 
     fn apply_posting(&mut self, posting: &Posting) {
         assert!(posting.amount > Decimal::ZERO, "posting {} is not positive", posting.id);
-        *self.balances.entry((posting.from.clone(), posting.asset)).or_default() -= posting.amount;
-        *self.balances.entry((posting.to.clone(), posting.asset)).or_default() += posting.amount;
+        *self.balance_mut(&posting.from, posting.asset) -= posting.amount;
+        *self.balance_mut(&posting.to, posting.asset) += posting.amount;
         let Some(id) = posting.lot else { return };
         self.unindex(id);
         let lot = self.lots.get_mut(&id).expect("a posting names a lot the member does not hold");
         move_lot(lot, posting);
         self.reindex(id);
+    }
+
+    fn balance_position(&self, account: &Account, asset: Asset) -> Result<usize, usize> {
+        self.balances.binary_search_by(|(held, held_asset, _)| (held, *held_asset).cmp(&(account, asset)))
+    }
+
+    fn balance_mut(&mut self, account: &Account, asset: Asset) -> &mut Decimal {
+        let position = match self.balance_position(account, asset) {
+            Ok(position) => position,
+            Err(position) => {
+                self.balances.insert(position, (account.clone(), asset, Decimal::ZERO));
+                position
+            }
+        };
+        &mut self.balances[position].2
     }
 
     fn unindex(&mut self, id: LotId) {
@@ -283,10 +304,10 @@ impl From<MemberState> for StateRecord {
             balances: state
                 .balances
                 .into_iter()
-                .map(|((account, asset), amount)| BalanceRecord { account, asset, amount })
+                .map(|(account, asset, amount)| BalanceRecord { account, asset, amount })
                 .collect(),
             lots: state.lots.into_values().collect(),
-            orders: state.orders.into_values().collect(),
+            orders: state.orders.into_values().map(Arc::unwrap_or_clone).collect(),
             next_lot: state.next_lot,
         }
     }
@@ -299,7 +320,7 @@ impl From<StateRecord> for MemberState {
         state.enrollment = record.enrollment;
         state.next_lot = record.next_lot;
         for balance in record.balances {
-            state.balances.insert((balance.account, balance.asset), balance.amount);
+            *state.balance_mut(&balance.account, balance.asset) = balance.amount;
         }
         for lot in record.lots {
             let id = lot.id;
@@ -307,7 +328,7 @@ impl From<StateRecord> for MemberState {
             state.reindex(id);
         }
         for receipt in record.orders {
-            state.orders.insert(receipt.order.clone(), receipt);
+            state.orders.insert(receipt.order.clone(), Arc::new(receipt));
         }
         state
     }

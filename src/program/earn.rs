@@ -1,6 +1,7 @@
 //! Earn rules: which lines earn how many points, and who pays for them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -205,8 +206,43 @@ fn one_of(sorted_values: &[Tag], value: Option<&Tag>) -> bool {
 pub(crate) struct CompiledRule {
     pub(crate) id: RuleId,
     pub(crate) when: Condition,
+    /// The condition is empty: the rule matches every eligible line without looking.
+    pub(crate) unconditional: bool,
     pub(crate) effect: Effect,
     pub(crate) funders: Vec<(FunderId, Decimal)>,
+}
+
+impl CompiledRule {
+    /// Whether the rule applies to `line` of `purchase`.
+    pub(crate) fn matches(&self, line: &PurchaseLine, purchase: &Purchase, eligible_total: Decimal) -> bool {
+        self.unconditional || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total))
+    }
+}
+
+/// A hash map with FNV-1a hashing. Its keys are the program's own SKUs, categories and labels,
+/// so no outside party chooses them (the usual reason for SipHash), and lookups are on the hot
+/// path.
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// The FNV-1a hash: a multiply and an exclusive-or per byte.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// Rules indexed by what a line can be looked up by, so that evaluation touches only the rules
@@ -218,10 +254,12 @@ pub(crate) struct RuleIndex {
     pub(crate) rules: Vec<CompiledRule>,
     /// Rules that give points per order, evaluated once per order rather than per line.
     pub(crate) per_order: Vec<u32>,
+    /// Whether any rule is a multiplier, so that lines of programs without one skip looking.
+    pub(crate) has_multipliers: bool,
     general: Vec<u32>,
-    by_sku: HashMap<Sku, Vec<u32>>,
-    by_category: HashMap<Tag, Vec<u32>>,
-    by_label: HashMap<Tag, HashMap<Tag, Vec<u32>>>,
+    by_sku: FastMap<Sku, Vec<u32>>,
+    by_category: FastMap<Tag, Vec<u32>>,
+    by_label: FastMap<Tag, FastMap<Tag, Vec<u32>>>,
     pub(crate) exclusions: Vec<Condition>,
 }
 
@@ -264,6 +302,7 @@ impl RuleIndex {
 
     fn insert(&mut self, rule: CompiledRule) {
         let position = u32::try_from(self.rules.len()).expect("rule count is limited far below u32::MAX");
+        self.has_multipliers |= matches!(rule.effect, Effect::Multiplier(_));
         if matches!(rule.effect, Effect::PointsPerOrder(_)) {
             self.per_order.push(position);
         } else if !rule.when.skus.is_empty() {
@@ -342,6 +381,7 @@ fn compile_rule(
     Ok(CompiledRule {
         id: rule.id.clone(),
         when: rule.when.sorted(),
+        unconditional: rule.when == Condition::default(),
         effect: rule.effect,
         funders: compile_funders(&rule.funded_by, owner, &format!("{path}.funded_by"))?,
     })

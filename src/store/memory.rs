@@ -1,6 +1,7 @@
 //! A store in memory, shared between clones (and threads) behind a mutex.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::id::{EventId, MemberId};
@@ -70,21 +71,23 @@ impl Store for MemoryStore {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, MemoryStoreError> {
-        let mut contents = self.contents()?;
-        let member = commit.next_state.member().clone();
-        let version = contents.members.get(&member).map_or(0, |versioned| versioned.version);
+        let mut guard = self.contents()?;
+        let contents = &mut *guard;
+        let member = contents.members.entry(commit.next_state.member().clone());
+        let version = match &member {
+            Entry::Occupied(stored) => stored.get().version,
+            Entry::Vacant(_) => 0,
+        };
         if version != commit.expected_version {
             return Ok(CommitStatus::VersionConflict);
         }
-        if contents.events.contains_key(&commit.outcome.event) {
+        let Entry::Vacant(event) = contents.events.entry(commit.outcome.event.clone()) else {
             return Ok(CommitStatus::DuplicateEvent);
-        }
-        let event = commit.outcome.event.clone();
-        let recorded = Recorded { event: commit.event.clone(), outcome: commit.outcome.clone() };
-        contents.events.insert(event.clone(), recorded);
-        contents.commit_order.push(event);
-        let next = Versioned { state: commit.next_state, version: version + 1 };
-        contents.members.insert(member, next);
-        Ok(CommitStatus::Committed { version: version + 1 })
+        };
+        event.insert(Recorded { event: commit.event.clone(), outcome: commit.outcome.clone() });
+        contents.commit_order.push(commit.outcome.event.clone());
+        let version = version + 1;
+        member.insert_entry(Versioned { state: commit.next_state, version });
+        Ok(CommitStatus::Committed { version })
     }
 }

@@ -239,8 +239,8 @@ fn floor_whole(value: Decimal) -> Decimal {
 }
 
 /// Largest remainder in 128-bit integers, as the engine splits: a single share takes the total;
-/// otherwise every share's mantissa times the whole-point total, divided by the sum, and the
-/// points left over to the largest remainders.
+/// otherwise every share's mantissa times the whole-point total, divided by the sum (in 64 bits
+/// when it fits), and the points left over to the largest remainders.
 fn floor_split(total: Decimal, raw: &[(u8, Decimal)]) -> Option<[i128; MAX_EARNINGS]> {
     debug_assert_eq!(total.scale(), 0, "whole points");
     let total = total.mantissa();
@@ -260,8 +260,11 @@ fn floor_split(total: Decimal, raw: &[(u8, Decimal)]) -> Option<[i128; MAX_EARNI
     let mut remainders = [0_i128; MAX_EARNINGS];
     for index in 0..raw.len() {
         let product = total.checked_mul(weights[index])?;
-        parts[index] = product / sum;
-        remainders[index] = product % sum;
+        parts[index] = match (u64::try_from(product), u64::try_from(sum)) {
+            (Ok(product), Ok(sum)) => i128::from(product / sum),
+            _ => product / sum,
+        };
+        remainders[index] = product - parts[index] * sum;
     }
     for _ in 0..total - parts.iter().sum::<i128>() {
         let best =

@@ -58,6 +58,10 @@ fn purchase_points(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("purchase_points");
     group.bench_function("engine", |b| b.iter(|| engine.evaluate(black_box(&state), black_box(&event)).unwrap()));
+    let mut outcome = engine.evaluate(&state, &event).unwrap();
+    group.bench_function("engine_into", |b| {
+        b.iter(|| engine.evaluate_into(black_box(&state), black_box(&event), &mut outcome).unwrap())
+    });
     group.bench_function("engine_apply", |b| {
         b.iter_batched(
             || state.clone(),
@@ -85,6 +89,10 @@ fn purchase_full(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("purchase_full");
     group.bench_function("engine", |b| b.iter(|| engine.evaluate(black_box(&state), black_box(&event)).unwrap()));
+    let mut outcome = engine.evaluate(&state, &event).unwrap();
+    group.bench_function("engine_into", |b| {
+        b.iter(|| engine.evaluate_into(black_box(&state), black_box(&event), &mut outcome).unwrap())
+    });
     group.bench_function("floor", |b| b.iter(|| floor_purchase(black_box(&floor)).unwrap()));
     group.finish();
 }

@@ -7,16 +7,16 @@ use std::ops::Bound;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::amount::Money;
 use crate::engine::{Compiled, EvalError, checked};
-use crate::id::{EventId, FunderId, MemberId, OrderId};
+use crate::id::{FunderId, OrderId};
 use crate::ledger::{Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, move_lot};
 
 pub(crate) struct Draft<'a> {
     pub(crate) program: &'a Compiled,
     pub(crate) state: &'a MemberState,
     pub(crate) at: DateTime<Utc>,
-    pub(crate) outcome: Outcome,
+    /// The outcome being written, emptied by the caller.
+    pub(crate) outcome: &'a mut Outcome,
     /// Copies of the state's lots that this draft changed.
     touched: Vec<Lot>,
     pending: Decimal,
@@ -25,38 +25,19 @@ pub(crate) struct Draft<'a> {
 }
 
 impl<'a> Draft<'a> {
-    pub(crate) fn new(
-        program: &'a Compiled,
-        state: &'a MemberState,
-        event: &EventId,
-        member: &MemberId,
-        at: DateTime<Utc>,
-    ) -> Draft<'a> {
+    pub(crate) fn new(program: &'a Compiled, state: &'a MemberState, outcome: &'a mut Outcome) -> Draft<'a> {
+        debug_assert!(outcome.postings.is_empty() && outcome.lots_opened.is_empty(), "an emptied outcome");
         let points = state.points();
         Draft {
             program,
             state,
-            at,
-            outcome: Outcome {
-                event: event.clone(),
-                member: member.clone(),
-                at,
-                postings: Vec::new(),
-                lots_opened: Vec::new(),
-                receipt: None,
-                enrollment: None,
-                refund_withheld: Money::ZERO,
-                notices: Vec::new(),
-            },
+            at: outcome.at,
+            outcome,
             touched: Vec::new(),
             pending: points.pending.value(),
             available: points.available.value(),
             debt: points.debt.value(),
         }
-    }
-
-    pub(crate) fn finish(self) -> Outcome {
-        self.outcome
     }
 
     /// Available points right now, within the draft.

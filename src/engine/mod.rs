@@ -72,16 +72,49 @@ impl Engine {
     ///
     /// An [`EvalError`] naming what is wrong with the event; nothing was produced.
     pub fn evaluate(&self, state: &MemberState, event: &Event) -> Result<Outcome, EvalError> {
+        let mut outcome = Outcome::empty(event.id().clone(), event.member().clone(), event.at());
+        self.evaluate_into(state, event, &mut outcome)?;
+        Ok(outcome)
+    }
+
+    /// [`evaluate`](Engine::evaluate) into an outcome the caller keeps between events, so that
+    /// a loop over many events reuses its vectors instead of allocating them for each one.
+    /// Whatever `outcome` held before is replaced; after an error it holds nothing of use.
+    ///
+    /// ```
+    /// # use loyalty_engine::{Event, MemberId, MemberState, Program};
+    /// # let program: Program = serde_json::from_str(r#"{"id": "shop", "currency": "EUR", "owner": "shop",
+    /// #   "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "1"}}]}}"#).unwrap();
+    /// # let engine = program.compile().unwrap();
+    /// # let first: Event = serde_json::from_str(r#"{"type": "tick", "id": "e-0", "member": "m-1",
+    /// #   "at": "2026-03-01T10:00:00Z"}"#).unwrap();
+    /// let mut state = MemberState::new(MemberId::new("m-1").unwrap());
+    /// let mut outcome = engine.evaluate(&state, &first).unwrap();
+    /// for day in 2..=9 {
+    ///     let json = format!(r#"{{"type": "purchase", "id": "e-{day}", "member": "m-1",
+    ///         "at": "2026-03-0{day}T10:00:00Z", "order": "o-{day}",
+    ///         "lines": [{{"sku": "tea", "qty": "1", "unit_price": "4"}}]}}"#);
+    ///     let event: Event = serde_json::from_str(&json).unwrap();
+    ///     engine.evaluate_into(&state, &event, &mut outcome).unwrap();
+    ///     state.apply(&outcome);
+    /// }
+    /// assert_eq!(state.points().available.to_string(), "32");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`evaluate`](Engine::evaluate).
+    pub fn evaluate_into(&self, state: &MemberState, event: &Event, outcome: &mut Outcome) -> Result<(), EvalError> {
+        outcome.reset(event.id(), event.member(), event.at());
         check_member_and_time(state, event.member(), event.at())?;
-        let mut draft = Draft::new(&self.compiled, state, event.id(), event.member(), event.at());
+        let mut draft = Draft::new(&self.compiled, state, outcome);
         match event {
-            Event::Purchase(purchase) => purchase::evaluate(&mut draft, purchase)?,
-            Event::Return(event) => returns::evaluate(&mut draft, event)?,
-            Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem)?,
-            Event::Enroll(enroll) => redeem::enroll(&mut draft, enroll)?,
-            Event::Custom(_) | Event::Tick(_) => draft.settle()?,
+            Event::Purchase(purchase) => purchase::evaluate(&mut draft, purchase),
+            Event::Return(event) => returns::evaluate(&mut draft, event),
+            Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem),
+            Event::Enroll(enroll) => redeem::enroll(&mut draft, enroll),
+            Event::Custom(_) | Event::Tick(_) => draft.settle(),
         }
-        Ok(draft.finish())
     }
 
     /// A member's points as they will stand at `at`, once vesting and expiry up to then are
@@ -93,7 +126,8 @@ impl Engine {
     pub fn points_at(&self, state: &MemberState, at: DateTime<Utc>) -> Result<PointsBalance, EvalError> {
         check_member_and_time(state, state.member(), at)?;
         let event = EventId::new("points_at").expect("a valid literal id");
-        let mut draft = Draft::new(&self.compiled, state, &event, state.member(), at);
+        let mut scratch = Outcome::empty(event, state.member().clone(), at);
+        let mut draft = Draft::new(&self.compiled, state, &mut scratch);
         draft.settle()?;
         let (pending, available, debt) = draft.balances();
         Ok(PointsBalance { pending: Points::new(pending), available: Points::new(available), debt: Points::new(debt) })

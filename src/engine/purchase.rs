@@ -22,9 +22,9 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         return Err(EvalError::DuplicateOrder { order: purchase.order.clone() });
     }
     let mut lines = receipt_lines(draft, purchase)?;
-    // Room for the usual: one accrual posting and one lot per funder, sized once.
-    draft.outcome.postings = Vec::with_capacity(4);
-    draft.outcome.lots_opened = Vec::with_capacity(2);
+    // Room for the usual: one accrual posting and one lot per funder.
+    draft.outcome.postings.reserve(4);
+    draft.outcome.lots_opened.reserve(2);
     draft.settle()?;
     let order_total = lines.iter().try_fold(Decimal::ZERO, |sum, line| checked(sum.checked_add(line.value.value())))?;
     let (paid_with, paid_value) = pay_with_points(draft, purchase, &mut lines, order_total)?;

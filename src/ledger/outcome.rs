@@ -45,6 +45,36 @@ pub struct Outcome {
     pub notices: Vec<Notice>,
 }
 
+impl Outcome {
+    /// An outcome with nothing in it yet, for `event` of `member` at `at`.
+    pub(crate) fn empty(event: EventId, member: MemberId, at: DateTime<Utc>) -> Outcome {
+        Outcome {
+            event,
+            member,
+            at,
+            postings: Vec::new(),
+            lots_opened: Vec::new(),
+            receipt: None,
+            enrollment: None,
+            refund_withheld: Money::ZERO,
+            notices: Vec::new(),
+        }
+    }
+
+    /// Empties the outcome for another event, keeping the vectors' memory.
+    pub(crate) fn reset(&mut self, event: &EventId, member: &MemberId, at: DateTime<Utc>) {
+        self.event.clone_from(event);
+        self.member.clone_from(member);
+        self.at = at;
+        self.postings.clear();
+        self.lots_opened.clear();
+        self.receipt = None;
+        self.enrollment = None;
+        self.refund_withheld = Money::ZERO;
+        self.notices.clear();
+    }
+}
+
 /// A member's enrollment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enrollment {

@@ -3,6 +3,9 @@
 //!
 //! `cargo bench --bench allocations`
 //!
+//! Last, it replays the CDNOW purchases into member states and reports the memory they hold per
+//! member (live heap bytes, counted the same way).
+//!
 //! Each row warms up with `WARM_UP` calls, then averages `CALLS` calls in the steady state. An
 //! outcome is dropped inside the measured call (frees are not counted). Where a row applies the
 //! outcome, the state is cloned before the count starts, so the clone is not counted.
@@ -23,6 +26,8 @@ struct Counting;
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 static REALLOCS: AtomicUsize = AtomicUsize::new(0);
 static BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Bytes allocated and not yet freed.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
 // `GlobalAlloc` contract; the counters have no effect on the memory handed out.
@@ -30,6 +35,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
         unsafe { System.alloc(layout) }
     }
@@ -37,11 +43,13 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: `ptr` came from `System` through this allocator, with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -49,6 +57,8 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         REALLOCS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(new_size.saturating_sub(layout.size()), Ordering::Relaxed);
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: as for `dealloc`, and the caller upholds `realloc`'s contract on `new_size`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -182,6 +192,8 @@ fn main() {
         },
     );
     row("replay (CDNOW, per event): Ledger::apply", "", per_event);
+    drop(ledger);
+    let live_before = LIVE.load(Ordering::Relaxed);
     let mut states: HashMap<MemberId, MemberState> = HashMap::new();
     let mut events_iter = events.iter();
     let per_event = measure(
@@ -195,4 +207,11 @@ fn main() {
         },
     );
     row("replay (CDNOW, per event): evaluate + apply", "", per_event);
+    // Everything the states hold, with the map that holds them, after the whole replay.
+    let held = LIVE.load(Ordering::Relaxed) - live_before;
+    println!(
+        "\nmemory held after the replay: {held} bytes for {} members, {:.0} bytes per member (target < 1024)",
+        states.len(),
+        held as f64 / states.len() as f64
+    );
 }

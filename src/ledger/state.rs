@@ -1,6 +1,6 @@
 //! A member's state: balances (the fold of all postings), open lots and order receipts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -35,11 +35,12 @@ pub struct MemberState {
     enrollment: Option<Enrollment>,
     /// Sorted by account and asset; a handful of entries, so a vector beats a tree.
     balances: Vec<(Account, Asset, Decimal)>,
-    lots: BTreeMap<LotId, Lot>,
+    lots: Lots,
     pending_by_vesting: BTreeSet<(DateTime<Utc>, LotId)>,
     available_by_expiry: BTreeSet<(DateTime<Utc>, LotId)>,
-    /// Shared, so that cloning a state (as a store's load does) copies no receipt.
-    orders: BTreeMap<OrderId, Arc<Receipt>>,
+    /// Sorted by order id. Shared, so that cloning a state (as a store's load does) copies no
+    /// receipt; a vector, because a tree node is sized for eleven and most members have a few.
+    orders: Vec<Arc<Receipt>>,
     next_lot: LotId,
 }
 
@@ -70,10 +71,10 @@ impl MemberState {
             last_event_at: None,
             enrollment: None,
             balances: Vec::new(),
-            lots: BTreeMap::new(),
+            lots: Lots::default(),
             pending_by_vesting: BTreeSet::new(),
             available_by_expiry: BTreeSet::new(),
-            orders: BTreeMap::new(),
+            orders: Vec::new(),
             next_lot: LotId(0),
         }
     }
@@ -119,22 +120,23 @@ impl MemberState {
 
     /// The open lots (those with points left), by id.
     pub fn lots(&self) -> impl Iterator<Item = &Lot> {
-        self.lots.values().filter(|lot| !lot.amount_points.is_zero())
+        self.lots.live().filter(|lot| !lot.amount_points.is_zero())
     }
 
     /// One lot that has points left, or expired points a return may claw back.
     pub fn lot(&self, id: LotId) -> Option<&Lot> {
-        self.lots.get(&id)
+        self.lots.get(id)
     }
 
     /// The receipt of one of this member's orders.
     pub fn order(&self, order: &OrderId) -> Option<&Receipt> {
-        self.orders.get(order).map(|receipt| &**receipt)
+        let position = self.orders.binary_search_by(|receipt| receipt.order.cmp(order)).ok()?;
+        Some(&self.orders[position])
     }
 
     /// The receipts of all the member's orders, by order id.
     pub fn orders(&self) -> impl Iterator<Item = &Receipt> {
-        self.orders.values().map(|receipt| &**receipt)
+        self.orders.iter().map(|receipt| &**receipt)
     }
 
     /// When this member next has something to settle (a lot vesting or expiring), so that a
@@ -185,16 +187,15 @@ impl MemberState {
                 expired_points: Decimal::ZERO,
                 ..lot.clone()
             };
-            self.lots.insert(lot.id, opened);
+            self.lots.push(opened);
         }
         for posting in &outcome.postings {
             self.apply_posting(posting);
         }
-        for lot in &outcome.lots_opened {
-            self.reindex(lot.id);
-        }
+        // After every posting, so that no lot this outcome opened is swept before it is filled.
+        self.lots.sweep();
         if let Some(receipt) = &outcome.receipt {
-            self.orders.insert(receipt.order.clone(), Arc::clone(receipt));
+            self.file_receipt(Arc::clone(receipt));
         }
         if let Some(enrollment) = &outcome.enrollment {
             self.enrollment = Some(enrollment.clone());
@@ -208,9 +209,20 @@ impl MemberState {
         *self.balance_mut(&posting.to, posting.asset) += posting.amount;
         let Some(id) = posting.lot else { return };
         self.unindex(id);
-        let lot = self.lots.get_mut(&id).expect("a posting names a lot the member does not hold");
+        let lot = self.lots.get_mut(id).expect("a posting names a lot the member does not hold");
+        let was_live = Lots::is_live(lot);
         move_lot(lot, posting);
+        if was_live && !Lots::is_live(lot) {
+            self.lots.forget();
+        }
         self.reindex(id);
+    }
+
+    fn file_receipt(&mut self, receipt: Arc<Receipt>) {
+        match self.orders.binary_search_by(|filed| filed.order.cmp(&receipt.order)) {
+            Ok(position) => self.orders[position] = receipt,
+            Err(position) => self.orders.insert(position, receipt),
+        }
     }
 
     fn balance_position(&self, account: &Account, asset: Asset) -> Result<usize, usize> {
@@ -229,28 +241,84 @@ impl MemberState {
     }
 
     fn unindex(&mut self, id: LotId) {
-        if let Some(lot) = self.lots.get(&id) {
+        if let Some(lot) = self.lots.get(id) {
             self.pending_by_vesting.remove(&(lot.vests_at, id));
             self.available_by_expiry.remove(&lot.expiry_key());
         }
     }
 
-    /// Files a lot with points under its bucket's index. An empty lot is never filled again:
-    /// it is forgotten, unless some of it expired, which a return of its order may claw back.
+    /// Files a lot with points under its bucket's index.
     fn reindex(&mut self, id: LotId) {
-        let Some(lot) = self.lots.get(&id) else { return };
-        if lot.amount_points.is_zero() {
-            if lot.expired_points.is_zero() {
-                self.lots.remove(&id);
-            }
-            return;
-        }
+        let Some(lot) = self.lots.get(id).filter(|lot| !lot.amount_points.is_zero()) else { return };
         match lot.bucket {
             Bucket::Pending => self.pending_by_vesting.insert((lot.vests_at, id)),
             Bucket::Available => self.available_by_expiry.insert(lot.expiry_key()),
         };
     }
 }
+
+/// A member's lots by id, in a vector: ids only grow, so new lots go at the end, and a member's
+/// few lots take a few hundred bytes rather than a tree node sized for eleven. A lot that is
+/// drained for good stays until such lots are half the vector, then they all go at once, so
+/// forgetting lots stays cheap however many a member holds.
+#[derive(Clone, Debug, Default)]
+struct Lots {
+    lots: Vec<Lot>,
+    forgotten: usize,
+}
+
+impl Lots {
+    /// Whether a lot still matters: it has points, or expired points a return may reclaim.
+    fn is_live(lot: &Lot) -> bool {
+        !lot.amount_points.is_zero() || !lot.expired_points.is_zero()
+    }
+
+    fn position(&self, id: LotId) -> Option<usize> {
+        let position = self.lots.binary_search_by_key(&id, |lot| lot.id).ok()?;
+        Lots::is_live(&self.lots[position]).then_some(position)
+    }
+
+    fn get(&self, id: LotId) -> Option<&Lot> {
+        self.position(id).map(|position| &self.lots[position])
+    }
+
+    /// A lot, live or just opened (still empty).
+    fn get_mut(&mut self, id: LotId) -> Option<&mut Lot> {
+        let position = self.lots.binary_search_by_key(&id, |lot| lot.id).ok()?;
+        Some(&mut self.lots[position])
+    }
+
+    fn push(&mut self, lot: Lot) {
+        assert!(self.lots.last().is_none_or(|last| last.id < lot.id), "lot ids only grow");
+        self.lots.push(lot);
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Lot> {
+        self.lots.iter().filter(|lot| Lots::is_live(lot))
+    }
+
+    /// Notes that one more lot was drained for good.
+    fn forget(&mut self) {
+        self.forgotten += 1;
+    }
+
+    /// Drops the drained lots once they are half the vector.
+    fn sweep(&mut self) {
+        if self.forgotten * 2 > self.lots.len() {
+            self.lots.retain(Lots::is_live);
+            self.forgotten = 0;
+        }
+    }
+}
+
+impl PartialEq for Lots {
+    /// Equal when the live lots are: when drained lots are swept out is no difference.
+    fn eq(&self, other: &Lots) -> bool {
+        self.live().eq(other.live())
+    }
+}
+
+impl Eq for Lots {}
 
 /// What a posting does to the lot it names: drains it when it leaves a lot's bucket (pending or
 /// available), fills it and moves it there when it enters one. Shared by [`MemberState::apply`]
@@ -306,8 +374,8 @@ impl From<MemberState> for StateRecord {
                 .into_iter()
                 .map(|(account, asset, amount)| BalanceRecord { account, asset, amount })
                 .collect(),
-            lots: state.lots.into_values().collect(),
-            orders: state.orders.into_values().map(Arc::unwrap_or_clone).collect(),
+            lots: state.lots.lots.into_iter().filter(Lots::is_live).collect(),
+            orders: state.orders.into_iter().map(Arc::unwrap_or_clone).collect(),
             next_lot: state.next_lot,
         }
     }
@@ -324,11 +392,11 @@ impl From<StateRecord> for MemberState {
         }
         for lot in record.lots {
             let id = lot.id;
-            state.lots.insert(id, lot);
+            state.lots.push(lot);
             state.reindex(id);
         }
         for receipt in record.orders {
-            state.orders.insert(receipt.order.clone(), Arc::new(receipt));
+            state.file_receipt(Arc::new(receipt));
         }
         state
     }

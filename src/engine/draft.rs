@@ -2,11 +2,13 @@
 //! the lots they touched. Nothing reaches the member's state until the host applies the outcome,
 //! so an error half-way leaves no trace.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use crate::amount::MAX_DECIMAL_MAGNITUDE;
 use crate::engine::{Compiled, EvalError, checked};
 use crate::id::{FunderId, OrderId};
 use crate::ledger::{Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, move_lot};
@@ -18,7 +20,10 @@ pub(crate) struct Draft<'a> {
     /// The outcome being written, emptied by the caller.
     pub(crate) outcome: &'a mut Outcome,
     /// Copies of the state's lots that this draft changed.
-    touched: Vec<Lot>,
+    touched: BTreeMap<LotId, Lot>,
+    /// The state's lots that vested in this draft, in redemption order: available now, but not
+    /// in the state's index of available lots.
+    vested: BTreeSet<(DateTime<Utc>, LotId)>,
     pending: Decimal,
     available: Decimal,
     debt: Decimal,
@@ -33,7 +38,8 @@ impl<'a> Draft<'a> {
             state,
             at: outcome.at,
             outcome,
-            touched: Vec::new(),
+            touched: BTreeMap::new(),
+            vested: BTreeSet::new(),
             pending: points.pending.value(),
             available: points.available.value(),
             debt: points.debt.value(),
@@ -61,6 +67,11 @@ impl<'a> Draft<'a> {
         if amount.is_zero() {
             return Ok(());
         }
+        // Balances are sums over a member's whole history; bounding every posting keeps them
+        // about 79 billion postings away from the edge of a decimal.
+        if amount > MAX_DECIMAL_MAGNITUDE {
+            return Err(EvalError::Overflow);
+        }
         let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
         let id = PostingId { event: self.outcome.event.clone(), index };
         let posting = Posting { id, from, to, asset: Asset::Points, amount, lot };
@@ -71,7 +82,13 @@ impl<'a> Draft<'a> {
             *balance = checked(balance.checked_add(amount))?;
         }
         if let Some(id) = lot {
-            move_lot(self.lot_mut(id), &posting);
+            let from_state = id < self.state.next_lot();
+            let lot = self.lot_mut(id);
+            move_lot(lot, &posting);
+            if from_state && posting.from == Account::Pending && posting.to == Account::Available {
+                let key = lot.expiry_key();
+                self.vested.insert(key);
+            }
         }
         self.outcome.postings.push(posting);
         Ok(())
@@ -91,22 +108,15 @@ impl<'a> Draft<'a> {
         if id >= self.state.next_lot() {
             return self.outcome.lots_opened.iter().find(|lot| lot.id == id);
         }
-        self.touched.iter().find(|lot| lot.id == id).or_else(|| self.state.lot(id))
+        self.touched.get(&id).or_else(|| self.state.lot(id))
     }
 
     fn lot_mut(&mut self, id: LotId) -> &mut Lot {
         if id >= self.state.next_lot() {
             return self.outcome.lots_opened.iter_mut().find(|lot| lot.id == id).expect("the draft opened this lot");
         }
-        let position = match self.touched.iter().position(|lot| lot.id == id) {
-            Some(position) => position,
-            None => {
-                let lot = self.state.lot(id).expect("postings name lots the member holds").clone();
-                self.touched.push(lot);
-                self.touched.len() - 1
-            }
-        };
-        &mut self.touched[position]
+        let state = self.state;
+        self.touched.entry(id).or_insert_with(|| state.lot(id).expect("postings name lots the member holds").clone())
     }
 
     /// Opens an empty lot; postings fill it.
@@ -130,19 +140,13 @@ impl<'a> Draft<'a> {
         let is_live = |lot: &Lot| lot.bucket == Bucket::Available && lot.amount_points > Decimal::ZERO;
         let is_after = |key: &(DateTime<Utc>, LotId)| after.is_none_or(|after| *key > after);
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let from_state = self.state.available_in_expiry_order(lower).find(|(_, id)| self.lot(*id).is_some_and(is_live));
-        let from_overlay = self
-            .touched
-            .iter()
-            .chain(&self.outcome.lots_opened)
-            .filter(|lot| is_live(lot))
-            .map(Lot::expiry_key)
-            .filter(is_after)
-            .min();
-        match (from_state, from_overlay) {
-            (Some(state), Some(overlay)) => Some(state.min(overlay)),
-            (state, overlay) => state.or(overlay),
-        }
+        let live = |(_, id): &(DateTime<Utc>, LotId)| self.lot(*id).is_some_and(is_live);
+        let from_state = self.state.available_in_expiry_order(lower).find(live);
+        let vested = self.vested.range((lower, Bound::Unbounded)).copied().find(live);
+        // A draft opens a lot or two at most, so a scan is the cheapest index.
+        let opened =
+            self.outcome.lots_opened.iter().filter(|lot| is_live(lot)).map(Lot::expiry_key).filter(is_after).min();
+        [from_state, vested, opened].into_iter().flatten().min()
     }
 
     /// Drains up to `amount` available points into `to`, soonest-expiring lots first, and
@@ -177,10 +181,14 @@ impl<'a> Draft<'a> {
             self.post(Account::Pending, Account::Available, amount, Some(id))?;
             self.repay_debt(id)?;
         }
-        while let Some((expires_at, id)) = self.next_available(None) {
-            if expires_at > self.at {
+        let mut after = None;
+        while let Some(key) = self.next_available(after) {
+            // Never-expiring lots sort last, under the largest time there is: not an expiry.
+            let (expires_at, id) = key;
+            if expires_at > self.at || expires_at == DateTime::<Utc>::MAX_UTC {
                 break;
             }
+            after = Some(key);
             let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points);
             self.post(Account::Available, Account::Expired, amount, Some(id))?;
         }

@@ -141,14 +141,17 @@ impl Engine {
     /// # Errors
     ///
     /// [`EvalError::OutOfOrder`] if `at` is before the member's last event, and
-    /// [`EvalError::DecimalOutOfRange`] for an order value out of range.
+    /// [`EvalError::DecimalOutOfRange`] for a negative order value or one out of range.
     pub fn spendable_on_order(
         &self,
         state: &MemberState,
         at: DateTime<Utc>,
         order_value: Money,
     ) -> Result<Points, EvalError> {
-        let order_value = check_decimal("order_value", order_value.value())?.max(Decimal::ZERO);
+        let order_value = check_decimal("order_value", order_value.value())?;
+        if order_value < Decimal::ZERO {
+            return Err(EvalError::DecimalOutOfRange { field: "order_value", value: order_value });
+        }
         let available = self.points_at(state, at)?.available.value();
         let program = &self.compiled.program;
         let Some(redemption) =
@@ -244,7 +247,9 @@ pub enum EvalError {
     },
     /// A decimal with more places than [`MAX_DECIMAL_PLACES`](crate::MAX_DECIMAL_PLACES) or
     /// larger than [`MAX_DECIMAL_MAGNITUDE`](crate::MAX_DECIMAL_MAGNITUDE).
-    #[error("{field} {value} is out of range (at most 10 decimal places and 10^18 in magnitude)")]
+    #[error(
+        "{field} {value} is out of range (negative where it must not be, more than 10 decimal places, or more than 10^18)"
+    )]
     DecimalOutOfRange {
         /// Which field.
         field: &'static str,

@@ -107,12 +107,11 @@ fn pay_with_points(
     Ok((paid_with, checked(requested.checked_mul(redemption.point_value.value()))?))
 }
 
+/// Adds points drained from `lot` to the payment, grouped by funder and expiry so that a return
+/// gives each group back with its own expiry.
 fn record_payment(paid_with: &mut Vec<PaidWith>, lot: &Lot, points: Decimal) {
-    match paid_with.iter_mut().find(|paid| paid.funder == lot.funder) {
-        Some(paid) => {
-            paid.points += points;
-            paid.expires_at = paid.expires_at.min(lot.expires_at).or(paid.expires_at).or(lot.expires_at);
-        }
+    match paid_with.iter_mut().find(|paid| paid.funder == lot.funder && paid.expires_at == lot.expires_at) {
+        Some(paid) => paid.points += points,
         None => paid_with.push(PaidWith {
             funder: lot.funder.clone(),
             points,
@@ -136,8 +135,9 @@ fn earn(
         .filter(|line| line.eligible)
         .try_fold(Decimal::ZERO, |sum, line| checked(sum.checked_add(line.value.value())))?;
     // The share of every line's value that money, not points, paid for.
-    let paid_by_money =
-        (!paid_value.is_zero()).then(|| checked((order_total - paid_value).checked_div(order_total))).transpose()?;
+    // What money, not points, paid of the order; a line's base is its share of that, with the
+    // multiplication first so that the one division is exact wherever the result is.
+    let paid_in_money = (!paid_value.is_zero()).then_some(order_total - paid_value);
     let order_parts = per_order_parts(draft, purchase, lines, eligible_total)?;
     let mut earnings = Vec::with_capacity(2 * lines.len());
     let mut scratch = Vec::new();
@@ -146,7 +146,10 @@ fn earn(
             continue;
         }
         let value = receipt_line.value.value();
-        let base = paid_by_money.map_or(Ok(value), |share| checked(value.checked_mul(share)))?;
+        let base = match paid_in_money {
+            Some(money) => checked(checked(value.checked_mul(money))?.checked_div(order_total))?,
+            None => value,
+        };
         let start = earnings.len();
         let mut rate_points = Decimal::ZERO;
         let rules = &program.rules.rules;

@@ -26,7 +26,8 @@ pub struct Receipt {
     pub first_lot: LotId,
     /// How many lots the order opened.
     pub lot_count: u32,
-    /// The points that paid for the order, by the funder of the lots they came from.
+    /// The points that paid for the order, by the funder and expiry of the lots they came from,
+    /// in the order they were drained.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paid_with: Vec<PaidWith>,
 }
@@ -75,7 +76,7 @@ pub struct Earning {
     pub min_order_total: Option<Money>,
 }
 
-/// Points from one funder's lots that paid for an order.
+/// Points that paid for an order from lots of one funder with one expiry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaidWith {
     /// The funder of the lots the points came from.
@@ -86,7 +87,7 @@ pub struct PaidWith {
     /// How many of them returns have given back.
     #[serde(with = "exact_decimal")]
     pub refunded: Decimal,
-    /// The soonest expiry among the lots drained; points given back keep it.
+    /// When the lots they came from expire; points given back keep it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
 }

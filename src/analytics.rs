@@ -11,7 +11,7 @@ use crate::ledger::{Account, Asset, Outcome, Posting};
 
 /// Running totals over any number of outcomes (of any members), for reports and KPIs.
 ///
-/// The flows reconcile: `issued - clawed_back + withheld = outstanding() + redeemed -
+/// The flows reconcile: `issued - clawed_back + withheld + forgiven = outstanding() + redeemed -
 /// given_back + expired`, which [`PointsTotals::unreconciled`] checks.
 ///
 /// ```
@@ -36,6 +36,8 @@ pub struct PointsTotals {
     pub expired: Decimal,
     /// Spent points that a return clawed back by withholding their value from the refund.
     pub withheld: Decimal,
+    /// Spent points of returned orders that the program forgave and that are not settled since.
+    pub forgiven: Decimal,
     /// Money withheld from refunds for spent points.
     pub refund_withheld: Money,
     /// Every account's balance over the outcomes recorded.
@@ -64,6 +66,11 @@ impl PointsTotals {
                 self.clawed_back += amount;
                 self.withheld += amount;
             }
+            (Account::Forgiven, _) => {
+                self.clawed_back += amount;
+                self.forgiven += amount;
+            }
+            (_, Account::Forgiven) => self.forgiven -= amount,
             (Account::Expired, _) => {
                 self.clawed_back += amount;
                 self.expired -= amount;
@@ -88,7 +95,7 @@ impl PointsTotals {
 
     /// What the flows fail to explain: always zero, unless postings were lost or invented.
     pub fn unreconciled(&self) -> Decimal {
-        let sources = self.issued - self.clawed_back + self.withheld;
+        let sources = self.issued - self.clawed_back + self.withheld + self.forgiven;
         let uses = self.outstanding() + self.redeemed - self.given_back + self.expired;
         sources - uses
     }

@@ -92,7 +92,23 @@ fn without_vesting_stop_at_zero_forgives_what_was_spent() {
     assert!(shop.debt("ayse").is_zero());
     let forgiven = Notice::SpentPointsClawedBack { points: decimal("900").into(), covered_by: Coverage::Forgiven };
     assert_eq!(refund.notices, vec![forgiven]);
-    assert_eq!(shop.balance("ayse", &funder("shop")), decimal("-1000"), "the shop bears the forgiven points");
+    assert_eq!(shop.balance("ayse", &Account::Forgiven), decimal("-900"), "the program wrote off 900 points");
+}
+
+#[test]
+fn forgiven_points_come_back_first_when_the_order_they_paid_for_is_returned_too() {
+    let mut shop = electronics_shop(0, "stop_at_zero");
+    shop.buy("ayse", "2026-03-01", "tv", "tv-55", "10000.00");
+    shop.buy_paying("ayse", "2026-03-02", "oven", "oven", "2000.00", "1000");
+    shop.give_back("ayse", "2026-03-10", "tv", "tv-55", "1");
+
+    shop.give_back("ayse", "2026-03-11", "oven", "oven", "1");
+
+    assert!(shop.available("ayse").is_zero(), "the 1,000 points given back settle the 900 forgiven and the oven's 100");
+    assert!(shop.balance("ayse", &Account::Forgiven).is_zero());
+    let redeem = shop.try_apply(r#"{"type":"redeem","member":"ayse","at":"2026-03-12T10:00:00Z","points":"1"}"#);
+    assert!(matches!(redeem, Err(LedgerError::Rejected(EvalError::InsufficientPoints { .. }))));
+    assert!(shop.balance("ayse", &funder("shop")).is_zero(), "both orders returned: the shop carries nothing");
 }
 
 #[test]
@@ -129,6 +145,68 @@ fn partial_clawback_rounds_against_the_returner() {
     assert_eq!(shop.pending("can"), decimal("10"));
     shop.give_back("can", "2026-05-02", "pens", "pen", "2");
     assert_eq!(shop.pending("can"), decimal("3"), "keeping one pen keeps what one pen alone earns");
+}
+
+#[test]
+fn a_partial_return_of_a_line_with_several_funders_keeps_what_the_kept_units_earn() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"TRY","owner":"market",
+            "earn":{"rules":[{"id":"thirds","effect":{"points_per_currency_unit":"1"},
+                              "funded_by":{"a":"0.34","b":"0.33","c":"0.33"}}]}}"#,
+    );
+    shop.apply(
+        r#"{"type":"purchase","member":"oya","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"lamp","qty":"2","unit_price":"10"}]}"#,
+    );
+    assert_eq!(shop.available("oya"), decimal("20"));
+    shop.give_back("oya", "2026-06-02", "o-1", "lamp", "1");
+    assert_eq!(shop.available("oya"), decimal("10"), "the kept lamp keeps what one lamp earns, not less");
+    shop.give_back("oya", "2026-06-03", "o-1", "lamp", "1");
+    assert!(shop.available("oya").is_zero());
+    for id in ["a", "b", "c"] {
+        assert!(shop.balance("oya", &funder(id)).is_zero(), "funder {id} is whole again");
+    }
+}
+
+#[test]
+fn a_refund_withholds_at_most_the_money_it_refunds_and_rounds_once_per_order() {
+    let mut shop = Shop::new(
+        r#"{"id":"gifts","currency":"TRY","owner":"gifts",
+            "earn":{"rules":[{"id":"wrap","when":{"skus":["wrap"]},"effect":{"points_per_unit":"500"}},
+                             {"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "redemption":{"point_value":"0.01"},
+            "returns":{"when_points_spent":"deduct_from_refund"}}"#,
+    );
+    shop.buy("pelin", "2026-06-01", "o-1", "wrap", "1.00");
+    shop.apply(r#"{"type":"redeem","member":"pelin","at":"2026-06-02T10:00:00Z","points":"501"}"#);
+
+    let back = shop.give_back("pelin", "2026-06-03", "o-1", "wrap", "1");
+
+    assert_eq!(back.refund_withheld.value(), decimal("1.00"), "the whole refund, and no more");
+    assert_eq!(shop.debt("pelin"), decimal("-401"), "what the refund can't cover, the member owes");
+}
+
+#[test]
+fn money_withheld_over_several_partial_returns_is_rounded_once() {
+    let mut shop = Shop::new(
+        r#"{"id":"tea","currency":"TRY","owner":"tea",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_unit":"1"}}]},
+            "redemption":{"point_value":"0.001"},
+            "returns":{"when_points_spent":"deduct_from_refund"}}"#,
+    );
+    shop.apply(
+        r#"{"type":"purchase","member":"rana","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"bag","qty":"3","unit_price":"5"}]}"#,
+    );
+    shop.apply(r#"{"type":"redeem","member":"rana","at":"2026-06-02T10:00:00Z","points":"3"}"#);
+    let withheld: Vec<_> = (4..=6)
+        .map(|day| shop.give_back("rana", &format!("2026-06-0{day}"), "o-1", "bag", "1").refund_withheld.value())
+        .collect();
+    assert_eq!(
+        withheld,
+        vec![decimal("0.01"), decimal("0.00"), decimal("0.00")],
+        "3 points at 0.001 are 0.003, one cent"
+    );
 }
 
 #[test]

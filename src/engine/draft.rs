@@ -27,6 +27,7 @@ pub(crate) struct Draft<'a> {
     pending: Decimal,
     available: Decimal,
     debt: Decimal,
+    forgiven: Decimal,
 }
 
 impl<'a> Draft<'a> {
@@ -43,6 +44,7 @@ impl<'a> Draft<'a> {
             pending: points.pending.value(),
             available: points.available.value(),
             debt: points.debt.value(),
+            forgiven: state.balance(&Account::Forgiven, Asset::Points),
         }
     }
 
@@ -99,6 +101,7 @@ impl<'a> Draft<'a> {
             Account::Pending => Some(&mut self.pending),
             Account::Available => Some(&mut self.available),
             Account::Debt => Some(&mut self.debt),
+            Account::Forgiven => Some(&mut self.forgiven),
             _ => None,
         }
     }
@@ -193,6 +196,17 @@ impl<'a> Draft<'a> {
             self.post(Account::Available, Account::Expired, amount, Some(id))?;
         }
         Ok(())
+    }
+
+    /// Points given back by a return first settle what a `stop_at_zero` program forgave: the
+    /// spending it forgave is being undone.
+    pub(crate) fn settle_forgiven(&mut self, id: LotId) -> Result<(), EvalError> {
+        let forgiven = -self.forgiven;
+        if forgiven <= Decimal::ZERO {
+            return Ok(());
+        }
+        let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points).min(forgiven);
+        self.post(Account::Available, Account::Forgiven, amount, Some(id))
     }
 
     /// Points that just became available repay what the member owes first.

@@ -31,7 +31,18 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     let earnings = earn(draft, purchase, &lines, order_total, paid_value)?;
     let (first_lot, lot_count) = open_lots(draft, purchase, &earnings)?;
     let order = purchase.order.clone();
-    let receipt = Receipt { order, at: purchase.at, lines, earnings, first_lot, lot_count, paid_with };
+    let (withheld_points, withheld_money) = (Decimal::ZERO, Money::ZERO);
+    let receipt = Receipt {
+        order,
+        at: purchase.at,
+        lines,
+        earnings,
+        first_lot,
+        lot_count,
+        paid_with,
+        withheld_points,
+        withheld_money,
+    };
     draft.outcome.receipt = Some(Arc::new(receipt));
     Ok(())
 }

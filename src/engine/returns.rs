@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use crate::amount::{Money, Points, ceiling_to, floor_to};
+use crate::amount::{Money, Points, ceiling_to, floor_to, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::purchase::check_line_count;
 use crate::engine::{EvalError, check_decimal, checked};
 use crate::event::{Return, ReturnLine};
 use crate::id::FunderId;
-use crate::ledger::{Account, Bucket, Coverage, Notice, Receipt};
+use crate::ledger::{Account, Bucket, Coverage, Earning, Notice, Receipt};
 use crate::program::SpentPointsPolicy;
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), EvalError> {
@@ -24,7 +24,8 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     let Some(receipt) = draft.state.order(&event.order) else {
         return Err(EvalError::UnknownOrder { order: event.order.clone(), member: event.member.clone() });
     };
-    let mut receipt = Receipt::clone(receipt);
+    let bought = receipt;
+    let mut receipt = Receipt::clone(bought);
     for (index, line) in event.lines.iter().enumerate() {
         mark_returned(&mut receipt, index, line)?;
     }
@@ -35,17 +36,16 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     give_back_points_paid(draft, &mut receipt, refund)?;
     // Each funder first takes back its own lots of this order, so one funder's clawback never
     // drains another's; only then do shortfalls reach the member's other points.
-    let mut spent = Decimal::ZERO;
-    let mut short = Vec::with_capacity(clawbacks.len());
+    let mut spent = Vec::with_capacity(clawbacks.len());
     for (funder, points) in clawbacks {
         let left = claw_back_from_order(draft, &receipt, &funder, points)?;
-        short.push((funder, left));
+        spent.push((funder, left));
     }
-    for (funder, points) in short {
-        spent += claw_back_spent(draft, &funder, points)?;
-    }
-    if !spent.is_zero() {
-        cover_spent_points(draft, spent)?;
+    if draft.program.program.returns.when_points_spent == SpentPointsPolicy::DeductFromRefund {
+        let refund_due = money_refund_due(draft, bought, &receipt, refund)?;
+        deduct_from_refund(draft, &mut receipt, &spent, refund_due)?;
+    } else {
+        cover_from_points(draft, &spent)?;
     }
     draft.outcome.receipt = Some(Arc::new(receipt));
     Ok(())
@@ -75,34 +75,60 @@ fn mark_returned(receipt: &mut Receipt, index: usize, line: &ReturnLine) -> Resu
     Ok(())
 }
 
-/// Moves every earning to its cumulative clawback target and returns the new clawbacks by
-/// funder, in the receipt's order. The target rounds up (a partial return never leaves the
-/// member a fraction more than buying fewer units would have earned), and is the whole earning
-/// once its rule's order minimum is no longer met by what the member keeps.
+/// Claws back what the returned units earned and returns the new clawbacks by funder, in the
+/// receipt's order.
+///
+/// Each line has one cumulative target: what its units returned so far earned, rounded up (a
+/// partial return never leaves the member more than buying fewer units would have earned), all
+/// of it once every unit is back. What the target adds is spread over the line's earnings in
+/// proportion to what each has left, so they reach their totals together and never overshoot.
+/// An earning whose rule's order minimum the kept order no longer meets goes back whole.
 fn claw_back_targets(receipt: &mut Receipt, decimal_places: u32) -> Result<Vec<(FunderId, Decimal)>, EvalError> {
-    let kept_total = receipt.lines.iter().filter(|line| line.eligible).try_fold(Decimal::ZERO, |sum, line| {
-        let kept_value = checked(line.value.value().checked_mul(line.qty - line.returned_qty))?;
-        checked(sum.checked_add(checked(kept_value.checked_div(line.qty))?))
-    })?;
+    let kept_total = kept_eligible_total(receipt)?;
     let mut by_funder: Vec<(FunderId, Decimal)> = Vec::new();
-    for earning in &mut receipt.earnings {
-        let line = &receipt.lines[earning.line as usize];
-        let below_minimum = earning.min_order_total.is_some_and(|minimum: Money| kept_total < minimum.value());
-        let target = if below_minimum || line.returned_qty == line.qty {
-            earning.points
-        } else {
-            let returned_points = checked(earning.points.checked_mul(line.returned_qty))?;
-            ceiling_to(checked(returned_points.checked_div(line.qty))?, decimal_places).min(earning.points)
-        };
-        assert!(target >= earning.clawed_back, "clawback targets only grow");
-        let delta = target - earning.clawed_back;
-        earning.clawed_back = target;
-        match by_funder.iter_mut().find(|(funder, _)| *funder == earning.funder) {
-            Some((_, points)) => *points += delta,
-            None => by_funder.push((earning.funder.clone(), delta)),
+    let lines = &receipt.lines;
+    for earnings in receipt.earnings.chunk_by_mut(|left, right| left.line == right.line) {
+        let line = &lines[earnings[0].line as usize];
+        let revoked = |earning: &Earning| earning.min_order_total.is_some_and(|minimum| kept_total < minimum.value());
+        let mut deltas: Vec<Decimal> = earnings.iter().map(|earning| earning.points - earning.clawed_back).collect();
+        let (earned, clawed) = earnings
+            .iter()
+            .filter(|earning| !revoked(earning))
+            .fold((Decimal::ZERO, Decimal::ZERO), |(earned, clawed), earning| {
+                (earned + earning.points, clawed + earning.clawed_back)
+            });
+        let returned_points = checked(earned.checked_mul(line.returned_qty))?;
+        let target = ceiling_to(checked(returned_points.checked_div(line.qty))?, decimal_places).min(earned);
+        let mut spread: Vec<Decimal> = earnings
+            .iter()
+            .zip(&deltas)
+            .map(|(earning, left)| if revoked(earning) { Decimal::ZERO } else { *left })
+            .collect();
+        checked(split_exact((target - clawed).max(Decimal::ZERO), &mut spread, decimal_places, |left| left))?;
+        for ((earning, delta), share) in earnings.iter_mut().zip(&mut deltas).zip(spread) {
+            if !revoked(earning) {
+                *delta = share;
+            }
+            earning.clawed_back += *delta;
+            add_to_funder(&mut by_funder, &earning.funder, *delta);
         }
     }
     Ok(by_funder)
+}
+
+/// The value of the eligible units the member keeps, for order minimums.
+fn kept_eligible_total(receipt: &Receipt) -> Result<Decimal, EvalError> {
+    receipt.lines.iter().filter(|line| line.eligible).try_fold(Decimal::ZERO, |sum, line| {
+        let kept_value = checked(line.value.value().checked_mul(line.qty - line.returned_qty))?;
+        checked(sum.checked_add(checked(kept_value.checked_div(line.qty))?))
+    })
+}
+
+fn add_to_funder(by_funder: &mut Vec<(FunderId, Decimal)>, funder: &FunderId, points: Decimal) {
+    match by_funder.iter_mut().find(|(listed, _)| listed == funder) {
+        Some((_, total)) => *total += points,
+        None => by_funder.push((funder.clone(), points)),
+    }
 }
 
 /// Moves every line to its cumulative target of points paid given back (rounded down) and
@@ -138,6 +164,7 @@ fn give_back_points_paid(draft: &mut Draft<'_>, receipt: &mut Receipt, points: D
         let id = draft.open_lot(paid.funder.clone(), Some(receipt.order.clone()), draft.at, paid.expires_at);
         draft.post(Account::Redeemed, Account::Available, given, Some(id))?;
         draft.repay_debt(id)?;
+        draft.settle_forgiven(id)?;
     }
     assert!(left.is_zero(), "refunds never exceed the points paid");
     Ok(())
@@ -171,43 +198,89 @@ fn claw_back_from_order(
     Ok(left)
 }
 
-/// Covers `points` that the order's lots no longer hold (the member spent them) by the
-/// program's policy. A negative balance or stopping at zero first takes the member's other
-/// available points, since owing points while holding some is the same as paying with them;
-/// deducting from the refund recovers the points' value in money and leaves the member's other
-/// points alone. Returns the points that the member's points did not cover.
-fn claw_back_spent(draft: &mut Draft<'_>, funder: &FunderId, points: Decimal) -> Result<Decimal, EvalError> {
-    let to = Account::Funder(funder.clone());
-    let policy = draft.program.program.returns.when_points_spent;
-    let left = match policy {
-        SpentPointsPolicy::DeductFromRefund => points,
-        SpentPointsPolicy::NegativeBalance | SpentPointsPolicy::StopAtZero => {
-            draft.take_available(points, &to, |_, _| {})?
-        }
+/// Covers points the member spent from the order's lots with the member's other available
+/// points, since owing points while holding some is the same as paying with them; then the
+/// member owes the rest (`negative_balance`) or the program forgives it (`stop_at_zero`).
+fn cover_from_points(draft: &mut Draft<'_>, spent: &[(FunderId, Decimal)]) -> Result<(), EvalError> {
+    let (from, covered_by) = match draft.program.program.returns.when_points_spent {
+        SpentPointsPolicy::StopAtZero => (Account::Forgiven, Coverage::Forgiven),
+        _ => (Account::Debt, Coverage::Debt),
     };
-    match policy {
-        SpentPointsPolicy::NegativeBalance => draft.post(Account::Debt, to, left, None)?,
-        SpentPointsPolicy::DeductFromRefund => draft.post(Account::RefundWithheld, to, left, None)?,
-        SpentPointsPolicy::StopAtZero => {}
+    let mut uncovered = Decimal::ZERO;
+    for (funder, points) in spent {
+        let to = Account::Funder(funder.clone());
+        let left = draft.take_available(*points, &to, |_, _| {})?;
+        draft.post(from.clone(), to, left, None)?;
+        uncovered += left;
     }
-    Ok(left)
+    notify(draft, uncovered, covered_by);
+    Ok(())
 }
 
-/// Tells the host how the program's policy covered spent points, and what money to withhold.
-fn cover_spent_points(draft: &mut Draft<'_>, spent: Decimal) -> Result<(), EvalError> {
+/// The money a return refunds: the value of the units it returns, less the points given back
+/// for them at their value.
+fn money_refund_due(
+    draft: &Draft<'_>,
+    bought: &Receipt,
+    returned: &Receipt,
+    refund: Decimal,
+) -> Result<Decimal, EvalError> {
+    let mut due = Decimal::ZERO;
+    for (before, after) in bought.lines.iter().zip(&returned.lines) {
+        let units = after.returned_qty - before.returned_qty;
+        let value = checked(checked(after.value.value().checked_mul(units))?.checked_div(after.qty))?;
+        due = checked(due.checked_add(value))?;
+    }
+    let point_value = redemption_point_value(draft);
+    Ok((due - checked(refund.checked_mul(point_value))?).max(Decimal::ZERO))
+}
+
+fn redemption_point_value(draft: &Draft<'_>) -> Decimal {
+    let redemption = draft.program.program.redemption.as_ref();
+    redemption.expect("compile requires redemption for deduct_from_refund").point_value.value()
+}
+
+/// Withholds the value of the spent points from the money this return refunds, at the program's
+/// point value. The money is rounded up once, on the order's running total, so several partial
+/// returns withhold what one would. What the refund can't cover, the member owes.
+fn deduct_from_refund(
+    draft: &mut Draft<'_>,
+    receipt: &mut Receipt,
+    spent: &[(FunderId, Decimal)],
+    refund_due: Decimal,
+) -> Result<(), EvalError> {
     let program = &draft.program.program;
-    let covered_by = match program.returns.when_points_spent {
-        SpentPointsPolicy::NegativeBalance => Coverage::Debt,
-        SpentPointsPolicy::StopAtZero => Coverage::Forgiven,
-        SpentPointsPolicy::DeductFromRefund => {
-            let redemption = program.redemption.as_ref().expect("compile requires redemption for deduct_from_refund");
-            let money = checked(spent.checked_mul(redemption.point_value.value()))?;
-            let mut money = ceiling_to(money, program.money_decimal_places);
-            money.rescale(program.money_decimal_places);
-            draft.outcome.refund_withheld = Money::new(money);
-            Coverage::RefundWithheld
-        }
+    let (money_places, point_places) = (program.money_decimal_places, program.rounding.decimal_places);
+    let point_value = redemption_point_value(draft);
+    let total: Decimal = spent.iter().map(|(_, points)| *points).sum();
+    let wanted = ceiling_to(checked((receipt.withheld_points + total).checked_mul(point_value))?, money_places);
+    let room = floor_to(refund_due, money_places);
+    let mut money = (wanted - receipt.withheld_money.value()).min(room).max(Decimal::ZERO);
+    let covered = if money + receipt.withheld_money.value() == wanted {
+        total
+    } else {
+        let affordable = checked((receipt.withheld_money.value() + money).checked_div(point_value))?;
+        (floor_to(affordable, point_places) - receipt.withheld_points).clamp(Decimal::ZERO, total)
     };
-    draft.outcome.notices.push(Notice::SpentPointsClawedBack { points: Points::new(spent), covered_by });
+    let mut withheld_left = covered;
+    for (funder, points) in spent {
+        let withheld = withheld_left.min(*points);
+        withheld_left -= withheld;
+        draft.post(Account::RefundWithheld, Account::Funder(funder.clone()), withheld, None)?;
+        draft.post(Account::Debt, Account::Funder(funder.clone()), *points - withheld, None)?;
+    }
+    receipt.withheld_points += covered;
+    money.rescale(money_places);
+    receipt.withheld_money = Money::new(receipt.withheld_money.value() + money);
+    draft.outcome.refund_withheld = Money::new(money);
+    notify(draft, covered, Coverage::RefundWithheld);
+    notify(draft, total - covered, Coverage::Debt);
     Ok(())
+}
+
+/// Tells the host how many spent points a coverage took, if any.
+fn notify(draft: &mut Draft<'_>, points: Decimal, covered_by: Coverage) {
+    if !points.is_zero() {
+        draft.outcome.notices.push(Notice::SpentPointsClawedBack { points: Points::new(points), covered_by });
+    }
 }

@@ -15,10 +15,10 @@ use crate::ledger::lot::LotId;
 ///
 /// The member's own buckets are [`Pending`](Account::Pending), [`Available`](Account::Available)
 /// and [`Debt`](Account::Debt); the others are counterparties: who pays for accruals
-/// ([`Funder`](Account::Funder)) and where spent, expired or bought-back points go.
+/// ([`Funder`](Account::Funder)) and where spent, expired, bought-back or forgiven points go.
 ///
 /// Accounts print and parse as short strings: `pending`, `available`, `debt`, `redeemed`,
-/// `expired`, `refund_withheld` and `funder:ID`.
+/// `expired`, `refund_withheld`, `forgiven` and `funder:ID`.
 ///
 /// ```
 /// use loyalty_engine::{Account, FunderId};
@@ -44,13 +44,10 @@ pub enum Account {
     Expired,
     /// Points bought back with money withheld from a refund (policy `deduct_from_refund`).
     RefundWithheld,
-}
-
-impl Account {
-    /// Whether the account is one of the member's own buckets, whose balance the member holds.
-    pub fn is_member_bucket(&self) -> bool {
-        matches!(self, Account::Pending | Account::Available | Account::Debt)
-    }
+    /// Spent points of returned orders that the program forgave (policy `stop_at_zero`); a
+    /// negative balance, settled first from points given back when a later return undoes the
+    /// spending.
+    Forgiven,
 }
 
 impl fmt::Display for Account {
@@ -63,6 +60,7 @@ impl fmt::Display for Account {
             Account::Redeemed => "redeemed",
             Account::Expired => "expired",
             Account::RefundWithheld => "refund_withheld",
+            Account::Forgiven => "forgiven",
         };
         formatter.pad(name)
     }
@@ -70,7 +68,9 @@ impl fmt::Display for Account {
 
 /// The text was not an account name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not an account (pending, available, debt, redeemed, expired, refund_withheld or funder:ID)")]
+#[error(
+    "`{0}` is not an account (pending, available, debt, redeemed, expired, refund_withheld, forgiven or funder:ID)"
+)]
 pub struct AccountParseError(String);
 
 impl FromStr for Account {
@@ -84,6 +84,7 @@ impl FromStr for Account {
             "redeemed" => Account::Redeemed,
             "expired" => Account::Expired,
             "refund_withheld" => Account::RefundWithheld,
+            "forgiven" => Account::Forgiven,
             _ => {
                 let funder = text.strip_prefix("funder:").and_then(|id| FunderId::new(id).ok());
                 Account::Funder(funder.ok_or_else(|| AccountParseError(text.to_owned()))?)

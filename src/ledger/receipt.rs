@@ -30,6 +30,18 @@ pub struct Receipt {
     /// in the order they were drained.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paid_with: Vec<PaidWith>,
+    /// Spent points that returns of this order recovered by withholding money from refunds
+    /// (policy `deduct_from_refund`), and the money withheld for them so far: kept as running
+    /// totals so that rounding the money happens once, not once per return.
+    #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
+    pub withheld_points: Decimal,
+    /// The money withheld so far, in the program currency.
+    #[serde(default, skip_serializing_if = "is_zero_money")]
+    pub withheld_money: Money,
+}
+
+fn is_zero_money(money: &Money) -> bool {
+    money.value().is_zero()
 }
 
 /// One line of a receipt.

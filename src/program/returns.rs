@@ -38,11 +38,13 @@ pub enum SpentPointsPolicy {
     #[default]
     NegativeBalance,
     /// The host withholds their value (at the program's point value, rounded up to the
-    /// currency's minor unit) from the refund; the outcome says how much money. The member's
-    /// other points are left alone.
+    /// currency's minor unit once per order) from the refund; the outcome says how much money.
+    /// The member's other points are left alone. What the refund is too small to cover (the
+    /// returned units' value less the points given back for them), the member owes.
     DeductFromRefund,
     /// The member's other available points cover them down to zero; the program forgives the
-    /// rest.
+    /// rest (the `forgiven` account), unless a later return gives back points that paid for
+    /// something: those settle the forgiven points first.
     StopAtZero,
 }
 

@@ -232,3 +232,21 @@ fn a_program_over_the_rule_limit_is_refused() {
     let error = compile_error(&json);
     assert!(error.starts_with("earn.rules:") && error.contains("100000"), "{error}");
 }
+
+#[test]
+fn a_corrupt_stored_state_is_refused_when_read_not_when_used() {
+    let mut shop = shop_with_points();
+    let stored = serde_json::to_value(shop.state("m")).unwrap();
+
+    let mut tampered = stored.clone();
+    tampered["lots"][0]["amount_points"] = serde_json::json!("1000000");
+    let error = serde_json::from_value::<MemberState>(tampered).unwrap_err().to_string();
+    assert!(error.contains("not the sum of its lots"), "{error}");
+
+    let mut reordered = stored.clone();
+    reordered["next_lot"] = serde_json::json!(0);
+    let error = serde_json::from_value::<MemberState>(reordered).unwrap_err().to_string();
+    assert!(error.contains("lot 0"), "{error}");
+
+    assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("m"));
+}

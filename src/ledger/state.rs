@@ -28,7 +28,7 @@ use crate::ledger::receipt::Receipt;
 /// assert_eq!(state.next_due(), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "StateRecord", into = "StateRecord")]
+#[serde(try_from = "StateRecord", into = "StateRecord")]
 pub struct MemberState {
     member: MemberId,
     last_event_at: Option<DateTime<Utc>>,
@@ -381,8 +381,12 @@ impl From<MemberState> for StateRecord {
     }
 }
 
-impl From<StateRecord> for MemberState {
-    fn from(record: StateRecord) -> MemberState {
+impl TryFrom<StateRecord> for MemberState {
+    type Error = String;
+
+    /// Rebuilds a stored state, refusing one that breaks the ledger's invariants (a corrupt row,
+    /// a bad migration), so that it fails here, with a message, rather than in the engine.
+    fn try_from(record: StateRecord) -> Result<MemberState, String> {
         let mut state = MemberState::new(record.member);
         state.last_event_at = record.last_event_at;
         state.enrollment = record.enrollment;
@@ -391,13 +395,50 @@ impl From<StateRecord> for MemberState {
             *state.balance_mut(&balance.account, balance.asset) = balance.amount;
         }
         for lot in record.lots {
+            check_lot(&lot, state.lots.lots.last(), state.next_lot)?;
             let id = lot.id;
             state.lots.push(lot);
             state.reindex(id);
         }
         for receipt in record.orders {
+            check_receipt(&receipt, state.next_lot)?;
+            if state.order(&receipt.order).is_some() {
+                return Err(format!("order {} is stored twice", receipt.order));
+            }
             state.file_receipt(Arc::new(receipt));
         }
-        state
+        for (bucket, account) in [(Bucket::Pending, Account::Pending), (Bucket::Available, Account::Available)] {
+            let in_lots: Decimal =
+                state.lots.live().filter(|lot| lot.bucket == bucket).map(|lot| lot.amount_points).sum();
+            if in_lots != state.balance(&account, Asset::Points) {
+                return Err(format!("the {account} balance is not the sum of its lots ({in_lots})"));
+            }
+        }
+        Ok(state)
     }
+}
+
+fn check_lot(lot: &Lot, previous: Option<&Lot>, next_lot: LotId) -> Result<(), String> {
+    if previous.is_some_and(|previous| previous.id >= lot.id) || lot.id >= next_lot {
+        return Err(format!("lot {} is out of order or not below the next lot id", lot.id.0));
+    }
+    if lot.amount_points.is_sign_negative() || lot.expired_points.is_sign_negative() {
+        return Err(format!("lot {} holds a negative amount", lot.id.0));
+    }
+    Ok(())
+}
+
+fn check_receipt(receipt: &Receipt, next_lot: LotId) -> Result<(), String> {
+    let order = &receipt.order;
+    let lines = receipt.lines.len();
+    if receipt.earnings.iter().any(|earning| earning.line as usize >= lines) {
+        return Err(format!("order {order} has an earning for a line it does not have"));
+    }
+    if receipt.lines.iter().any(|line| line.qty <= Decimal::ZERO || line.returned_qty > line.qty) {
+        return Err(format!("order {order} has a line with a bad quantity"));
+    }
+    if receipt.first_lot.0.saturating_add(u64::from(receipt.lot_count)) > next_lot.0 {
+        return Err(format!("order {order} names lots not yet opened"));
+    }
+    Ok(())
 }

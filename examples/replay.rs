@@ -191,7 +191,7 @@ fn build_events(rows: &[Row]) -> Result<Vec<Event>, String> {
                 member: row.customer.clone(),
                 at: returned_at,
                 order: order.clone(),
-                lines: vec![ReturnLine { sku: line.sku.clone(), qty }],
+                lines: vec![ReturnLine { sku: line.sku.clone(), line: Some(0), qty }],
             }));
         }
         events.push(Event::Purchase(Purchase {

@@ -147,13 +147,17 @@ pub struct Return {
     pub lines: Vec<ReturnLine>,
 }
 
-/// Units of one SKU coming back. When an order has several lines of the same SKU, returned
-/// units fill the earliest line first.
+/// Units of one SKU coming back, from the order line `line` (its index in the purchase, from
+/// 0) when given. Without `line`, when an order has several lines of the SKU, the units come
+/// back from the lines that earned the most points per unit first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnLine {
     /// The SKU as it was bought.
     pub sku: Sku,
+    /// Which line of the purchase, by index from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     /// How many units; positive.
     #[serde(with = "exact_decimal")]
     pub qty: Decimal,

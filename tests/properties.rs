@@ -154,9 +154,18 @@ fn resolve(
                 .iter()
                 .map(|(sku, qty, cents)| {
                     let price = Decimal::new(i64::from(*cents), 2);
-                    total += price * Decimal::from(*qty);
+                    // Every third line carries a discount of a tenth of its value.
+                    let discount = if cents % 3 == 0 {
+                        (price * Decimal::from(*qty) / Decimal::TEN).round_dp(2)
+                    } else {
+                        Decimal::ZERO
+                    };
+                    total += price * Decimal::from(*qty) - discount;
                     let category = if *sku == 2 { r#","category":"cat-c""# } else { "" };
-                    format!(r#"{{"sku":"{}","qty":"{qty}","unit_price":"{price}"{category}}}"#, SKUS[*sku])
+                    let sku = SKUS[*sku];
+                    format!(
+                        r#"{{"sku":"{sku}","qty":"{qty}","unit_price":"{price}","discount":"{discount}"{category}}}"#
+                    )
                 })
                 .collect();
             let cap = (total * Decimal::new(5, 1) / Decimal::new(1, 1)).floor();
@@ -170,12 +179,21 @@ fn resolve(
         Step::Return { order_pick, line_pick, qty, .. } => {
             let order = orders.get(order_pick % orders.len().max(1))?;
             let receipt = state.order(&order.parse().unwrap())?;
-            let open: Vec<_> = receipt.lines.iter().filter(|line| line.returned_qty < line.qty).collect();
-            let line = open.get(line_pick % open.len().max(1))?;
-            let qty = Decimal::from(*qty).min(line.qty - line.returned_qty);
+            let open: Vec<_> =
+                receipt.lines.iter().enumerate().filter(|(_, line)| line.returned_qty < line.qty).collect();
+            let (index, line) = open.get(line_pick % open.len().max(1))?;
+            // Every other return names its line; the rest leave the engine to choose.
+            let named = if line_pick % 2 == 0 { format!(r#","line":{index}"#) } else { String::new() };
+            let (sku, left) = (&line.sku, line.qty - line.returned_qty);
+            let unnamed_left: Decimal = receipt
+                .lines
+                .iter()
+                .filter(|other| other.sku == *sku)
+                .map(|other| other.qty - other.returned_qty)
+                .sum();
+            let qty = Decimal::from(*qty).min(if named.is_empty() { unnamed_left } else { left });
             Some(format!(
-                r#"{{"type":"return",{head},"order":"{order}","lines":[{{"sku":"{}","qty":"{qty}"}}]}}"#,
-                line.sku
+                r#"{{"type":"return",{head},"order":"{order}","lines":[{{"sku":"{sku}"{named},"qty":"{qty}"}}]}}"#
             ))
         }
         Step::Redeem { percent, .. } => {
@@ -313,7 +331,8 @@ proptest! {
                 let rate = if line.sku.as_str() == "b" { Decimal::new(2, 1) } else { Decimal::new(1, 1) };
                 let per_unit = if line.sku.as_str() == "c" { line.qty * Decimal::from(3) } else { Decimal::ZERO };
                 // Multiply first, divide once: exact wherever the true value is a finite decimal.
-                let paid_in_money = line.qty * line.unit_price.value() * (total - paid_value) * rate / total;
+                let value = line.qty * line.unit_price.value() - line.discount.value();
+                let paid_in_money = value * (total - paid_value) * rate / total;
                 let modelled = (paid_in_money + per_unit).floor();
                 let earnings: Vec<_> = receipt.earnings.iter().filter(|earning| earning.line as usize == index).collect();
                 let earned = earnings.iter().map(|earning| earning.points).sum::<Decimal>();

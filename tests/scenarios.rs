@@ -210,6 +210,27 @@ fn money_withheld_over_several_partial_returns_is_rounded_once() {
 }
 
 #[test]
+fn a_return_of_one_of_two_lines_of_a_sku_takes_the_richer_line_unless_it_names_one() {
+    let mut shop = electronics_shop(0, "negative_balance");
+    let two_tvs = r#"{"type":"purchase","member":"sena","at":"2026-06-01T10:00:00Z","order":"ORDER",
+        "lines":[{"sku":"tv","qty":"1","unit_price":"1000","discount":"990"},{"sku":"tv","qty":"1","unit_price":"1000"}]}"#;
+    shop.apply(&two_tvs.replace("ORDER", "o-1"));
+    assert_eq!(shop.available("sena"), decimal("101"), "1 point on the discounted TV, 100 on the other");
+    shop.give_back("sena", "2026-06-02", "o-1", "tv", "1");
+    assert_eq!(shop.available("sena"), decimal("1"), "an unnamed return takes back the TV that earned more");
+
+    shop.apply(&two_tvs.replace("ORDER", "o-2").replace("06-01", "06-03"));
+    shop.apply(
+        r#"{"type":"return","member":"sena","at":"2026-06-04T10:00:00Z","order":"o-2","lines":[{"sku":"tv","line":0,"qty":"1"}]}"#,
+    );
+    assert_eq!(shop.available("sena"), decimal("101"), "a named line comes back as named");
+    let wrong = shop.try_apply(
+        r#"{"type":"return","member":"sena","at":"2026-06-05T10:00:00Z","order":"o-2","lines":[{"sku":"radio","line":1,"qty":"1"}]}"#,
+    );
+    assert!(matches!(wrong, Err(LedgerError::Rejected(EvalError::UnknownLine { line: 1, .. }))));
+}
+
+#[test]
 fn a_supplier_pays_half_of_a_promotion() {
     let mut shop = Shop::new(
         r#"{"id":"market","currency":"TRY","owner":"market",

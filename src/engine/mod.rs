@@ -287,6 +287,16 @@ pub enum EvalError {
         /// The SKU named.
         sku: Sku,
     },
+    /// A return that names a line the order does not have, or one of another SKU.
+    #[error("order {order} has no line {line} with SKU {sku}")]
+    UnknownLine {
+        /// The order.
+        order: OrderId,
+        /// The line index named.
+        line: u32,
+        /// The SKU named.
+        sku: Sku,
+    },
     /// A return of more units than were bought less those already returned.
     #[error("return of {requested} units of {sku} from order {order}, but only {returnable} are left to return")]
     ReturnExceedsPurchase {

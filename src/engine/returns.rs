@@ -51,28 +51,52 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     Ok(())
 }
 
-/// Adds the returned units to the receipt's lines of that SKU, earliest line first.
+/// Adds the returned units to the receipt: to the line the return names, or else to the lines
+/// of that SKU that earned the most points per unit first, so that a member can never choose
+/// which of two lines of one SKU a return takes back.
 fn mark_returned(receipt: &mut Receipt, index: usize, line: &ReturnLine) -> Result<(), EvalError> {
     let qty = check_decimal("qty", line.qty)?;
     if qty <= Decimal::ZERO {
         return Err(EvalError::InvalidQuantity { line: index, qty });
     }
-    let same_sku = || receipt.lines.iter().filter(|bought| bought.sku == line.sku);
-    if same_sku().next().is_none() {
-        return Err(EvalError::UnknownSku { order: receipt.order.clone(), sku: line.sku.clone() });
-    }
-    let returnable: Decimal = same_sku().map(|bought| bought.qty - bought.returned_qty).sum();
+    let candidates = lines_to_return(receipt, line)?;
+    let returnable: Decimal = candidates.iter().map(|&at| receipt.lines[at].qty - receipt.lines[at].returned_qty).sum();
     if qty > returnable {
         let (order, sku) = (receipt.order.clone(), line.sku.clone());
         return Err(EvalError::ReturnExceedsPurchase { order, sku, requested: qty, returnable });
     }
     let mut left = qty;
-    for bought in receipt.lines.iter_mut().filter(|bought| bought.sku == line.sku) {
+    for at in candidates {
+        let bought = &mut receipt.lines[at];
         let taken = left.min(bought.qty - bought.returned_qty);
         bought.returned_qty += taken;
         left -= taken;
     }
     Ok(())
+}
+
+/// The receipt lines a return line may take units from, in the order it takes them.
+fn lines_to_return(receipt: &Receipt, line: &ReturnLine) -> Result<Vec<usize>, EvalError> {
+    let order = &receipt.order;
+    if let Some(at) = line.line {
+        let named = receipt.lines.get(at as usize).filter(|bought| bought.sku == line.sku);
+        return match named {
+            Some(_) => Ok(vec![at as usize]),
+            None => Err(EvalError::UnknownLine { order: order.clone(), line: at, sku: line.sku.clone() }),
+        };
+    }
+    let mut candidates: Vec<(Decimal, usize)> = Vec::new();
+    for (at, bought) in receipt.lines.iter().enumerate().filter(|(_, bought)| bought.sku == line.sku) {
+        let earned: Decimal =
+            receipt.earnings.iter().filter(|earning| earning.line as usize == at).map(|earning| earning.points).sum();
+        candidates.push((checked(earned.checked_div(bought.qty))?, at));
+    }
+    if candidates.is_empty() {
+        return Err(EvalError::UnknownSku { order: order.clone(), sku: line.sku.clone() });
+    }
+    // Most points per unit first; the stable sort keeps earlier lines first among equals.
+    candidates.sort_by_key(|(per_unit, _)| std::cmp::Reverse(*per_unit));
+    Ok(candidates.into_iter().map(|(_, at)| at).collect())
 }
 
 /// Claws back what the returned units earned and returns the new clawbacks by funder, in the

@@ -93,10 +93,10 @@ pub struct Enrollment {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Notice {
-    /// A return had to claw back points the member had already spent; how the program's
-    /// policy covered them.
+    /// A return had to claw back points the member had already spent, more than the member's
+    /// other available points could cover; how the program's policy covered the rest.
     SpentPointsClawedBack {
-        /// How many spent points the return had to recover.
+        /// How many spent points this coverage took.
         points: Points,
         /// How they were covered.
         covered_by: Coverage,

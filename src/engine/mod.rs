@@ -190,6 +190,11 @@ pub(crate) fn checked<T>(value: Option<T>) -> Result<T, EvalError> {
     }
 }
 
+/// The sum of `values`, or [`EvalError::Overflow`].
+pub(crate) fn checked_sum(mut values: impl Iterator<Item = Decimal>) -> Result<Decimal, EvalError> {
+    values.try_fold(Decimal::ZERO, |sum, value| checked(sum.checked_add(value)))
+}
+
 /// An event the engine refuses. The state is untouched; nothing was posted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Rounding, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
-use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked};
+use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked, checked_sum};
 use crate::event::Purchase;
 use crate::ledger::{Account, Earning, Lot, LotId, PaidWith, Receipt, ReceiptLine};
 use crate::program::{CompiledRule, Effect};
@@ -26,7 +26,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     draft.outcome.postings.reserve(4);
     draft.outcome.lots_opened.reserve(2);
     draft.settle()?;
-    let order_total = lines.iter().try_fold(Decimal::ZERO, |sum, line| checked(sum.checked_add(line.value.value())))?;
+    let order_total = checked_sum(lines.iter().map(|line| line.value.value()))?;
     let (paid_with, paid_value) = pay_with_points(draft, purchase, &mut lines, order_total)?;
     let earnings = earn(draft, purchase, &lines, order_total, paid_value)?;
     let (first_lot, lot_count) = open_lots(draft, purchase, &earnings)?;
@@ -141,11 +141,7 @@ fn earn(
     paid_value: Decimal,
 ) -> Result<Vec<Earning>, EvalError> {
     let program = draft.program;
-    let eligible_total = lines
-        .iter()
-        .filter(|line| line.eligible)
-        .try_fold(Decimal::ZERO, |sum, line| checked(sum.checked_add(line.value.value())))?;
-    // The share of every line's value that money, not points, paid for.
+    let eligible_total = checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?;
     // What money, not points, paid of the order; a line's base is its share of that, with the
     // multiplication first so that the one division is exact wherever the result is.
     let paid_in_money = (!paid_value.is_zero()).then_some(order_total - paid_value);
@@ -250,8 +246,7 @@ fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> Result<(), E
     if line_earnings.is_empty() {
         return Ok(());
     }
-    let raw_total =
-        line_earnings.iter().try_fold(Decimal::ZERO, |sum, earning| checked(sum.checked_add(earning.points)))?;
+    let raw_total = checked_sum(line_earnings.iter().map(|earning| earning.points))?;
     let total = rounding.apply(raw_total);
     checked(split_exact(total, line_earnings, rounding.decimal_places, |earning| &mut earning.points))?;
     Ok(())
@@ -275,10 +270,8 @@ fn open_lots(draft: &mut Draft<'_>, purchase: &Purchase, earnings: &[Earning]) -
     for offset in 0..lot_count {
         let lot = &draft.outcome.lots_opened[first_index + offset];
         let (id, funder) = (lot.id, lot.funder.clone());
-        let points = earnings
-            .iter()
-            .filter(|earning| earning.funder == funder)
-            .try_fold(Decimal::ZERO, |sum, earning| checked(sum.checked_add(earning.points)))?;
+        let points =
+            checked_sum(earnings.iter().filter(|earning| earning.funder == funder).map(|earning| earning.points))?;
         draft.post(Account::Funder(funder), to.clone(), points, Some(id))?;
         if to == Account::Available {
             draft.repay_debt(id)?;

@@ -142,10 +142,12 @@ fn claw_back_targets(receipt: &mut Receipt, decimal_places: u32) -> Result<Vec<(
 
 /// The value of the eligible units the member keeps, for order minimums.
 fn kept_eligible_total(receipt: &Receipt) -> Result<Decimal, EvalError> {
-    receipt.lines.iter().filter(|line| line.eligible).try_fold(Decimal::ZERO, |sum, line| {
+    let mut kept = Decimal::ZERO;
+    for line in receipt.lines.iter().filter(|line| line.eligible) {
         let kept_value = checked(line.value.value().checked_mul(line.qty - line.returned_qty))?;
-        checked(sum.checked_add(checked(kept_value.checked_div(line.qty))?))
-    })
+        kept = checked(kept.checked_add(checked(kept_value.checked_div(line.qty))?))?;
+    }
+    Ok(kept)
 }
 
 fn add_to_funder(by_funder: &mut Vec<(FunderId, Decimal)>, funder: &FunderId, points: Decimal) {

@@ -1,6 +1,7 @@
 //! The engine: a compiled program and the pure function that evaluates events.
 
 mod draft;
+mod enroll;
 mod purchase;
 mod redeem;
 mod returns;
@@ -112,7 +113,7 @@ impl Engine {
             Event::Purchase(purchase) => purchase::evaluate(&mut draft, purchase),
             Event::Return(event) => returns::evaluate(&mut draft, event),
             Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem),
-            Event::Enroll(enroll) => redeem::enroll(&mut draft, enroll),
+            Event::Enroll(event) => enroll::evaluate(&mut draft, event),
             Event::Custom(_) | Event::Tick(_) => draft.settle(),
         }
     }

@@ -140,57 +140,79 @@ fn earn(
     order_total: Decimal,
     paid_value: Decimal,
 ) -> Result<Vec<Earning>, EvalError> {
-    let program = draft.program;
-    let eligible_total = checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?;
-    // What money, not points, paid of the order; a line's base is its share of that, with the
-    // multiplication first so that the one division is exact wherever the result is.
-    let paid_in_money = (!paid_value.is_zero()).then_some(order_total - paid_value);
-    let order_parts = per_order_parts(draft, purchase, lines, eligible_total)?;
+    let order = OrderContext {
+        purchase,
+        eligible_total: checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?,
+        // What money, not points, paid of the order; a line's base is its share of that.
+        paid_in_money: (!paid_value.is_zero()).then_some(order_total - paid_value),
+        order_total,
+    };
+    let order_parts = per_order_parts(draft, purchase, lines, order.eligible_total)?;
     let mut earnings = Vec::with_capacity(2 * lines.len());
     let mut scratch = Vec::new();
-    for (index, (line, receipt_line)) in purchase.lines.iter().zip(lines).enumerate() {
-        if !receipt_line.eligible {
-            continue;
-        }
-        let value = receipt_line.value.value();
-        let base = match paid_in_money {
-            Some(money) => checked(checked(value.checked_mul(money))?.checked_div(order_total))?,
-            None => value,
-        };
+    for (index, receipt_line) in lines.iter().enumerate().filter(|(_, line)| line.eligible) {
         let start = earnings.len();
-        let mut rate_points = Decimal::ZERO;
-        let rules = &program.rules.rules;
-        let matching = program
-            .rules
-            .candidates(line, &mut scratch)
-            .iter()
-            .map(|position| &rules[*position as usize])
-            .filter(|rule| rule.matches(line, purchase, eligible_total));
-        for rule in matching.clone() {
-            let raw = match rule.effect {
-                Effect::PointsPerCurrencyUnit(rate) => {
-                    let points = checked(base.checked_mul(rate.value()))?;
-                    rate_points = checked(rate_points.checked_add(points))?;
-                    points
-                }
-                Effect::PointsPerUnit(points) => checked(receipt_line.qty.checked_mul(points.value()))?,
-                Effect::Multiplier(_) | Effect::PointsPerOrder(_) => continue,
-            };
-            push_shares(&mut earnings, index, rule, raw)?;
-        }
-        for rule in matching.filter(|_| program.rules.has_multipliers && !rate_points.is_zero()) {
-            if let Effect::Multiplier(multiplier) = rule.effect {
-                let raw = checked(rate_points.checked_mul(multiplier.value() - Decimal::ONE))?;
-                push_shares(&mut earnings, index, rule, raw)?;
-            }
-        }
+        earn_line(draft, &order, index, receipt_line, &mut scratch, &mut earnings)?;
         for (_, position, points) in order_parts.iter().filter(|(line, _, _)| *line == index) {
-            push_shares(&mut earnings, index, &rules[*position as usize], *points)?;
+            push_shares(&mut earnings, index, &draft.program.rules.rules[*position as usize], *points)?;
         }
         round_line(&mut earnings[start..], draft.program.program.rounding)?;
     }
     earnings.retain(|earning| !earning.points.is_zero());
     Ok(earnings)
+}
+
+/// What every line of one order earns against.
+struct OrderContext<'a> {
+    purchase: &'a Purchase,
+    eligible_total: Decimal,
+    paid_in_money: Option<Decimal>,
+    order_total: Decimal,
+}
+
+/// Pushes the raw (unrounded) points each matching per-line rule gives line `index`: rates and
+/// per-unit points first, then multipliers of the rate points.
+fn earn_line(
+    draft: &Draft<'_>,
+    order: &OrderContext<'_>,
+    index: usize,
+    receipt_line: &ReceiptLine,
+    scratch: &mut Vec<u32>,
+    earnings: &mut Vec<Earning>,
+) -> Result<(), EvalError> {
+    let line = &order.purchase.lines[index];
+    let value = receipt_line.value.value();
+    // Multiplying first keeps the one division exact wherever the result is.
+    let base = match order.paid_in_money {
+        Some(money) => checked(checked(value.checked_mul(money))?.checked_div(order.order_total))?,
+        None => value,
+    };
+    let rules = &draft.program.rules;
+    let matching = rules
+        .candidates(line, scratch)
+        .iter()
+        .map(|position| &rules.rules[*position as usize])
+        .filter(|rule| rule.matches(line, order.purchase, order.eligible_total));
+    let mut rate_points = Decimal::ZERO;
+    for rule in matching.clone() {
+        let raw = match rule.effect {
+            Effect::PointsPerCurrencyUnit(rate) => {
+                let points = checked(base.checked_mul(rate.value()))?;
+                rate_points = checked(rate_points.checked_add(points))?;
+                points
+            }
+            Effect::PointsPerUnit(points) => checked(receipt_line.qty.checked_mul(points.value()))?,
+            Effect::Multiplier(_) | Effect::PointsPerOrder(_) => continue,
+        };
+        push_shares(earnings, index, rule, raw)?;
+    }
+    for rule in matching.filter(|_| rules.has_multipliers && !rate_points.is_zero()) {
+        if let Effect::Multiplier(multiplier) = rule.effect {
+            let raw = checked(rate_points.checked_mul(multiplier.value() - Decimal::ONE))?;
+            push_shares(earnings, index, rule, raw)?;
+        }
+    }
+    Ok(())
 }
 
 /// Spreads each matching per-order rule's points over its matching lines by value, exactly at

@@ -1,4 +1,4 @@
-//! Spending points on a reward, and enrolling.
+//! Spending points, on a reward or on an order.
 
 use rust_decimal::Decimal;
 
@@ -6,8 +6,8 @@ use crate::amount::Points;
 use crate::amount::floor_to;
 use crate::engine::draft::Draft;
 use crate::engine::{EvalError, check_decimal, checked};
-use crate::event::{Enroll, Redeem};
-use crate::ledger::{Account, Enrollment};
+use crate::event::Redeem;
+use crate::ledger::Account;
 use crate::program::{Program, Redemption};
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, redeem: &Redeem) -> Result<(), EvalError> {
@@ -60,15 +60,5 @@ pub(super) fn check_spendable(draft: &Draft<'_>, points: Decimal, redemption: &R
             available: Points::new(available),
         });
     }
-    Ok(())
-}
-
-pub(super) fn enroll(draft: &mut Draft<'_>, enroll: &Enroll) -> Result<(), EvalError> {
-    if draft.state.enrollment().is_some() {
-        return Err(EvalError::AlreadyEnrolled { member: enroll.member.clone() });
-    }
-    draft.settle()?;
-    let enrollment = Enrollment { at: enroll.at, referred_by: enroll.referred_by.clone(), birthday: enroll.birthday };
-    draft.outcome.enrollment = Some(enrollment);
     Ok(())
 }

@@ -135,8 +135,19 @@ fn check_limits(value: Decimal, text: &str) -> Result<Decimal, AmountParseError>
 /// [`MAX_DECIMAL_MAGNITUDE`] magnitude; on the mantissa, since this runs on every input.
 pub(crate) fn within_limits(value: Decimal) -> bool {
     let scale = value.scale();
-    scale <= MAX_DECIMAL_PLACES && value.mantissa().unsigned_abs() <= 10_u128.pow(18 + scale)
+    scale <= MAX_DECIMAL_PLACES && value.mantissa().unsigned_abs() <= LIMIT_MANTISSAS[scale as usize]
 }
+
+/// The largest mantissa within [`MAX_DECIMAL_MAGNITUDE`] at each scale: `10^(18 + scale)`.
+const LIMIT_MANTISSAS: [u128; MAX_DECIMAL_PLACES as usize + 1] = {
+    let mut limits = [0; MAX_DECIMAL_PLACES as usize + 1];
+    let mut scale = 0;
+    while scale <= MAX_DECIMAL_PLACES as usize {
+        limits[scale] = 10_u128.pow(18 + scale as u32);
+        scale += 1;
+    }
+    limits
+};
 
 /// Serde support for decimals that must be exact: strings such as `"10.50"`, or JSON integers.
 /// Floating-point numbers are refused, because by the time serde sees them they may already

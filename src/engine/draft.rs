@@ -33,19 +33,25 @@ pub(crate) struct Draft<'a> {
 impl<'a> Draft<'a> {
     pub(crate) fn new(program: &'a Compiled, state: &'a MemberState, outcome: &'a mut Outcome) -> Draft<'a> {
         debug_assert!(outcome.postings.is_empty() && outcome.lots_opened.is_empty(), "an emptied outcome");
-        let points = state.points();
-        Draft {
+        let mut draft = Draft {
             program,
             state,
             at: outcome.at,
             outcome,
             touched: BTreeMap::new(),
             vested: BTreeSet::new(),
-            pending: points.pending.value(),
-            available: points.available.value(),
-            debt: points.debt.value(),
-            forgiven: state.balance(&Account::Forgiven, Asset::Points),
+            pending: Decimal::ZERO,
+            available: Decimal::ZERO,
+            debt: Decimal::ZERO,
+            forgiven: Decimal::ZERO,
+        };
+        // One pass over the member's few balances picks up all of its own.
+        for (account, _, balance) in state.balances().filter(|(_, asset, _)| *asset == Asset::Points) {
+            if let Some(held) = draft.member_balance(account) {
+                *held = balance;
+            }
         }
+        draft
     }
 
     /// Available points right now, within the draft.

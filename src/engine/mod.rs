@@ -74,7 +74,7 @@ impl Engine {
     /// An [`EvalError`] naming what is wrong with the event; nothing was produced.
     pub fn evaluate(&self, state: &MemberState, event: &Event) -> Result<Outcome, EvalError> {
         let mut outcome = Outcome::empty(event.id().clone(), event.member().clone(), event.at());
-        self.evaluate_into(state, event, &mut outcome)?;
+        self.evaluate_emptied(state, event, &mut outcome)?;
         Ok(outcome)
     }
 
@@ -107,6 +107,11 @@ impl Engine {
     /// As [`evaluate`](Engine::evaluate).
     pub fn evaluate_into(&self, state: &MemberState, event: &Event, outcome: &mut Outcome) -> Result<(), EvalError> {
         outcome.reset(event.id(), event.member(), event.at());
+        self.evaluate_emptied(state, event, outcome)
+    }
+
+    /// Evaluates into an outcome that holds nothing yet but the event's id, member and time.
+    fn evaluate_emptied(&self, state: &MemberState, event: &Event, outcome: &mut Outcome) -> Result<(), EvalError> {
         check_member_and_time(state, event.member(), event.at())?;
         let mut draft = Draft::new(&self.compiled, state, outcome);
         match event {

@@ -93,3 +93,7 @@ pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,
     Versioned,
 };
+#[cfg(feature = "postgres")]
+pub use store::{PostgresStore, PostgresStoreError};
+#[cfg(feature = "sqlite")]
+pub use store::{SqliteStore, SqliteStoreError};

@@ -54,7 +54,7 @@ pub enum LedgerError {
     /// The store failed; the commit either happened in full or not at all, and applying the
     /// same event again is safe either way.
     #[error("store failed: {0}")]
-    Store(Box<dyn std::error::Error + Send + Sync>),
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl<S: Store> Ledger<S> {

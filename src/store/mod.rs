@@ -2,9 +2,19 @@
 
 mod ledger;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use self::postgres::{PostgresStore, PostgresStoreError};
 pub use ledger::{Ledger, LedgerError, MAX_COMMIT_ATTEMPTS};
 pub use memory::{MemoryStore, MemoryStoreError};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteStore, SqliteStoreError};
 
 use crate::event::Event;
 use crate::id::{EventId, MemberId};
@@ -14,8 +24,10 @@ use crate::ledger::{MemberState, Outcome};
 ///
 /// Designed for one database transaction per commit: `commit` writes the outcome's postings,
 /// the event id (unique by constraint) with its outcome, and the member's next state, but only
-/// if the member's version is still the one loaded. Members are independent, so a store can
-/// partition them across machines freely.
+/// if the member's version is still the one loaded. Event ids are unique across the whole
+/// ledger; a store partitioned by member must keep them unique across partitions, for instance
+/// by giving every host its own prefix of ids. Otherwise members are independent, so a store
+/// can partition them across machines freely.
 pub trait Store {
     /// What goes wrong in the store itself (I/O, a lost connection).
     type Error: std::error::Error + Send + Sync + 'static;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use ::postgres::config::Host;
 use ::postgres::error::SqlState;
-use ::postgres::{Client, Config, GenericClient, NoTls, Statement, Transaction};
+use ::postgres::types::FromSql;
+use ::postgres::{Client, Config, GenericClient, NoTls, Row, Statement, Transaction};
 
 use crate::engine::Engine;
 use crate::event::Event;
@@ -371,7 +372,7 @@ impl PostgresStore {
             .client
             .query("SELECT event_id, event, outcome FROM loyalty_events ORDER BY member, member_version", &[])
             .map_err(query_error)?;
-        rows.iter().map(|row| decode_recorded(row.get(0), row.get(1), row.get(2))).collect()
+        rows.iter().map(|row| decode_recorded(column(row, 0)?, column(row, 1)?, column(row, 2)?)).collect()
     }
 
     /// A member's postings as the `loyalty_postings` table holds them, in commit order.
@@ -393,14 +394,14 @@ impl PostgresStore {
         let mut postings = Vec::with_capacity(rows.len());
         for row in rows {
             let posting = PostingRow {
-                index: row.get(1),
-                from: row.get(2),
-                to: row.get(3),
-                asset: row.get(4),
-                amount: row.get(5),
-                lot: row.get(6),
+                index: column(&row, 1)?,
+                from: column(&row, 2)?,
+                to: column(&row, 3)?,
+                asset: column(&row, 4)?,
+                amount: column(&row, 5)?,
+                lot: column(&row, 6)?,
             };
-            postings.push(posting.into_posting(row.get(0))?);
+            postings.push(posting.into_posting(column(&row, 0)?)?);
         }
         Ok(postings)
     }
@@ -415,8 +416,8 @@ impl PostgresStore {
         let rows =
             self.client.query("SELECT member, state FROM loyalty_members ORDER BY member", &[]).map_err(query_error)?;
         for row in rows {
-            let member: &str = row.get(0);
-            visit(&sql::from_json::<MemberState>(|| format!("the state of member {member}"), row.get(1))?);
+            let member: &str = column(&row, 0)?;
+            visit(&sql::from_json::<MemberState>(|| format!("the state of member {member}"), column(&row, 1)?)?);
         }
         Ok(())
     }
@@ -455,22 +456,22 @@ impl PostgresStore {
             };
             let mut loaded = HashMap::new();
             for row in &locked {
-                let member: &str = row.get(0);
+                let member: &str = column(row, 0)?;
                 let member = MemberId::new(member).map_err(|error| PostgresStoreError::Malformed {
                     what: format!("member id `{member}`"),
                     detail: error.to_string(),
                 })?;
-                let versioned = decode_member(&member, row.get(1), row.get(2))?;
+                let versioned = decode_member(&member, column(row, 1)?, column(row, 2)?)?;
                 loaded.insert(member, versioned);
             }
             let mut recorded = HashMap::new();
             for row in &found {
-                let id: &str = row.get(0);
+                let id: &str = column(row, 0)?;
                 let event = EventId::new(id).map_err(|error| PostgresStoreError::Malformed {
                     what: format!("event id `{id}`"),
                     detail: error.to_string(),
                 })?;
-                recorded.insert(event, decode_recorded(id, row.get(1), row.get(2))?);
+                recorded.insert(event, decode_recorded(id, column(row, 1)?, column(row, 2)?)?);
             }
             let plan = sql::plan(engine, events, &recorded, loaded)?;
             let written =
@@ -515,13 +516,13 @@ impl Store for PostgresStore {
         let row = self.client.query_opt(&self.statements.load, &[&member.as_str()]).map_err(query_error)?;
         match row {
             None => Ok(Versioned { state: MemberState::new(member.clone()), version: 0 }),
-            Some(row) => decode_member(member, row.get(0), row.get(1)),
+            Some(row) => decode_member(member, column(&row, 0)?, column(&row, 1)?),
         }
     }
 
     fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, PostgresStoreError> {
         let row = self.client.query_opt(&self.statements.recorded, &[&event.as_str()]).map_err(query_error)?;
-        row.map(|row| decode_recorded(event.as_str(), row.get(0), row.get(1))).transpose()
+        row.map(|row| decode_recorded(event.as_str(), column(&row, 0)?, column(&row, 1)?)).transpose()
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, PostgresStoreError> {
@@ -589,7 +590,7 @@ fn read_batch<'a>(
     statements: &Statements,
     members: &[&str],
     ids: &[&str],
-) -> Result<(Transaction<'a>, Vec<::postgres::Row>, Vec<::postgres::Row>), ::postgres::Error> {
+) -> Result<(Transaction<'a>, Vec<Row>, Vec<Row>), ::postgres::Error> {
     let mut transaction = client.transaction()?;
     let locked = transaction.query(&statements.lock_members, &[&members])?;
     let found = transaction.query(&statements.recorded_many, &[&ids])?;
@@ -597,12 +598,17 @@ fn read_batch<'a>(
 }
 
 fn schema_version(client: &mut impl GenericClient) -> Result<Option<u32>, ::postgres::Error> {
-    let exists: bool = client.query_one("SELECT to_regclass('loyalty_schema_version') IS NOT NULL", &[])?.get(0);
+    let exists: bool = client.query_one("SELECT to_regclass('loyalty_schema_version') IS NOT NULL", &[])?.try_get(0)?;
     if !exists {
         return Ok(None);
     }
-    let version: Option<i32> = client.query_one("SELECT max(version) FROM loyalty_schema_version", &[])?.get(0);
+    let version: Option<i32> = client.query_one("SELECT max(version) FROM loyalty_schema_version", &[])?.try_get(0)?;
     Ok(version.map(|version| u32::try_from(version).unwrap_or(0)))
+}
+
+/// A column of a row, with a type or null mismatch (a schema changed by hand) as an error.
+fn column<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, PostgresStoreError> {
+    row.try_get(index).map_err(query_error)
 }
 
 fn decode_member(member: &MemberId, version: i64, state: &str) -> Result<Versioned, PostgresStoreError> {

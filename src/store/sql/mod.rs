@@ -205,11 +205,11 @@ pub(crate) fn plan(
         .into_iter()
         .map(|(member, versioned)| (member, Member { loaded_version: versioned.version, current: versioned }))
         .collect();
-    let mut applied: HashMap<EventId, (usize, u64)> = HashMap::new();
+    let mut applied: HashMap<EventId, usize> = HashMap::new();
     let mut results: Vec<Result<Outcome, LedgerError>> = Vec::with_capacity(events.len());
     let mut new_events: Vec<(usize, u64)> = Vec::new();
     for (index, event) in events.iter().enumerate() {
-        let earlier = applied.get(event.id()).map(|(earlier, _)| (&events[*earlier], &results[*earlier]));
+        let earlier = applied.get(event.id()).map(|earlier| (&events[*earlier], &results[*earlier]));
         let earlier = match earlier {
             Some((first, Ok(outcome))) => Some((first, outcome)),
             _ => recorded.get(event.id()).map(|recorded| (&recorded.event, &recorded.outcome)),
@@ -231,7 +231,7 @@ pub(crate) fn plan(
             Ok(outcome) => {
                 member.current.state.apply(&outcome);
                 member.current.version += 1;
-                applied.insert(event.id().clone(), (index, member.current.version));
+                applied.insert(event.id().clone(), index);
                 new_events.push((index, member.current.version));
                 results.push(Ok(outcome));
             }

@@ -15,7 +15,7 @@ use crate::amount::{Money, Points, within_limits};
 use crate::event::Event;
 use crate::id::{EventId, MemberId, OrderId, Sku, Tag};
 use crate::ledger::{MemberState, Outcome, PointsBalance};
-use crate::program::{Program, RuleIndex, UtcOffset};
+use crate::program::{Program, RuleIndex};
 
 use draft::Draft;
 
@@ -50,14 +50,12 @@ pub struct Engine {
 #[derive(Debug)]
 pub(crate) struct Compiled {
     pub(crate) program: Program,
-    pub(crate) utc_offset: UtcOffset,
     pub(crate) rules: RuleIndex,
 }
 
 impl Engine {
     pub(crate) fn new(program: Program, rules: RuleIndex) -> Engine {
-        let utc_offset = program.utc_offset;
-        Engine { compiled: Arc::new(Compiled { program, utc_offset, rules }) }
+        Engine { compiled: Arc::new(Compiled { program, rules }) }
     }
 
     /// The program this engine runs.

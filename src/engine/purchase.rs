@@ -281,7 +281,7 @@ fn open_lots(draft: &mut Draft<'_>, purchase: &Purchase, earnings: &[Earning]) -
     let first_lot = LotId(draft.state.next_lot().0 + first_index as u64);
     let vesting = TimeDelta::days(i64::from(draft.program.program.returns.vesting_days));
     let vests_at = checked(purchase.at.checked_add_signed(vesting))?;
-    let expires_at = draft.program.program.expiry.expires_at(vests_at, draft.program.utc_offset.0);
+    let expires_at = draft.program.program.expiry.expires_at(vests_at, draft.program.program.utc_offset.0);
     for earning in earnings {
         if !draft.outcome.lots_opened[first_index..].iter().any(|lot| lot.funder == earning.funder) {
             draft.open_lot(earning.funder.clone(), Some(purchase.order.clone()), vests_at, expires_at);

@@ -25,7 +25,7 @@ pub enum Bucket {
 
 impl Bucket {
     /// The bucket an account holds lots in, if it holds any.
-    pub fn of(account: &Account) -> Option<Bucket> {
+    pub(crate) fn of(account: &Account) -> Option<Bucket> {
         match account {
             Account::Pending => Some(Bucket::Pending),
             Account::Available => Some(Bucket::Available),

@@ -434,6 +434,10 @@ fn check_receipt(receipt: &Receipt, next_lot: LotId) -> Result<(), String> {
     if receipt.earnings.iter().any(|earning| earning.line as usize >= lines) {
         return Err(format!("order {order} has an earning for a line it does not have"));
     }
+    // Returns take a line's earnings as one run.
+    if receipt.earnings.windows(2).any(|pair| pair[0].line > pair[1].line) {
+        return Err(format!("order {order} has earnings out of line order"));
+    }
     if receipt.lines.iter().any(|line| line.qty <= Decimal::ZERO || line.returned_qty > line.qty) {
         return Err(format!("order {order} has a line with a bad quantity"));
     }

@@ -8,6 +8,8 @@
 //! The PostgreSQL tests need a server: `scripts/with-postgres.sh cargo test --all-features`
 //! starts a throwaway one and sets LOYALTY_TEST_POSTGRES_URL. Without it they fail, saying so.
 
+mod common;
+
 // Without the database features, the parts only SQL stores use are unused.
 #[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 #[path = "conformance/backends.rs"]

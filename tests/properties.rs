@@ -17,10 +17,8 @@ const MEMBERS: [&str; 2] = ["m-0", "m-1"];
 const SKUS: [&str; 3] = ["a", "b", "c"];
 const POLICIES: [&str; 3] = ["negative_balance", "deduct_from_refund", "stop_at_zero"];
 
-/// The program every history runs under, varied in what matters to returns: the policy,
-/// vesting, expiry and a minimum balance. Rules: 10% on everything, a 2x multiplier on SKU `b`
-/// paid 70/30 by the shop and its supplier, 3 points per unit of category `c`, and 30 points on
-/// orders of 500 or more.
+/// The program every history runs under ([`common::history_program`]), varied in what matters
+/// to returns: the policy, vesting, expiry and a minimum balance.
 #[derive(Clone, Debug)]
 struct Setup {
     policy: &'static str,
@@ -31,20 +29,7 @@ struct Setup {
 
 impl Setup {
     fn engine(&self) -> Engine {
-        let expiry = self.expiry_days.map_or("\"never\"".to_owned(), |days| format!(r#"{{"after_days":{days}}}"#));
-        let json = format!(
-            r#"{{"id":"prop","currency":"TRY","owner":"shop",
-                "earn":{{"rules":[
-                    {{"id":"base","effect":{{"points_per_currency_unit":"0.1"}}}},
-                    {{"id":"b-double","when":{{"skus":["b"]}},"effect":{{"multiplier":"2"}},
-                      "funded_by":{{"shop":"0.7","supplier":"0.3"}}}},
-                    {{"id":"c-unit","when":{{"categories":["cat-c"]}},"effect":{{"points_per_unit":"3"}}}},
-                    {{"id":"basket","when":{{"min_order_total":"500"}},"effect":{{"points_per_order":"30"}}}}]}},
-                "redemption":{{"point_value":"0.1","min_balance":"{}","max_share_of_order":"0.5"}},
-                "returns":{{"vesting_days":{},"when_points_spent":"{}"}},
-                "expiry":{expiry}}}"#,
-            self.min_balance, self.vesting_days, self.policy
-        );
+        let json = common::history_program(self.policy, self.vesting_days, self.expiry_days, self.min_balance);
         common::program(&json).compile().unwrap()
     }
 }

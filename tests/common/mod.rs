@@ -12,6 +12,26 @@ pub fn program(json: &str) -> Program {
     serde_json::from_str(json).unwrap_or_else(|error| panic!("test program does not parse: {error}\n{json}"))
 }
 
+/// The program generated histories run under (property tests and the store conformance suite):
+/// 10% on everything, a 2x multiplier on SKU `b` paid 70/30 by the shop and its supplier, 3
+/// points per unit of category `cat-c`, 30 points on orders of 500 or more; varied in what
+/// matters to returns.
+pub fn history_program(policy: &str, vesting_days: u32, expiry_days: Option<u32>, min_balance: u32) -> String {
+    let expiry = expiry_days.map_or("\"never\"".to_owned(), |days| format!(r#"{{"after_days":{days}}}"#));
+    format!(
+        r#"{{"id":"history","currency":"TRY","owner":"shop",
+            "earn":{{"rules":[
+                {{"id":"base","effect":{{"points_per_currency_unit":"0.1"}}}},
+                {{"id":"b-double","when":{{"skus":["b"]}},"effect":{{"multiplier":"2"}},
+                  "funded_by":{{"shop":"0.7","supplier":"0.3"}}}},
+                {{"id":"c-unit","when":{{"categories":["cat-c"]}},"effect":{{"points_per_unit":"3"}}}},
+                {{"id":"basket","when":{{"min_order_total":"500"}},"effect":{{"points_per_order":"30"}}}}]}},
+            "redemption":{{"point_value":"0.1","min_balance":"{min_balance}","max_share_of_order":"0.5"}},
+            "returns":{{"vesting_days":{vesting_days},"when_points_spent":"{policy}"}},
+            "expiry":{expiry}}}"#
+    )
+}
+
 pub fn event(json: &str) -> Event {
     serde_json::from_str(json).unwrap_or_else(|error| panic!("test event does not parse: {error}\n{json}"))
 }

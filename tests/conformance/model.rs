@@ -168,20 +168,7 @@ pub struct Setup {
 
 impl Setup {
     pub fn engine(&self) -> Engine {
-        let expiry = self.expiry_days.map_or("\"never\"".to_owned(), |days| format!(r#"{{"after_days":{days}}}"#));
-        engine(&format!(
-            r#"{{"id":"conformance","currency":"TRY","owner":"shop",
-                "earn":{{"rules":[
-                    {{"id":"base","effect":{{"points_per_currency_unit":"0.1"}}}},
-                    {{"id":"b-double","when":{{"skus":["b"]}},"effect":{{"multiplier":"2"}},
-                      "funded_by":{{"shop":"0.7","supplier":"0.3"}}}},
-                    {{"id":"c-unit","when":{{"categories":["cat-c"]}},"effect":{{"points_per_unit":"3"}}}},
-                    {{"id":"basket","when":{{"min_order_total":"500"}},"effect":{{"points_per_order":"30"}}}}]}},
-                "redemption":{{"point_value":"0.1","min_balance":"0","max_share_of_order":"0.5"}},
-                "returns":{{"vesting_days":{},"when_points_spent":"{}"}},
-                "expiry":{expiry}}}"#,
-            self.vesting_days, self.policy
-        ))
+        engine(&crate::common::history_program(self.policy, self.vesting_days, self.expiry_days, 0))
     }
 }
 

@@ -150,8 +150,8 @@ const LIMIT_MANTISSAS: [u128; MAX_DECIMAL_PLACES as usize + 1] = {
 };
 
 /// Serde support for decimals that must be exact: strings such as `"10.50"`, or JSON integers.
-/// Floating-point numbers are refused, because by the time serde sees them they may already
-/// have lost digits.
+/// Floating-point numbers are refused (the visitor does not accept them), because by the time
+/// serde sees them they may already have lost digits.
 pub(crate) mod exact_decimal {
     use super::*;
 
@@ -182,12 +182,6 @@ pub(crate) mod exact_decimal {
 
         fn visit_u64<E: de::Error>(self, value: u64) -> Result<Decimal, E> {
             check_limits(Decimal::from(value), &value.to_string()).map_err(E::custom)
-        }
-
-        fn visit_f64<E: de::Error>(self, value: f64) -> Result<Decimal, E> {
-            Err(E::custom(format_args!(
-                "the number {value} must be written as a string (\"{value}\") so that it stays exact"
-            )))
         }
     }
 }

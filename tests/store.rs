@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{decimal, event, member, program};
+use common::{decimal, member, one_item_purchase, program, redemption};
 use loyalty_engine::{
     Commit, CommitStatus, Engine, EvalError, Event, EventId, Ledger, LedgerError, MemberId, MemoryStore, Recorded,
     Store, Versioned,
@@ -15,19 +15,6 @@ const SHOP: &str = r#"{"id":"shop","currency":"TRY","owner":"shop",
 
 fn engine() -> Engine {
     program(SHOP).compile().unwrap()
-}
-
-fn purchase(id: &str, member: &str, order: &str, price: &str) -> Event {
-    event(&format!(
-        r#"{{"type":"purchase","id":"{id}","member":"{member}","at":"2026-03-01T10:00:00Z","order":"{order}",
-            "lines":[{{"sku":"x","qty":"1","unit_price":"{price}"}}]}}"#
-    ))
-}
-
-fn redeem(id: &str, member: &str, points: &str) -> Event {
-    event(&format!(
-        r#"{{"type":"redeem","id":"{id}","member":"{member}","at":"2026-03-02T10:00:00Z","points":"{points}"}}"#
-    ))
 }
 
 /// A store that lets another writer commit for the same member between the ledger's load and
@@ -59,11 +46,11 @@ impl Store for RacingStore {
 #[test]
 fn a_lost_race_is_retried_on_the_fresh_state_and_nothing_is_lost() {
     let inner = MemoryStore::new();
-    Ledger::new(engine(), inner.clone()).apply(&purchase("e-1", "m", "o-1", "100")).unwrap();
-    let rival = Some(redeem("rival", "m", "60"));
+    Ledger::new(engine(), inner.clone()).apply(&one_item_purchase("e-1", "m", "o-1", "100")).unwrap();
+    let rival = Some(redemption("rival", "m", "60"));
     let mut ledger = Ledger::new(engine(), RacingStore { inner: inner.clone(), rival });
 
-    let mine = ledger.apply(&redeem("mine", "m", "60"));
+    let mine = ledger.apply(&redemption("mine", "m", "60"));
 
     assert!(
         matches!(mine, Err(LedgerError::Rejected(EvalError::InsufficientPoints { .. }))),

@@ -44,6 +44,21 @@ pub fn member(id: &str) -> MemberId {
     MemberId::new(id).unwrap()
 }
 
+/// A one-line purchase of one unit of SKU `x`, on 2026-03-01.
+pub fn one_item_purchase(id: &str, member: &str, order: &str, price: &str) -> Event {
+    event(&format!(
+        r#"{{"type":"purchase","id":"{id}","member":"{member}","at":"2026-03-01T10:00:00Z","order":"{order}",
+            "lines":[{{"sku":"x","qty":"1","unit_price":"{price}"}}]}}"#
+    ))
+}
+
+/// A redemption of `points`, on 2026-03-02.
+pub fn redemption(id: &str, member: &str, points: &str) -> Event {
+    event(&format!(
+        r#"{{"type":"redeem","id":"{id}","member":"{member}","at":"2026-03-02T10:00:00Z","points":"{points}"}}"#
+    ))
+}
+
 /// A ledger over a memory store with helpers that build events from short arguments.
 pub struct Shop {
     pub ledger: Ledger<MemoryStore>,

@@ -14,6 +14,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRu
 use rust_decimal::Decimal;
 
 use crate::backends::{Backend, Fault, SqlBackend};
+use crate::common::{one_item_purchase as buy, redemption as redeem};
 use crate::model::{self, Expect, Model, check_matches, event, member, observed};
 
 /// Generated histories per store: each case runs real transactions, so fewer than the pure
@@ -183,43 +184,30 @@ impl<E: std::error::Error + 'static> std::error::Error for Faulty<E> {
     }
 }
 
-/// The host never hears back from a commit that happened: its connection drops, or it
-/// crashes, right after `COMMIT`.
-struct CrashAfterCommit<S>(S);
+/// A host that crashes around a commit: before it (nothing is written), or right after `COMMIT`
+/// (the commit happened, but the host never hears back).
+struct Crash<S> {
+    store: S,
+    after_commit: bool,
+}
 
-impl<S: Store> Store for CrashAfterCommit<S> {
+impl<S: Store> Store for Crash<S> {
     type Error = Faulty<S::Error>;
 
     fn load(&mut self, member: &MemberId) -> Result<Versioned, Self::Error> {
-        self.0.load(member).map_err(Faulty::Store)
+        self.store.load(member).map_err(Faulty::Store)
     }
 
     fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, Self::Error> {
-        self.0.recorded(event).map_err(Faulty::Store)
+        self.store.recorded(event).map_err(Faulty::Store)
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, Self::Error> {
-        self.0.commit(commit).map_err(Faulty::Store)?;
+        if !self.after_commit {
+            return Err(Faulty::Injected("the host crashed before COMMIT"));
+        }
+        self.store.commit(commit).map_err(Faulty::Store)?;
         Err(Faulty::Injected("the host crashed after COMMIT, before it heard the answer"))
-    }
-}
-
-/// The host crashes after evaluating an event, before it commits.
-struct CrashBeforeCommit<S>(S);
-
-impl<S: Store> Store for CrashBeforeCommit<S> {
-    type Error = Faulty<S::Error>;
-
-    fn load(&mut self, member: &MemberId) -> Result<Versioned, Self::Error> {
-        self.0.load(member).map_err(Faulty::Store)
-    }
-
-    fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, Self::Error> {
-        self.0.recorded(event).map_err(Faulty::Store)
-    }
-
-    fn commit(&mut self, _: Commit<'_>) -> Result<CommitStatus, Self::Error> {
-        Err(Faulty::Injected("the host crashed before COMMIT"))
     }
 }
 
@@ -237,7 +225,9 @@ pub fn crashes_around_commit_apply_events_once<B: Backend>(backend: &mut B) {
     let engine = model.engine.clone();
 
     let purchase = event(PURCHASE_1);
-    let error = Ledger::new(engine.clone(), CrashAfterCommit(backend.connect())).apply(&purchase).unwrap_err();
+    let error = Ledger::new(engine.clone(), Crash { store: backend.connect(), after_commit: true })
+        .apply(&purchase)
+        .unwrap_err();
     assert!(matches!(error, LedgerError::Store(_)), "{error}");
     let expected = model.apply(&purchase);
     let mut restarted = Ledger::new(engine.clone(), backend.connect());
@@ -248,7 +238,9 @@ pub fn crashes_around_commit_apply_events_once<B: Backend>(backend: &mut B) {
 
     let before = backend.snapshot();
     let second = event(PURCHASE_2);
-    let error = Ledger::new(engine.clone(), CrashBeforeCommit(backend.connect())).apply(&second).unwrap_err();
+    let error = Ledger::new(engine.clone(), Crash { store: backend.connect(), after_commit: false })
+        .apply(&second)
+        .unwrap_err();
     assert!(matches!(error, LedgerError::Store(_)), "{error}");
     assert_eq!(backend.snapshot(), before, "nothing of an uncommitted event is stored");
     let expected = model.apply(&second);
@@ -262,19 +254,6 @@ const SHOP: &str = r#"{"id":"shop","currency":"TRY","owner":"shop",
     "redemption":{"point_value":"1"}}"#;
 const THREADS: usize = 4;
 const ROUNDS: usize = 50;
-
-fn buy(id: &str, member: &str, order: &str, price: &str) -> Event {
-    event(&format!(
-        r#"{{"type":"purchase","id":"{id}","member":"{member}","at":"2026-03-01T10:00:00Z","order":"{order}",
-            "lines":[{{"sku":"x","qty":"1","unit_price":"{price}"}}]}}"#
-    ))
-}
-
-fn redeem(id: &str, member: &str, points: &str) -> Event {
-    event(&format!(
-        r#"{{"type":"redeem","id":"{id}","member":"{member}","at":"2026-03-02T10:00:00Z","points":"{points}"}}"#
-    ))
-}
 
 /// A store that skips the version check: it commits over whatever version is there now, after
 /// a pause as long as a network round trip. The bug the concurrency test must catch.

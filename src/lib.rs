@@ -85,9 +85,9 @@ pub use ledger::{
     PaidWith, PointsBalance, Posting, PostingId, Receipt, ReceiptLine,
 };
 pub use program::{
-    CompileError, Condition, Earn, EarnRule, Effect, Expiry, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS,
-    MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_VESTING_DAYS, Program, Redemption, Returns,
-    SpentPointsPolicy, UtcOffset,
+    CalendarPeriod, CompileError, Condition, Earn, EarnRule, Effect, Expiry, MAX_CONDITION_VALUES, MAX_EARN_RULES,
+    MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_VESTING_DAYS, Program,
+    Redemption, Returns, SpentPointsPolicy, UtcOffset,
 };
 pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,

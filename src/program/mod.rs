@@ -2,6 +2,7 @@
 
 mod earn;
 mod expiry;
+mod period;
 mod redemption;
 mod returns;
 
@@ -16,6 +17,7 @@ pub use earn::{
     Condition, Earn, EarnRule, Effect, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE,
 };
 pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
+pub use period::CalendarPeriod;
 pub use redemption::Redemption;
 pub use returns::{MAX_VESTING_DAYS, Returns, SpentPointsPolicy};
 

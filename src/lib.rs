@@ -77,17 +77,19 @@ pub use amount::{
     AmountParseError, MAX_DECIMAL_MAGNITUDE, MAX_DECIMAL_PLACES, Money, Points, Ratio, Rounding, RoundingMode,
 };
 pub use analytics::PointsTotals;
-pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT};
+pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT, TierStatus};
 pub use event::{Custom, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, ReturnLine, Tick};
 pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RuleId, Sku, Tag};
 pub use ledger::{
     Account, AccountParseError, Asset, Bucket, Coverage, Earning, Enrollment, Lot, LotId, MemberState, Notice, Outcome,
-    PaidWith, PointsBalance, Posting, PostingId, Receipt, ReceiptLine,
+    PaidWith, PendingDowngrade, PointsBalance, Posting, PostingId, Receipt, ReceiptLine, TierChangeReason, TierRun,
+    TierState, Contribution,
 };
 pub use program::{
     CalendarPeriod, CompileError, Condition, Earn, EarnRule, Effect, Expiry, MAX_CONDITION_VALUES, MAX_EARN_RULES,
     MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_VESTING_DAYS, Program,
-    Redemption, Returns, SpentPointsPolicy, UtcOffset,
+    Redemption, Returns, SpentPointsPolicy, UtcOffset, Downgrade, MAX_TIER_FLAGS, MAX_TIER_LEVELS, TierBenefits,
+    TierLevel, TierMetric, TierWindow, Tiers,
 };
 pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use crate::amount::MAX_DECIMAL_MAGNITUDE;
 use crate::engine::{Compiled, EvalError, checked};
 use crate::id::{FunderId, OrderId};
-use crate::ledger::{Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, move_lot};
+use crate::ledger::{Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, TierState, move_lot};
 
 pub(crate) struct Draft<'a> {
     pub(crate) program: &'a Compiled,
@@ -28,6 +28,8 @@ pub(crate) struct Draft<'a> {
     available: Decimal,
     debt: Decimal,
     forgiven: Decimal,
+    /// The member's tier, once this draft changed it.
+    pub(crate) tier: Option<TierState>,
 }
 
 impl<'a> Draft<'a> {
@@ -44,6 +46,7 @@ impl<'a> Draft<'a> {
             available: Decimal::ZERO,
             debt: Decimal::ZERO,
             forgiven: Decimal::ZERO,
+            tier: None,
         };
         // One pass over the member's few balances picks up all of its own.
         for (account, _, balance) in state.balances().filter(|(_, asset, _)| *asset == Asset::Points) {
@@ -201,7 +204,14 @@ impl<'a> Draft<'a> {
             let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points);
             self.post(Account::Available, Account::Expired, amount, Some(id))?;
         }
-        Ok(())
+        crate::engine::tiers::settle(self)
+    }
+
+    /// Hands what the draft changed beyond postings over to the outcome.
+    pub(crate) fn finish(self) {
+        if let Some(tier) = self.tier {
+            self.outcome.tier = Some(std::sync::Arc::new(tier));
+        }
     }
 
     /// Points given back by a return first settle what a `stop_at_zero` program forgave: the

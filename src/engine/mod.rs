@@ -5,6 +5,9 @@ mod enroll;
 mod purchase;
 mod redeem;
 mod returns;
+mod tiers;
+
+pub use tiers::TierStatus;
 
 use std::sync::Arc;
 
@@ -15,7 +18,7 @@ use crate::amount::{Money, Points, within_limits};
 use crate::event::Event;
 use crate::id::{EventId, MemberId, OrderId, Sku, Tag};
 use crate::ledger::{MemberState, Outcome, PointsBalance};
-use crate::program::{Program, RuleIndex};
+use crate::program::{CompiledRule, Program, RuleIndex};
 
 use draft::Draft;
 
@@ -51,11 +54,13 @@ pub struct Engine {
 pub(crate) struct Compiled {
     pub(crate) program: Program,
     pub(crate) rules: RuleIndex,
+    /// Each tier level's earn multiplier, by level.
+    pub(crate) tier_multipliers: Vec<Option<CompiledRule>>,
 }
 
 impl Engine {
-    pub(crate) fn new(program: Program, rules: RuleIndex) -> Engine {
-        Engine { compiled: Arc::new(Compiled { program, rules }) }
+    pub(crate) fn new(program: Program, rules: RuleIndex, tier_multipliers: Vec<Option<CompiledRule>>) -> Engine {
+        Engine { compiled: Arc::new(Compiled { program, rules, tier_multipliers }) }
     }
 
     /// The program this engine runs.
@@ -118,7 +123,48 @@ impl Engine {
             Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem),
             Event::Enroll(event) => enroll::evaluate(&mut draft, event),
             Event::Custom(_) | Event::Tick(_) => draft.settle(),
-        }
+        }?;
+        draft.finish();
+        Ok(())
+    }
+
+    /// A member's tier as it will stand at `at`, once reviews up to then are settled: the
+    /// level and its benefits, the next level and what is missing to reach it, and whether the
+    /// next review would take the member down if nothing changes. `None` when the program has
+    /// no tiers.
+    ///
+    /// ```
+    /// use loyalty_engine::{Event, MemberId, MemberState, Program};
+    ///
+    /// let program: Program = serde_json::from_str(r#"{"id": "shop", "currency": "EUR", "owner": "shop",
+    ///   "tiers": {"metric": "net_spend", "window": {"calendar": "year"},
+    ///     "levels": [{"id": "blue", "threshold": "0"}, {"id": "gold", "threshold": "1000",
+    ///                "benefits": {"discount_share": "0.1", "flags": ["free_shipping"]}}]}}"#).unwrap();
+    /// let engine = program.compile().unwrap();
+    /// let event: Event = serde_json::from_str(r#"{"type": "purchase", "id": "e-1", "member": "m-1",
+    ///   "at": "2026-03-01T10:00:00Z", "order": "o-1",
+    ///   "lines": [{"sku": "sofa", "qty": "1", "unit_price": "1200"}]}"#).unwrap();
+    /// let mut state = MemberState::new(MemberId::new("m-1").unwrap());
+    /// state.apply(&engine.evaluate(&state, &event).unwrap());
+    ///
+    /// let tier = engine.tier_at(&state, "2026-06-01T00:00:00Z".parse().unwrap()).unwrap().unwrap();
+    /// assert_eq!(tier.level.as_str(), "gold");
+    /// assert_eq!(tier.benefits.flags[0].as_str(), "free_shipping");
+    /// // Nothing bought in 2027 yet: the review at the end of 2027 would take the member down.
+    /// let tier = engine.tier_at(&state, "2027-02-01T00:00:00Z".parse().unwrap()).unwrap().unwrap();
+    /// assert_eq!(tier.level.as_str(), "gold");
+    /// assert_eq!(tier.downgrade_at_next_review.unwrap().as_str(), "blue");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::OutOfOrder`] if `at` is before the member's last event.
+    pub fn tier_at(&self, state: &MemberState, at: DateTime<Utc>) -> Result<Option<TierStatus>, EvalError> {
+        check_member_and_time(state, state.member(), at)?;
+        let event = EventId::new("tier_at").expect("a valid literal id");
+        let mut scratch = Outcome::empty(event, state.member().clone(), at);
+        let mut draft = Draft::new(&self.compiled, state, &mut scratch);
+        tiers::tier_at(&mut draft)
     }
 
     /// A member's points as they will stand at `at`, once vesting and expiry up to then are

@@ -8,7 +8,8 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Rounding, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
-use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked, checked_sum};
+use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked, checked_sum, tiers};
+use crate::id::Tag;
 use crate::event::Purchase;
 use crate::ledger::{Account, Earning, Lot, LotId, PaidWith, Receipt, ReceiptLine};
 use crate::program::{CompiledRule, Effect};
@@ -43,6 +44,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         withheld_points,
         withheld_money,
     };
+    tiers::record_order(draft, &receipt)?;
     draft.outcome.receipt = Some(Arc::new(receipt));
     Ok(())
 }
@@ -140,14 +142,18 @@ fn earn(
     order_total: Decimal,
     paid_value: Decimal,
 ) -> Result<Vec<Earning>, EvalError> {
+    let level = tiers::level(draft);
+    let tiers = draft.program.program.tiers.as_ref();
     let order = OrderContext {
         purchase,
+        tier: level.zip(tiers).map(|(level, tiers)| &tiers.levels[level as usize].id),
+        tier_multiplier: level.and_then(|level| draft.program.tier_multipliers[level as usize].as_ref()),
         eligible_total: checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?,
         // What money, not points, paid of the order; a line's base is its share of that.
         paid_in_money: (!paid_value.is_zero()).then_some(order_total - paid_value),
         order_total,
     };
-    let order_parts = per_order_parts(draft, purchase, lines, order.eligible_total)?;
+    let order_parts = per_order_parts(draft, purchase, lines, &order)?;
     let mut earnings = Vec::with_capacity(2 * lines.len());
     let mut scratch = Vec::new();
     for (index, receipt_line) in lines.iter().enumerate().filter(|(_, line)| line.eligible) {
@@ -165,6 +171,10 @@ fn earn(
 /// What every line of one order earns against.
 struct OrderContext<'a> {
     purchase: &'a Purchase,
+    /// The member's tier level, in a program with tiers.
+    tier: Option<&'a Tag>,
+    /// That level's earn multiplier.
+    tier_multiplier: Option<&'a CompiledRule>,
     eligible_total: Decimal,
     paid_in_money: Option<Decimal>,
     order_total: Decimal,
@@ -192,7 +202,7 @@ fn earn_line(
         .candidates(line, scratch)
         .iter()
         .map(|position| &rules.rules[*position as usize])
-        .filter(|rule| rule.matches(line, order.purchase, order.eligible_total));
+        .filter(|rule| rule.matches(line, order.purchase, order.eligible_total, order.tier));
     let mut rate_points = Decimal::ZERO;
     for rule in matching.clone() {
         let raw = match rule.effect {
@@ -206,7 +216,8 @@ fn earn_line(
         };
         push_shares(earnings, index, rule, raw)?;
     }
-    for rule in matching.filter(|_| rules.has_multipliers && !rate_points.is_zero()) {
+    let multipliers = matching.filter(|_| rules.has_multipliers).chain(order.tier_multiplier);
+    for rule in multipliers.filter(|_| !rate_points.is_zero()) {
         if let Effect::Multiplier(multiplier) = rule.effect {
             let raw = checked(rate_points.checked_mul(multiplier.value() - Decimal::ONE))?;
             push_shares(earnings, index, rule, raw)?;
@@ -222,7 +233,7 @@ fn per_order_parts(
     draft: &Draft<'_>,
     purchase: &Purchase,
     lines: &[ReceiptLine],
-    eligible_total: Decimal,
+    order: &OrderContext<'_>,
 ) -> Result<Vec<(usize, u32, Decimal)>, EvalError> {
     let rules = &draft.program.rules;
     let decimal_places = draft.program.program.rounding.decimal_places;
@@ -230,7 +241,7 @@ fn per_order_parts(
     for &position in &rules.per_order {
         let rule = &rules.rules[position as usize];
         let Effect::PointsPerOrder(points) = rule.effect else { continue };
-        if !rule.when.matches_order(purchase, eligible_total) {
+        if !rule.when.matches_order(purchase, order.eligible_total, order.tier) {
             continue;
         }
         let start = parts.len();

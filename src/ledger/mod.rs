@@ -5,10 +5,12 @@ mod outcome;
 mod posting;
 mod receipt;
 mod state;
+mod tier;
 
 pub use lot::{Bucket, Lot, LotId};
-pub use outcome::{Coverage, Enrollment, Notice, Outcome};
+pub use outcome::{Coverage, Enrollment, Notice, Outcome, TierChangeReason};
 pub use posting::{Account, AccountParseError, Asset, Posting, PostingId};
 pub use receipt::{Earning, PaidWith, Receipt, ReceiptLine};
 pub(crate) use state::move_lot;
 pub use state::{MemberState, PointsBalance};
+pub use tier::{Contribution, PendingDowngrade, TierRun, TierState};

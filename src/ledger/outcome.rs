@@ -6,10 +6,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Points};
-use crate::id::{EventId, MemberId};
+use crate::id::{EventId, MemberId, Tag};
 use crate::ledger::lot::Lot;
 use crate::ledger::posting::Posting;
 use crate::ledger::receipt::Receipt;
+use crate::ledger::tier::TierState;
+use crate::program::TierBenefits;
 
 /// The result of evaluating one event for one member: postings to persist, the lots and
 /// receipt they concern, and what the host must act on.
@@ -36,6 +38,10 @@ pub struct Outcome {
     /// The enrollment the event recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment: Option<Enrollment>,
+    /// The member's tier as the event left it, when the event changed it (a new order, a
+    /// return, a review); shared with the member's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Arc<TierState>>,
     /// Money the host must withhold from this return's refund, because the returned order's
     /// points were already spent (policy `deduct_from_refund`).
     #[serde(default)]
@@ -56,6 +62,7 @@ impl Outcome {
             lots_opened: Vec::new(),
             receipt: None,
             enrollment: None,
+            tier: None,
             refund_withheld: Money::ZERO,
             notices: Vec::new(),
         }
@@ -70,6 +77,7 @@ impl Outcome {
         self.lots_opened.clear();
         self.receipt = None;
         self.enrollment = None;
+        self.tier = None;
         self.refund_withheld = Money::ZERO;
         self.notices.clear();
     }
@@ -101,6 +109,34 @@ pub enum Notice {
         /// How they were covered.
         covered_by: Coverage,
     },
+    /// The member's tier changed.
+    TierChanged {
+        /// The level before.
+        from: Tag,
+        /// The level now.
+        to: Tag,
+        /// When the change took effect: the order, the review or the end of the grace period.
+        at: DateTime<Utc>,
+        /// What caused it.
+        reason: TierChangeReason,
+        /// What the new level gives.
+        benefits: TierBenefits,
+    },
+}
+
+/// Why a member's tier changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TierChangeReason {
+    /// The metric reached a higher level.
+    Upgrade,
+    /// A review found the metric below the level.
+    Review,
+    /// The grace period after a review ran out without the member requalifying.
+    GraceEnded,
+    /// A return lowered the metric that the level rested on.
+    Return,
 }
 
 /// How spent points that a return claws back were covered.

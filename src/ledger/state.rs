@@ -14,6 +14,7 @@ use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
 use crate::ledger::posting::{Account, Asset, Posting};
 use crate::ledger::receipt::Receipt;
+use crate::ledger::tier::TierState;
 
 /// Everything the engine knows about one member, and nothing about any other.
 ///
@@ -42,6 +43,7 @@ pub struct MemberState {
     /// receipt; a vector, because a tree node is sized for eleven and most members have a few.
     orders: Vec<Arc<Receipt>>,
     next_lot: LotId,
+    tier: Option<Arc<TierState>>,
 }
 
 /// A member's points in the three buckets the member holds.
@@ -76,6 +78,7 @@ impl MemberState {
             available_by_expiry: BTreeSet::new(),
             orders: Vec::new(),
             next_lot: LotId(0),
+            tier: None,
         }
     }
 
@@ -139,6 +142,12 @@ impl MemberState {
         self.orders.iter().map(|receipt| &**receipt)
     }
 
+    /// The member's tier as of the last event, in a program with tiers;
+    /// [`Engine::tier_at`](crate::Engine::tier_at) reports it with its benefits.
+    pub fn tier(&self) -> Option<&TierState> {
+        self.tier.as_deref()
+    }
+
     /// When this member next has something to settle (a lot vesting or expiring), so that a
     /// host can schedule a `tick`; correctness never depends on it.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
@@ -199,6 +208,9 @@ impl MemberState {
         }
         if let Some(enrollment) = &outcome.enrollment {
             self.enrollment = Some(enrollment.clone());
+        }
+        if let Some(tier) = &outcome.tier {
+            self.tier = Some(Arc::clone(tier));
         }
         self.last_event_at = Some(outcome.at);
     }
@@ -353,6 +365,8 @@ struct StateRecord {
     lots: Vec<Lot>,
     orders: Vec<Receipt>,
     next_lot: LotId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tier: Option<TierState>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -377,6 +391,7 @@ impl From<MemberState> for StateRecord {
             lots: state.lots.lots.into_iter().filter(Lots::is_live).collect(),
             orders: state.orders.into_iter().map(Arc::unwrap_or_clone).collect(),
             next_lot: state.next_lot,
+            tier: state.tier.map(Arc::unwrap_or_clone),
         }
     }
 }
@@ -391,6 +406,7 @@ impl TryFrom<StateRecord> for MemberState {
         state.last_event_at = record.last_event_at;
         state.enrollment = record.enrollment;
         state.next_lot = record.next_lot;
+        state.tier = record.tier.map(Arc::new);
         for balance in record.balances {
             *state.balance_mut(&balance.account, balance.asset) = balance.amount;
         }

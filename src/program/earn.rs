@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Ratio};
 use crate::event::{Purchase, PurchaseLine};
-use crate::id::{FunderId, RuleId, Sku, Tag};
+use crate::id::{FunderId, IdError, RuleId, Sku, Tag};
 use crate::program::CompileError;
 
 /// The most earn rules a program may have.
@@ -89,8 +89,8 @@ pub enum Effect {
 ///
 /// Line conditions: `skus`, `categories`, `labels` (every key must have that value),
 /// `suppliers`. Order conditions: `merchants`, `channels`, `min_order_total` (the sum of the
-/// order's eligible lines after discounts, before points), and the window `from` (inclusive)
-/// to `until` (exclusive).
+/// order's eligible lines after discounts, before points), the window `from` (inclusive)
+/// to `until` (exclusive), and `tiers` (the member's tier level when the order is placed).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
@@ -121,6 +121,9 @@ pub struct Condition {
     /// The order is placed before this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
+    /// The member's tier level is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<Tag>,
 }
 
 impl Condition {
@@ -133,8 +136,9 @@ impl Condition {
     }
 
     /// Whether the condition's order fields match. Needs the lists sorted.
-    pub(crate) fn matches_order(&self, purchase: &Purchase, eligible_total: Decimal) -> bool {
-        one_of(&self.merchants, purchase.merchant.as_ref())
+    pub(crate) fn matches_order(&self, purchase: &Purchase, eligible_total: Decimal, tier: Option<&Tag>) -> bool {
+        one_of(&self.tiers, tier)
+            && one_of(&self.merchants, purchase.merchant.as_ref())
             && one_of(&self.channels, purchase.channel.as_ref())
             && self.min_order_total.is_none_or(|minimum| eligible_total >= minimum.value())
             && self.from.is_none_or(|from| purchase.at >= from)
@@ -155,6 +159,7 @@ impl Condition {
             suppliers: sorted(&self.suppliers),
             merchants: sorted(&self.merchants),
             channels: sorted(&self.channels),
+            tiers: sorted(&self.tiers),
             ..self.clone()
         }
     }
@@ -162,6 +167,7 @@ impl Condition {
     fn has_order_conditions(&self) -> bool {
         !self.merchants.is_empty()
             || !self.channels.is_empty()
+            || !self.tiers.is_empty()
             || self.min_order_total.is_some()
             || self.from.is_some()
             || self.until.is_some()
@@ -175,6 +181,7 @@ impl Condition {
             ("suppliers", self.suppliers.len()),
             ("merchants", self.merchants.len()),
             ("channels", self.channels.len()),
+            ("tiers", self.tiers.len()),
         ];
         for (field, length) in lists {
             if length > MAX_CONDITION_VALUES {
@@ -214,8 +221,26 @@ pub(crate) struct CompiledRule {
 
 impl CompiledRule {
     /// Whether the rule applies to `line` of `purchase`.
-    pub(crate) fn matches(&self, line: &PurchaseLine, purchase: &Purchase, eligible_total: Decimal) -> bool {
-        self.unconditional || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total))
+    pub(crate) fn matches(
+        &self,
+        line: &PurchaseLine,
+        purchase: &Purchase,
+        eligible_total: Decimal,
+        tier: Option<&Tag>,
+    ) -> bool {
+        self.unconditional
+            || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total, tier))
+    }
+
+    /// The rule a tier's earn multiplier works as: `tier:LEVEL`, on every line, paid by `owner`.
+    pub(crate) fn tier_multiplier(level: &Tag, multiplier: Ratio, owner: &FunderId) -> Result<CompiledRule, IdError> {
+        Ok(CompiledRule {
+            id: RuleId::new(&format!("tier:{level}"))?,
+            when: Condition::default(),
+            unconditional: true,
+            effect: Effect::Multiplier(multiplier),
+            funders: vec![(owner.clone(), Decimal::ONE)],
+        })
     }
 }
 

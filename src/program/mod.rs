@@ -5,11 +5,13 @@ mod expiry;
 mod period;
 mod redemption;
 mod returns;
+mod tiers;
 
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::FixedOffset;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub(crate) use earn::{CompiledRule, RuleIndex};
@@ -20,6 +22,7 @@ pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
 pub use period::CalendarPeriod;
 pub use redemption::Redemption;
 pub use returns::{MAX_VESTING_DAYS, Returns, SpentPointsPolicy};
+pub use tiers::{Downgrade, MAX_TIER_FLAGS, MAX_TIER_LEVELS, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers};
 
 use crate::amount::{MAX_DECIMAL_PLACES, Rounding};
 use crate::engine::Engine;
@@ -77,6 +80,9 @@ pub struct Program {
     /// When points expire; default never.
     #[serde(default)]
     pub expiry: Expiry,
+    /// A ladder of tiers with their benefits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Tiers>,
 }
 
 fn cents() -> u32 {
@@ -108,8 +114,39 @@ impl Program {
         }
         self.returns.validate()?;
         self.expiry.validate()?;
+        if let Some(tiers) = &self.tiers {
+            tiers.validate()?;
+        }
         let rules = RuleIndex::compile(&self.earn, &self.owner, self.rounding.decimal_places)?;
-        Ok(Engine::new(self.clone(), rules))
+        self.check_tier_conditions()?;
+        Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?))
+    }
+
+    /// Earn rules may only name tier levels the program has.
+    fn check_tier_conditions(&self) -> Result<(), CompileError> {
+        let levels = self.tiers.as_ref().map_or(&[][..], |tiers| &tiers.levels[..]);
+        for (position, rule) in self.earn.rules.iter().enumerate() {
+            if let Some(unknown) = rule.when.tiers.iter().find(|tier| levels.iter().all(|level| level.id != **tier)) {
+                let path = format!("earn.rules[{position}].when.tiers");
+                return Err(CompileError::new(path, format!("`{unknown}` is not a level of `tiers`")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each tier level's earn multiplier as a rule, by level.
+    fn tier_multipliers(&self) -> Result<Vec<Option<CompiledRule>>, CompileError> {
+        let levels = self.tiers.as_ref().map_or(&[][..], |tiers| &tiers.levels[..]);
+        let mut rules = Vec::with_capacity(levels.len());
+        for (position, level) in levels.iter().enumerate() {
+            let multiplier = level.benefits.earn_multiplier.filter(|multiplier| multiplier.value() > Decimal::ONE);
+            let rule = multiplier.map(|multiplier| CompiledRule::tier_multiplier(&level.id, multiplier, &self.owner));
+            let rule = rule.transpose().map_err(|error| {
+                CompileError::new(format!("tiers.levels[{position}].id"), format!("too long for a rule id: {error}"))
+            })?;
+            rules.push(rule);
+        }
+        Ok(rules)
     }
 }
 

@@ -1,0 +1,358 @@
+//! Tiers: upgrades as orders come in, reviews as time passes, and re-deriving the level when a
+//! return changes an order's contribution.
+//!
+//! The level is a function of the contributions and the clock: [`Ladder::run`] walks them from
+//! an anchor (a moment whose level no kept contribution can change) and yields the level now.
+//! New orders and the passing of time extend the current run; a return re-runs from the anchor,
+//! so a level that only returned units paid for is gone at once.
+
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use rust_decimal::Decimal;
+
+use crate::engine::draft::Draft;
+use crate::engine::{EvalError, checked, checked_sum};
+use crate::id::Tag;
+use crate::ledger::{Contribution, Notice, PendingDowngrade, Receipt, TierChangeReason, TierRun, TierState};
+use crate::program::{Downgrade, TierBenefits, TierMetric, Tiers};
+
+/// The program's ladder with the calendar it runs in.
+pub(crate) struct Ladder<'a> {
+    pub(crate) tiers: &'a Tiers,
+    pub(crate) offset: FixedOffset,
+}
+
+/// One change of level, before it becomes a notice.
+struct Change {
+    from: u32,
+    to: u32,
+    at: DateTime<Utc>,
+    reason: TierChangeReason,
+}
+
+impl Ladder<'_> {
+    /// A member's tier before anything happened: the lowest level from `at`.
+    fn start(&self, at: DateTime<Utc>) -> Result<TierState, EvalError> {
+        let next_review = self.calendar_review(at)?;
+        let run = TierRun { at, level: 0, since: at, next_review, downgrade: None };
+        Ok(TierState { current: run.clone(), anchor: run, last_review: None, contributions: Vec::new() })
+    }
+
+    /// Calendar windows review every period, whatever the level, which keeps the anchor moving.
+    fn calendar_review(&self, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EvalError> {
+        match self.tiers.window {
+            crate::program::TierWindow::Calendar(_) => Ok(Some(checked(self.tiers.review_after(at, self.offset))?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The metric over `[from, until)`.
+    fn metric(
+        &self,
+        contributions: &[Contribution],
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Decimal, EvalError> {
+        let start = contributions.partition_point(|contribution| contribution.at < from);
+        let within = contributions[start..].iter().take_while(|contribution| contribution.at < until);
+        checked_sum(within.map(|contribution| contribution.amount))
+    }
+
+    /// The metric at `at`, counting what happened at `at`.
+    fn live_metric(&self, contributions: &[Contribution], at: DateTime<Utc>) -> Result<Decimal, EvalError> {
+        let from = checked(self.tiers.window_start(at, self.offset))?;
+        self.metric(contributions, from, at + TimeDelta::nanoseconds(1))
+    }
+
+    /// The metric a review at `at` judges: the window as it stood just before.
+    fn review_metric(&self, contributions: &[Contribution], at: DateTime<Utc>) -> Result<Decimal, EvalError> {
+        let just_before = at - TimeDelta::nanoseconds(1);
+        let from = checked(self.tiers.window_start(just_before, self.offset))?;
+        self.metric(contributions, from, at)
+    }
+
+    /// The level a review at `at` leaves a member at `held` with.
+    fn reviewed_level(&self, contributions: &[Contribution], at: DateTime<Utc>, held: u32) -> Result<u32, EvalError> {
+        let supported = self.tiers.supported(self.review_metric(contributions, at)?);
+        Ok(match self.tiers.downgrade {
+            _ if supported >= held => held,
+            Downgrade::OneLevel => supported.max(held - 1),
+            Downgrade::ToQualified => supported,
+        })
+    }
+
+    /// Processes the reviews and grace periods due up to `until`, in time order, moving the
+    /// anchor along so that it stays one review behind.
+    fn advance(&self, state: &mut TierState, until: DateTime<Utc>, changes: &mut Vec<Change>) -> Result<(), EvalError> {
+        loop {
+            let run = &state.current;
+            let review = run.next_review.filter(|at| *at <= until);
+            let grace = run.downgrade.filter(|downgrade| downgrade.at <= until);
+            match (review, grace) {
+                (Some(review), Some(grace)) if grace.at <= review => self.end_grace(state, grace, changes)?,
+                (_, Some(grace)) if review.is_none() => self.end_grace(state, grace, changes)?,
+                (Some(review), _) => self.review(state, review, changes)?,
+                (None, _) => break,
+            }
+        }
+        state.current.at = until.max(state.current.at);
+        Ok(())
+    }
+
+    fn review(&self, state: &mut TierState, at: DateTime<Utc>, changes: &mut Vec<Change>) -> Result<(), EvalError> {
+        let held = state.current.level;
+        let level = self.reviewed_level(&state.contributions, at, held)?;
+        let run = &mut state.current;
+        run.at = at;
+        if level < held && self.tiers.grace_days > 0 {
+            run.downgrade = Some(PendingDowngrade { at: checked(self.tiers.grace_end(at))?, level });
+        } else if level < held {
+            set_level(run, level, at, TierChangeReason::Review, changes);
+        } else {
+            run.since = at;
+        }
+        run.next_review = self.next_review(run.level, at)?;
+        state.anchor = state.last_review.take().unwrap_or_else(|| state.anchor.clone());
+        state.last_review = Some(state.current.clone());
+        Ok(())
+    }
+
+    fn next_review(&self, level: u32, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EvalError> {
+        match self.calendar_review(at)? {
+            Some(review) => Ok(Some(review)),
+            None if level > 0 => Ok(self.tiers.review_after(at, self.offset)),
+            None => Ok(None),
+        }
+    }
+
+    fn end_grace(
+        &self,
+        state: &mut TierState,
+        downgrade: PendingDowngrade,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), EvalError> {
+        let supported = self.tiers.supported(self.live_metric(&state.contributions, downgrade.at)?);
+        let run = &mut state.current;
+        run.downgrade = None;
+        let level = downgrade.level.max(supported);
+        if level < run.level {
+            set_level(run, level, downgrade.at, TierChangeReason::GraceEnded, changes);
+            if level == 0 && self.calendar_review(downgrade.at)?.is_none() {
+                run.next_review = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes in the contribution at `at` (already in the list): an upgrade if the metric now
+    /// reaches a higher level, and the end of a pending downgrade if it supports the level held.
+    fn take_in(&self, state: &mut TierState, at: DateTime<Utc>, changes: &mut Vec<Change>) -> Result<(), EvalError> {
+        let supported = self.tiers.supported(self.live_metric(&state.contributions, at)?);
+        let run = &mut state.current;
+        if supported >= run.level {
+            run.downgrade = None;
+        }
+        if supported > run.level {
+            set_level(run, supported, at, TierChangeReason::Upgrade, changes);
+            run.next_review = match self.calendar_review(at)? {
+                Some(review) => Some(review),
+                None => self.tiers.review_after(at, self.offset),
+            };
+        }
+        Ok(())
+    }
+
+    /// Re-derives the current run from the anchor over the kept contributions, up to `until`.
+    fn rerun(&self, state: &mut TierState, until: DateTime<Utc>) -> Result<(), EvalError> {
+        state.current = state.anchor.clone();
+        state.last_review = None;
+        let mut ignored = Vec::new();
+        let mut position = state.contributions.partition_point(|contribution| contribution.at < state.anchor.at);
+        while let Some(at) = state.contributions.get(position).map(|contribution| contribution.at) {
+            self.advance(state, at, &mut ignored)?;
+            self.take_in(state, at, &mut ignored)?;
+            position += 1;
+        }
+        self.advance(state, until, &mut ignored)
+    }
+
+    /// At the lowest level with nothing pending, no past contribution can lower anything, so
+    /// the anchor moves up to now and what no window can reach any more is dropped.
+    fn forget_the_past(&self, state: &mut TierState) -> Result<(), EvalError> {
+        let run = &state.current;
+        if run.level == 0 && run.downgrade.is_none() {
+            state.anchor = run.clone();
+            state.last_review = None;
+        }
+        let keep_from = checked(self.tiers.window_start(state.anchor.at, self.offset))?;
+        let stale = state.contributions.partition_point(|contribution| contribution.at < keep_from);
+        state.contributions.drain(..stale);
+        Ok(())
+    }
+
+    fn contribution(&self, receipt: &Receipt) -> Result<Decimal, EvalError> {
+        let kept = |line: &crate::ledger::ReceiptLine| line.qty - line.returned_qty;
+        match self.tiers.metric {
+            TierMetric::NetSpend => {
+                let mut spend = Decimal::ZERO;
+                for line in receipt.lines.iter().filter(|line| line.eligible) {
+                    let value = checked(line.value.value().checked_mul(kept(line)))?;
+                    spend = checked(spend.checked_add(checked(value.checked_div(line.qty))?))?;
+                }
+                Ok(spend)
+            }
+            TierMetric::Purchases => {
+                Ok(if receipt.lines.iter().any(|line| kept(line) > Decimal::ZERO) { Decimal::ONE } else { Decimal::ZERO })
+            }
+            TierMetric::PointsEarned => {
+                checked_sum(receipt.earnings.iter().map(|earning| earning.points - earning.clawed_back))
+            }
+        }
+    }
+
+    fn notice(&self, change: Change) -> Notice {
+        let level = |index: u32| &self.tiers.levels[index as usize];
+        Notice::TierChanged {
+            from: level(change.from).id.clone(),
+            to: level(change.to).id.clone(),
+            at: change.at,
+            reason: change.reason,
+            benefits: level(change.to).benefits.clone(),
+        }
+    }
+}
+
+fn set_level(run: &mut TierRun, level: u32, at: DateTime<Utc>, reason: TierChangeReason, changes: &mut Vec<Change>) {
+    changes.push(Change { from: run.level, to: level, at, reason });
+    run.level = level;
+    run.since = at;
+}
+
+fn ladder<'a>(draft: &Draft<'a>) -> Option<Ladder<'a>> {
+    let program = &draft.program.program;
+    Some(Ladder { tiers: program.tiers.as_ref()?, offset: program.utc_offset.0 })
+}
+
+/// The member's tier as the draft has it, started at the draft's time for a member without one.
+fn working_copy(draft: &mut Draft<'_>, ladder: &Ladder<'_>) -> Result<TierState, EvalError> {
+    match draft.tier.take().or_else(|| draft.state.tier().cloned()) {
+        Some(state) => Ok(state),
+        None => ladder.start(draft.at),
+    }
+}
+
+/// Reviews and grace periods due by the draft's time: part of settling every event.
+pub(crate) fn settle(draft: &mut Draft<'_>) -> Result<(), EvalError> {
+    let Some(ladder) = ladder(draft) else { return Ok(()) };
+    let held = draft.tier.as_ref().or(draft.state.tier());
+    let due = held.is_none_or(|state| {
+        let run = &state.current;
+        run.next_review.is_some_and(|at| at <= draft.at) || run.downgrade.is_some_and(|pending| pending.at <= draft.at)
+    });
+    if !due {
+        return Ok(());
+    }
+    let mut state = working_copy(draft, &ladder)?;
+    let mut changes = Vec::new();
+    ladder.advance(&mut state, draft.at, &mut changes)?;
+    ladder.forget_the_past(&mut state)?;
+    draft.outcome.notices.extend(changes.into_iter().map(|change| ladder.notice(change)));
+    draft.tier = Some(state);
+    Ok(())
+}
+
+/// The member's level now (after settling), for earn rules and tier benefits.
+pub(crate) fn level(draft: &Draft<'_>) -> Option<u32> {
+    draft.program.program.tiers.as_ref()?;
+    Some(draft.tier.as_ref().or(draft.state.tier()).map_or(0, |state| state.current.level))
+}
+
+/// Records what an order now contributes: a new order is taken in (and may upgrade the
+/// member); a returned one changes its contribution and the level is re-derived.
+pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<(), EvalError> {
+    let Some(ladder) = ladder(draft) else { return Ok(()) };
+    let amount = ladder.contribution(receipt)?;
+    let mut state = working_copy(draft, &ladder)?;
+    let held = state.current.level;
+    let mut changes = Vec::new();
+    let kept = state.contributions.iter().rposition(|contribution| contribution.order == receipt.order);
+    match kept {
+        Some(position) if state.contributions[position].amount != amount => {
+            state.contributions[position].amount = amount;
+            ladder.rerun(&mut state, draft.at)?;
+            if state.current.level != held {
+                let reason = TierChangeReason::Return;
+                changes.push(Change { from: held, to: state.current.level, at: draft.at, reason });
+            }
+        }
+        Some(_) => {}
+        None if receipt.at == draft.at => {
+            ladder.forget_the_past(&mut state)?;
+            let (at, order) = (receipt.at, receipt.order.clone());
+            state.contributions.push(Contribution { at, order, amount });
+            ladder.take_in(&mut state, at, &mut changes)?;
+        }
+        // A return of an order from before the anchor's window: it can't change the tier.
+        None => {}
+    }
+    draft.outcome.notices.extend(changes.into_iter().map(|change| ladder.notice(change)));
+    draft.tier = Some(state);
+    Ok(())
+}
+
+/// Where a member stands on the ladder at some moment, as [`Engine::tier_at`](crate::Engine::tier_at)
+/// reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierStatus {
+    /// The level's id.
+    pub level: Tag,
+    /// What the level gives.
+    pub benefits: TierBenefits,
+    /// The metric over the current window.
+    pub metric: Decimal,
+    /// The next level up, if any.
+    pub next_level: Option<Tag>,
+    /// How much more metric the next level needs.
+    pub missing_for_next: Option<Decimal>,
+    /// When the level is next reviewed; `None` when it can't go down.
+    pub next_review: Option<DateTime<Utc>>,
+    /// The level the next review will take the member to if nothing changes before it; `None`
+    /// when the member keeps the level.
+    pub downgrade_at_next_review: Option<Tag>,
+    /// A downgrade already decided, and when it takes effect unless the member requalifies.
+    pub downgrade_pending: Option<(Tag, DateTime<Utc>)>,
+}
+
+/// The status of a settled tier state at its current moment.
+pub(crate) fn status(ladder: &Ladder<'_>, state: &TierState) -> Result<TierStatus, EvalError> {
+    let run = &state.current;
+    let levels = &ladder.tiers.levels;
+    let level = &levels[run.level as usize];
+    let metric = ladder.live_metric(&state.contributions, run.at)?;
+    let next = levels.get(run.level as usize + 1);
+    let downgrade_at_next_review = match run.next_review {
+        Some(at) => {
+            let reviewed = ladder.reviewed_level(&state.contributions, at, run.level)?;
+            (reviewed < run.level).then(|| levels[reviewed as usize].id.clone())
+        }
+        None => None,
+    };
+    Ok(TierStatus {
+        level: level.id.clone(),
+        benefits: level.benefits.clone(),
+        metric,
+        next_level: next.map(|next| next.id.clone()),
+        missing_for_next: next.map(|next| next.threshold - metric),
+        next_review: run.next_review,
+        downgrade_at_next_review,
+        downgrade_pending: run.downgrade.map(|pending| (levels[pending.level as usize].id.clone(), pending.at)),
+    })
+}
+
+/// The member's tier at the draft's time, settled: for [`Engine::tier_at`](crate::Engine::tier_at).
+pub(crate) fn tier_at(draft: &mut Draft<'_>) -> Result<Option<TierStatus>, EvalError> {
+    let Some(ladder) = ladder(draft) else { return Ok(None) };
+    settle(draft)?;
+    let mut state = working_copy(draft, &ladder)?;
+    state.current.at = draft.at;
+    Ok(Some(status(&ladder, &state)?))
+}

@@ -1,0 +1,231 @@
+//! Tiers: members climb as they buy, are reviewed down as time passes, and lose at once what a
+//! returned order alone paid for.
+
+mod common;
+
+use common::{Shop, decimal, member};
+use loyalty_engine::{Notice, TierChangeReason, TierStatus};
+
+/// A furniture shop: 1 point per lira; blue from the start, silver from 1,000 lira of net
+/// spend, gold from 5,000, over `window`.
+fn furniture_shop(window: &str, downgrade: &str, grace_days: u32) -> Shop {
+    Shop::new(&format!(
+        r#"{{"id":"furniture","currency":"TRY","owner":"shop",
+            "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"1"}}}},
+                              {{"id":"gold-lamps","when":{{"tiers":["gold"],"categories":["lamps"]}},
+                                "effect":{{"points_per_unit":"100"}}}}]}},
+            "tiers":{{"metric":"net_spend","window":{window},"downgrade":"{downgrade}","grace_days":{grace_days},
+              "levels":[{{"id":"blue","threshold":"0"}},
+                        {{"id":"silver","threshold":"1000","benefits":{{"earn_multiplier":"1.5","flags":["free_shipping"]}}}},
+                        {{"id":"gold","threshold":"5000",
+                          "benefits":{{"earn_multiplier":"2","discount_share":"0.1","flags":["free_shipping","early_access"]}}}}]}}}}"#
+    ))
+}
+
+fn tier(shop: &mut Shop, id: &str, at: &str) -> TierStatus {
+    let state = shop.state(id);
+    let at = format!("{at}T12:00:00Z").parse().unwrap();
+    shop.ledger.engine().tier_at(&state, at).unwrap().expect("the program has tiers")
+}
+
+fn tier_changes(notices: &[Notice]) -> Vec<(String, String, TierChangeReason)> {
+    notices
+        .iter()
+        .filter_map(|notice| match notice {
+            Notice::TierChanged { from, to, reason, .. } => Some((from.to_string(), to.to_string(), *reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn change(from: &str, to: &str, reason: TierChangeReason) -> Vec<(String, String, TierChangeReason)> {
+    vec![(from.to_owned(), to.to_owned(), reason)]
+}
+
+#[test]
+fn a_member_is_upgraded_by_the_order_that_reaches_the_threshold_and_earns_more_from_then_on() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
+    let first = shop.buy("deniz", "2026-02-01", "o-1", "chair", "800");
+    assert!(tier_changes(&first.notices).is_empty());
+    assert_eq!(tier(&mut shop, "deniz", "2026-02-02").level.as_str(), "blue");
+
+    let second = shop.buy("deniz", "2026-03-01", "o-2", "table", "400");
+    assert_eq!(tier_changes(&second.notices), change("blue", "silver", TierChangeReason::Upgrade));
+    assert_eq!(second.receipt.as_ref().unwrap().earnings.len(), 1, "the upgrading order earns at the old level");
+
+    let third = shop.buy("deniz", "2026-03-02", "o-3", "rug", "100");
+    let earnings = &third.receipt.as_ref().unwrap().earnings;
+    let bonus = earnings.iter().find(|earning| earning.rule.as_str() == "tier:silver").expect("a tier bonus");
+    assert_eq!(bonus.points, decimal("50"), "1.5x on 100 points adds 50");
+    let status = tier(&mut shop, "deniz", "2026-03-03");
+    assert_eq!(status.benefits.flags.len(), 1);
+    assert_eq!(status.next_level.unwrap().as_str(), "gold");
+    assert_eq!(status.missing_for_next.unwrap(), decimal("3700"), "5,000 less 1,300 spent");
+}
+
+#[test]
+fn returning_the_order_that_paid_for_a_tier_takes_the_tier_away_at_once() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
+    shop.buy("deniz", "2026-03-01", "sofa", "sofa", "6000");
+    assert_eq!(tier(&mut shop, "deniz", "2026-03-02").level.as_str(), "gold");
+
+    let returned = shop.give_back("deniz", "2026-03-05", "sofa", "sofa", "1");
+
+    assert_eq!(tier_changes(&returned.notices), change("gold", "blue", TierChangeReason::Return));
+    let status = tier(&mut shop, "deniz", "2026-03-06");
+    assert_eq!(status.level.as_str(), "blue");
+    assert!(status.metric.is_zero(), "a fully returned order leaves nothing in the metric");
+}
+
+#[test]
+fn a_partial_return_that_keeps_the_threshold_keeps_the_tier() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
+    shop.apply(
+        r#"{"type":"purchase","member":"deniz","at":"2026-03-01T12:00:00Z","order":"chairs",
+            "lines":[{"sku":"chair","qty":"6","unit_price":"1000"}]}"#,
+    );
+    let one_back = shop.give_back("deniz", "2026-03-05", "chairs", "chair", "1");
+    assert!(tier_changes(&one_back.notices).is_empty(), "5,000 kept still makes gold");
+    let two_back = shop.give_back("deniz", "2026-03-06", "chairs", "chair", "1");
+    assert_eq!(tier_changes(&two_back.notices), change("gold", "silver", TierChangeReason::Return));
+}
+
+#[test]
+fn a_year_without_purchases_costs_one_level_at_the_review() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
+    shop.buy("deniz", "2026-06-01", "sofa", "sofa", "6000");
+    let new_year = shop.tick("deniz", "2027-01-01");
+    assert!(tier_changes(&new_year.notices).is_empty(), "2026 supported gold");
+    let status = tier(&mut shop, "deniz", "2027-06-01");
+    assert_eq!(status.downgrade_at_next_review.unwrap().as_str(), "silver", "nothing bought in 2027 yet");
+
+    let next_year = shop.tick("deniz", "2028-01-02");
+
+    assert_eq!(tier_changes(&next_year.notices), change("gold", "silver", TierChangeReason::Review));
+    let later = shop.tick("deniz", "2029-01-02");
+    assert_eq!(tier_changes(&later.notices), change("silver", "blue", TierChangeReason::Review));
+}
+
+#[test]
+fn to_qualified_goes_straight_to_the_level_the_metric_supports() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "to_qualified", 0);
+    shop.buy("deniz", "2026-06-01", "sofa", "sofa", "6000");
+    shop.buy("deniz", "2027-06-01", "lamp", "lamp", "200");
+    let review = shop.tick("deniz", "2028-01-02");
+    assert_eq!(tier_changes(&review.notices), change("gold", "blue", TierChangeReason::Review));
+}
+
+#[test]
+fn buying_during_the_grace_period_cancels_the_downgrade() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 30);
+    shop.buy("deniz", "2026-06-01", "sofa", "sofa", "6000");
+    shop.buy("ece", "2026-06-01", "sofa-2", "sofa", "6000");
+    for who in ["deniz", "ece"] {
+        let review = shop.tick(who, "2028-01-02");
+        assert!(tier_changes(&review.notices).is_empty(), "the grace period has begun");
+        let status = tier(&mut shop, who, "2028-01-03");
+        let (level, at) = status.downgrade_pending.expect("a downgrade is pending");
+        assert_eq!((level.as_str(), at.to_string()), ("silver", "2028-01-31 00:00:00 UTC".to_owned()));
+    }
+    shop.buy("deniz", "2028-01-20", "wardrobe", "wardrobe", "5000");
+
+    let deniz = shop.tick("deniz", "2028-02-01");
+    let ece = shop.tick("ece", "2028-02-01");
+
+    assert!(tier_changes(&deniz.notices).is_empty(), "Deniz requalified in time");
+    assert_eq!(tier(&mut shop, "deniz", "2028-02-02").level.as_str(), "gold");
+    assert_eq!(tier_changes(&ece.notices), change("gold", "silver", TierChangeReason::GraceEnded));
+}
+
+#[test]
+fn returning_in_january_an_order_that_held_the_tier_through_the_review_undoes_the_review() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
+    shop.buy("deniz", "2026-12-20", "sofa", "sofa", "6000");
+    shop.tick("deniz", "2027-01-01");
+    assert_eq!(tier(&mut shop, "deniz", "2027-01-02").level.as_str(), "gold", "confirmed for 2027 by 2026");
+
+    let returned = shop.give_back("deniz", "2027-01-03", "sofa", "sofa", "1");
+
+    assert_eq!(tier_changes(&returned.notices), change("gold", "blue", TierChangeReason::Return));
+}
+
+#[test]
+fn a_rolling_window_reviews_the_level_when_its_term_ends() {
+    let mut shop = furniture_shop(r#"{"rolling_days":90}"#, "to_qualified", 0);
+    shop.buy("deniz", "2026-01-10", "desk", "desk", "1200");
+    let status = tier(&mut shop, "deniz", "2026-01-11");
+    assert_eq!(status.level.as_str(), "silver");
+    assert_eq!(status.next_review.unwrap().to_string(), "2026-04-10 12:00:00 UTC");
+    shop.buy("deniz", "2026-03-01", "lamp", "lamp", "1000");
+
+    let review = shop.tick("deniz", "2026-04-11");
+
+    assert!(tier_changes(&review.notices).is_empty(), "the last 90 days hold 1,000: still silver");
+    let later = shop.tick("deniz", "2026-07-10");
+    assert_eq!(tier_changes(&later.notices), change("silver", "blue", TierChangeReason::Review));
+}
+
+#[test]
+fn rules_can_reward_one_tier_only() {
+    let mut shop = furniture_shop(r#""lifetime""#, "one_level", 0);
+    let blue = shop.apply(
+        r#"{"type":"purchase","member":"deniz","at":"2026-01-10T12:00:00Z","order":"o-1",
+            "lines":[{"sku":"lamp","qty":"1","unit_price":"10","category":"lamps"}]}"#,
+    );
+    assert!(blue.receipt.unwrap().earnings.iter().all(|earning| earning.rule.as_str() != "gold-lamps"));
+    shop.buy("deniz", "2026-02-01", "sofa", "sofa", "6000");
+    let gold = shop.apply(
+        r#"{"type":"purchase","member":"deniz","at":"2026-02-10T12:00:00Z","order":"o-2",
+            "lines":[{"sku":"lamp","qty":"1","unit_price":"10","category":"lamps"}]}"#,
+    );
+    let receipt = gold.receipt.unwrap();
+    let total: rust_decimal::Decimal = receipt.earnings.iter().map(|earning| earning.points).sum();
+    assert_eq!(total, decimal("120"), "10 base, 10 more for gold's 2x, 100 for gold lamps");
+    let status = tier(&mut shop, "deniz", "2030-01-01");
+    assert_eq!((status.level.as_str(), status.next_review), ("gold", None), "a lifetime tier is never reviewed");
+}
+
+#[test]
+fn spending_points_never_costs_a_tier_earned_on_points() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"EUR","owner":"cafe",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"10"}}]},
+            "redemption":{"point_value":"0.01"},
+            "tiers":{"metric":"points_earned","window":{"rolling_months":12},
+              "levels":[{"id":"regular","threshold":"0"},{"id":"vip","threshold":"1000"}]}}"#,
+    );
+    shop.buy("mira", "2026-01-10", "o-1", "cake", "100");
+    assert_eq!(tier(&mut shop, "mira", "2026-01-11").level.as_str(), "vip");
+    shop.apply(r#"{"type":"redeem","member":"mira","at":"2026-01-12T12:00:00Z","points":"1000"}"#);
+    let status = tier(&mut shop, "mira", "2026-01-13");
+    assert_eq!((status.level.as_str(), status.metric), ("vip", decimal("1000")));
+}
+
+#[test]
+fn purchases_count_orders_and_a_fully_returned_order_does_not_count() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"EUR","owner":"cafe",
+            "tiers":{"metric":"purchases","window":{"calendar":"month"},
+              "levels":[{"id":"regular","threshold":"0"},{"id":"friend","threshold":"3"}]}}"#,
+    );
+    shop.buy("mira", "2026-01-10", "o-1", "cake", "5");
+    shop.buy("mira", "2026-01-11", "o-2", "cake", "5");
+    shop.give_back("mira", "2026-01-12", "o-2", "cake", "1");
+    shop.buy("mira", "2026-01-13", "o-3", "cake", "5");
+    assert_eq!(tier(&mut shop, "mira", "2026-01-14").level.as_str(), "regular", "two orders kept");
+    shop.buy("mira", "2026-01-15", "o-4", "cake", "5");
+    assert_eq!(tier(&mut shop, "mira", "2026-01-16").level.as_str(), "friend");
+}
+
+#[test]
+fn the_tier_state_survives_serialization() {
+    let mut shop = furniture_shop(r#"{"calendar":"quarter"}"#, "one_level", 10);
+    shop.buy("deniz", "2026-01-10", "desk", "desk", "1200");
+    shop.tick("deniz", "2026-07-02");
+    let state = shop.state("deniz");
+    let json = serde_json::to_string(&state).unwrap();
+    let back: loyalty_engine::MemberState = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, state);
+    assert!(back.tier().is_some());
+    assert_eq!(shop.state("deniz").member(), &member("deniz"));
+}

@@ -229,3 +229,103 @@ fn the_tier_state_survives_serialization() {
     assert!(back.tier().is_some());
     assert_eq!(shop.state("deniz").member(), &member("deniz"));
 }
+
+mod properties {
+    use chrono::{DateTime, Duration, Utc};
+    use loyalty_engine::{Engine, Event, MemberState, TierStatus};
+    use proptest::prelude::*;
+
+    use super::common;
+
+    const WINDOWS: [&str; 6] = [
+        r#""lifetime""#,
+        r#"{"rolling_days":30}"#,
+        r#"{"rolling_months":3}"#,
+        r#"{"calendar":"month"}"#,
+        r#"{"calendar":"quarter"}"#,
+        r#"{"calendar":"year"}"#,
+    ];
+    const METRICS: [&str; 3] = ["net_spend", "purchases", "points_earned"];
+
+    /// No multiplier: what a tier pays out on other orders is not part of this property.
+    fn engine(window: usize, metric: usize, downgrade: &str, grace_days: u32) -> Engine {
+        let json = format!(
+            r#"{{"id":"p","currency":"EUR","owner":"shop",
+                "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"1"}}}}]}},
+                "tiers":{{"metric":"{}","window":{},"downgrade":"{downgrade}","grace_days":{grace_days},
+                  "levels":[{{"id":"l0","threshold":"0"}},{{"id":"l1","threshold":"2"}},
+                            {{"id":"l2","threshold":"1500"}},{{"id":"l3","threshold":"4000"}}]}}}}"#,
+            METRICS[metric], WINDOWS[window]
+        );
+        common::program(&json).compile().unwrap()
+    }
+
+    /// An order: days after the previous one, its price, and whether it comes back in full
+    /// (and how many days later).
+    type Order = (i64, u32, Option<i64>);
+
+    /// Runs the purchases, and the returns of the orders that come back, in time order, up to
+    /// `end`; or, with `keep_returned` false, only the orders not returned by `end`.
+    fn run(engine: &Engine, orders: &[Order], keep_returned: bool, end: DateTime<Utc>) -> MemberState {
+        let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut events: Vec<(DateTime<Utc>, String)> = Vec::new();
+        let mut at = start;
+        for (index, (gap_days, price, returned_after)) in orders.iter().enumerate() {
+            at += Duration::days(*gap_days);
+            let back = returned_after.map(|after_days| at + Duration::days(after_days) + Duration::hours(1));
+            if back.is_some_and(|back| back <= end) && !keep_returned {
+                continue;
+            }
+            events.push((at, format!(
+                r#"{{"type":"purchase","id":"p-{index}","member":"m","at":"{}","order":"o-{index}",
+                    "lines":[{{"sku":"x","qty":"1","unit_price":"{price}"}}]}}"#, at.to_rfc3339())));
+            if let Some(back) = back {
+                events.push((back, format!(
+                    r#"{{"type":"return","id":"r-{index}","member":"m","at":"{}","order":"o-{index}",
+                        "lines":[{{"sku":"x","qty":"1"}}]}}"#, back.to_rfc3339())));
+            }
+        }
+        events.sort_by_key(|(at, _)| *at);
+        let mut state = MemberState::new(common::member("m"));
+        for (_, json) in events.iter().filter(|(at, _)| *at <= end) {
+            let event: Event = common::event(json);
+            let outcome = engine.evaluate(&state, &event).unwrap();
+            state.apply(&outcome);
+        }
+        state
+    }
+
+    fn observed(status: TierStatus) -> (String, rust_decimal::Decimal, Option<DateTime<Utc>>, Option<String>) {
+        let pending = status.downgrade_pending.map(|(level, at)| format!("{level}@{at}"));
+        (status.level.to_string(), status.metric, status.next_review, pending)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// A member who returns orders in full stands, at every later moment, exactly where a
+        /// member who never placed them would: no level, metric, review or pending downgrade
+        /// is left behind by what came back.
+        #[test]
+        fn returned_orders_leave_no_trace_in_the_tier(
+            window in 0..WINDOWS.len(),
+            metric in 0..METRICS.len(),
+            to_qualified in any::<bool>(),
+            grace_days in prop_oneof![Just(0u32), Just(10)],
+            orders in prop::collection::vec(
+                (0i64..70, 100u32..3000, prop_oneof![Just(None), (0i64..14).prop_map(Some)]), 1..12),
+            probe_days in 0i64..500,
+        ) {
+            let downgrade = if to_qualified { "to_qualified" } else { "one_level" };
+            let engine = engine(window, metric, downgrade, grace_days);
+            let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+            let probe = start + Duration::days(probe_days) + Duration::minutes(30);
+            let with_returns = run(&engine, &orders, true, probe);
+            let never_bought = run(&engine, &orders, false, probe);
+            let later = with_returns.last_event_at().max(never_bought.last_event_at()).unwrap_or(probe).max(probe);
+            let seen = engine.tier_at(&with_returns, later).unwrap().unwrap();
+            let expected = engine.tier_at(&never_bought, later).unwrap().unwrap();
+            prop_assert_eq!(observed(seen), observed(expected));
+        }
+    }
+}

@@ -111,7 +111,7 @@ fn run() -> Result<(), String> {
             let points = state.points();
             let accounts = state
                 .balances()
-                .filter(|(_, asset, _)| *asset == Asset::Points)
+                .filter(|(_, asset, _)| **asset == Asset::Points)
                 .map(|(account, _, balance)| (account.to_string(), balance.to_string()))
                 .collect();
             let (pending, available, debt) = (points.pending, points.available, points.debt);

@@ -192,8 +192,8 @@ fn resolve(
 fn fold_postings<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> BTreeMap<(Account, Asset), Decimal> {
     let mut balances = BTreeMap::new();
     for posting in outcomes.flat_map(|outcome| &outcome.postings) {
-        *balances.entry((posting.from.clone(), posting.asset)).or_insert(Decimal::ZERO) -= posting.amount;
-        *balances.entry((posting.to.clone(), posting.asset)).or_insert(Decimal::ZERO) += posting.amount;
+        *balances.entry((posting.from.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) -= posting.amount;
+        *balances.entry((posting.to.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) += posting.amount;
     }
     balances
 }
@@ -213,7 +213,7 @@ proptest! {
         for (member, state) in &history.states {
             let mine = history.applied.iter().filter(|applied| applied.event.member().as_str() == MEMBERS[*member]);
             let folded = fold_postings(mine.clone().map(|applied| &applied.outcome));
-            let held: BTreeMap<_, _> = state.balances().map(|(account, asset, amount)| ((account.clone(), asset), amount)).collect();
+            let held: BTreeMap<_, _> = state.balances().map(|(account, asset, amount)| ((account.clone(), asset.clone()), amount)).collect();
             prop_assert_eq!(&held, &folded);
             prop_assert!(held.values().sum::<Decimal>().is_zero());
             prop_assert!(mine.flat_map(|applied| &applied.outcome.postings).all(|posting| posting.amount > Decimal::ZERO));

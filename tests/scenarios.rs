@@ -444,7 +444,7 @@ fn balances_are_the_fold_of_the_postings() {
         let folded: rust_decimal::Decimal = outcomes
             .iter()
             .flat_map(|outcome| &outcome.postings)
-            .filter(|posting| posting.asset == asset)
+            .filter(|posting| posting.asset == *asset)
             .map(|posting| {
                 let into = if posting.to == *account { posting.amount } else { decimal("0") };
                 let out_of = if posting.from == *account { posting.amount } else { decimal("0") };
@@ -454,7 +454,7 @@ fn balances_are_the_fold_of_the_postings() {
         assert_eq!(balance, folded, "{account}");
     }
     let total: rust_decimal::Decimal =
-        state.balances().filter(|(_, asset, _)| *asset == Asset::Points).map(|(_, _, b)| b).sum();
+        state.balances().filter(|(_, asset, _)| **asset == Asset::Points).map(|(_, _, b)| b).sum();
     assert!(total.is_zero());
     assert_eq!(state.member(), &member("jale"));
 }

@@ -276,13 +276,23 @@ mod properties {
             if back.is_some_and(|back| back <= end) && !keep_returned {
                 continue;
             }
-            events.push((at, format!(
-                r#"{{"type":"purchase","id":"p-{index}","member":"m","at":"{}","order":"o-{index}",
-                    "lines":[{{"sku":"x","qty":"1","unit_price":"{price}"}}]}}"#, at.to_rfc3339())));
+            events.push((
+                at,
+                format!(
+                    r#"{{"type":"purchase","id":"p-{index}","member":"m","at":"{}","order":"o-{index}",
+                    "lines":[{{"sku":"x","qty":"1","unit_price":"{price}"}}]}}"#,
+                    at.to_rfc3339()
+                ),
+            ));
             if let Some(back) = back {
-                events.push((back, format!(
-                    r#"{{"type":"return","id":"r-{index}","member":"m","at":"{}","order":"o-{index}",
-                        "lines":[{{"sku":"x","qty":"1"}}]}}"#, back.to_rfc3339())));
+                events.push((
+                    back,
+                    format!(
+                        r#"{{"type":"return","id":"r-{index}","member":"m","at":"{}","order":"o-{index}",
+                        "lines":[{{"sku":"x","qty":"1"}}]}}"#,
+                        back.to_rfc3339()
+                    ),
+                ));
             }
         }
         events.sort_by_key(|(at, _)| *at);

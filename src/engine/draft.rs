@@ -11,7 +11,9 @@ use rust_decimal::Decimal;
 use crate::amount::MAX_DECIMAL_MAGNITUDE;
 use crate::engine::{Compiled, EvalError, checked};
 use crate::id::{FunderId, OrderId};
-use crate::ledger::{Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, TierState, move_lot};
+use crate::ledger::{
+    Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, TierState, move_lot,
+};
 
 pub(crate) struct Draft<'a> {
     pub(crate) program: &'a Compiled,
@@ -49,7 +51,7 @@ impl<'a> Draft<'a> {
             tier: None,
         };
         // One pass over the member's few balances picks up all of its own.
-        for (account, _, balance) in state.balances().filter(|(_, asset, _)| *asset == Asset::Points) {
+        for (account, _, balance) in state.balances().filter(|(_, asset, _)| **asset == Asset::Points) {
             if let Some(held) = draft.member_balance(account) {
                 *held = balance;
             }

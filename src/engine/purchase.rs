@@ -9,8 +9,8 @@ use crate::amount::{Money, Rounding, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked, checked_sum, tiers};
-use crate::id::Tag;
 use crate::event::Purchase;
+use crate::id::Tag;
 use crate::ledger::{Account, Earning, Lot, LotId, PaidWith, Receipt, ReceiptLine};
 use crate::program::{CompiledRule, Effect};
 

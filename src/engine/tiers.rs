@@ -200,9 +200,11 @@ impl Ladder<'_> {
                 }
                 Ok(spend)
             }
-            TierMetric::Purchases => {
-                Ok(if receipt.lines.iter().any(|line| kept(line) > Decimal::ZERO) { Decimal::ONE } else { Decimal::ZERO })
-            }
+            TierMetric::Purchases => Ok(if receipt.lines.iter().any(|line| kept(line) > Decimal::ZERO) {
+                Decimal::ONE
+            } else {
+                Decimal::ZERO
+            }),
             TierMetric::PointsEarned => {
                 checked_sum(receipt.earnings.iter().map(|earning| earning.points - earning.clawed_back))
             }

@@ -9,7 +9,7 @@ mod tier;
 
 pub use lot::{Bucket, Lot, LotId};
 pub use outcome::{Coverage, Enrollment, Notice, Outcome, TierChangeReason};
-pub use posting::{Account, AccountParseError, Asset, Posting, PostingId};
+pub use posting::{Account, AccountParseError, Asset, AssetParseError, Posting, PostingId};
 pub use receipt::{Earning, PaidWith, Receipt, ReceiptLine};
 pub(crate) use state::move_lot;
 pub use state::{MemberState, PointsBalance};

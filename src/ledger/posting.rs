@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::amount::exact_decimal;
-use crate::id::{EventId, FunderId};
+use crate::id::{EventId, FunderId, Tag};
 use crate::ledger::lot::LotId;
 
 /// An account of one member's ledger. Postings move value between two accounts, so every
@@ -107,20 +107,59 @@ impl<'de> Deserialize<'de> for Account {
     }
 }
 
-/// What a posting moves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// What a posting moves. Prints and parses as `points` or `stamps:CARD`.
+///
+/// ```
+/// use loyalty_engine::{Asset, Tag};
+/// let stamps: Asset = "stamps:coffee".parse().unwrap();
+/// assert_eq!(stamps, Asset::Stamps(Tag::new("coffee").unwrap()));
+/// assert_eq!(Asset::Points.to_string(), "points");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Asset {
     /// Loyalty points.
     Points,
+    /// Stamps on the stamp card with this id.
+    Stamps(Tag),
 }
 
 impl fmt::Display for Asset {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Asset::Points => formatter.pad("points"),
+            Asset::Stamps(card) => formatter.pad(&format!("stamps:{card}")),
         }
+    }
+}
+
+/// The text was not an asset name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an asset (points or stamps:CARD)")]
+pub struct AssetParseError(String);
+
+impl FromStr for Asset {
+    type Err = AssetParseError;
+
+    fn from_str(text: &str) -> Result<Asset, AssetParseError> {
+        if text == "points" {
+            return Ok(Asset::Points);
+        }
+        let card = text.strip_prefix("stamps:").and_then(|card| Tag::new(card).ok());
+        card.map(Asset::Stamps).ok_or_else(|| AssetParseError(text.to_owned()))
+    }
+}
+
+impl Serialize for Asset {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Asset {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Asset, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -100,15 +100,15 @@ impl MemberState {
     /// The balance of one account in this member's ledger: the sum of every posting into it
     /// minus every posting out of it.
     pub fn balance(&self, account: &Account, asset: Asset) -> Decimal {
-        match self.balance_position(account, asset) {
+        match self.balance_position(account, &asset) {
             Ok(position) => self.balances[position].2,
             Err(_) => Decimal::ZERO,
         }
     }
 
     /// Every account this member's postings touched, with its balance.
-    pub fn balances(&self) -> impl Iterator<Item = (&Account, Asset, Decimal)> {
-        self.balances.iter().map(|(account, asset, amount)| (account, *asset, *amount))
+    pub fn balances(&self) -> impl Iterator<Item = (&Account, &Asset, Decimal)> {
+        self.balances.iter().map(|(account, asset, amount)| (account, asset, *amount))
     }
 
     /// Pending, available and owed points as of the last event. Vesting and expiry since then
@@ -217,8 +217,8 @@ impl MemberState {
 
     fn apply_posting(&mut self, posting: &Posting) {
         assert!(posting.amount > Decimal::ZERO, "posting {} is not positive", posting.id);
-        *self.balance_mut(&posting.from, posting.asset) -= posting.amount;
-        *self.balance_mut(&posting.to, posting.asset) += posting.amount;
+        *self.balance_mut(&posting.from, &posting.asset) -= posting.amount;
+        *self.balance_mut(&posting.to, &posting.asset) += posting.amount;
         let Some(id) = posting.lot else { return };
         self.unindex(id);
         let lot = self.lots.get_mut(id).expect("a posting names a lot the member does not hold");
@@ -237,15 +237,15 @@ impl MemberState {
         }
     }
 
-    fn balance_position(&self, account: &Account, asset: Asset) -> Result<usize, usize> {
-        self.balances.binary_search_by(|(held, held_asset, _)| (held, *held_asset).cmp(&(account, asset)))
+    fn balance_position(&self, account: &Account, asset: &Asset) -> Result<usize, usize> {
+        self.balances.binary_search_by(|(held, held_asset, _)| (held, held_asset).cmp(&(account, asset)))
     }
 
-    fn balance_mut(&mut self, account: &Account, asset: Asset) -> &mut Decimal {
+    fn balance_mut(&mut self, account: &Account, asset: &Asset) -> &mut Decimal {
         let position = match self.balance_position(account, asset) {
             Ok(position) => position,
             Err(position) => {
-                self.balances.insert(position, (account.clone(), asset, Decimal::ZERO));
+                self.balances.insert(position, (account.clone(), asset.clone(), Decimal::ZERO));
                 position
             }
         };
@@ -408,7 +408,7 @@ impl TryFrom<StateRecord> for MemberState {
         state.next_lot = record.next_lot;
         state.tier = record.tier.map(Arc::new);
         for balance in record.balances {
-            *state.balance_mut(&balance.account, balance.asset) = balance.amount;
+            *state.balance_mut(&balance.account, &balance.asset) = balance.amount;
         }
         for lot in record.lots {
             check_lot(&lot, state.lots.lots.last(), state.next_lot)?;

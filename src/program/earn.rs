@@ -228,8 +228,7 @@ impl CompiledRule {
         eligible_total: Decimal,
         tier: Option<&Tag>,
     ) -> bool {
-        self.unconditional
-            || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total, tier))
+        self.unconditional || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total, tier))
     }
 
     /// The rule a tier's earn multiplier works as: `tier:LEVEL`, on every line, paid by `owner`.

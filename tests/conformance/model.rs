@@ -96,8 +96,8 @@ impl Model {
 pub fn fold(postings: &[Posting]) -> BTreeMap<(Account, Asset), Decimal> {
     let mut balances = BTreeMap::new();
     for posting in postings {
-        *balances.entry((posting.from.clone(), posting.asset)).or_insert(Decimal::ZERO) -= posting.amount;
-        *balances.entry((posting.to.clone(), posting.asset)).or_insert(Decimal::ZERO) += posting.amount;
+        *balances.entry((posting.from.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) -= posting.amount;
+        *balances.entry((posting.to.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) += posting.amount;
     }
     balances.retain(|_, amount| !amount.is_zero());
     balances
@@ -139,7 +139,7 @@ pub fn check_matches<B: Backend>(backend: &B, model: &Model) -> Result<(), Strin
         let held: BTreeMap<(Account, Asset), Decimal> = state
             .balances()
             .filter(|(_, _, amount)| !amount.is_zero())
-            .map(|(account, asset, amount)| ((account.clone(), asset), amount))
+            .map(|(account, asset, amount)| ((account.clone(), asset.clone()), amount))
             .collect();
         if fold(&stored) != held {
             return Err(format!("member {member}: the stored postings do not fold to the stored balances"));

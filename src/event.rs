@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Points, exact_decimal};
-use crate::id::{EventId, MemberId, OrderId, Sku, Tag};
+use crate::id::{EventId, MemberId, OrderId, RewardId, Sku, Tag};
 
 /// Something that happened to one member at one time.
 ///
@@ -34,6 +34,10 @@ pub enum Event {
     Return(Return),
     /// Points spent on a reward outside an order.
     Redeem(Redeem),
+    /// The host used a stamp-card reward (a points reward credits its points).
+    RedeemReward(RewardEvent),
+    /// The host cancelled a stamp-card reward.
+    VoidReward(RewardEvent),
     /// The member joins the program.
     Enroll(Enroll),
     /// A named event from the host (a review written, an app installed).
@@ -63,6 +67,7 @@ impl Event {
             Event::Purchase(event) => (&event.id, &event.member, event.at),
             Event::Return(event) => (&event.id, &event.member, event.at),
             Event::Redeem(event) => (&event.id, &event.member, event.at),
+            Event::RedeemReward(event) | Event::VoidReward(event) => (&event.id, &event.member, event.at),
             Event::Enroll(event) => (&event.id, &event.member, event.at),
             Event::Custom(event) => (&event.id, &event.member, event.at),
             Event::Tick(event) => (&event.id, &event.member, event.at),
@@ -178,6 +183,26 @@ pub struct Redeem {
     /// What the points buy, for the host's records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward: Option<Tag>,
+}
+
+/// A stamp-card reward the host redeems or voids.
+///
+/// ```
+/// use loyalty_engine::Event;
+/// let json = r#"{"type":"redeem_reward","id":"e-9","member":"m-1","at":"2026-03-01T10:00:00Z","reward":"r-1"}"#;
+/// assert!(matches!(serde_json::from_str(json).unwrap(), Event::RedeemReward(_)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardEvent {
+    /// Event id.
+    pub id: EventId,
+    /// Whose reward.
+    pub member: MemberId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The reward, as the member's state and the outcome that issued it name it.
+    pub reward: RewardId,
 }
 
 /// A member joins the program.

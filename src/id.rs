@@ -126,6 +126,10 @@ id_type!(
     FunderId
 );
 id_type!(
+    /// A reward a stamp card issued, unique per member (`r-1`, `r-2`, ...).
+    RewardId
+);
+id_type!(
     /// A stock-keeping unit: what a purchase line sold.
     Sku
 );

@@ -77,19 +77,19 @@ pub use amount::{
     AmountParseError, MAX_DECIMAL_MAGNITUDE, MAX_DECIMAL_PLACES, Money, Points, Ratio, Rounding, RoundingMode,
 };
 pub use analytics::PointsTotals;
-pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT, TierStatus};
-pub use event::{Custom, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, ReturnLine, Tick};
-pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RuleId, Sku, Tag};
+pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT, StampProgress, TierStatus};
+pub use event::{Custom, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, ReturnLine, RewardEvent, Tick};
+pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RewardId, RuleId, Sku, Tag};
 pub use ledger::{
     Account, AccountParseError, Asset, AssetParseError, Bucket, Contribution, Coverage, Earning, Enrollment, Lot,
     LotId, MemberState, Notice, Outcome, PaidWith, PendingDowngrade, PointsBalance, Posting, PostingId, Receipt,
-    ReceiptLine, TierChangeReason, TierRun, TierState,
+    ReceiptLine, Reward, RewardStatus, StampEarning, TierChangeReason, TierRun, TierState,
 };
 pub use program::{
     CalendarPeriod, CompileError, Condition, Downgrade, Earn, EarnRule, Effect, Expiry, MAX_CONDITION_VALUES,
-    MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_TIER_FLAGS,
-    MAX_TIER_LEVELS, MAX_VESTING_DAYS, Program, Redemption, Returns, SpentPointsPolicy, TierBenefits, TierLevel,
-    TierMetric, TierWindow, Tiers, UtcOffset,
+    MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_STAMP_CARDS,
+    MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, Program, Redemption, Returns, RewardKind,
+    SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers, UtcOffset,
 };
 pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,

@@ -12,7 +12,7 @@ use crate::amount::MAX_DECIMAL_MAGNITUDE;
 use crate::engine::{Compiled, EvalError, checked};
 use crate::id::{FunderId, OrderId};
 use crate::ledger::{
-    Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, TierState, move_lot,
+    Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, Reward, TierState, move_lot,
 };
 
 pub(crate) struct Draft<'a> {
@@ -32,6 +32,8 @@ pub(crate) struct Draft<'a> {
     forgiven: Decimal,
     /// The member's tier, once this draft changed it.
     pub(crate) tier: Option<TierState>,
+    /// Rewards this draft issued or changed, as it left them.
+    pub(crate) rewards: Vec<Reward>,
 }
 
 impl<'a> Draft<'a> {
@@ -49,6 +51,7 @@ impl<'a> Draft<'a> {
             debt: Decimal::ZERO,
             forgiven: Decimal::ZERO,
             tier: None,
+            rewards: Vec::new(),
         };
         // One pass over the member's few balances picks up all of its own.
         for (account, _, balance) in state.balances().filter(|(_, asset, _)| **asset == Asset::Points) {
@@ -214,6 +217,41 @@ impl<'a> Draft<'a> {
         if let Some(tier) = self.tier {
             self.outcome.tier = Some(std::sync::Arc::new(tier));
         }
+        self.outcome.rewards = self.rewards;
+    }
+
+    /// Records a posting of an asset that has no lots (stamps).
+    pub(crate) fn post_unlotted(
+        &mut self,
+        asset: Asset,
+        from: Account,
+        to: Account,
+        amount: Decimal,
+    ) -> Result<(), EvalError> {
+        assert!(asset != Asset::Points, "points move through `post`, which keeps their lots");
+        if amount.is_zero() {
+            return Ok(());
+        }
+        let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
+        let id = PostingId { event: self.outcome.event.clone(), index };
+        self.outcome.postings.push(Posting { id, from, to, asset, amount, lot: None });
+        Ok(())
+    }
+
+    /// The balance of one of the member's accounts in an asset without lots, within the draft.
+    pub(crate) fn unlotted_balance(&self, account: &Account, asset: &Asset) -> Decimal {
+        let moved: Decimal = self
+            .outcome
+            .postings
+            .iter()
+            .filter(|posting| posting.asset == *asset)
+            .map(|posting| {
+                let into = if posting.to == *account { posting.amount } else { Decimal::ZERO };
+                let out_of = if posting.from == *account { posting.amount } else { Decimal::ZERO };
+                into - out_of
+            })
+            .sum();
+        self.state.balance(account, asset.clone()) + moved
     }
 
     /// Points given back by a return first settle what a `stop_at_zero` program forgave: the

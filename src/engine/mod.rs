@@ -5,8 +5,10 @@ mod enroll;
 mod purchase;
 mod redeem;
 mod returns;
+mod stamps;
 mod tiers;
 
+pub use stamps::StampProgress;
 pub use tiers::TierStatus;
 
 use std::sync::Arc;
@@ -16,9 +18,9 @@ use rust_decimal::Decimal;
 
 use crate::amount::{Money, Points, within_limits};
 use crate::event::Event;
-use crate::id::{EventId, MemberId, OrderId, Sku, Tag};
-use crate::ledger::{MemberState, Outcome, PointsBalance};
-use crate::program::{CompiledRule, Program, RuleIndex};
+use crate::id::{EventId, MemberId, OrderId, RewardId, Sku, Tag};
+use crate::ledger::{MemberState, Outcome, PointsBalance, RewardStatus};
+use crate::program::{CompiledCard, CompiledRule, Program, RuleIndex};
 
 use draft::Draft;
 
@@ -56,11 +58,17 @@ pub(crate) struct Compiled {
     pub(crate) rules: RuleIndex,
     /// Each tier level's earn multiplier, by level.
     pub(crate) tier_multipliers: Vec<Option<CompiledRule>>,
+    pub(crate) cards: Vec<CompiledCard>,
 }
 
 impl Engine {
-    pub(crate) fn new(program: Program, rules: RuleIndex, tier_multipliers: Vec<Option<CompiledRule>>) -> Engine {
-        Engine { compiled: Arc::new(Compiled { program, rules, tier_multipliers }) }
+    pub(crate) fn new(
+        program: Program,
+        rules: RuleIndex,
+        tier_multipliers: Vec<Option<CompiledRule>>,
+        cards: Vec<CompiledCard>,
+    ) -> Engine {
+        Engine { compiled: Arc::new(Compiled { program, rules, tier_multipliers, cards }) }
     }
 
     /// The program this engine runs.
@@ -122,10 +130,35 @@ impl Engine {
             Event::Return(event) => returns::evaluate(&mut draft, event),
             Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem),
             Event::Enroll(event) => enroll::evaluate(&mut draft, event),
+            Event::RedeemReward(event) => stamps::redeem_reward(&mut draft, event),
+            Event::VoidReward(event) => stamps::void_reward(&mut draft, event),
             Event::Custom(_) | Event::Tick(_) => draft.settle(),
         }?;
         draft.finish();
         Ok(())
+    }
+
+    /// How far the member is on each of the program's stamp cards: stamps held, stamps left to
+    /// the next reward and rewards not yet used.
+    ///
+    /// ```
+    /// use loyalty_engine::{Event, MemberId, MemberState, Program};
+    ///
+    /// let program: Program = serde_json::from_str(r#"{"id": "cafe", "currency": "EUR", "owner": "cafe",
+    ///   "stamp_cards": [{"id": "coffee", "when": {"categories": ["coffee"]}, "stamps_needed": 6,
+    ///                    "reward": {"free_item": {"max_value": "4.50"}}}]}"#).unwrap();
+    /// let engine = program.compile().unwrap();
+    /// let event: Event = serde_json::from_str(r#"{"type": "purchase", "id": "e-1", "member": "m-1",
+    ///   "at": "2026-03-01T08:00:00Z", "order": "o-1",
+    ///   "lines": [{"sku": "flat-white", "qty": "2", "unit_price": "3.80", "category": "coffee"}]}"#).unwrap();
+    /// let mut state = MemberState::new(MemberId::new("m-1").unwrap());
+    /// state.apply(&engine.evaluate(&state, &event).unwrap());
+    ///
+    /// let coffee = &engine.stamp_cards(&state)[0];
+    /// assert_eq!((coffee.stamps.to_string(), coffee.stamps_left.to_string()), ("2".into(), "4".into()));
+    /// ```
+    pub fn stamp_cards(&self, state: &MemberState) -> Vec<StampProgress> {
+        stamps::progress(&self.compiled.cards, state)
     }
 
     /// A member's tier as it will stand at `at`, once reviews up to then are settled: the
@@ -396,6 +429,23 @@ pub enum EvalError {
         requested: Points,
         /// The most points that may pay for the order.
         max_points: Points,
+    },
+    /// A `redeem_reward` or `void_reward` naming a reward the member does not have.
+    #[error("member {member} has no reward {reward}")]
+    UnknownReward {
+        /// The member.
+        member: MemberId,
+        /// The reward named.
+        reward: RewardId,
+    },
+    /// A `redeem_reward` or `void_reward` of a reward that was already redeemed, voided or
+    /// revoked.
+    #[error("reward {reward} is {status:?}, not issued")]
+    RewardClosed {
+        /// The reward.
+        reward: RewardId,
+        /// What became of it.
+        status: RewardStatus,
     },
     /// An `enroll` for a member who is already enrolled.
     #[error("member {member} is already enrolled")]

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Rounding, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
-use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked, checked_sum, tiers};
+use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked, checked_sum, stamps, tiers};
 use crate::event::Purchase;
 use crate::id::Tag;
 use crate::ledger::{Account, Earning, Lot, LotId, PaidWith, Receipt, ReceiptLine};
@@ -31,6 +31,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     let (paid_with, paid_value) = pay_with_points(draft, purchase, &mut lines, order_total)?;
     let earnings = earn(draft, purchase, &lines, order_total, paid_value)?;
     let (first_lot, lot_count) = open_lots(draft, purchase, &earnings)?;
+    let stamps = stamps::earn(draft, purchase, &lines)?;
     let order = purchase.order.clone();
     let (withheld_points, withheld_money) = (Decimal::ZERO, Money::ZERO);
     let receipt = Receipt {
@@ -43,6 +44,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         paid_with,
         withheld_points,
         withheld_money,
+        stamps,
     };
     tiers::record_order(draft, &receipt)?;
     draft.outcome.receipt = Some(Arc::new(receipt));

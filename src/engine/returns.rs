@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Points, ceiling_to, floor_to, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::purchase::check_line_count;
-use crate::engine::{EvalError, check_decimal, checked, tiers};
+use crate::engine::{EvalError, check_decimal, checked, stamps, tiers};
 use crate::event::{Return, ReturnLine};
 use crate::id::FunderId;
 use crate::ledger::{Account, Bucket, Coverage, Earning, Notice, Receipt};
@@ -47,6 +47,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     } else {
         cover_from_points(draft, &spent)?;
     }
+    stamps::take_back(draft, &mut receipt)?;
     tiers::record_order(draft, &receipt)?;
     draft.outcome.receipt = Some(Arc::new(receipt));
     Ok(())

@@ -4,13 +4,15 @@ mod lot;
 mod outcome;
 mod posting;
 mod receipt;
+mod reward;
 mod state;
 mod tier;
 
 pub use lot::{Bucket, Lot, LotId};
 pub use outcome::{Coverage, Enrollment, Notice, Outcome, TierChangeReason};
 pub use posting::{Account, AccountParseError, Asset, AssetParseError, Posting, PostingId};
-pub use receipt::{Earning, PaidWith, Receipt, ReceiptLine};
+pub use receipt::{Earning, PaidWith, Receipt, ReceiptLine, StampEarning};
+pub use reward::{Reward, RewardStatus};
 pub(crate) use state::move_lot;
 pub use state::{MemberState, PointsBalance};
 pub use tier::{Contribution, PendingDowngrade, TierRun, TierState};

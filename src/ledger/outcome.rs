@@ -6,10 +6,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Points};
-use crate::id::{EventId, MemberId, Tag};
+use crate::id::{EventId, MemberId, RewardId, Tag};
 use crate::ledger::lot::Lot;
 use crate::ledger::posting::Posting;
 use crate::ledger::receipt::Receipt;
+use crate::ledger::reward::Reward;
 use crate::ledger::tier::TierState;
 use crate::program::TierBenefits;
 
@@ -42,6 +43,9 @@ pub struct Outcome {
     /// return, a review); shared with the member's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<Arc<TierState>>,
+    /// Stamp-card rewards this event issued, redeemed, voided or revoked, as it left them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewards: Vec<Reward>,
     /// Money the host must withhold from this return's refund, because the returned order's
     /// points were already spent (policy `deduct_from_refund`).
     #[serde(default)]
@@ -63,6 +67,7 @@ impl Outcome {
             receipt: None,
             enrollment: None,
             tier: None,
+            rewards: Vec::new(),
             refund_withheld: Money::ZERO,
             notices: Vec::new(),
         }
@@ -78,6 +83,7 @@ impl Outcome {
         self.receipt = None;
         self.enrollment = None;
         self.tier = None;
+        self.rewards.clear();
         self.refund_withheld = Money::ZERO;
         self.notices.clear();
     }
@@ -108,6 +114,28 @@ pub enum Notice {
         points: Points,
         /// How they were covered.
         covered_by: Coverage,
+    },
+    /// A full stamp card issued a reward.
+    RewardIssued {
+        /// The reward.
+        reward: RewardId,
+        /// The card.
+        card: Tag,
+    },
+    /// A return took back the stamps that filled a card, so its unused reward is revoked.
+    RewardRevoked {
+        /// The reward.
+        reward: RewardId,
+        /// The card.
+        card: Tag,
+    },
+    /// A return took back stamps that filled a card whose reward was already used: the stamp
+    /// count is negative until new stamps make up for it.
+    StampsOwed {
+        /// The card.
+        card: Tag,
+        /// How many stamps are owed now.
+        stamps: u32,
     },
     /// The member's tier changed.
     TierChanged {

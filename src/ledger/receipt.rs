@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, exact_decimal};
-use crate::id::{FunderId, OrderId, RuleId, Sku};
+use crate::id::{FunderId, OrderId, RuleId, Sku, Tag};
 use crate::ledger::lot::LotId;
 
 /// What one order earned and paid with points, and what has come back since.
@@ -38,6 +38,9 @@ pub struct Receipt {
     /// The money withheld so far, in the program currency.
     #[serde(default, skip_serializing_if = "is_zero_money")]
     pub withheld_money: Money,
+    /// The stamps each line earned, by card.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stamps: Vec<StampEarning>,
 }
 
 fn is_zero_money(money: &Money) -> bool {
@@ -86,6 +89,19 @@ pub struct Earning {
     /// whole earning is clawed back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_order_total: Option<Money>,
+}
+
+/// Stamps one line earned on one card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StampEarning {
+    /// Index of the line in [`Receipt::lines`].
+    pub line: u32,
+    /// The card.
+    pub card: Tag,
+    /// Stamps earned.
+    pub stamps: u32,
+    /// Stamps returns took back so far.
+    pub taken_back: u32,
 }
 
 /// Points that paid for an order from lots of one funder with one expiry.

@@ -14,6 +14,7 @@ use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
 use crate::ledger::posting::{Account, Asset, Posting};
 use crate::ledger::receipt::Receipt;
+use crate::ledger::reward::Reward;
 use crate::ledger::tier::TierState;
 
 /// Everything the engine knows about one member, and nothing about any other.
@@ -44,6 +45,8 @@ pub struct MemberState {
     orders: Vec<Arc<Receipt>>,
     next_lot: LotId,
     tier: Option<Arc<TierState>>,
+    /// In the order issued; a member earns few.
+    rewards: Vec<Reward>,
 }
 
 /// A member's points in the three buckets the member holds.
@@ -79,6 +82,7 @@ impl MemberState {
             orders: Vec::new(),
             next_lot: LotId(0),
             tier: None,
+            rewards: Vec::new(),
         }
     }
 
@@ -148,6 +152,12 @@ impl MemberState {
         self.tier.as_deref()
     }
 
+    /// The rewards the member's stamp cards issued, in the order issued, whatever became of
+    /// them.
+    pub fn rewards(&self) -> &[Reward] {
+        &self.rewards
+    }
+
     /// When this member next has something to settle (a lot vesting or expiring), so that a
     /// host can schedule a `tick`; correctness never depends on it.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
@@ -211,6 +221,12 @@ impl MemberState {
         }
         if let Some(tier) = &outcome.tier {
             self.tier = Some(Arc::clone(tier));
+        }
+        for reward in &outcome.rewards {
+            match self.rewards.iter_mut().find(|held| held.id == reward.id) {
+                Some(held) => *held = reward.clone(),
+                None => self.rewards.push(reward.clone()),
+            }
         }
         self.last_event_at = Some(outcome.at);
     }
@@ -367,6 +383,8 @@ struct StateRecord {
     next_lot: LotId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tier: Option<TierState>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    rewards: Vec<Reward>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -392,6 +410,7 @@ impl From<MemberState> for StateRecord {
             orders: state.orders.into_iter().map(Arc::unwrap_or_clone).collect(),
             next_lot: state.next_lot,
             tier: state.tier.map(Arc::unwrap_or_clone),
+            rewards: state.rewards,
         }
     }
 }
@@ -407,6 +426,7 @@ impl TryFrom<StateRecord> for MemberState {
         state.enrollment = record.enrollment;
         state.next_lot = record.next_lot;
         state.tier = record.tier.map(Arc::new);
+        state.rewards = record.rewards;
         for balance in record.balances {
             *state.balance_mut(&balance.account, &balance.asset) = balance.amount;
         }

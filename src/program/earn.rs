@@ -146,7 +146,7 @@ impl Condition {
     }
 
     /// The same condition with every list sorted and without repeats, for binary search.
-    fn sorted(&self) -> Condition {
+    pub(crate) fn sorted(&self) -> Condition {
         fn sorted<T: Ord + Clone>(values: &[T]) -> Vec<T> {
             let mut values = values.to_vec();
             values.sort_unstable();
@@ -173,7 +173,7 @@ impl Condition {
             || self.until.is_some()
     }
 
-    fn validate(&self, path: &str) -> Result<(), CompileError> {
+    pub(crate) fn validate(&self, path: &str) -> Result<(), CompileError> {
         let lists = [
             ("skus", self.skus.len()),
             ("categories", self.categories.len()),
@@ -411,7 +411,7 @@ fn compile_rule(
     })
 }
 
-fn compile_funders(
+pub(crate) fn compile_funders(
     funded_by: &BTreeMap<FunderId, Ratio>,
     owner: &FunderId,
     path: &str,

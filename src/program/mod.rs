@@ -5,6 +5,7 @@ mod expiry;
 mod period;
 mod redemption;
 mod returns;
+mod stamps;
 mod tiers;
 
 use std::fmt;
@@ -22,6 +23,8 @@ pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
 pub use period::CalendarPeriod;
 pub use redemption::Redemption;
 pub use returns::{MAX_VESTING_DAYS, Returns, SpentPointsPolicy};
+pub(crate) use stamps::CompiledCard;
+pub use stamps::{MAX_STAMP_CARDS, MAX_STAMPS, RewardKind, StampCard};
 pub use tiers::{Downgrade, MAX_TIER_FLAGS, MAX_TIER_LEVELS, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers};
 
 use crate::amount::{MAX_DECIMAL_PLACES, Rounding};
@@ -83,6 +86,9 @@ pub struct Program {
     /// A ladder of tiers with their benefits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiers: Option<Tiers>,
+    /// Stamp cards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stamp_cards: Vec<StampCard>,
 }
 
 fn cents() -> u32 {
@@ -119,7 +125,8 @@ impl Program {
         }
         let rules = RuleIndex::compile(&self.earn, &self.owner, self.rounding.decimal_places)?;
         self.check_tier_conditions()?;
-        Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?))
+        let cards = stamps::compile_cards(&self.stamp_cards, &self.owner, self.rounding.decimal_places)?;
+        Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards))
     }
 
     /// Earn rules may only name tier levels the program has.

@@ -1,0 +1,258 @@
+//! Stamp cards: stamps for qualifying units, rewards for full cards, and returns that take both
+//! back.
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::amount::{ceiling_to, split_exact};
+use crate::engine::draft::Draft;
+use crate::engine::{EvalError, checked, checked_sum, tiers};
+use crate::event::{Purchase, RewardEvent};
+use crate::id::{RewardId, Tag};
+use crate::ledger::{Account, Asset, MemberState, Notice, Receipt, ReceiptLine, Reward, RewardStatus, StampEarning};
+use crate::program::{CompiledCard, RewardKind};
+
+/// Stamps the purchase's lines earn, by card; posts them and fills cards.
+pub(crate) fn earn(
+    draft: &mut Draft<'_>,
+    purchase: &Purchase,
+    lines: &[ReceiptLine],
+) -> Result<Vec<StampEarning>, EvalError> {
+    let cards = &draft.program.cards;
+    if cards.is_empty() {
+        return Ok(Vec::new());
+    }
+    let eligible_total = checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?;
+    let tiers = draft.program.program.tiers.as_ref();
+    let tier = tiers::level(draft).zip(tiers).map(|(level, tiers)| &tiers.levels[level as usize].id);
+    let mut earned = Vec::new();
+    for compiled in cards.iter().filter(|compiled| compiled.when.matches_order(purchase, eligible_total, tier)) {
+        for (index, (line, bought)) in purchase.lines.iter().zip(lines).enumerate() {
+            if !bought.eligible || !compiled.when.matches_line(line) {
+                continue;
+            }
+            let per_unit = Decimal::from(compiled.card.stamps_per_unit);
+            let stamps = checked(checked(bought.qty.checked_mul(per_unit))?.floor().to_u32())?;
+            if stamps > 0 {
+                let line = u32::try_from(index).expect("lines are limited far below u32::MAX");
+                earned.push(StampEarning { line, card: compiled.card.id.clone(), stamps, taken_back: 0 });
+            }
+        }
+    }
+    for compiled in cards {
+        let total: u64 = earned
+            .iter()
+            .filter(|earning| earning.card == compiled.card.id)
+            .map(|earning| u64::from(earning.stamps))
+            .sum();
+        if total > 0 {
+            let (asset, owner) = (Asset::Stamps(compiled.card.id.clone()), draft.program.program.owner.clone());
+            draft.post_unlotted(asset, Account::Funder(owner), Account::Available, Decimal::from(total))?;
+            fill(draft, compiled, purchase)?;
+        }
+    }
+    Ok(earned)
+}
+
+/// Uses up full cards' stamps and issues their rewards.
+fn fill(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase) -> Result<(), EvalError> {
+    let card = &compiled.card;
+    let asset = Asset::Stamps(card.id.clone());
+    let needed = Decimal::from(card.stamps_needed);
+    loop {
+        let held = draft.unlotted_balance(&Account::Available, &asset);
+        if held < needed {
+            return Ok(());
+        }
+        draft.post_unlotted(asset.clone(), Account::Available, Account::Redeemed, needed)?;
+        issue(draft, compiled, purchase)?;
+        if !card.carry_over {
+            // What did not fit on the card is lost, as the program says.
+            return draft.post_unlotted(asset, Account::Available, Account::Expired, held - needed);
+        }
+    }
+}
+
+fn issue(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase) -> Result<(), EvalError> {
+    let state = draft.state;
+    let new = draft.rewards.iter().filter(|reward| state.rewards().iter().all(|held| held.id != reward.id)).count();
+    let id = RewardId::new(&format!("r-{}", state.rewards().len() + new + 1)).expect("a short id");
+    let funded_by = compiled.funders.iter().map(|(funder, share)| (funder.clone(), (*share).into())).collect();
+    draft.rewards.push(Reward {
+        id: id.clone(),
+        card: compiled.card.id.clone(),
+        kind: compiled.card.reward.clone(),
+        funded_by,
+        issued_at: draft.at,
+        order: purchase.order.clone(),
+        status: RewardStatus::Issued,
+        closed_by: None,
+        closed_at: None,
+    });
+    draft.outcome.notices.push(Notice::RewardIssued { reward: id, card: compiled.card.id.clone() });
+    Ok(())
+}
+
+/// Takes back the stamps of the units a return brings back: for each line, what its returned
+/// units earned, rounded up, less what earlier returns took. Stamps a full card already used
+/// come back by revoking that card's latest unused reward; with none left, the count goes
+/// negative.
+pub(crate) fn take_back(draft: &mut Draft<'_>, receipt: &mut Receipt) -> Result<(), EvalError> {
+    let mut by_card: Vec<(Tag, u64)> = Vec::new();
+    for earning in &mut receipt.stamps {
+        let line = &receipt.lines[earning.line as usize];
+        let returned = checked(Decimal::from(earning.stamps).checked_mul(line.returned_qty))?;
+        let target = checked(ceiling_to(checked(returned.checked_div(line.qty))?, 0).to_u32())?.min(earning.stamps);
+        let delta = u64::from(target - earning.taken_back);
+        earning.taken_back = target;
+        match by_card.iter_mut().find(|(card, _)| *card == earning.card) {
+            Some((_, total)) => *total += delta,
+            None => by_card.push((earning.card.clone(), delta)),
+        }
+    }
+    let owner = draft.program.program.owner.clone();
+    for (card, stamps) in by_card.into_iter().filter(|(_, stamps)| *stamps > 0) {
+        let asset = Asset::Stamps(card.clone());
+        draft.post_unlotted(
+            asset.clone(),
+            Account::Available,
+            Account::Funder(owner.clone()),
+            Decimal::from(stamps),
+        )?;
+        revoke_until_covered(draft, &card)?;
+    }
+    Ok(())
+}
+
+fn revoke_until_covered(draft: &mut Draft<'_>, card: &Tag) -> Result<(), EvalError> {
+    let asset = Asset::Stamps(card.clone());
+    let Some(compiled) = draft.program.cards.iter().find(|compiled| compiled.card.id == *card) else {
+        // A card the program no longer has: its stamps still come back, no reward is touched.
+        return Ok(());
+    };
+    let needed = Decimal::from(compiled.card.stamps_needed);
+    loop {
+        let held = draft.unlotted_balance(&Account::Available, &asset);
+        if held >= Decimal::ZERO {
+            return Ok(());
+        }
+        let Some(mut reward) = latest_unused(draft, card) else {
+            let stamps = checked((-held).to_u32())?;
+            draft.outcome.notices.push(Notice::StampsOwed { card: card.clone(), stamps });
+            return Ok(());
+        };
+        draft.post_unlotted(asset.clone(), Account::Redeemed, Account::Available, needed)?;
+        close(draft, &mut reward, RewardStatus::Revoked);
+        draft.outcome.notices.push(Notice::RewardRevoked { reward: reward.id.clone(), card: card.clone() });
+        record(draft, reward);
+    }
+}
+
+/// The card's most recently issued reward that is still unused, as the draft has it.
+fn latest_unused(draft: &Draft<'_>, card: &Tag) -> Option<Reward> {
+    let held = draft.state.rewards();
+    let new = draft.rewards.iter().filter(|reward| held.iter().all(|old| old.id != reward.id));
+    let all = held.iter().map(|reward| current(draft, reward)).chain(new);
+    all.rev().find(|reward| reward.card == *card && reward.status == RewardStatus::Issued).cloned()
+}
+
+/// A reward as the draft has it: its latest change, else as the state holds it.
+fn current<'a>(draft: &'a Draft<'_>, reward: &'a Reward) -> &'a Reward {
+    draft.rewards.iter().find(|changed| changed.id == reward.id).unwrap_or(reward)
+}
+
+fn close(draft: &Draft<'_>, reward: &mut Reward, status: RewardStatus) {
+    reward.status = status;
+    reward.closed_by = Some(draft.outcome.event.clone());
+    reward.closed_at = Some(draft.at);
+}
+
+/// Keeps the draft's latest version of a reward.
+fn record(draft: &mut Draft<'_>, reward: Reward) {
+    match draft.rewards.iter_mut().find(|changed| changed.id == reward.id) {
+        Some(changed) => *changed = reward,
+        None => draft.rewards.push(reward),
+    }
+}
+
+/// The reward an event names, still unused.
+fn open_reward(draft: &Draft<'_>, event: &RewardEvent) -> Result<Reward, EvalError> {
+    let held = draft.state.rewards().iter().find(|reward| reward.id == event.reward);
+    let Some(reward) = held.map(|held| current(draft, held)) else {
+        return Err(EvalError::UnknownReward { member: event.member.clone(), reward: event.reward.clone() });
+    };
+    if reward.status != RewardStatus::Issued {
+        return Err(EvalError::RewardClosed { reward: reward.id.clone(), status: reward.status });
+    }
+    Ok(reward.clone())
+}
+
+/// The host used a reward: a points reward credits its points, available at once, in one lot
+/// per funder.
+pub(super) fn redeem_reward(draft: &mut Draft<'_>, event: &RewardEvent) -> Result<(), EvalError> {
+    let mut reward = open_reward(draft, event)?;
+    draft.settle()?;
+    if let RewardKind::Points(points) = reward.kind {
+        credit_points(draft, &reward, points.value())?;
+    }
+    close(draft, &mut reward, RewardStatus::Redeemed);
+    record(draft, reward);
+    Ok(())
+}
+
+fn credit_points(draft: &mut Draft<'_>, reward: &Reward, points: Decimal) -> Result<(), EvalError> {
+    let program = &draft.program.program;
+    let mut shares: Vec<Decimal> = reward.funded_by.values().map(|share| share.value()).collect();
+    checked(split_exact(points, &mut shares, program.rounding.decimal_places, |share| share))?;
+    let expires_at = program.expiry.expires_at(draft.at, program.utc_offset.0);
+    for (funder, points) in reward.funded_by.keys().zip(shares) {
+        let lot = draft.open_lot(funder.clone(), None, draft.at, expires_at);
+        draft.post(Account::Funder(funder.clone()), Account::Available, points, Some(lot))?;
+        draft.repay_debt(lot)?;
+    }
+    Ok(())
+}
+
+/// The host cancelled a reward.
+pub(super) fn void_reward(draft: &mut Draft<'_>, event: &RewardEvent) -> Result<(), EvalError> {
+    let mut reward = open_reward(draft, event)?;
+    draft.settle()?;
+    close(draft, &mut reward, RewardStatus::Voided);
+    record(draft, reward);
+    Ok(())
+}
+
+/// How far a member is on one stamp card, as [`Engine::stamp_cards`](crate::Engine::stamp_cards)
+/// reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StampProgress {
+    /// The card.
+    pub card: Tag,
+    /// Stamps held; negative while the member owes stamps a return took back from a card whose
+    /// reward was used.
+    pub stamps: Decimal,
+    /// Stamps that fill the card.
+    pub stamps_needed: u32,
+    /// Stamps still to earn before the next reward.
+    pub stamps_left: Decimal,
+    /// Rewards of this card issued and not yet used.
+    pub unused_rewards: usize,
+}
+
+pub(crate) fn progress(cards: &[CompiledCard], state: &MemberState) -> Vec<StampProgress> {
+    cards
+        .iter()
+        .map(|compiled| {
+            let card = &compiled.card;
+            let stamps = state.balance(&Account::Available, Asset::Stamps(card.id.clone()));
+            let unused = state.rewards().iter().filter(|reward| reward.card == card.id);
+            StampProgress {
+                card: card.id.clone(),
+                stamps,
+                stamps_needed: card.stamps_needed,
+                stamps_left: Decimal::from(card.stamps_needed) - stamps,
+                unused_rewards: unused.filter(|reward| reward.status == RewardStatus::Issued).count(),
+            }
+        })
+        .collect()
+}

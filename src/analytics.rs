@@ -42,6 +42,8 @@ pub struct PointsTotals {
     pub refund_withheld: Money,
     /// Every account's balance over the outcomes recorded.
     pub balances: BTreeMap<Account, Decimal>,
+    /// Points one funder paid for and another honoured, by (payer, payee), before netting.
+    pub settled: BTreeMap<(FunderId, FunderId), Decimal>,
 }
 
 impl PointsTotals {
@@ -59,6 +61,9 @@ impl PointsTotals {
         }
         let amount = posting.amount;
         match (&posting.from, &posting.to) {
+            (Account::Settlement(payer), Account::Settlement(payee)) => {
+                *self.settled.entry((payer.clone(), payee.clone())).or_default() += amount;
+            }
             (Account::Funder(_), _) => self.issued += amount,
             (Account::Pending, Account::Available) => self.vested += amount,
             (_, Account::Redeemed) => self.redeemed += amount,
@@ -111,11 +116,33 @@ impl PointsTotals {
     }
 
     /// What each funder has paid for, net of clawbacks: points issued at its cost and not
-    /// taken back.
+    /// taken back. For the cost of a period, record only the outcomes whose `at` falls in it.
     pub fn cost_by_funder(&self) -> impl Iterator<Item = (&FunderId, Decimal)> {
         self.balances.iter().filter_map(|(account, balance)| match account {
             Account::Funder(funder) => Some((funder, -*balance)),
             _ => None,
         })
+    }
+
+    /// What each funder owes another for points the first paid for and the second honoured,
+    /// net of what flowed back: `(payer, payee, points)`, positive amounts only.
+    ///
+    /// ```
+    /// use loyalty_engine::{FunderId, PointsTotals};
+    /// let (air, hotel) = (FunderId::new("air").unwrap(), FunderId::new("hotel").unwrap());
+    /// let mut totals = PointsTotals::default();
+    /// totals.settled.insert((air.clone(), hotel.clone()), "500".parse().unwrap());
+    /// totals.settled.insert((hotel.clone(), air.clone()), "120".parse().unwrap());
+    /// assert_eq!(totals.settlement_owed(), vec![(air, hotel, "380".parse().unwrap())]);
+    /// ```
+    pub fn settlement_owed(&self) -> Vec<(FunderId, FunderId, Decimal)> {
+        let mut owed = Vec::new();
+        for ((payer, payee), amount) in &self.settled {
+            let back = self.settled.get(&(payee.clone(), payer.clone())).copied().unwrap_or_default();
+            if *amount > back {
+                owed.push((payer.clone(), payee.clone(), *amount - back));
+            }
+        }
+        owed
     }
 }

@@ -183,6 +183,9 @@ pub struct Redeem {
     /// What the points buy, for the host's records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward: Option<Tag>,
+    /// The merchant where the points are spent; in a coalition, its partner is paid for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<Tag>,
 }
 
 /// A stamp-card reward the host redeems or voids.

@@ -220,6 +220,19 @@ impl<'a> Draft<'a> {
         self.outcome.rewards = self.rewards;
     }
 
+    /// Records that `honored_by` honoured `points` that `funder` paid for: `funder` owes them.
+    pub(crate) fn settle_between(
+        &mut self,
+        funder: &FunderId,
+        honored_by: &FunderId,
+        points: Decimal,
+    ) -> Result<(), EvalError> {
+        if funder == honored_by {
+            return Ok(());
+        }
+        self.post(Account::Settlement(funder.clone()), Account::Settlement(honored_by.clone()), points, None)
+    }
+
     /// Records a posting of an asset that has no lots (stamps).
     pub(crate) fn post_unlotted(
         &mut self,

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 
 use crate::amount::{Money, Points, within_limits};
 use crate::event::Event;
-use crate::id::{EventId, MemberId, OrderId, RewardId, Sku, Tag};
+use crate::id::{EventId, FunderId, MemberId, OrderId, RewardId, Sku, Tag};
 use crate::ledger::{MemberState, Outcome, PointsBalance, RewardStatus};
 use crate::program::{CompiledCard, CompiledRule, Program, RuleIndex};
 
@@ -59,6 +59,19 @@ pub(crate) struct Compiled {
     /// Each tier level's earn multiplier, by level.
     pub(crate) tier_multipliers: Vec<Option<CompiledRule>>,
     pub(crate) cards: Vec<CompiledCard>,
+    /// Which partner each merchant sells for, sorted by merchant.
+    sellers: Vec<(Tag, FunderId)>,
+}
+
+impl Compiled {
+    /// Who sells for `merchant`: its partner, else the program's owner.
+    pub(crate) fn seller(&self, merchant: Option<&Tag>) -> &FunderId {
+        let partner = merchant.and_then(|merchant| {
+            let position = self.sellers.binary_search_by(|(listed, _)| listed.cmp(merchant)).ok()?;
+            Some(&self.sellers[position].1)
+        });
+        partner.unwrap_or(&self.program.owner)
+    }
 }
 
 impl Engine {
@@ -67,8 +80,9 @@ impl Engine {
         rules: RuleIndex,
         tier_multipliers: Vec<Option<CompiledRule>>,
         cards: Vec<CompiledCard>,
+        sellers: Vec<(Tag, FunderId)>,
     ) -> Engine {
-        Engine { compiled: Arc::new(Compiled { program, rules, tier_multipliers, cards }) }
+        Engine { compiled: Arc::new(Compiled { program, rules, tier_multipliers, cards, sellers }) }
     }
 
     /// The program this engine runs.

@@ -10,7 +10,7 @@ use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked, checked_sum, stamps, tiers};
 use crate::event::Purchase;
-use crate::id::Tag;
+use crate::id::{FunderId, Tag};
 use crate::ledger::{Account, Earning, Lot, LotId, PaidWith, Receipt, ReceiptLine};
 use crate::program::{CompiledRule, Effect};
 
@@ -28,10 +28,12 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     draft.outcome.lots_opened.reserve(2);
     draft.settle()?;
     let order_total = checked_sum(lines.iter().map(|line| line.value.value()))?;
-    let (paid_with, paid_value) = pay_with_points(draft, purchase, &mut lines, order_total)?;
-    let earnings = earn(draft, purchase, &lines, order_total, paid_value)?;
+    let seller = draft.program.seller(purchase.merchant.as_ref()).clone();
+    let (paid_with, paid_value) = pay_with_points(draft, purchase, &mut lines, order_total, &seller)?;
+    let earnings = earn(draft, purchase, &lines, order_total, paid_value, &seller)?;
     let (first_lot, lot_count) = open_lots(draft, purchase, &earnings)?;
-    let stamps = stamps::earn(draft, purchase, &lines)?;
+    let stamps = stamps::earn(draft, purchase, &lines, &seller)?;
+    let partner = (seller != draft.program.program.owner).then_some(seller);
     let order = purchase.order.clone();
     let (withheld_points, withheld_money) = (Decimal::ZERO, Money::ZERO);
     let receipt = Receipt {
@@ -44,6 +46,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         paid_with,
         withheld_points,
         withheld_money,
+        partner,
         stamps,
     };
     tiers::record_order(draft, &receipt)?;
@@ -98,6 +101,7 @@ fn pay_with_points(
     purchase: &Purchase,
     lines: &mut [ReceiptLine],
     order_total: Decimal,
+    seller: &FunderId,
 ) -> Result<(Vec<PaidWith>, Decimal), EvalError> {
     let requested = purchase.pay_with_points.value();
     if requested.is_zero() {
@@ -114,6 +118,9 @@ fn pay_with_points(
     let short = draft
         .take_available(requested, &Account::Redeemed, |lot, points| record_payment(&mut paid_with, lot, points))?;
     assert!(short.is_zero(), "check_spendable guarantees the points are there");
+    for paid in &paid_with {
+        draft.settle_between(&paid.funder, seller, paid.points)?;
+    }
     for line in lines.iter_mut() {
         line.points_paid = line.value.value();
     }
@@ -143,11 +150,13 @@ fn earn(
     lines: &[ReceiptLine],
     order_total: Decimal,
     paid_value: Decimal,
+    seller: &FunderId,
 ) -> Result<Vec<Earning>, EvalError> {
     let level = tiers::level(draft);
     let tiers = draft.program.program.tiers.as_ref();
     let order = OrderContext {
         purchase,
+        seller,
         tier: level.zip(tiers).map(|(level, tiers)| &tiers.levels[level as usize].id),
         tier_multiplier: level.and_then(|level| draft.program.tier_multipliers[level as usize].as_ref()),
         eligible_total: checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?,
@@ -162,7 +171,7 @@ fn earn(
         let start = earnings.len();
         earn_line(draft, &order, index, receipt_line, &mut scratch, &mut earnings)?;
         for (_, position, points) in order_parts.iter().filter(|(line, _, _)| *line == index) {
-            push_shares(&mut earnings, index, &draft.program.rules.rules[*position as usize], *points)?;
+            push_shares(&mut earnings, index, &draft.program.rules.rules[*position as usize], *points, seller)?;
         }
         round_line(&mut earnings[start..], draft.program.program.rounding)?;
     }
@@ -173,6 +182,8 @@ fn earn(
 /// What every line of one order earns against.
 struct OrderContext<'a> {
     purchase: &'a Purchase,
+    /// Who funds what names no funders.
+    seller: &'a FunderId,
     /// The member's tier level, in a program with tiers.
     tier: Option<&'a Tag>,
     /// That level's earn multiplier.
@@ -216,13 +227,13 @@ fn earn_line(
             Effect::PointsPerUnit(points) => checked(receipt_line.qty.checked_mul(points.value()))?,
             Effect::Multiplier(_) | Effect::PointsPerOrder(_) => continue,
         };
-        push_shares(earnings, index, rule, raw)?;
+        push_shares(earnings, index, rule, raw, order.seller)?;
     }
     let multipliers = matching.filter(|_| rules.has_multipliers).chain(order.tier_multiplier);
     for rule in multipliers.filter(|_| !rate_points.is_zero()) {
         if let Effect::Multiplier(multiplier) = rule.effect {
             let raw = checked(rate_points.checked_mul(multiplier.value() - Decimal::ONE))?;
-            push_shares(earnings, index, rule, raw)?;
+            push_shares(earnings, index, rule, raw, order.seller)?;
         }
     }
     Ok(())
@@ -259,18 +270,29 @@ fn per_order_parts(
     Ok(parts)
 }
 
-/// Adds one earning per funder of `rule`, holding the raw (unrounded) points for now.
-fn push_shares(earnings: &mut Vec<Earning>, line: usize, rule: &CompiledRule, raw: Decimal) -> Result<(), EvalError> {
+/// Adds one earning per funder of `rule` (the seller, if it names none), holding the raw
+/// (unrounded) points for now.
+fn push_shares(
+    earnings: &mut Vec<Earning>,
+    line: usize,
+    rule: &CompiledRule,
+    raw: Decimal,
+    seller: &FunderId,
+) -> Result<(), EvalError> {
     let line = u32::try_from(line).expect("lines are limited far below u32::MAX");
+    let earning = |funder: &FunderId, points| Earning {
+        line,
+        rule: rule.id.clone(),
+        funder: funder.clone(),
+        points,
+        clawed_back: Decimal::ZERO,
+        min_order_total: rule.when.min_order_total,
+    };
+    if rule.funders.is_empty() {
+        earnings.push(earning(seller, raw));
+    }
     for (funder, share) in &rule.funders {
-        earnings.push(Earning {
-            line,
-            rule: rule.id.clone(),
-            funder: funder.clone(),
-            points: checked(raw.checked_mul(*share))?,
-            clawed_back: Decimal::ZERO,
-            min_order_total: rule.when.min_order_total,
-        });
+        earnings.push(earning(funder, checked(raw.checked_mul(*share))?));
     }
     Ok(())
 }

@@ -18,8 +18,13 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, redeem: &Redeem) -> Result<(), Eva
     let redemption = check_points_amount(&draft.program.program, points)?;
     draft.settle()?;
     check_spendable(draft, points, redemption)?;
-    let short = draft.take_available(points, &Account::Redeemed, |_, _| {})?;
+    let mut by_funder = Vec::new();
+    let short = draft.take_available(points, &Account::Redeemed, |lot, taken| by_funder.push((lot.funder.clone(), taken)))?;
     assert!(short.is_zero(), "check_spendable guarantees the points are there");
+    let seller = draft.program.seller(redeem.merchant.as_ref()).clone();
+    for (funder, taken) in by_funder {
+        draft.settle_between(&funder, &seller, taken)?;
+    }
     Ok(())
 }
 

@@ -185,6 +185,9 @@ fn give_back_points_paid(draft: &mut Draft<'_>, receipt: &mut Receipt, points: D
         }
         paid.refunded += given;
         left -= given;
+        // The seller gives back what it was paid for the points.
+        let seller = receipt.partner.as_ref().unwrap_or(&draft.program.program.owner);
+        draft.settle_between(seller, &paid.funder, given)?;
         if paid.expires_at.is_some_and(|expires_at| expires_at <= draft.at) {
             draft.post(Account::Redeemed, Account::Expired, given, None)?;
             continue;
@@ -237,7 +240,11 @@ fn cover_from_points(draft: &mut Draft<'_>, spent: &[(FunderId, Decimal)]) -> Re
     let mut uncovered = Decimal::ZERO;
     for (funder, points) in spent {
         let to = Account::Funder(funder.clone());
-        let left = draft.take_available(*points, &to, |_, _| {})?;
+        let mut taken_from = Vec::new();
+        let left = draft.take_available(*points, &to, |lot, taken| taken_from.push((lot.funder.clone(), taken)))?;
+        for (lot_funder, taken) in taken_from {
+            draft.settle_between(&lot_funder, funder, taken)?;
+        }
         draft.post(from.clone(), to, left, None)?;
         uncovered += left;
     }

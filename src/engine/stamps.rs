@@ -8,7 +8,10 @@ use crate::amount::{ceiling_to, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::{EvalError, checked, checked_sum, tiers};
 use crate::event::{Purchase, RewardEvent};
-use crate::id::{RewardId, Tag};
+use std::collections::BTreeMap;
+
+use crate::amount::Ratio;
+use crate::id::{FunderId, RewardId, Tag};
 use crate::ledger::{Account, Asset, MemberState, Notice, Receipt, ReceiptLine, Reward, RewardStatus, StampEarning};
 use crate::program::{CompiledCard, RewardKind};
 
@@ -17,6 +20,7 @@ pub(crate) fn earn(
     draft: &mut Draft<'_>,
     purchase: &Purchase,
     lines: &[ReceiptLine],
+    seller: &FunderId,
 ) -> Result<Vec<StampEarning>, EvalError> {
     let cards = &draft.program.cards;
     if cards.is_empty() {
@@ -48,14 +52,14 @@ pub(crate) fn earn(
         if total > 0 {
             let (asset, owner) = (Asset::Stamps(compiled.card.id.clone()), draft.program.program.owner.clone());
             draft.post_unlotted(asset, Account::Funder(owner), Account::Available, Decimal::from(total))?;
-            fill(draft, compiled, purchase)?;
+            fill(draft, compiled, purchase, seller)?;
         }
     }
     Ok(earned)
 }
 
 /// Uses up full cards' stamps and issues their rewards.
-fn fill(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase) -> Result<(), EvalError> {
+fn fill(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase, seller: &FunderId) -> Result<(), EvalError> {
     let card = &compiled.card;
     let asset = Asset::Stamps(card.id.clone());
     let needed = Decimal::from(card.stamps_needed);
@@ -65,7 +69,7 @@ fn fill(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase) -> 
             return Ok(());
         }
         draft.post_unlotted(asset.clone(), Account::Available, Account::Redeemed, needed)?;
-        issue(draft, compiled, purchase)?;
+        issue(draft, compiled, purchase, seller)?;
         if !card.carry_over {
             // What did not fit on the card is lost, as the program says.
             return draft.post_unlotted(asset, Account::Available, Account::Expired, held - needed);
@@ -73,11 +77,15 @@ fn fill(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase) -> 
     }
 }
 
-fn issue(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase) -> Result<(), EvalError> {
+fn issue(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase, seller: &FunderId) -> Result<(), EvalError> {
     let state = draft.state;
     let new = draft.rewards.iter().filter(|reward| state.rewards().iter().all(|held| held.id != reward.id)).count();
     let id = RewardId::new(&format!("r-{}", state.rewards().len() + new + 1)).expect("a short id");
-    let funded_by = compiled.funders.iter().map(|(funder, share)| (funder.clone(), (*share).into())).collect();
+    let mut funded_by: BTreeMap<FunderId, Ratio> =
+        compiled.funders.iter().map(|(funder, share)| (funder.clone(), (*share).into())).collect();
+    if funded_by.is_empty() {
+        funded_by.insert(seller.clone(), Ratio::new(Decimal::ONE));
+    }
     draft.rewards.push(Reward {
         id: id.clone(),
         card: compiled.card.id.clone(),

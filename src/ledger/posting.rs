@@ -18,7 +18,7 @@ use crate::ledger::lot::LotId;
 /// ([`Funder`](Account::Funder)) and where spent, expired, bought-back or forgiven points go.
 ///
 /// Accounts print and parse as short strings: `pending`, `available`, `debt`, `redeemed`,
-/// `expired`, `refund_withheld`, `forgiven` and `funder:ID`.
+/// `expired`, `refund_withheld`, `forgiven`, `funder:ID` and `settlement:ID`.
 ///
 /// ```
 /// use loyalty_engine::{Account, FunderId};
@@ -48,6 +48,9 @@ pub enum Account {
     /// negative balance, settled first from points given back when a later return undoes the
     /// spending.
     Forgiven,
+    /// What a funder owes other funders (negative) or is owed by them (positive) for points
+    /// one paid for and another honoured: a coalition's settlement, in points.
+    Settlement(FunderId),
 }
 
 impl fmt::Display for Account {
@@ -57,6 +60,7 @@ impl fmt::Display for Account {
             Account::Available => "available",
             Account::Debt => "debt",
             Account::Funder(funder) => return formatter.pad(&format!("funder:{funder}")),
+            Account::Settlement(funder) => return formatter.pad(&format!("settlement:{funder}")),
             Account::Redeemed => "redeemed",
             Account::Expired => "expired",
             Account::RefundWithheld => "refund_withheld",
@@ -69,7 +73,7 @@ impl fmt::Display for Account {
 /// The text was not an account name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{0}` is not an account (pending, available, debt, redeemed, expired, refund_withheld, forgiven or funder:ID)"
+    "`{0}` is not an account (pending, available, debt, redeemed, expired, refund_withheld, forgiven, funder:ID or settlement:ID)"
 )]
 pub struct AccountParseError(String);
 
@@ -86,8 +90,12 @@ impl FromStr for Account {
             "refund_withheld" => Account::RefundWithheld,
             "forgiven" => Account::Forgiven,
             _ => {
-                let funder = text.strip_prefix("funder:").and_then(|id| FunderId::new(id).ok());
-                Account::Funder(funder.ok_or_else(|| AccountParseError(text.to_owned()))?)
+                let funder = |prefix: &str| text.strip_prefix(prefix).and_then(|id| FunderId::new(id).ok());
+                match (funder("funder:"), funder("settlement:")) {
+                    (Some(funder), _) => Account::Funder(funder),
+                    (_, Some(funder)) => Account::Settlement(funder),
+                    _ => return Err(AccountParseError(text.to_owned())),
+                }
             }
         };
         Ok(account)

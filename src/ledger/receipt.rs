@@ -38,6 +38,9 @@ pub struct Receipt {
     /// The money withheld so far, in the program currency.
     #[serde(default, skip_serializing_if = "is_zero_money")]
     pub withheld_money: Money,
+    /// The coalition partner whose merchant sold the order; `None` when the owner sold it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<FunderId>,
     /// The stamps each line earned, by card.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stamps: Vec<StampEarning>,

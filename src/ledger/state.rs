@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Points;
-use crate::id::{MemberId, OrderId};
+use crate::id::{FunderId, MemberId, OrderId};
 use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
 use crate::ledger::posting::{Account, Asset, Posting};
@@ -128,6 +128,20 @@ impl MemberState {
     /// The open lots (those with points left), by id.
     pub fn lots(&self) -> impl Iterator<Item = &Lot> {
         self.lots.live().filter(|lot| !lot.amount_points.is_zero())
+    }
+
+    /// Points the member holds (pending and available) by the funder that pays for them: each
+    /// funder's outstanding liability to this member.
+    pub fn points_by_funder(&self) -> Vec<(FunderId, Decimal)> {
+        let mut by_funder: Vec<(FunderId, Decimal)> = Vec::new();
+        for lot in self.lots() {
+            match by_funder.iter_mut().find(|(funder, _)| *funder == lot.funder) {
+                Some((_, points)) => *points += lot.amount_points,
+                None => by_funder.push((lot.funder.clone(), lot.amount_points)),
+            }
+        }
+        by_funder.sort();
+        by_funder
     }
 
     /// One lot that has points left, or expired points a return may claw back.

@@ -55,7 +55,8 @@ pub struct EarnRule {
     pub when: Condition,
     /// How many points it gives.
     pub effect: Effect,
-    /// Who pays, as shares that sum to exactly one. Empty means the program's owner alone.
+    /// Who pays, as shares that sum to exactly one. Empty means whoever sold: the
+    /// [partner](crate::Partner) whose merchant sold the order, else the program's owner.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub funded_by: BTreeMap<FunderId, Ratio>,
 }
@@ -216,6 +217,7 @@ pub(crate) struct CompiledRule {
     /// The condition is empty: the rule matches every eligible line without looking.
     pub(crate) unconditional: bool,
     pub(crate) effect: Effect,
+    /// Empty when the seller pays.
     pub(crate) funders: Vec<(FunderId, Decimal)>,
 }
 
@@ -231,14 +233,14 @@ impl CompiledRule {
         self.unconditional || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total, tier))
     }
 
-    /// The rule a tier's earn multiplier works as: `tier:LEVEL`, on every line, paid by `owner`.
-    pub(crate) fn tier_multiplier(level: &Tag, multiplier: Ratio, owner: &FunderId) -> Result<CompiledRule, IdError> {
+    /// The rule a tier's earn multiplier works as: `tier:LEVEL`, on every line, paid by the seller.
+    pub(crate) fn tier_multiplier(level: &Tag, multiplier: Ratio) -> Result<CompiledRule, IdError> {
         Ok(CompiledRule {
             id: RuleId::new(&format!("tier:{level}"))?,
             when: Condition::default(),
             unconditional: true,
             effect: Effect::Multiplier(multiplier),
-            funders: vec![(owner.clone(), Decimal::ONE)],
+            funders: Vec::new(),
         })
     }
 }
@@ -288,7 +290,7 @@ pub(crate) struct RuleIndex {
 }
 
 impl RuleIndex {
-    pub(crate) fn compile(earn: &Earn, owner: &FunderId, decimal_places: u32) -> Result<RuleIndex, CompileError> {
+    pub(crate) fn compile(earn: &Earn, decimal_places: u32) -> Result<RuleIndex, CompileError> {
         if earn.rules.len() > MAX_EARN_RULES {
             let message = format!("has {} rules, more than the limit of {MAX_EARN_RULES}", earn.rules.len());
             return Err(CompileError::new("earn.rules", message));
@@ -318,7 +320,7 @@ impl RuleIndex {
                     format!("`{}` is also the id of earn.rules[{first}]", rule.id),
                 ));
             }
-            let compiled = compile_rule(rule, owner, decimal_places, &path)?;
+            let compiled = compile_rule(rule, decimal_places, &path)?;
             index.insert(compiled);
         }
         Ok(index)
@@ -383,7 +385,6 @@ impl RuleIndex {
 
 fn compile_rule(
     rule: &EarnRule,
-    owner: &FunderId,
     decimal_places: u32,
     path: &str,
 ) -> Result<CompiledRule, CompileError> {
@@ -407,17 +408,17 @@ fn compile_rule(
         when: rule.when.sorted(),
         unconditional: rule.when == Condition::default(),
         effect: rule.effect,
-        funders: compile_funders(&rule.funded_by, owner, &format!("{path}.funded_by"))?,
+        funders: compile_funders(&rule.funded_by, &format!("{path}.funded_by"))?,
     })
 }
 
+/// Shares checked to sum to one; empty (the seller pays) when none are given.
 pub(crate) fn compile_funders(
     funded_by: &BTreeMap<FunderId, Ratio>,
-    owner: &FunderId,
     path: &str,
 ) -> Result<Vec<(FunderId, Decimal)>, CompileError> {
     if funded_by.is_empty() {
-        return Ok(vec![(owner.clone(), Decimal::ONE)]);
+        return Ok(Vec::new());
     }
     if funded_by.len() > MAX_FUNDERS_PER_RULE {
         return Err(CompileError::new(path, format!("names more than {MAX_FUNDERS_PER_RULE} funders")));

@@ -4,6 +4,7 @@ mod earn;
 mod expiry;
 mod period;
 mod redemption;
+mod partners;
 mod returns;
 mod stamps;
 mod tiers;
@@ -22,6 +23,7 @@ pub use earn::{
 pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
 pub use period::CalendarPeriod;
 pub use redemption::Redemption;
+pub use partners::{MAX_PARTNERS, Partner};
 pub use returns::{MAX_VESTING_DAYS, Returns, SpentPointsPolicy};
 pub(crate) use stamps::CompiledCard;
 pub use stamps::{MAX_STAMP_CARDS, MAX_STAMPS, RewardKind, StampCard};
@@ -63,7 +65,8 @@ pub struct Program {
     /// refund withheld, is rounded up to them.
     #[serde(default = "cents")]
     pub money_decimal_places: u32,
-    /// The program owner: the funder of every rule that names no funders.
+    /// The program owner: the funder of whatever names no funders and is not sold by a
+    /// partner.
     pub owner: FunderId,
     /// The offset from UTC of the program's calendar (end of month, end of year).
     #[serde(default)]
@@ -89,6 +92,9 @@ pub struct Program {
     /// Stamp cards.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stamp_cards: Vec<StampCard>,
+    /// Coalition partners and their merchants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partners: Vec<Partner>,
 }
 
 fn cents() -> u32 {
@@ -123,10 +129,11 @@ impl Program {
         if let Some(tiers) = &self.tiers {
             tiers.validate()?;
         }
-        let rules = RuleIndex::compile(&self.earn, &self.owner, self.rounding.decimal_places)?;
+        let rules = RuleIndex::compile(&self.earn, self.rounding.decimal_places)?;
         self.check_tier_conditions()?;
-        let cards = stamps::compile_cards(&self.stamp_cards, &self.owner, self.rounding.decimal_places)?;
-        Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards))
+        let cards = stamps::compile_cards(&self.stamp_cards, self.rounding.decimal_places)?;
+        let sellers = partners::compile_partners(&self.partners)?;
+        Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards, sellers))
     }
 
     /// Earn rules may only name tier levels the program has.
@@ -147,7 +154,7 @@ impl Program {
         let mut rules = Vec::with_capacity(levels.len());
         for (position, level) in levels.iter().enumerate() {
             let multiplier = level.benefits.earn_multiplier.filter(|multiplier| multiplier.value() > Decimal::ONE);
-            let rule = multiplier.map(|multiplier| CompiledRule::tier_multiplier(&level.id, multiplier, &self.owner));
+            let rule = multiplier.map(|multiplier| CompiledRule::tier_multiplier(&level.id, multiplier));
             let rule = rule.transpose().map_err(|error| {
                 CompileError::new(format!("tiers.levels[{position}].id"), format!("too long for a rule id: {error}"))
             })?;

@@ -49,7 +49,8 @@ pub struct StampCard {
     /// Whether stamps beyond a full card count toward the next one; default true.
     #[serde(default = "yes")]
     pub carry_over: bool,
-    /// Who pays for the rewards, as shares that sum to exactly one; default the owner.
+    /// Who pays for the rewards, as shares that sum to exactly one; default whoever sold the
+    /// order that filled the card (as for earn rules).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub funded_by: BTreeMap<FunderId, Ratio>,
 }
@@ -81,7 +82,7 @@ pub enum RewardKind {
     DiscountShare(Ratio),
 }
 
-/// A card ready to evaluate: its condition sorted, its funders resolved.
+/// A card ready to evaluate: its condition sorted, its funders resolved (empty: the seller).
 #[derive(Debug)]
 pub(crate) struct CompiledCard {
     pub(crate) card: StampCard,
@@ -91,7 +92,6 @@ pub(crate) struct CompiledCard {
 
 pub(crate) fn compile_cards(
     cards: &[StampCard],
-    owner: &FunderId,
     decimal_places: u32,
 ) -> Result<Vec<CompiledCard>, CompileError> {
     if cards.len() > MAX_STAMP_CARDS {
@@ -111,7 +111,7 @@ pub(crate) fn compile_cards(
             }
         }
         check_reward(&card.reward, decimal_places, &format!("{path}.reward"))?;
-        let funders = compile_funders(&card.funded_by, owner, &format!("{path}.funded_by"))?;
+        let funders = compile_funders(&card.funded_by, &format!("{path}.funded_by"))?;
         compiled.push(CompiledCard { card: card.clone(), when: card.when.sorted(), funders });
     }
     Ok(compiled)

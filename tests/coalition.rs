@@ -1,0 +1,163 @@
+//! A coalition: an airline and a hotel chain earn into one program, each funding what its own
+//! sales earn, and settle between them when points of one are spent with the other.
+
+mod common;
+
+use common::{Shop, decimal};
+use loyalty_engine::{Account, FunderId, Outcome, PointsTotals};
+use rust_decimal::Decimal;
+
+/// SkyAir sells flights online and in its app; Harbour Hotels sells rooms at two hotels. A
+/// point is worth 0.01, flights earn 5 points per unit of currency, rooms 10, and a partner's
+/// supplier co-funds a breakfast bonus.
+fn coalition(policy: &str) -> Shop {
+    Shop::new(&format!(
+        r#"{{"id":"travel","currency":"EUR","owner":"travel-club",
+            "partners":[{{"id":"skyair","merchants":["skyair-web","skyair-app"]}},
+                        {{"id":"harbour","merchants":["harbour-lisbon","harbour-porto"]}}],
+            "earn":{{"rules":[
+              {{"id":"flights","when":{{"merchants":["skyair-web","skyair-app"]}},"effect":{{"points_per_currency_unit":"5"}}}},
+              {{"id":"rooms","when":{{"merchants":["harbour-lisbon","harbour-porto"]}},"effect":{{"points_per_currency_unit":"10"}}}},
+              {{"id":"breakfast","when":{{"categories":["breakfast"]}},"effect":{{"points_per_unit":"50"}},
+                "funded_by":{{"harbour":"0.5","bakery":"0.5"}}}}]}},
+            "redemption":{{"point_value":"0.01"}},
+            "returns":{{"when_points_spent":"{policy}"}}}}"#
+    ))
+}
+
+fn book(shop: &mut Shop, day: &str, order: &str, merchant: &str, price: &str, points: &str) -> Outcome {
+    shop.apply(&format!(
+        r#"{{"type":"purchase","member":"ana","at":"{day}T10:00:00Z","order":"{order}","merchant":"{merchant}",
+            "lines":[{{"sku":"{order}","qty":"1","unit_price":"{price}"}}],"pay_with_points":"{points}"}}"#
+    ))
+}
+
+fn funder(id: &str) -> FunderId {
+    FunderId::new(id).unwrap()
+}
+
+fn settlement(shop: &mut Shop, id: &str) -> Decimal {
+    shop.balance("ana", &Account::Settlement(funder(id)))
+}
+
+fn totals(shop: &Shop) -> PointsTotals {
+    let mut totals = PointsTotals::default();
+    for recorded in shop.ledger.store().committed().unwrap() {
+        totals.record(&recorded.outcome);
+    }
+    totals
+}
+
+#[test]
+fn each_partner_funds_what_its_own_sales_earn() {
+    let mut shop = coalition("negative_balance");
+    book(&mut shop, "2026-05-01", "flight", "skyair-web", "300", "0");
+    book(&mut shop, "2026-05-10", "room", "harbour-porto", "120", "0");
+
+    let by_funder = shop.state("ana").points_by_funder();
+
+    assert_eq!(by_funder, vec![(funder("harbour"), decimal("1200")), (funder("skyair"), decimal("1500"))]);
+    let costs: Vec<(FunderId, Decimal)> =
+        totals(&shop).cost_by_funder().map(|(funder, cost)| (funder.clone(), cost)).collect();
+    assert_eq!(costs, vec![(funder("harbour"), decimal("1200")), (funder("skyair"), decimal("1500"))]);
+}
+
+#[test]
+fn spending_airline_points_at_the_hotel_makes_the_airline_owe_the_hotel() {
+    let mut shop = coalition("negative_balance");
+    book(&mut shop, "2026-05-01", "flight", "skyair-web", "300", "0");
+
+    let stay = book(&mut shop, "2026-05-10", "room", "harbour-lisbon", "120", "1000");
+
+    assert_eq!(settlement(&mut shop, "skyair"), decimal("-1000"), "SkyAir owes 1,000 points");
+    assert_eq!(settlement(&mut shop, "harbour"), decimal("1000"), "Harbour is owed them");
+    assert_eq!(stay.postings.iter().filter(|posting| matches!(posting.to, Account::Settlement(_))).count(), 1);
+    assert_eq!(totals(&shop).settlement_owed(), vec![(funder("skyair"), funder("harbour"), decimal("1000"))]);
+}
+
+#[test]
+fn spending_points_where_they_were_earned_settles_nothing() {
+    let mut shop = coalition("negative_balance");
+    book(&mut shop, "2026-05-01", "flight", "skyair-web", "300", "0");
+    book(&mut shop, "2026-05-02", "upgrade", "skyair-app", "50", "500");
+    assert!(totals(&shop).settlement_owed().is_empty());
+    assert!(settlement(&mut shop, "skyair").is_zero());
+}
+
+#[test]
+fn redeeming_at_a_merchant_settles_with_its_partner() {
+    let mut shop = coalition("negative_balance");
+    book(&mut shop, "2026-05-01", "flight", "skyair-web", "300", "0");
+    shop.apply(
+        r#"{"type":"redeem","member":"ana","at":"2026-05-02T10:00:00Z","points":"600","merchant":"harbour-porto"}"#,
+    );
+    assert_eq!(totals(&shop).settlement_owed(), vec![(funder("skyair"), funder("harbour"), decimal("600"))]);
+}
+
+#[test]
+fn returning_the_stay_paid_with_airline_points_undoes_the_settlement() {
+    let mut shop = coalition("negative_balance");
+    book(&mut shop, "2026-05-01", "flight", "skyair-web", "300", "0");
+    book(&mut shop, "2026-05-10", "room", "harbour-lisbon", "120", "1000");
+
+    shop.give_back("ana", "2026-05-11", "room", "room", "1");
+
+    assert!(settlement(&mut shop, "skyair").is_zero());
+    assert!(settlement(&mut shop, "harbour").is_zero());
+    assert_eq!(shop.available("ana"), decimal("1500"), "the airline points are back");
+    assert!(totals(&shop).settlement_owed().is_empty());
+}
+
+#[test]
+fn hotel_points_covering_a_returned_flight_are_settled_to_the_airline() {
+    let mut shop = coalition("negative_balance");
+    book(&mut shop, "2026-05-01", "flight", "skyair-web", "300", "0");
+    book(&mut shop, "2026-05-02", "lounge", "skyair-app", "20", "1500");
+    book(&mut shop, "2026-05-10", "room", "harbour-lisbon", "120", "0");
+
+    shop.give_back("ana", "2026-05-11", "flight", "flight", "1");
+
+    // The flight's 1,500 points were spent in the lounge; the 25 the lounge itself earned and
+    // the hotel's 1,200 cover most of them, and only the hotel's are another partner's.
+    assert_eq!(totals(&shop).settlement_owed(), vec![(funder("harbour"), funder("skyair"), decimal("1200"))]);
+    assert_eq!(shop.debt("ana"), decimal("-275"));
+}
+
+#[test]
+fn a_co_funded_bonus_splits_its_cost_exactly() {
+    let mut shop = coalition("negative_balance");
+    let stay = shop.apply(
+        r#"{"type":"purchase","member":"ana","at":"2026-05-01T10:00:00Z","order":"o-1","merchant":"harbour-porto",
+            "lines":[{"sku":"breakfast","qty":"3","unit_price":"12.00","category":"breakfast"}]}"#,
+    );
+    let earnings = &stay.receipt.as_ref().unwrap().earnings;
+    let of = |who: &str| -> Decimal {
+        earnings.iter().filter(|earning| earning.funder == funder(who)).map(|earning| earning.points).sum()
+    };
+    assert_eq!((of("harbour"), of("bakery")), (decimal("360") + decimal("75"), decimal("75")));
+}
+
+#[test]
+fn the_cost_of_a_period_counts_only_the_outcomes_of_that_period() {
+    let mut shop = coalition("negative_balance");
+    book(&mut shop, "2026-05-01", "flight", "skyair-web", "300", "0");
+    book(&mut shop, "2026-06-01", "room", "harbour-lisbon", "100", "0");
+    let june_start: chrono::DateTime<chrono::Utc> = "2026-06-01T00:00:00Z".parse().unwrap();
+    let mut june = PointsTotals::default();
+    for recorded in shop.ledger.store().committed().unwrap() {
+        if recorded.outcome.at >= june_start {
+            june.record(&recorded.outcome);
+        }
+    }
+    let costs: Vec<(FunderId, Decimal)> = june.cost_by_funder().map(|(funder, cost)| (funder.clone(), cost)).collect();
+    assert_eq!(costs, vec![(funder("harbour"), decimal("1000"))]);
+}
+
+#[test]
+fn a_merchant_can_sell_for_one_partner_only() {
+    let json = r#"{"id":"travel","currency":"EUR","owner":"club",
+        "partners":[{"id":"a","merchants":["m-1"]},{"id":"b","merchants":["m-2","m-1"]}]}"#;
+    let error = common::program(json).compile().unwrap_err();
+    assert_eq!(error.path, "partners");
+    assert!(error.problem.contains("m-1"), "{}", error.problem);
+}

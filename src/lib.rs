@@ -87,9 +87,10 @@ pub use ledger::{
 };
 pub use program::{
     CalendarPeriod, CompileError, Condition, Downgrade, Earn, EarnRule, Effect, Expiry, MAX_CONDITION_VALUES,
-    MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS, MAX_STAMP_CARDS,
-    MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, Partner, Program, Redemption, Returns, RewardKind,
-    SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers, UtcOffset,
+    MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS,
+    MAX_STAMP_CARDS, MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, Partner, Program, Redemption,
+    Returns, RewardKind, SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers,
+    UtcOffset,
 };
 pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,

@@ -161,3 +161,63 @@ fn a_merchant_can_sell_for_one_partner_only() {
     assert_eq!(error.path, "partners");
     assert!(error.problem.contains("m-1"), "{}", error.problem);
 }
+
+mod properties {
+    use loyalty_engine::{Engine, MemberState};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const MERCHANTS: [&str; 3] = ["skyair-web", "harbour-porto", "club-shop"];
+    const POLICIES: [&str; 3] = ["negative_balance", "deduct_from_refund", "stop_at_zero"];
+
+    fn engine(policy: &str) -> Engine {
+        coalition(policy).ledger.engine().clone()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Settlements always add up to zero between the funders, and once every order has come
+        /// back (nothing was redeemed outside an order), nobody owes anybody anything.
+        #[test]
+        fn settlements_add_up_and_returned_orders_settle_nothing(
+            policy in 0..POLICIES.len(),
+            orders in prop::collection::vec((0..MERCHANTS.len(), 10u32..500, 0u32..=100), 1..10),
+            return_order in any::<prop::sample::Index>(),
+        ) {
+            let engine = engine(POLICIES[policy]);
+            let mut state = MemberState::new(common::member("ana"));
+            let mut totals = PointsTotals::default();
+            let mut apply = |state: &mut MemberState, json: String| -> Result<(), TestCaseError> {
+                let outcome = engine.evaluate(state, &common::event(&json)).unwrap();
+                totals.record(&outcome);
+                state.apply(&outcome);
+                let settled: Decimal = state
+                    .balances()
+                    .filter(|(account, _, _)| matches!(account, Account::Settlement(_)))
+                    .map(|(_, _, amount)| amount)
+                    .sum();
+                prop_assert!(settled.is_zero(), "settlements sum to {}", settled);
+                Ok(())
+            };
+            for (index, (merchant, price, pay_percent)) in orders.iter().enumerate() {
+                let at = format!("2026-05-01T10:{index:02}:00Z");
+                let cap = engine.spendable_on_order(&state, at.parse().unwrap(), Decimal::from(*price).into()).unwrap();
+                let points = (cap.value() * Decimal::from(*pay_percent) / Decimal::from(100)).floor();
+                apply(&mut state, format!(
+                    r#"{{"type":"purchase","id":"p-{index}","member":"ana","at":"{at}","order":"o-{index}",
+                        "merchant":"{}","lines":[{{"sku":"x","qty":"1","unit_price":"{price}"}}],
+                        "pay_with_points":"{points}"}}"#, MERCHANTS[*merchant]))?;
+            }
+            let mut order_of_returns: Vec<usize> = (0..orders.len()).collect();
+            order_of_returns.rotate_left(return_order.index(orders.len()));
+            for (step, index) in order_of_returns.into_iter().enumerate() {
+                apply(&mut state, format!(
+                    r#"{{"type":"return","id":"r-{index}","member":"ana","at":"2026-05-02T10:{step:02}:00Z",
+                        "order":"o-{index}","lines":[{{"sku":"x","qty":"1"}}]}}"#))?;
+            }
+            prop_assert!(totals.settlement_owed().is_empty(), "still owed: {:?}", totals.settlement_owed());
+        }
+    }
+}

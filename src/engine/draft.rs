@@ -12,7 +12,8 @@ use crate::amount::MAX_DECIMAL_MAGNITUDE;
 use crate::engine::{Compiled, EvalError, checked};
 use crate::id::{FunderId, OrderId};
 use crate::ledger::{
-    Account, Asset, Bucket, Lot, LotId, MemberState, Outcome, Posting, PostingId, Reward, TierState, move_lot,
+    Account, Asset, Bucket, Creditors, Lot, LotId, MemberState, Outcome, Posting, PostingId, Reward, TierState,
+    move_lot,
 };
 
 pub(crate) struct Draft<'a> {
@@ -34,6 +35,10 @@ pub(crate) struct Draft<'a> {
     pub(crate) tier: Option<TierState>,
     /// Rewards this draft issued or changed, as it left them.
     pub(crate) rewards: Vec<Reward>,
+    /// Whom the member owes, as the draft left it.
+    creditors: Creditors,
+    /// The creditors the last posting into `debt` or `forgiven` paid.
+    paid_creditors: Vec<(FunderId, Decimal)>,
 }
 
 impl<'a> Draft<'a> {
@@ -52,6 +57,8 @@ impl<'a> Draft<'a> {
             forgiven: Decimal::ZERO,
             tier: None,
             rewards: Vec::new(),
+            creditors: state.creditor_book().clone(),
+            paid_creditors: Vec::new(),
         };
         // One pass over the member's few balances picks up all of its own.
         for (account, _, balance) in state.balances().filter(|(_, asset, _)| **asset == Asset::Points) {
@@ -97,6 +104,7 @@ impl<'a> Draft<'a> {
         if let Some(balance) = self.member_balance(&posting.to) {
             *balance = checked(balance.checked_add(amount))?;
         }
+        self.creditors.track(&posting, &mut self.paid_creditors);
         if let Some(id) = lot {
             let from_state = id < self.state.next_lot();
             let lot = self.lot_mut(id);
@@ -275,7 +283,7 @@ impl<'a> Draft<'a> {
             return Ok(());
         }
         let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points).min(forgiven);
-        self.post(Account::Available, Account::Forgiven, amount, Some(id))
+        self.pay_creditors(Account::Forgiven, amount, id)
     }
 
     /// Points that just became available repay what the member owes first.
@@ -285,6 +293,20 @@ impl<'a> Draft<'a> {
             return Ok(());
         }
         let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points).min(owed);
-        self.post(Account::Available, Account::Debt, amount, Some(id))
+        self.pay_creditors(Account::Debt, amount, id)
+    }
+
+    /// Pays what the member owes in `owed` from lot `id`, settling with each creditor that is
+    /// not the lot's funder.
+    fn pay_creditors(&mut self, owed: Account, amount: Decimal, id: LotId) -> Result<(), EvalError> {
+        let Some(funder) = self.lot(id).filter(|_| !amount.is_zero()).map(|lot| lot.funder.clone()) else {
+            return Ok(());
+        };
+        debug_assert!(self.paid_creditors.is_empty(), "only payments into `debt` or `forgiven` fill it");
+        self.post(Account::Available, owed, amount, Some(id))?;
+        for (creditor, part) in std::mem::take(&mut self.paid_creditors) {
+            self.settle_between(&funder, &creditor, part)?;
+        }
+        Ok(())
     }
 }

@@ -19,7 +19,8 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, redeem: &Redeem) -> Result<(), Eva
     draft.settle()?;
     check_spendable(draft, points, redemption)?;
     let mut by_funder = Vec::new();
-    let short = draft.take_available(points, &Account::Redeemed, |lot, taken| by_funder.push((lot.funder.clone(), taken)))?;
+    let short =
+        draft.take_available(points, &Account::Redeemed, |lot, taken| by_funder.push((lot.funder.clone(), taken)))?;
     assert!(short.is_zero(), "check_spendable guarantees the points are there");
     let seller = draft.program.seller(redeem.merchant.as_ref()).clone();
     for (funder, taken) in by_funder {

@@ -59,7 +59,12 @@ pub(crate) fn earn(
 }
 
 /// Uses up full cards' stamps and issues their rewards.
-fn fill(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase, seller: &FunderId) -> Result<(), EvalError> {
+fn fill(
+    draft: &mut Draft<'_>,
+    compiled: &CompiledCard,
+    purchase: &Purchase,
+    seller: &FunderId,
+) -> Result<(), EvalError> {
     let card = &compiled.card;
     let asset = Asset::Stamps(card.id.clone());
     let needed = Decimal::from(card.stamps_needed);
@@ -77,7 +82,12 @@ fn fill(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase, sel
     }
 }
 
-fn issue(draft: &mut Draft<'_>, compiled: &CompiledCard, purchase: &Purchase, seller: &FunderId) -> Result<(), EvalError> {
+fn issue(
+    draft: &mut Draft<'_>,
+    compiled: &CompiledCard,
+    purchase: &Purchase,
+    seller: &FunderId,
+) -> Result<(), EvalError> {
     let state = draft.state;
     let new = draft.rewards.iter().filter(|reward| state.rewards().iter().all(|held| held.id != reward.id)).count();
     let id = RewardId::new(&format!("r-{}", state.rewards().len() + new + 1)).expect("a short id");

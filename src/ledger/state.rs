@@ -47,6 +47,8 @@ pub struct MemberState {
     tier: Option<Arc<TierState>>,
     /// In the order issued; a member earns few.
     rewards: Vec<Reward>,
+    /// Whom the member's `debt` and `forgiven` balances are owed to.
+    creditors: Creditors,
 }
 
 /// A member's points in the three buckets the member holds.
@@ -83,6 +85,7 @@ impl MemberState {
             next_lot: LotId(0),
             tier: None,
             rewards: Vec::new(),
+            creditors: Creditors::default(),
         }
     }
 
@@ -172,6 +175,16 @@ impl MemberState {
         &self.rewards
     }
 
+    /// Whom the member owes: the funders whose clawed-back points the `debt` (or `forgiven`)
+    /// balance stands for, with how much, by account and funder.
+    pub fn creditors(&self) -> &[(Account, FunderId, Decimal)] {
+        &self.creditors.owed
+    }
+
+    pub(crate) fn creditor_book(&self) -> &Creditors {
+        &self.creditors
+    }
+
     /// When this member next has something to settle (a lot vesting or expiring), so that a
     /// host can schedule a `tick`; correctness never depends on it.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
@@ -249,6 +262,7 @@ impl MemberState {
         assert!(posting.amount > Decimal::ZERO, "posting {} is not positive", posting.id);
         *self.balance_mut(&posting.from, &posting.asset) -= posting.amount;
         *self.balance_mut(&posting.to, &posting.asset) += posting.amount;
+        self.creditors.track(posting, &mut Vec::new());
         let Some(id) = posting.lot else { return };
         self.unindex(id);
         let lot = self.lots.get_mut(id).expect("a posting names a lot the member does not hold");
@@ -362,6 +376,62 @@ impl PartialEq for Lots {
 
 impl Eq for Lots {}
 
+/// Whom a member's `debt` and `forgiven` balances are owed to. A clawback that the member can't
+/// cover credits the funder that took the points back; points that later pay the balance pay
+/// those funders in funder order, so that when they are another funder's points, the engine can
+/// settle between the two. Shared by [`MemberState::apply`] and the engine's draft so the two
+/// can never disagree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Creditors {
+    /// Sorted by account and funder; no zero amounts.
+    owed: Vec<(Account, FunderId, Decimal)>,
+}
+
+impl Creditors {
+    /// Follows a points posting into or out of `debt` or `forgiven`; pushes onto `paid` which
+    /// funders a payment paid, and how much.
+    pub(crate) fn track(&mut self, posting: &Posting, paid: &mut Vec<(FunderId, Decimal)>) {
+        if posting.asset != Asset::Points {
+            return;
+        }
+        match (&posting.from, &posting.to) {
+            (owed @ (Account::Debt | Account::Forgiven), Account::Funder(funder)) => {
+                self.credit(owed, funder, posting.amount)
+            }
+            (_, owed @ (Account::Debt | Account::Forgiven)) => self.pay(owed, posting.amount, paid),
+            _ => {}
+        }
+    }
+
+    fn credit(&mut self, account: &Account, funder: &FunderId, amount: Decimal) {
+        let key = |(held, creditor, _): &(Account, FunderId, Decimal)| (held.clone(), creditor.clone());
+        match self.owed.binary_search_by_key(&(account.clone(), funder.clone()), key) {
+            Ok(position) => self.owed[position].2 += amount,
+            Err(position) => self.owed.insert(position, (account.clone(), funder.clone(), amount)),
+        }
+    }
+
+    fn pay(&mut self, account: &Account, amount: Decimal, paid: &mut Vec<(FunderId, Decimal)>) {
+        let mut left = amount;
+        for (_, funder, owed) in self.owed.iter_mut().filter(|(held, _, _)| held == account) {
+            let part = left.min(*owed);
+            *owed -= part;
+            left -= part;
+            paid.push((funder.clone(), part));
+            if left.is_zero() {
+                break;
+            }
+        }
+        assert!(left.is_zero(), "a payment of {amount} into {account} exceeds what is owed");
+        self.owed.retain(|(_, _, owed)| !owed.is_zero());
+    }
+
+    /// What is owed in `account`, over all funders.
+    fn total(&self, account: &Account) -> Decimal {
+        self.owed.iter().filter(|(held, _, _)| held == account).map(|(_, _, owed)| *owed).sum()
+    }
+}
+
 /// What a posting does to the lot it names: drains it when it leaves a lot's bucket (pending or
 /// available), fills it and moves it there when it enters one. Shared by [`MemberState::apply`]
 /// and the engine's draft so the two can never disagree.
@@ -399,6 +469,16 @@ struct StateRecord {
     tier: Option<TierState>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     rewards: Vec<Reward>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    creditors: Vec<CreditorRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CreditorRecord {
+    account: Account,
+    funder: FunderId,
+    #[serde(with = "crate::amount::exact_decimal")]
+    amount: Decimal,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -425,6 +505,12 @@ impl From<MemberState> for StateRecord {
             next_lot: state.next_lot,
             tier: state.tier.map(Arc::unwrap_or_clone),
             rewards: state.rewards,
+            creditors: state
+                .creditors
+                .owed
+                .into_iter()
+                .map(|(account, funder, amount)| CreditorRecord { account, funder, amount })
+                .collect(),
         }
     }
 }
@@ -441,6 +527,12 @@ impl TryFrom<StateRecord> for MemberState {
         state.next_lot = record.next_lot;
         state.tier = record.tier.map(Arc::new);
         state.rewards = record.rewards;
+        for creditor in record.creditors {
+            if creditor.amount <= Decimal::ZERO || !matches!(creditor.account, Account::Debt | Account::Forgiven) {
+                return Err(format!("creditor {} of {} is not a positive debt", creditor.funder, creditor.account));
+            }
+            state.creditors.credit(&creditor.account, &creditor.funder, creditor.amount);
+        }
         for balance in record.balances {
             *state.balance_mut(&balance.account, &balance.asset) = balance.amount;
         }
@@ -462,6 +554,11 @@ impl TryFrom<StateRecord> for MemberState {
                 state.lots.live().filter(|lot| lot.bucket == bucket).map(|lot| lot.amount_points).sum();
             if in_lots != state.balance(&account, Asset::Points) {
                 return Err(format!("the {account} balance is not the sum of its lots ({in_lots})"));
+            }
+        }
+        for account in [Account::Debt, Account::Forgiven] {
+            if state.creditors.total(&account) != -state.balance(&account, Asset::Points) {
+                return Err(format!("the {account} balance is not what its creditors are owed"));
             }
         }
         Ok(state)

@@ -383,11 +383,7 @@ impl RuleIndex {
     }
 }
 
-fn compile_rule(
-    rule: &EarnRule,
-    decimal_places: u32,
-    path: &str,
-) -> Result<CompiledRule, CompileError> {
+fn compile_rule(rule: &EarnRule, decimal_places: u32, path: &str) -> Result<CompiledRule, CompileError> {
     rule.when.validate(&format!("{path}.when"))?;
     let (name, value, minimum) = match rule.effect {
         Effect::PointsPerCurrencyUnit(rate) => ("points_per_currency_unit", rate.value(), Decimal::ZERO),

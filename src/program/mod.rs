@@ -2,9 +2,9 @@
 
 mod earn;
 mod expiry;
+mod partners;
 mod period;
 mod redemption;
-mod partners;
 mod returns;
 mod stamps;
 mod tiers;
@@ -21,9 +21,9 @@ pub use earn::{
     Condition, Earn, EarnRule, Effect, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE,
 };
 pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
+pub use partners::{MAX_PARTNERS, Partner};
 pub use period::CalendarPeriod;
 pub use redemption::Redemption;
-pub use partners::{MAX_PARTNERS, Partner};
 pub use returns::{MAX_VESTING_DAYS, Returns, SpentPointsPolicy};
 pub(crate) use stamps::CompiledCard;
 pub use stamps::{MAX_STAMP_CARDS, MAX_STAMPS, RewardKind, StampCard};

@@ -90,10 +90,7 @@ pub(crate) struct CompiledCard {
     pub(crate) funders: Vec<(FunderId, Decimal)>,
 }
 
-pub(crate) fn compile_cards(
-    cards: &[StampCard],
-    decimal_places: u32,
-) -> Result<Vec<CompiledCard>, CompileError> {
+pub(crate) fn compile_cards(cards: &[StampCard], decimal_places: u32) -> Result<Vec<CompiledCard>, CompileError> {
     if cards.len() > MAX_STAMP_CARDS {
         let message = format!("has {} cards, more than the limit of {MAX_STAMP_CARDS}", cards.len());
         return Err(CompileError::new("stamp_cards", message));

@@ -19,7 +19,10 @@
 //! - A seeded 5% of the orders (splitmix64, fixed seed) come back 3 to 10 days later: from one
 //!   CD to all of them.
 //! - After the last event every member gets a closing tick, at the next midnight, so the report
-//!   shows vesting and expiry as of the end of the data.
+//!   shows vesting, expiry and tier reviews as of the end of the data.
+//!
+//! Beside points, the report shows what the program's other mechanics did: tier changes and the
+//! members per tier at the end, and the stamp-card rewards issued and revoked.
 //!
 //! The report times parsing (reading the file and building the events) and the replay
 //! separately, and checks that every account balance sums to zero and that the members' stored
@@ -32,8 +35,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use loyalty_engine::{
-    Account, Event, EventId, Ledger, LedgerError, MemberId, MemoryStore, Money, OrderId, Points, PointsTotals, Program,
-    Purchase, PurchaseLine, Return, ReturnLine, Sku, Tick,
+    Account, Asset, Engine, Event, EventId, Ledger, LedgerError, MemberId, MemoryStore, Money, Notice, OrderId,
+    Outcome, Points, PointsTotals, Program, Purchase, PurchaseLine, Return, ReturnLine, Sku, Tick,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -61,6 +64,10 @@ struct Tally {
     paid_with_points: u64,
     returns: u64,
     ticks: u64,
+    /// Tier changes by reason.
+    tier_changes: BTreeMap<String, u64>,
+    rewards_issued: u64,
+    rewards_revoked: u64,
     /// Refusals by reason, with the count and the first one's message.
     refused: BTreeMap<String, (u64, String)>,
 }
@@ -99,6 +106,7 @@ fn run() -> Result<bool, String> {
             Ok(outcome) => {
                 tally.totals.record(&outcome);
                 tally.count(&event);
+                tally.notice(&outcome);
             }
             Err(error) => {
                 let refused = tally.refused.entry(reason(&error)).or_insert((0, format!("{}: {error}", event.id())));
@@ -114,6 +122,7 @@ fn run() -> Result<bool, String> {
     let (rows_read, sales, members) = (thousands(rows.len()), dollars(sales), thousands(members.len()));
     println!("rows             {rows_read:>10}  {sales} in sales, {members} members");
     let events = print_report(&tally, &program, closing);
+    print_mechanics(&tally, &ledger, closing)?;
     println!("parse            {:>10}  reading the file, building the events", seconds(parse_time));
     println!("replay           {:>10}  {} events/s", seconds(replay_time), thousands(per_second(events, replay_time)));
     check_balances(&ledger, &tally.totals)
@@ -271,6 +280,61 @@ impl Tally {
     }
 }
 
+impl Tally {
+    fn notice(&mut self, outcome: &Outcome) {
+        for notice in &outcome.notices {
+            match notice {
+                Notice::TierChanged { reason, .. } => {
+                    *self.tier_changes.entry(format!("{reason:?}").to_lowercase()).or_default() += 1;
+                }
+                Notice::RewardIssued { .. } => self.rewards_issued += 1,
+                Notice::RewardRevoked { .. } => self.rewards_revoked += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Prints the tiers and stamp cards sections, for programs that have them.
+fn print_mechanics(tally: &Tally, ledger: &Ledger<MemoryStore>, closing: DateTime<Utc>) -> Result<(), String> {
+    let engine: &Engine = ledger.engine();
+    let program = engine.program();
+    if let Some(tiers) = &program.tiers {
+        let mut members: BTreeMap<usize, u64> = BTreeMap::new();
+        let mut failure = None;
+        ledger
+            .store()
+            .for_each_member(|state| match engine.tier_at(state, closing) {
+                Ok(Some(status)) => {
+                    let level = tiers.levels.iter().position(|level| level.id == status.level).unwrap_or(0);
+                    *members.entry(level).or_default() += 1;
+                }
+                Ok(None) => {}
+                Err(error) => failure = Some(error.to_string()),
+            })
+            .map_err(|error| error.to_string())?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        let changes: Vec<String> =
+            tally.tier_changes.iter().map(|(reason, count)| format!("{reason} {}", thousands(count))).collect();
+        println!(
+            "tiers            members per level at {}; changes: {}",
+            closing.format("%Y-%m-%d"),
+            changes.join(", ")
+        );
+        for (position, level) in tiers.levels.iter().enumerate() {
+            let count = members.get(&position).copied().unwrap_or(0);
+            println!("  {:<14} {:>10}", level.id.as_str(), thousands(count));
+        }
+    }
+    if !program.stamp_cards.is_empty() {
+        let (issued, revoked) = (thousands(tally.rewards_issued), thousands(tally.rewards_revoked));
+        println!("stamp rewards    {issued:>10}  issued, {revoked} revoked by returns");
+    }
+    Ok(())
+}
+
 /// The error's variant name, such as `InvalidPrice`.
 fn reason(error: &LedgerError) -> String {
     let debug = match error {
@@ -333,15 +397,15 @@ fn print_report(tally: &Tally, program: &Program, closing: DateTime<Utc>) -> u64
     applied + refused
 }
 
-/// Checks that every account sums to zero and that the stored member states hold exactly the
-/// balances the postings add up to.
+/// Checks that every points account sums to zero and that the stored member states hold
+/// exactly the points balances the postings add up to.
 fn check_balances(ledger: &Ledger<MemoryStore>, totals: &PointsTotals) -> Result<bool, String> {
     let sum: Decimal = totals.balances.values().sum();
     let mut stored: BTreeMap<Account, Decimal> = BTreeMap::new();
     ledger
         .store()
         .for_each_member(|state| {
-            for (account, _, balance) in state.balances() {
+            for (account, _, balance) in state.balances().filter(|(_, asset, _)| **asset == Asset::Points) {
                 *stored.entry(account.clone()).or_default() += balance;
             }
         })

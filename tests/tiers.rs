@@ -91,6 +91,27 @@ fn a_partial_return_that_keeps_the_threshold_keeps_the_tier() {
 }
 
 #[test]
+fn the_bonus_a_returned_order_s_tier_gave_other_orders_is_clawed_back_with_it() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
+    shop.buy("deniz", "2026-03-01", "sofa", "sofa", "6000");
+    let lamp = shop.buy("deniz", "2026-03-02", "lamp", "lamp", "100");
+    let earned: rust_decimal::Decimal =
+        lamp.receipt.as_ref().unwrap().earnings.iter().map(|earning| earning.points).sum();
+    assert_eq!(earned, decimal("200"), "gold's 2x on the lamp");
+
+    let returned = shop.give_back("deniz", "2026-03-05", "sofa", "sofa", "1");
+
+    let revised = &returned.revised[0];
+    assert_eq!((revised.order.as_str(), revised.tier.as_ref().unwrap().as_str()), ("lamp", "blue"));
+    let bonus = revised.earnings.iter().find(|earning| earning.rule.as_str() == "tier:gold").unwrap();
+    assert_eq!(bonus.clawed_back, decimal("100"));
+    assert_eq!(shop.available("deniz"), decimal("100"), "the lamp's own 100 points, not gold's 200");
+    let lamp_back = shop.give_back("deniz", "2026-03-06", "lamp", "lamp", "1");
+    assert!(lamp_back.revised.is_empty());
+    assert_eq!((shop.available("deniz"), shop.debt("deniz")), (decimal("0"), decimal("0")), "nothing clawed twice");
+}
+
+#[test]
 fn a_year_without_purchases_costs_one_level_at_the_review() {
     let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
     shop.buy("deniz", "2026-06-01", "sofa", "sofa", "6000");
@@ -247,14 +268,16 @@ mod properties {
     ];
     const METRICS: [&str; 3] = ["net_spend", "purchases", "points_earned"];
 
-    /// No multiplier: what a tier pays out on other orders is not part of this property.
+    /// Whole points everywhere (whole prices, 1 point per unit, multipliers 2 and 3), so that
+    /// rounding can't tell the two histories apart.
     fn engine(window: usize, metric: usize, downgrade: &str, grace_days: u32) -> Engine {
         let json = format!(
             r#"{{"id":"p","currency":"EUR","owner":"shop",
                 "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"1"}}}}]}},
                 "tiers":{{"metric":"{}","window":{},"downgrade":"{downgrade}","grace_days":{grace_days},
                   "levels":[{{"id":"l0","threshold":"0"}},{{"id":"l1","threshold":"2"}},
-                            {{"id":"l2","threshold":"1500"}},{{"id":"l3","threshold":"4000"}}]}}}}"#,
+                            {{"id":"l2","threshold":"1500","benefits":{{"earn_multiplier":"2"}}}},
+                            {{"id":"l3","threshold":"4000","benefits":{{"earn_multiplier":"3"}}}}]}}}}"#,
             METRICS[metric], WINDOWS[window]
         );
         common::program(&json).compile().unwrap()
@@ -336,6 +359,14 @@ mod properties {
             let seen = engine.tier_at(&with_returns, later).unwrap().unwrap();
             let expected = engine.tier_at(&never_bought, later).unwrap().unwrap();
             prop_assert_eq!(observed(seen), observed(expected));
+            // What a tier gave other orders goes back with the orders that paid for the tier:
+            // the member never holds more points than one who never placed them.
+            let held = |state: &MemberState| {
+                let points = state.points();
+                points.pending.value() + points.available.value() + points.debt.value()
+            };
+            prop_assert!(held(&with_returns) <= held(&never_bought),
+                "{} points kept against {}", held(&with_returns), held(&never_bought));
         }
     }
 }

@@ -34,6 +34,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     let (first_lot, lot_count) = open_lots(draft, purchase, &earnings)?;
     let stamps = stamps::earn(draft, purchase, &lines, &seller)?;
     let partner = (seller != draft.program.program.owner).then_some(seller);
+    let tier = tiers::level_id(draft).cloned();
     let order = purchase.order.clone();
     let (withheld_points, withheld_money) = (Decimal::ZERO, Money::ZERO);
     let receipt = Receipt {
@@ -46,6 +47,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         paid_with,
         withheld_points,
         withheld_money,
+        tier,
         partner,
         stamps,
     };
@@ -171,7 +173,8 @@ fn earn(
         let start = earnings.len();
         earn_line(draft, &order, index, receipt_line, &mut scratch, &mut earnings)?;
         for (_, position, points) in order_parts.iter().filter(|(line, _, _)| *line == index) {
-            push_shares(&mut earnings, index, &draft.program.rules.rules[*position as usize], *points, seller)?;
+            let rule = &draft.program.rules.rules[*position as usize];
+            push_shares(&mut earnings, index, rule, *points, seller, order.tier)?;
         }
         round_line(&mut earnings[start..], draft.program.program.rounding)?;
     }
@@ -227,13 +230,13 @@ fn earn_line(
             Effect::PointsPerUnit(points) => checked(receipt_line.qty.checked_mul(points.value()))?,
             Effect::Multiplier(_) | Effect::PointsPerOrder(_) => continue,
         };
-        push_shares(earnings, index, rule, raw, order.seller)?;
+        push_shares(earnings, index, rule, raw, order.seller, order.tier)?;
     }
     let multipliers = matching.filter(|_| rules.has_multipliers).chain(order.tier_multiplier);
     for rule in multipliers.filter(|_| !rate_points.is_zero()) {
         if let Effect::Multiplier(multiplier) = rule.effect {
             let raw = checked(rate_points.checked_mul(multiplier.value() - Decimal::ONE))?;
-            push_shares(earnings, index, rule, raw, order.seller)?;
+            push_shares(earnings, index, rule, raw, order.seller, order.tier)?;
         }
     }
     Ok(())
@@ -278,8 +281,10 @@ fn push_shares(
     rule: &CompiledRule,
     raw: Decimal,
     seller: &FunderId,
+    tier: Option<&Tag>,
 ) -> Result<(), EvalError> {
     let line = u32::try_from(line).expect("lines are limited far below u32::MAX");
+    let tier = tier.filter(|_| rule.tier_bound);
     let earning = |funder: &FunderId, points| Earning {
         line,
         rule: rule.id.clone(),
@@ -287,6 +292,7 @@ fn push_shares(
         points,
         clawed_back: Decimal::ZERO,
         min_order_total: rule.when.min_order_total,
+        tier: tier.cloned(),
     };
     if rule.funders.is_empty() {
         earnings.push(earning(seller, raw));

@@ -15,7 +15,7 @@ use crate::engine::draft::Draft;
 use crate::engine::purchase::check_line_count;
 use crate::engine::{EvalError, check_decimal, checked, stamps, tiers};
 use crate::event::{Return, ReturnLine};
-use crate::id::FunderId;
+use crate::id::{FunderId, OrderId, Tag};
 use crate::ledger::{Account, Bucket, Coverage, Earning, Notice, Receipt};
 use crate::program::SpentPointsPolicy;
 
@@ -34,22 +34,50 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     let clawbacks = claw_back_targets(&mut receipt, decimal_places)?;
     let refund = refund_targets(&mut receipt, decimal_places)?;
     give_back_points_paid(draft, &mut receipt, refund)?;
+    let refund_due = match draft.program.program.returns.when_points_spent {
+        SpentPointsPolicy::DeductFromRefund => money_refund_due(draft, bought, &receipt, refund)?,
+        _ => Decimal::ZERO,
+    };
+    claw_back(draft, &mut receipt, clawbacks, refund_due)?;
+    stamps::take_back(draft, &mut receipt)?;
+    for (order, tier) in tiers::record_order(draft, &receipt)? {
+        revise_tier(draft, &order, tier)?;
+    }
+    draft.outcome.receipt = Some(Arc::new(receipt));
+    Ok(())
+}
+
+/// Takes `clawbacks` back from the order's lots, then covers what the member already spent by
+/// the program's policy, withholding at most `refund_due` from the refund.
+fn claw_back(
+    draft: &mut Draft<'_>,
+    receipt: &mut Receipt,
+    clawbacks: Vec<(FunderId, Decimal)>,
+    refund_due: Decimal,
+) -> Result<(), EvalError> {
     // Each funder first takes back its own lots of this order, so one funder's clawback never
     // drains another's; only then do shortfalls reach the member's other points.
     let mut spent = Vec::with_capacity(clawbacks.len());
     for (funder, points) in clawbacks {
-        let left = claw_back_from_order(draft, &receipt, &funder, points)?;
+        let left = claw_back_from_order(draft, receipt, &funder, points)?;
         spent.push((funder, left));
     }
     if draft.program.program.returns.when_points_spent == SpentPointsPolicy::DeductFromRefund {
-        let refund_due = money_refund_due(draft, bought, &receipt, refund)?;
-        deduct_from_refund(draft, &mut receipt, &spent, refund_due)?;
+        deduct_from_refund(draft, receipt, &spent, refund_due)
     } else {
-        cover_from_points(draft, &spent)?;
+        cover_from_points(draft, &spent)
     }
-    stamps::take_back(draft, &mut receipt)?;
-    tiers::record_order(draft, &receipt)?;
-    draft.outcome.receipt = Some(Arc::new(receipt));
+}
+
+/// A return took away the tier level another order was placed at: what that order earned
+/// because of the level goes back in full, with nothing withheld from this refund.
+fn revise_tier(draft: &mut Draft<'_>, order: &OrderId, tier: Tag) -> Result<(), EvalError> {
+    let Some(placed) = draft.state.order(order) else { return Ok(()) };
+    let mut receipt = Receipt::clone(placed);
+    receipt.tier = Some(tier);
+    let clawbacks = claw_back_targets(&mut receipt, draft.program.program.rounding.decimal_places)?;
+    claw_back(draft, &mut receipt, clawbacks, Decimal::ZERO)?;
+    draft.outcome.revised.push(Arc::new(receipt));
     Ok(())
 }
 
@@ -110,12 +138,16 @@ fn lines_to_return(receipt: &Receipt, line: &ReturnLine) -> Result<Vec<usize>, E
 /// proportion to what each has left, so they reach their totals together and never overshoot.
 /// An earning whose rule's order minimum the kept order no longer meets goes back whole.
 fn claw_back_targets(receipt: &mut Receipt, decimal_places: u32) -> Result<Vec<(FunderId, Decimal)>, EvalError> {
+    let tier = receipt.tier.clone();
     let kept_total = kept_eligible_total(receipt)?;
     let mut by_funder: Vec<(FunderId, Decimal)> = Vec::new();
     let lines = &receipt.lines;
     for earnings in receipt.earnings.chunk_by_mut(|left, right| left.line == right.line) {
         let line = &lines[earnings[0].line as usize];
-        let revoked = |earning: &Earning| earning.min_order_total.is_some_and(|minimum| kept_total < minimum.value());
+        let revoked = |earning: &Earning| {
+            earning.min_order_total.is_some_and(|minimum| kept_total < minimum.value())
+                || earning.lost_its_tier(tier.as_ref())
+        };
         let mut deltas: Vec<Decimal> = earnings.iter().map(|earning| earning.points - earning.clawed_back).collect();
         let (earned, clawed) = earnings
             .iter()
@@ -307,7 +339,7 @@ fn deduct_from_refund(
     receipt.withheld_points += covered;
     money.rescale(money_places);
     receipt.withheld_money = Money::new(receipt.withheld_money.value() + money);
-    draft.outcome.refund_withheld = Money::new(money);
+    draft.outcome.refund_withheld = Money::new(draft.outcome.refund_withheld.value() + money);
     notify(draft, covered, Coverage::RefundWithheld);
     notify(draft, total - covered, Coverage::Debt);
     Ok(())

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use crate::engine::draft::Draft;
 use crate::engine::{EvalError, checked, checked_sum};
-use crate::id::Tag;
+use crate::id::{OrderId, Tag};
 use crate::ledger::{Contribution, Notice, PendingDowngrade, Receipt, TierChangeReason, TierRun, TierState};
 use crate::program::{Downgrade, TierBenefits, TierMetric, Tiers};
 
@@ -143,10 +143,16 @@ impl Ladder<'_> {
         Ok(())
     }
 
-    /// Takes in the contribution at `at` (already in the list): an upgrade if the metric now
-    /// reaches a higher level, and the end of a pending downgrade if it supports the level held.
-    fn take_in(&self, state: &mut TierState, at: DateTime<Utc>, changes: &mut Vec<Change>) -> Result<(), EvalError> {
-        let supported = self.tiers.supported(self.live_metric(&state.contributions, at)?);
+    /// Takes in the contribution at `position`: an upgrade if the metric now reaches a higher
+    /// level, and the end of a pending downgrade if it supports the level held.
+    fn take_in(&self, state: &mut TierState, position: usize, changes: &mut Vec<Change>) -> Result<(), EvalError> {
+        // Up to this contribution, not to its time: orders placed at the same moment still
+        // count one after the other.
+        let at = state.contributions[position].at;
+        let from = checked(self.tiers.window_start(at, self.offset))?;
+        let start = state.contributions.partition_point(|contribution| contribution.at < from);
+        let metric = checked_sum(state.contributions[start..=position].iter().map(|contribution| contribution.amount))?;
+        let supported = self.tiers.supported(metric);
         let run = &mut state.current;
         if supported >= run.level {
             run.downgrade = None;
@@ -162,17 +168,22 @@ impl Ladder<'_> {
     }
 
     /// Re-derives the current run from the anchor over the kept contributions, up to `until`.
-    fn rerun(&self, state: &mut TierState, until: DateTime<Utc>) -> Result<(), EvalError> {
+    /// Returns the level each order since the anchor was placed at, by the new reckoning.
+    fn rerun(&self, state: &mut TierState, until: DateTime<Utc>) -> Result<Vec<(OrderId, u32)>, EvalError> {
         state.current = state.anchor.clone();
         state.last_review = None;
         let mut ignored = Vec::new();
+        let mut placed_at = Vec::new();
         let mut position = state.contributions.partition_point(|contribution| contribution.at < state.anchor.at);
-        while let Some(at) = state.contributions.get(position).map(|contribution| contribution.at) {
+        while let Some(contribution) = state.contributions.get(position) {
+            let (at, order) = (contribution.at, contribution.order.clone());
             self.advance(state, at, &mut ignored)?;
-            self.take_in(state, at, &mut ignored)?;
+            placed_at.push((order, state.current.level));
+            self.take_in(state, position, &mut ignored)?;
             position += 1;
         }
-        self.advance(state, until, &mut ignored)
+        self.advance(state, until, &mut ignored)?;
+        Ok(placed_at)
     }
 
     /// At the lowest level with nothing pending, no past contribution can lower anything, so
@@ -205,9 +216,15 @@ impl Ladder<'_> {
             } else {
                 Decimal::ZERO
             }),
-            TierMetric::PointsEarned => {
-                checked_sum(receipt.earnings.iter().map(|earning| earning.points - earning.clawed_back))
-            }
+            // Without what tiers themselves gave, so that losing a tier never lowers the metric
+            // that decides it.
+            TierMetric::PointsEarned => checked_sum(
+                receipt
+                    .earnings
+                    .iter()
+                    .filter(|earning| earning.tier.is_none())
+                    .map(|earning| earning.points - earning.clawed_back),
+            ),
         }
     }
 
@@ -268,19 +285,33 @@ pub(crate) fn level(draft: &Draft<'_>) -> Option<u32> {
     Some(draft.tier.as_ref().or(draft.state.tier()).map_or(0, |state| state.current.level))
 }
 
+/// The id of the member's level now.
+pub(crate) fn level_id<'a>(draft: &Draft<'a>) -> Option<&'a Tag> {
+    let tiers = draft.program.program.tiers.as_ref()?;
+    Some(&tiers.levels[level(draft)? as usize].id)
+}
+
 /// Records what an order now contributes: a new order is taken in (and may upgrade the
-/// member); a returned one changes its contribution and the level is re-derived.
-pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<(), EvalError> {
-    let Some(ladder) = ladder(draft) else { return Ok(()) };
+/// member); a returned one changes its contribution and the level is re-derived. Returns the
+/// orders that, by the re-derived levels, were placed at another level than their receipts say.
+pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<Vec<(OrderId, Tag)>, EvalError> {
+    let Some(ladder) = ladder(draft) else { return Ok(Vec::new()) };
     let amount = ladder.contribution(receipt)?;
     let mut state = working_copy(draft, &ladder)?;
     let held = state.current.level;
     let mut changes = Vec::new();
+    let mut misplaced = Vec::new();
     let kept = state.contributions.iter().rposition(|contribution| contribution.order == receipt.order);
     match kept {
         Some(position) if state.contributions[position].amount != amount => {
             state.contributions[position].amount = amount;
-            ladder.rerun(&mut state, draft.at)?;
+            for (order, level) in ladder.rerun(&mut state, draft.at)? {
+                let level = &ladder.tiers.levels[level as usize].id;
+                let placed = draft.state.order(&order).and_then(|placed| placed.tier.as_ref());
+                if placed.is_some_and(|placed| placed != level) {
+                    misplaced.push((order, level.clone()));
+                }
+            }
             if state.current.level != held {
                 let reason = TierChangeReason::Return;
                 changes.push(Change { from: held, to: state.current.level, at: draft.at, reason });
@@ -291,14 +322,15 @@ pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<(
             ladder.forget_the_past(&mut state)?;
             let (at, order) = (receipt.at, receipt.order.clone());
             state.contributions.push(Contribution { at, order, amount });
-            ladder.take_in(&mut state, at, &mut changes)?;
+            let position = state.contributions.len() - 1;
+            ladder.take_in(&mut state, position, &mut changes)?;
         }
         // A return of an order from before the anchor's window: it can't change the tier.
         None => {}
     }
     draft.outcome.notices.extend(changes.into_iter().map(|change| ladder.notice(change)));
     draft.tier = Some(state);
-    Ok(())
+    Ok(misplaced)
 }
 
 /// Where a member stands on the ladder at some moment, as [`Engine::tier_at`](crate::Engine::tier_at)

@@ -36,6 +36,10 @@ pub struct Outcome {
     /// shared with the member's state, which keeps it as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Arc<Receipt>>,
+    /// Receipts of other orders the event changed: a return that took away a tier level those
+    /// orders were placed at claws back what the level gave them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revised: Vec<Arc<Receipt>>,
     /// The enrollment the event recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment: Option<Enrollment>,
@@ -65,6 +69,7 @@ impl Outcome {
             postings: Vec::new(),
             lots_opened: Vec::new(),
             receipt: None,
+            revised: Vec::new(),
             enrollment: None,
             tier: None,
             rewards: Vec::new(),
@@ -81,6 +86,7 @@ impl Outcome {
         self.postings.clear();
         self.lots_opened.clear();
         self.receipt = None;
+        self.revised.clear();
         self.enrollment = None;
         self.tier = None;
         self.rewards.clear();

@@ -38,6 +38,11 @@ pub struct Receipt {
     /// The money withheld so far, in the program currency.
     #[serde(default, skip_serializing_if = "is_zero_money")]
     pub withheld_money: Money,
+    /// The member's tier level the order counts as placed at: the level when it was placed,
+    /// lowered if a return later took away the level that it rested on. Earnings that needed a
+    /// level the order no longer counts as placed at are clawed back in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tag>,
     /// The coalition partner whose merchant sold the order; `None` when the owner sold it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner: Option<FunderId>,
@@ -92,6 +97,19 @@ pub struct Earning {
     /// whole earning is clawed back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_order_total: Option<Money>,
+    /// The tier level the earning needed (a tier's earn multiplier, a rule for some tiers): if
+    /// a return takes that level away from the order ([`Receipt::tier`]), the whole earning is
+    /// clawed back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tag>,
+}
+
+impl Earning {
+    /// Whether the earning needed a tier level that the receipt no longer counts the order as
+    /// placed at.
+    pub(crate) fn lost_its_tier(&self, receipt_tier: Option<&Tag>) -> bool {
+        self.tier.as_ref().is_some_and(|needed| Some(needed) != receipt_tier)
+    }
 }
 
 /// Stamps one line earned on one card.

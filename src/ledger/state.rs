@@ -240,7 +240,7 @@ impl MemberState {
         }
         // After every posting, so that no lot this outcome opened is swept before it is filled.
         self.lots.sweep();
-        if let Some(receipt) = &outcome.receipt {
+        for receipt in outcome.receipt.iter().chain(&outcome.revised) {
             self.file_receipt(Arc::clone(receipt));
         }
         if let Some(enrollment) = &outcome.enrollment {

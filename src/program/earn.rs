@@ -219,6 +219,9 @@ pub(crate) struct CompiledRule {
     pub(crate) effect: Effect,
     /// Empty when the seller pays.
     pub(crate) funders: Vec<(FunderId, Decimal)>,
+    /// Whether what it gives depends on the member's tier (a tier's multiplier, a rule for some
+    /// tiers), so that a return that takes the tier away takes it back.
+    pub(crate) tier_bound: bool,
 }
 
 impl CompiledRule {
@@ -241,6 +244,7 @@ impl CompiledRule {
             unconditional: true,
             effect: Effect::Multiplier(multiplier),
             funders: Vec::new(),
+            tier_bound: true,
         })
     }
 }
@@ -405,6 +409,7 @@ fn compile_rule(rule: &EarnRule, decimal_places: u32, path: &str) -> Result<Comp
         unconditional: rule.when == Condition::default(),
         effect: rule.effect,
         funders: compile_funders(&rule.funded_by, &format!("{path}.funded_by"))?,
+        tier_bound: !rule.when.tiers.is_empty(),
     })
 }
 

@@ -102,6 +102,10 @@ pub(crate) fn compile_cards(cards: &[StampCard], decimal_places: u32) -> Result<
             return Err(CompileError::new(format!("{path}.id"), format!("is also the id of stamp_cards[{first}]")));
         }
         card.when.validate(&format!("{path}.when"))?;
+        if !card.when.tiers.is_empty() {
+            // Stamps are not revised when a return takes a tier away, so they may not need one.
+            return Err(CompileError::new(format!("{path}.when.tiers"), "stamp cards can't depend on tiers"));
+        }
         for (field, count) in [("stamps_per_unit", card.stamps_per_unit), ("stamps_needed", card.stamps_needed)] {
             if count == 0 || count > MAX_STAMPS {
                 return Err(CompileError::new(format!("{path}.{field}"), format!("must be 1 to {MAX_STAMPS}")));

@@ -33,6 +33,19 @@
 //! refund, let the member owe them, or forgive them. Once every unit of an order is back, the
 //! order's net accrual is exactly zero.
 //!
+//! # Tiers, stamp cards and coalitions
+//!
+//! A program may also run a ladder of [`Tiers`]: members climb as soon as a metric (net spend,
+//! orders, points earned) over a window reaches a level, and are reviewed down only at the end
+//! of a period, with benefits (an earn multiplier, a discount share, flags) the engine applies
+//! or reports. A member's tier is derived from each order's contribution, net of returns, so a
+//! return that takes away the level its order paid for takes it away at once, with what the
+//! level gave other orders. [`StampCard`]s turn qualifying units into stamps (an [`Asset`] of
+//! its own) and full cards into [`Reward`]s the host redeems or voids; a return takes its stamps
+//! back and revokes an unused reward they filled. In a coalition, each [`Partner`] funds what
+//! its merchants sell, and points one funder paid for and another honoured are settled between
+//! them with postings between `settlement:ID` accounts.
+//!
 //! # Exactness and idempotency
 //!
 //! Money and points are [`rust_decimal::Decimal`], never floats; a line's points are rounded

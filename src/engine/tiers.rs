@@ -306,10 +306,11 @@ pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<V
         Some(position) if state.contributions[position].amount != amount => {
             state.contributions[position].amount = amount;
             for (order, level) in ladder.rerun(&mut state, draft.at)? {
-                let level = &ladder.tiers.levels[level as usize].id;
+                // A return only ever lowers the level an order was placed at.
                 let placed = draft.state.order(&order).and_then(|placed| placed.tier.as_ref());
-                if placed.is_some_and(|placed| placed != level) {
-                    misplaced.push((order, level.clone()));
+                let was = placed.and_then(|placed| ladder.tiers.levels.iter().position(|known| known.id == *placed));
+                if was.is_some_and(|was| level < u32::try_from(was).expect("levels are limited to 32")) {
+                    misplaced.push((order, ladder.tiers.levels[level as usize].id.clone()));
                 }
             }
             if state.current.level != held {

@@ -252,7 +252,8 @@ proptest! {
     fn the_member_never_spends_pending_points(setup in setups(), steps in steps()) {
         let history = run(&setup, &steps);
         for applied in &history.applied {
-            for posting in applied.outcome.postings.iter().filter(|posting| posting.to == Account::Redeemed) {
+            let spent = |posting: &&loyalty_engine::Posting| posting.to == Account::Redeemed && posting.asset == Asset::Points;
+            for posting in applied.outcome.postings.iter().filter(spent) {
                 prop_assert_eq!(&posting.from, &Account::Available);
                 let lot = applied.before.lot(posting.lot.unwrap()).expect("spent points come from lots held before");
                 prop_assert!(lot.vests_at <= applied.outcome.at);

@@ -9,6 +9,7 @@
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
+use crate::amount::floor_to;
 use crate::engine::draft::Draft;
 use crate::engine::{EvalError, checked, checked_sum};
 use crate::id::{OrderId, Tag};
@@ -19,6 +20,7 @@ use crate::program::{Downgrade, TierBenefits, TierMetric, Tiers};
 pub(crate) struct Ladder<'a> {
     pub(crate) tiers: &'a Tiers,
     pub(crate) offset: FixedOffset,
+    pub(crate) money_decimal_places: u32,
 }
 
 /// One change of level, before it becomes a notice.
@@ -203,11 +205,14 @@ impl Ladder<'_> {
     fn contribution(&self, receipt: &Receipt) -> Result<Decimal, EvalError> {
         let kept = |line: &crate::ledger::ReceiptLine| line.qty - line.returned_qty;
         match self.tiers.metric {
+            // Each line's kept value, rounded down to the currency's places: a partial return
+            // never leaves a fraction of a cent (nor a repeating decimal) in the metric.
             TierMetric::NetSpend => {
                 let mut spend = Decimal::ZERO;
                 for line in receipt.lines.iter().filter(|line| line.eligible) {
                     let value = checked(line.value.value().checked_mul(kept(line)))?;
-                    spend = checked(spend.checked_add(checked(value.checked_div(line.qty))?))?;
+                    let kept_value = floor_to(checked(value.checked_div(line.qty))?, self.money_decimal_places);
+                    spend = checked(spend.checked_add(kept_value))?;
                 }
                 Ok(spend)
             }
@@ -248,7 +253,8 @@ fn set_level(run: &mut TierRun, level: u32, at: DateTime<Utc>, reason: TierChang
 
 fn ladder<'a>(draft: &Draft<'a>) -> Option<Ladder<'a>> {
     let program = &draft.program.program;
-    Some(Ladder { tiers: program.tiers.as_ref()?, offset: program.utc_offset.0 })
+    let money_decimal_places = program.money_decimal_places;
+    Some(Ladder { tiers: program.tiers.as_ref()?, offset: program.utc_offset.0, money_decimal_places })
 }
 
 /// The member's tier as the draft has it, started at the draft's time for a member without one.

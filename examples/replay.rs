@@ -213,6 +213,7 @@ fn build_events(rows: &[Row]) -> Result<Vec<Event>, String> {
             currency: None,
             lines: vec![line],
             pay_with_points: Points::ZERO,
+            pay_with_cashback: Money::ZERO,
         }));
     }
     events.sort_by(|a, b| a.at().cmp(&b.at()).then_with(|| a.id().cmp(b.id())));

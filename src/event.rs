@@ -101,6 +101,9 @@ pub struct Purchase {
     /// How many available points pay for part of the order.
     #[serde(default, skip_serializing_if = "is_zero_points")]
     pub pay_with_points: Points,
+    /// How much available cashback pays for part of the order, in the program currency.
+    #[serde(default, skip_serializing_if = "is_zero_money")]
+    pub pay_with_cashback: Money,
 }
 
 fn is_zero_points(points: &Points) -> bool {

@@ -94,16 +94,16 @@ pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT, StampProgress, TierStat
 pub use event::{Custom, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, ReturnLine, RewardEvent, Tick};
 pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RewardId, RuleId, Sku, Tag};
 pub use ledger::{
-    Account, AccountParseError, Asset, AssetParseError, Bucket, Contribution, Coverage, Earning, Enrollment, Lot,
-    LotId, MemberState, Notice, Outcome, PaidWith, PendingDowngrade, PointsBalance, Posting, PostingId, Receipt,
-    ReceiptLine, Reward, RewardStatus, StampEarning, TierChangeReason, TierRun, TierState,
+    Account, AccountParseError, Asset, AssetParseError, Bucket, CashbackBalance, Contribution, Coverage, Earning,
+    Enrollment, Lot, LotId, MemberState, Notice, Outcome, PaidWith, PendingDowngrade, PointsBalance, Posting,
+    PostingId, Receipt, ReceiptLine, Reward, RewardStatus, StampEarning, TierChangeReason, TierRun, TierState,
 };
 pub use program::{
-    CalendarPeriod, CompileError, Condition, Downgrade, Earn, EarnRule, Effect, Expiry, MAX_CONDITION_VALUES,
-    MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS,
-    MAX_STAMP_CARDS, MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, Partner, Program, Redemption,
-    Returns, RewardKind, SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers,
-    UtcOffset,
+    CalendarPeriod, Cashback, CashbackRule, CashbackSpending, CompileError, Condition, Downgrade, Earn, EarnRule,
+    Effect, Expiry, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE,
+    MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS, MAX_STAMP_CARDS, MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS,
+    MAX_VESTING_DAYS, Partner, PeriodCap, Program, Redemption, Returns, RewardKind, SpentPointsPolicy, StampCard,
+    TierBenefits, TierLevel, TierMetric, TierWindow, Tiers, UtcOffset,
 };
 pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,

@@ -16,6 +16,15 @@ use crate::ledger::{
     move_lot,
 };
 
+/// A member's own buckets of one asset.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Buckets {
+    pub(crate) pending: Decimal,
+    pub(crate) available: Decimal,
+    pub(crate) debt: Decimal,
+    pub(crate) forgiven: Decimal,
+}
+
 pub(crate) struct Draft<'a> {
     pub(crate) program: &'a Compiled,
     pub(crate) state: &'a MemberState,
@@ -27,10 +36,8 @@ pub(crate) struct Draft<'a> {
     /// The state's lots that vested in this draft, in redemption order: available now, but not
     /// in the state's index of available lots.
     vested: BTreeSet<(DateTime<Utc>, LotId)>,
-    pending: Decimal,
-    available: Decimal,
-    debt: Decimal,
-    forgiven: Decimal,
+    points: Buckets,
+    cashback: Buckets,
     /// The member's tier, once this draft changed it.
     pub(crate) tier: Option<TierState>,
     /// Rewards this draft issued or changed, as it left them.
@@ -51,36 +58,45 @@ impl<'a> Draft<'a> {
             outcome,
             touched: BTreeMap::new(),
             vested: BTreeSet::new(),
-            pending: Decimal::ZERO,
-            available: Decimal::ZERO,
-            debt: Decimal::ZERO,
-            forgiven: Decimal::ZERO,
+            points: Buckets::default(),
+            cashback: Buckets::default(),
             tier: None,
             rewards: Vec::new(),
             creditors: state.creditor_book().clone(),
             paid_creditors: Vec::new(),
         };
         // One pass over the member's few balances picks up all of its own.
-        for (account, _, balance) in state.balances().filter(|(_, asset, _)| **asset == Asset::Points) {
-            if let Some(held) = draft.member_balance(account) {
+        for (account, asset, balance) in state.balances() {
+            if let Some(held) = draft.member_balance(account, asset) {
                 *held = balance;
             }
         }
         draft
     }
 
-    /// Available points right now, within the draft.
-    pub(crate) fn available(&self) -> Decimal {
-        self.available
+    /// The member's buckets of an asset that has lots (points or cashback), within the draft.
+    pub(crate) fn buckets(&self, asset: &Asset) -> Buckets {
+        match asset {
+            Asset::Cashback => self.cashback,
+            _ => self.points,
+        }
     }
 
-    pub(crate) fn balances(&self) -> (Decimal, Decimal, Decimal) {
-        (self.pending, self.available, self.debt)
-    }
-
-    /// Records a posting (a zero amount records nothing) and applies it to the overlay.
+    /// Records a points posting (a zero amount records nothing) and applies it to the overlay.
     pub(crate) fn post(
         &mut self,
+        from: Account,
+        to: Account,
+        amount: Decimal,
+        lot: Option<LotId>,
+    ) -> Result<(), EvalError> {
+        self.post_in(&Asset::Points, from, to, amount, lot)
+    }
+
+    /// Records a posting of `asset` (points or cashback, whose lots the draft keeps).
+    pub(crate) fn post_in(
+        &mut self,
+        asset: &Asset,
         from: Account,
         to: Account,
         amount: Decimal,
@@ -97,17 +113,18 @@ impl<'a> Draft<'a> {
         }
         let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
         let id = PostingId { event: self.outcome.event.clone(), index };
-        let posting = Posting { id, from, to, asset: Asset::Points, amount, lot };
-        if let Some(balance) = self.member_balance(&posting.from) {
+        let posting = Posting { id, from, to, asset: asset.clone(), amount, lot };
+        if let Some(balance) = self.member_balance(&posting.from, asset) {
             *balance = checked(balance.checked_sub(amount))?;
         }
-        if let Some(balance) = self.member_balance(&posting.to) {
+        if let Some(balance) = self.member_balance(&posting.to, asset) {
             *balance = checked(balance.checked_add(amount))?;
         }
         self.creditors.track(&posting, &mut self.paid_creditors);
         if let Some(id) = lot {
             let from_state = id < self.state.next_lot();
             let lot = self.lot_mut(id);
+            assert!(lot.asset == *asset, "a posting of {asset} names a lot of {}", lot.asset);
             move_lot(lot, &posting);
             if from_state && posting.from == Account::Pending && posting.to == Account::Available {
                 let key = lot.expiry_key();
@@ -118,12 +135,17 @@ impl<'a> Draft<'a> {
         Ok(())
     }
 
-    fn member_balance(&mut self, account: &Account) -> Option<&mut Decimal> {
+    fn member_balance(&mut self, account: &Account, asset: &Asset) -> Option<&mut Decimal> {
+        let buckets = match asset {
+            Asset::Points => &mut self.points,
+            Asset::Cashback => &mut self.cashback,
+            _ => return None,
+        };
         match account {
-            Account::Pending => Some(&mut self.pending),
-            Account::Available => Some(&mut self.available),
-            Account::Debt => Some(&mut self.debt),
-            Account::Forgiven => Some(&mut self.forgiven),
+            Account::Pending => Some(&mut buckets.pending),
+            Account::Available => Some(&mut buckets.available),
+            Account::Debt => Some(&mut buckets.debt),
+            Account::Forgiven => Some(&mut buckets.forgiven),
             _ => None,
         }
     }
@@ -147,6 +169,7 @@ impl<'a> Draft<'a> {
     /// Opens an empty lot; postings fill it.
     pub(crate) fn open_lot(
         &mut self,
+        asset: Asset,
         funder: FunderId,
         order: Option<OrderId>,
         vests_at: DateTime<Utc>,
@@ -155,14 +178,16 @@ impl<'a> Draft<'a> {
         let id = LotId(self.state.next_lot().0 + self.outcome.lots_opened.len() as u64);
         let (earned_at, bucket, amount_points, expired_points) =
             (self.at, Bucket::Pending, Decimal::ZERO, Decimal::ZERO);
-        let lot = Lot { id, funder, order, earned_at, vests_at, expires_at, bucket, amount_points, expired_points };
+        let lot =
+            Lot { id, asset, funder, order, earned_at, vests_at, expires_at, bucket, amount_points, expired_points };
         self.outcome.lots_opened.push(lot);
         id
     }
 
-    /// The next available lot with points, in redemption order, after `after`.
-    fn next_available(&self, after: Option<(DateTime<Utc>, LotId)>) -> Option<(DateTime<Utc>, LotId)> {
-        let is_live = |lot: &Lot| lot.bucket == Bucket::Available && lot.amount_points > Decimal::ZERO;
+    /// The next available lot of `asset` with something in it, in redemption order, after `after`.
+    fn next_available(&self, asset: &Asset, after: Option<(DateTime<Utc>, LotId)>) -> Option<(DateTime<Utc>, LotId)> {
+        let is_live =
+            |lot: &Lot| lot.bucket == Bucket::Available && lot.amount_points > Decimal::ZERO && lot.asset == *asset;
         let is_after = |key: &(DateTime<Utc>, LotId)| after.is_none_or(|after| *key > after);
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
         let live = |(_, id): &(DateTime<Utc>, LotId)| self.lot(*id).is_some_and(is_live);
@@ -174,10 +199,11 @@ impl<'a> Draft<'a> {
         [from_state, vested, opened].into_iter().flatten().min()
     }
 
-    /// Drains up to `amount` available points into `to`, soonest-expiring lots first, and
+    /// Drains up to `amount` of available `asset` into `to`, soonest-expiring lots first, and
     /// tells `on_take` which lot gave how much. Returns what it could not take.
     pub(crate) fn take_available(
         &mut self,
+        asset: &Asset,
         amount: Decimal,
         to: &Account,
         mut on_take: impl FnMut(&Lot, Decimal),
@@ -185,12 +211,12 @@ impl<'a> Draft<'a> {
         let mut left = amount;
         let mut after = None;
         while left > Decimal::ZERO {
-            let Some(key) = self.next_available(after) else { break };
+            let Some(key) = self.next_available(asset, after) else { break };
             after = Some(key);
             let lot = self.lot(key.1).expect("next_available finds held lots");
             let taken = left.min(lot.amount_points);
             on_take(lot, taken);
-            self.post(Account::Available, to.clone(), taken, Some(key.1))?;
+            self.post_in(asset, Account::Available, to.clone(), taken, Some(key.1))?;
             left -= taken;
         }
         Ok(left)
@@ -202,12 +228,13 @@ impl<'a> Draft<'a> {
         let state = self.state;
         for id in state.pending_due(self.at) {
             let Some(lot) = self.lot(id).filter(|lot| lot.bucket == Bucket::Pending) else { continue };
-            let amount = lot.amount_points;
-            self.post(Account::Pending, Account::Available, amount, Some(id))?;
+            let (asset, amount) = (lot.asset.clone(), lot.amount_points);
+            self.post_in(&asset, Account::Pending, Account::Available, amount, Some(id))?;
             self.repay_debt(id)?;
         }
+        // Only points expire.
         let mut after = None;
-        while let Some(key) = self.next_available(after) {
+        while let Some(key) = self.next_available(&Asset::Points, after) {
             // Never-expiring lots sort last, under the largest time there is: not an expiry.
             let (expires_at, id) = key;
             if expires_at > self.at || expires_at == DateTime::<Utc>::MAX_UTC {
@@ -228,38 +255,24 @@ impl<'a> Draft<'a> {
         self.outcome.rewards = self.rewards;
     }
 
-    /// Records that `honored_by` honoured `points` that `funder` paid for: `funder` owes them.
+    /// Records that `honored_by` honoured `amount` of `asset` that `funder` paid for: `funder`
+    /// owes it.
     pub(crate) fn settle_between(
         &mut self,
+        asset: &Asset,
         funder: &FunderId,
         honored_by: &FunderId,
-        points: Decimal,
+        amount: Decimal,
     ) -> Result<(), EvalError> {
         if funder == honored_by {
             return Ok(());
         }
-        self.post(Account::Settlement(funder.clone()), Account::Settlement(honored_by.clone()), points, None)
+        let (from, to) = (Account::Settlement(funder.clone()), Account::Settlement(honored_by.clone()));
+        self.post_in(asset, from, to, amount, None)
     }
 
-    /// Records a posting of an asset that has no lots (stamps).
-    pub(crate) fn post_unlotted(
-        &mut self,
-        asset: Asset,
-        from: Account,
-        to: Account,
-        amount: Decimal,
-    ) -> Result<(), EvalError> {
-        assert!(asset != Asset::Points, "points move through `post`, which keeps their lots");
-        if amount.is_zero() {
-            return Ok(());
-        }
-        let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
-        let id = PostingId { event: self.outcome.event.clone(), index };
-        self.outcome.postings.push(Posting { id, from, to, asset, amount, lot: None });
-        Ok(())
-    }
-
-    /// The balance of one of the member's accounts in an asset without lots, within the draft.
+    /// The balance of one of the member's accounts in an asset without lots (stamps), within the
+    /// draft.
     pub(crate) fn unlotted_balance(&self, account: &Account, asset: &Asset) -> Decimal {
         let moved: Decimal = self
             .outcome
@@ -278,34 +291,35 @@ impl<'a> Draft<'a> {
     /// Points given back by a return first settle what a `stop_at_zero` program forgave: the
     /// spending it forgave is being undone.
     pub(crate) fn settle_forgiven(&mut self, id: LotId) -> Result<(), EvalError> {
-        let forgiven = -self.forgiven;
-        if forgiven <= Decimal::ZERO {
-            return Ok(());
-        }
-        let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points).min(forgiven);
-        self.pay_creditors(Account::Forgiven, amount, id)
+        self.pay_owed(Account::Forgiven, id)
     }
 
-    /// Points that just became available repay what the member owes first.
+    /// Points (or cashback) that just became available repay what the member owes first.
     pub(crate) fn repay_debt(&mut self, id: LotId) -> Result<(), EvalError> {
-        let owed = -self.debt;
-        if owed <= Decimal::ZERO {
+        self.pay_owed(Account::Debt, id)
+    }
+
+    /// Pays what the member owes in `owed` (debt or forgiven) from lot `id`, in its asset.
+    fn pay_owed(&mut self, owed: Account, id: LotId) -> Result<(), EvalError> {
+        let Some(lot) = self.lot(id) else { return Ok(()) };
+        let buckets = self.buckets(&lot.asset);
+        let balance = if owed == Account::Debt { buckets.debt } else { buckets.forgiven };
+        if balance >= Decimal::ZERO {
             return Ok(());
         }
-        let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points).min(owed);
-        self.pay_creditors(Account::Debt, amount, id)
+        let amount = lot.amount_points.min(-balance);
+        self.pay_creditors(owed, amount, id)
     }
 
     /// Pays what the member owes in `owed` from lot `id`, settling with each creditor that is
     /// not the lot's funder.
     fn pay_creditors(&mut self, owed: Account, amount: Decimal, id: LotId) -> Result<(), EvalError> {
-        let Some(funder) = self.lot(id).filter(|_| !amount.is_zero()).map(|lot| lot.funder.clone()) else {
-            return Ok(());
-        };
+        let Some(lot) = self.lot(id).filter(|_| !amount.is_zero()) else { return Ok(()) };
+        let (asset, funder) = (lot.asset.clone(), lot.funder.clone());
         debug_assert!(self.paid_creditors.is_empty(), "only payments into `debt` or `forgiven` fill it");
-        self.post(Account::Available, owed, amount, Some(id))?;
+        self.post_in(&asset, Account::Available, owed, amount, Some(id))?;
         for (creditor, part) in std::mem::take(&mut self.paid_creditors) {
-            self.settle_between(&funder, &creditor, part)?;
+            self.settle_between(&asset, &funder, &creditor, part)?;
         }
         Ok(())
     }

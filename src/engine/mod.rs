@@ -1,5 +1,6 @@
 //! The engine: a compiled program and the pure function that evaluates events.
 
+mod cashback;
 mod draft;
 mod enroll;
 mod purchase;
@@ -19,7 +20,7 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Points, within_limits};
 use crate::event::Event;
 use crate::id::{EventId, FunderId, MemberId, OrderId, RewardId, Sku, Tag};
-use crate::ledger::{MemberState, Outcome, PointsBalance, RewardStatus};
+use crate::ledger::{Asset, MemberState, Outcome, PointsBalance, RewardStatus};
 use crate::program::{CompiledCard, CompiledRule, Program, RuleIndex};
 
 use draft::Draft;
@@ -61,6 +62,8 @@ pub(crate) struct Compiled {
     pub(crate) cards: Vec<CompiledCard>,
     /// Which partner each merchant sells for, sorted by merchant.
     sellers: Vec<(Tag, FunderId)>,
+    /// The cashback rules, their share as the effect's rate.
+    pub(crate) cashback_rules: Vec<CompiledRule>,
 }
 
 impl Compiled {
@@ -81,8 +84,10 @@ impl Engine {
         tier_multipliers: Vec<Option<CompiledRule>>,
         cards: Vec<CompiledCard>,
         sellers: Vec<(Tag, FunderId)>,
+        cashback_rules: Vec<CompiledRule>,
     ) -> Engine {
-        Engine { compiled: Arc::new(Compiled { program, rules, tier_multipliers, cards, sellers }) }
+        let compiled = Compiled { program, rules, tier_multipliers, cards, sellers, cashback_rules };
+        Engine { compiled: Arc::new(compiled) }
     }
 
     /// The program this engine runs.
@@ -226,7 +231,8 @@ impl Engine {
         let mut scratch = Outcome::empty(event, state.member().clone(), at);
         let mut draft = Draft::new(&self.compiled, state, &mut scratch);
         draft.settle()?;
-        let (pending, available, debt) = draft.balances();
+        let points = draft.buckets(&Asset::Points);
+        let (pending, available, debt) = (points.pending, points.available, points.debt);
         Ok(PointsBalance { pending: Points::new(pending), available: Points::new(available), debt: Points::new(debt) })
     }
 
@@ -460,6 +466,34 @@ pub enum EvalError {
         reward: RewardId,
         /// What became of it.
         status: RewardStatus,
+    },
+    /// A cashback amount that is negative or finer than the currency.
+    #[error("{amount} of cashback: the amount must be positive and in whole units of the currency")]
+    InvalidCashback {
+        /// The amount given.
+        amount: Money,
+    },
+    /// The program has no `cashback.spending`, so cashback can't pay for orders.
+    #[error("this program does not let members spend cashback")]
+    CashbackNotSpendable,
+    /// Paying a larger share of the order with cashback than the program allows (or more than
+    /// points left to pay).
+    #[error("cashback may pay at most {max} of this order, not {requested}")]
+    CashbackAboveCap {
+        /// Cashback asked for.
+        requested: Money,
+        /// The most cashback that may pay for the order.
+        max: Money,
+    },
+    /// Spending more cashback than is available, or spending below the minimum balance.
+    #[error("{requested} of cashback requested; {available} is available and spending needs at least {minimum}")]
+    InsufficientCashback {
+        /// Cashback asked for.
+        requested: Money,
+        /// Cashback available (after settling up to the event).
+        available: Money,
+        /// The program's minimum balance for spending.
+        minimum: Money,
     },
     /// An `enroll` for a member who is already enrolled.
     #[error("member {member} is already enrolled")]

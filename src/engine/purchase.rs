@@ -8,10 +8,10 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Rounding, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
-use crate::engine::{EvalError, MAX_LINES_PER_EVENT, check_decimal, checked, checked_sum, stamps, tiers};
+use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps, tiers};
 use crate::event::Purchase;
 use crate::id::{FunderId, Tag};
-use crate::ledger::{Account, Earning, Lot, LotId, PaidWith, Receipt, ReceiptLine};
+use crate::ledger::{Account, Asset, Earning, LotId, PaidWith, Receipt, ReceiptLine};
 use crate::program::{CompiledRule, Effect};
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(), EvalError> {
@@ -29,9 +29,29 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     draft.settle()?;
     let order_total = checked_sum(lines.iter().map(|line| line.value.value()))?;
     let seller = draft.program.seller(purchase.merchant.as_ref()).clone();
-    let (paid_with, paid_value) = pay_with_points(draft, purchase, &mut lines, order_total, &seller)?;
-    let earnings = earn(draft, purchase, &lines, order_total, paid_value, &seller)?;
-    let (first_lot, lot_count) = open_lots(draft, purchase, &earnings)?;
+    let mut paid_with = Vec::new();
+    let points_value = pay_with_points(draft, purchase, &mut lines, order_total, &seller, &mut paid_with)?;
+    let cashback_paid =
+        cashback::pay(draft, purchase, &mut lines, order_total - points_value, &seller, &mut paid_with)?;
+    let order = order_context(draft, purchase, &lines, order_total, points_value + cashback_paid, &seller)?;
+    let earnings = earn(draft, &order, &lines)?;
+    let cashback = cashback::earn(draft, &order, &lines)?;
+    let first_index = draft.outcome.lots_opened.len();
+    let first_lot = LotId(draft.state.next_lot().0 + first_index as u64);
+    let program = &draft.program.program;
+    let vests_at = vesting_end(purchase, program.returns.vesting_days)?;
+    open_lots(
+        draft,
+        purchase,
+        &Asset::Points,
+        &earnings,
+        vests_at,
+        program.expiry.expires_at(vests_at, program.utc_offset.0),
+    )?;
+    if let Some(section) = &program.cashback {
+        open_lots(draft, purchase, &Asset::Cashback, &cashback, vesting_end(purchase, section.vesting_days)?, None)?;
+    }
+    let lot_count = u32::try_from(draft.outcome.lots_opened.len() - first_index).expect("one lot per asset and funder");
     let stamps = stamps::earn(draft, purchase, &lines, &seller)?;
     let partner = (seller != draft.program.program.owner).then_some(seller);
     let tier = tiers::level_id(draft).cloned();
@@ -42,6 +62,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         at: purchase.at,
         lines,
         earnings,
+        cashback,
         first_lot,
         lot_count,
         paid_with,
@@ -83,6 +104,8 @@ fn receipt_lines(draft: &Draft<'_>, purchase: &Purchase) -> Result<Vec<ReceiptLi
             eligible: !draft.program.rules.is_excluded(line),
             points_paid: Decimal::ZERO,
             points_paid_refunded: Decimal::ZERO,
+            cashback_paid: Decimal::ZERO,
+            cashback_paid_refunded: Decimal::ZERO,
         });
     }
     Ok(lines)
@@ -97,17 +120,18 @@ pub(super) fn check_line_count(count: usize) -> Result<(), EvalError> {
 }
 
 /// Drains the points that pay for the order and spreads them over the lines by value.
-/// Returns what paid, by funder, and its value in money.
+/// Returns their value in money.
 fn pay_with_points(
     draft: &mut Draft<'_>,
     purchase: &Purchase,
     lines: &mut [ReceiptLine],
     order_total: Decimal,
     seller: &FunderId,
-) -> Result<(Vec<PaidWith>, Decimal), EvalError> {
+    paid_with: &mut Vec<PaidWith>,
+) -> Result<Decimal, EvalError> {
     let requested = purchase.pay_with_points.value();
     if requested.is_zero() {
-        return Ok((Vec::new(), Decimal::ZERO));
+        return Ok(Decimal::ZERO);
     }
     let program = &draft.program.program;
     let redemption = check_points_amount(program, requested)?;
@@ -116,62 +140,88 @@ fn pay_with_points(
         return Err(EvalError::PointsAboveCap { requested: purchase.pay_with_points, max_points: max_points.into() });
     }
     check_spendable(draft, requested, redemption)?;
-    let mut paid_with: Vec<PaidWith> = Vec::new();
-    let short = draft
-        .take_available(requested, &Account::Redeemed, |lot, points| record_payment(&mut paid_with, lot, points))?;
-    assert!(short.is_zero(), "check_spendable guarantees the points are there");
-    for paid in &paid_with {
-        draft.settle_between(&paid.funder, seller, paid.points)?;
+    let point_value = redemption.point_value.value();
+    let decimal_places = program.rounding.decimal_places;
+    let payment = Payment { asset: &Asset::Points, amount: requested, decimal_places };
+    drain_payment(draft, &payment, seller, lines, |line| &mut line.points_paid, paid_with)?;
+    checked(requested.checked_mul(point_value))
+}
+
+/// An amount of points or cashback that pays for an order.
+pub(super) struct Payment<'a> {
+    pub(super) asset: &'a Asset,
+    pub(super) amount: Decimal,
+    /// The places the asset is counted in, for spreading it over the lines.
+    pub(super) decimal_places: u32,
+}
+
+/// Drains a checked payment from the member's available lots: records it by funder and expiry
+/// (so that a return gives each group back with its own expiry), settles with the seller what
+/// other funders paid for, and spreads it over the lines by value into `share_of`.
+pub(super) fn drain_payment(
+    draft: &mut Draft<'_>,
+    payment: &Payment<'_>,
+    seller: &FunderId,
+    lines: &mut [ReceiptLine],
+    share_of: impl Fn(&mut ReceiptLine) -> &mut Decimal,
+    paid_with: &mut Vec<PaidWith>,
+) -> Result<(), EvalError> {
+    let first = paid_with.len();
+    let asset = payment.asset;
+    let short = draft.take_available(asset, payment.amount, &Account::Redeemed, |lot, taken| {
+        match paid_with[first..].iter_mut().find(|paid| paid.funder == lot.funder && paid.expires_at == lot.expires_at)
+        {
+            Some(paid) => paid.points += taken,
+            None => paid_with.push(PaidWith {
+                asset: asset.clone(),
+                funder: lot.funder.clone(),
+                points: taken,
+                refunded: Decimal::ZERO,
+                expires_at: lot.expires_at,
+            }),
+        }
+    })?;
+    assert!(short.is_zero(), "the payment was checked against what is available");
+    for paid in &paid_with[first..] {
+        draft.settle_between(asset, &paid.funder, seller, paid.points)?;
     }
     for line in lines.iter_mut() {
-        line.points_paid = line.value.value();
+        *share_of(line) = line.value.value();
     }
-    let decimal_places = program.rounding.decimal_places;
-    checked(split_exact(requested, lines, decimal_places, |line| &mut line.points_paid))?;
-    Ok((paid_with, checked(requested.checked_mul(redemption.point_value.value()))?))
+    checked(split_exact(payment.amount, lines, payment.decimal_places, share_of))
 }
 
-/// Adds points drained from `lot` to the payment, grouped by funder and expiry so that a return
-/// gives each group back with its own expiry.
-fn record_payment(paid_with: &mut Vec<PaidWith>, lot: &Lot, points: Decimal) {
-    match paid_with.iter_mut().find(|paid| paid.funder == lot.funder && paid.expires_at == lot.expires_at) {
-        Some(paid) => paid.points += points,
-        None => paid_with.push(PaidWith {
-            funder: lot.funder.clone(),
-            points,
-            refunded: Decimal::ZERO,
-            expires_at: lot.expires_at,
-        }),
-    }
-}
-
-/// What every eligible line earns, rule by rule and funder by funder, rounded per line.
-fn earn(
-    draft: &Draft<'_>,
-    purchase: &Purchase,
+/// What every line of the order earns against.
+fn order_context<'a>(
+    draft: &Draft<'a>,
+    purchase: &'a Purchase,
     lines: &[ReceiptLine],
     order_total: Decimal,
     paid_value: Decimal,
-    seller: &FunderId,
-) -> Result<Vec<Earning>, EvalError> {
+    seller: &'a FunderId,
+) -> Result<OrderContext<'a>, EvalError> {
     let level = tiers::level(draft);
-    let tiers = draft.program.program.tiers.as_ref();
-    let order = OrderContext {
+    Ok(OrderContext {
         purchase,
         seller,
-        tier: level.zip(tiers).map(|(level, tiers)| &tiers.levels[level as usize].id),
+        tier: tiers::level_id(draft),
         tier_multiplier: level.and_then(|level| draft.program.tier_multipliers[level as usize].as_ref()),
         eligible_total: checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?,
-        // What money, not points, paid of the order; a line's base is its share of that.
+        // What money, not points or cashback, paid of the order; a line's base is its share.
         paid_in_money: (!paid_value.is_zero()).then_some(order_total - paid_value),
         order_total,
-    };
-    let order_parts = per_order_parts(draft, purchase, lines, &order)?;
+    })
+}
+
+/// What every eligible line earns, rule by rule and funder by funder, rounded per line.
+fn earn(draft: &Draft<'_>, order: &OrderContext<'_>, lines: &[ReceiptLine]) -> Result<Vec<Earning>, EvalError> {
+    let (purchase, seller) = (order.purchase, order.seller);
+    let order_parts = per_order_parts(draft, purchase, lines, order)?;
     let mut earnings = Vec::with_capacity(2 * lines.len());
     let mut scratch = Vec::new();
     for (index, receipt_line) in lines.iter().enumerate().filter(|(_, line)| line.eligible) {
         let start = earnings.len();
-        earn_line(draft, &order, index, receipt_line, &mut scratch, &mut earnings)?;
+        earn_line(draft, order, index, receipt_line, &mut scratch, &mut earnings)?;
         for (_, position, points) in order_parts.iter().filter(|(line, _, _)| *line == index) {
             let rule = &draft.program.rules.rules[*position as usize];
             push_shares(&mut earnings, index, rule, *points, seller, order.tier)?;
@@ -183,17 +233,29 @@ fn earn(
 }
 
 /// What every line of one order earns against.
-struct OrderContext<'a> {
-    purchase: &'a Purchase,
+pub(super) struct OrderContext<'a> {
+    pub(super) purchase: &'a Purchase,
     /// Who funds what names no funders.
-    seller: &'a FunderId,
+    pub(super) seller: &'a FunderId,
     /// The member's tier level, in a program with tiers.
-    tier: Option<&'a Tag>,
+    pub(super) tier: Option<&'a Tag>,
     /// That level's earn multiplier.
     tier_multiplier: Option<&'a CompiledRule>,
-    eligible_total: Decimal,
+    pub(super) eligible_total: Decimal,
     paid_in_money: Option<Decimal>,
     order_total: Decimal,
+}
+
+impl OrderContext<'_> {
+    /// A line's earning base: its value less its share of what points and cashback paid.
+    pub(super) fn base(&self, line: &ReceiptLine) -> Result<Decimal, EvalError> {
+        let value = line.value.value();
+        // Multiplying first keeps the one division exact wherever the result is.
+        match self.paid_in_money {
+            Some(money) => checked(checked(value.checked_mul(money))?.checked_div(self.order_total)),
+            None => Ok(value),
+        }
+    }
 }
 
 /// Pushes the raw (unrounded) points each matching per-line rule gives line `index`: rates and
@@ -207,12 +269,7 @@ fn earn_line(
     earnings: &mut Vec<Earning>,
 ) -> Result<(), EvalError> {
     let line = &order.purchase.lines[index];
-    let value = receipt_line.value.value();
-    // Multiplying first keeps the one division exact wherever the result is.
-    let base = match order.paid_in_money {
-        Some(money) => checked(checked(value.checked_mul(money))?.checked_div(order.order_total))?,
-        None => value,
-    };
+    let base = order.base(receipt_line)?;
     let rules = &draft.program.rules;
     let matching = rules
         .candidates(line, scratch)
@@ -275,7 +332,7 @@ fn per_order_parts(
 
 /// Adds one earning per funder of `rule` (the seller, if it names none), holding the raw
 /// (unrounded) points for now.
-fn push_shares(
+pub(super) fn push_shares(
     earnings: &mut Vec<Earning>,
     line: usize,
     rule: &CompiledRule,
@@ -305,7 +362,7 @@ fn push_shares(
 
 /// Rounds a line's raw points once, then splits the rounded total back over its earnings
 /// exactly, so that rules and funders add up to the line and nothing is lost to rounding.
-fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> Result<(), EvalError> {
+pub(super) fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> Result<(), EvalError> {
     if line_earnings.is_empty() {
         return Ok(());
     }
@@ -315,30 +372,37 @@ fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> Result<(), E
     Ok(())
 }
 
-/// Opens one lot per funder and fills it with that funder's points. Returns the first lot's id
-/// and how many were opened.
-fn open_lots(draft: &mut Draft<'_>, purchase: &Purchase, earnings: &[Earning]) -> Result<(LotId, u32), EvalError> {
+/// When what a purchase earns becomes available, `vesting_days` after it.
+fn vesting_end(purchase: &Purchase, vesting_days: u32) -> Result<chrono::DateTime<chrono::Utc>, EvalError> {
+    checked(purchase.at.checked_add_signed(TimeDelta::days(i64::from(vesting_days))))
+}
+
+/// Opens one lot of `asset` per funder of `earnings` and fills it with that funder's share.
+fn open_lots(
+    draft: &mut Draft<'_>,
+    purchase: &Purchase,
+    asset: &Asset,
+    earnings: &[Earning],
+    vests_at: chrono::DateTime<chrono::Utc>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), EvalError> {
     let first_index = draft.outcome.lots_opened.len();
-    let first_lot = LotId(draft.state.next_lot().0 + first_index as u64);
-    let vesting = TimeDelta::days(i64::from(draft.program.program.returns.vesting_days));
-    let vests_at = checked(purchase.at.checked_add_signed(vesting))?;
-    let expires_at = draft.program.program.expiry.expires_at(vests_at, draft.program.program.utc_offset.0);
     for earning in earnings {
         if !draft.outcome.lots_opened[first_index..].iter().any(|lot| lot.funder == earning.funder) {
-            draft.open_lot(earning.funder.clone(), Some(purchase.order.clone()), vests_at, expires_at);
+            let order = Some(purchase.order.clone());
+            draft.open_lot(asset.clone(), earning.funder.clone(), order, vests_at, expires_at);
         }
     }
-    let lot_count = draft.outcome.lots_opened.len() - first_index;
     let to = if vests_at <= purchase.at { Account::Available } else { Account::Pending };
-    for offset in 0..lot_count {
-        let lot = &draft.outcome.lots_opened[first_index + offset];
+    for position in first_index..draft.outcome.lots_opened.len() {
+        let lot = &draft.outcome.lots_opened[position];
         let (id, funder) = (lot.id, lot.funder.clone());
-        let points =
+        let amount =
             checked_sum(earnings.iter().filter(|earning| earning.funder == funder).map(|earning| earning.points))?;
-        draft.post(Account::Funder(funder), to.clone(), points, Some(id))?;
+        draft.post_in(asset, Account::Funder(funder), to.clone(), amount, Some(id))?;
         if to == Account::Available {
             draft.repay_debt(id)?;
         }
     }
-    Ok((first_lot, u32::try_from(lot_count).expect("one lot per funder")))
+    Ok(())
 }

@@ -7,7 +7,7 @@ use crate::amount::floor_to;
 use crate::engine::draft::Draft;
 use crate::engine::{EvalError, check_decimal, checked};
 use crate::event::Redeem;
-use crate::ledger::Account;
+use crate::ledger::{Account, Asset};
 use crate::program::{Program, Redemption};
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, redeem: &Redeem) -> Result<(), EvalError> {
@@ -19,12 +19,13 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, redeem: &Redeem) -> Result<(), Eva
     draft.settle()?;
     check_spendable(draft, points, redemption)?;
     let mut by_funder = Vec::new();
-    let short =
-        draft.take_available(points, &Account::Redeemed, |lot, taken| by_funder.push((lot.funder.clone(), taken)))?;
+    let short = draft.take_available(&Asset::Points, points, &Account::Redeemed, |lot, taken| {
+        by_funder.push((lot.funder.clone(), taken));
+    })?;
     assert!(short.is_zero(), "check_spendable guarantees the points are there");
     let seller = draft.program.seller(redeem.merchant.as_ref()).clone();
     for (funder, taken) in by_funder {
-        draft.settle_between(&funder, &seller, taken)?;
+        draft.settle_between(&Asset::Points, &funder, &seller, taken)?;
     }
     Ok(())
 }
@@ -53,7 +54,7 @@ pub(super) fn max_points_for_order(
 
 /// Checks that the member may spend `points` now: the minimum balance and what is available.
 pub(super) fn check_spendable(draft: &Draft<'_>, points: Decimal, redemption: &Redemption) -> Result<(), EvalError> {
-    let available = draft.available();
+    let available = draft.buckets(&Asset::Points).available;
     if available < redemption.min_balance.value() {
         return Err(EvalError::BelowMinimumBalance {
             minimum: redemption.min_balance,

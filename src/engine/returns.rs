@@ -16,7 +16,7 @@ use crate::engine::purchase::check_line_count;
 use crate::engine::{EvalError, check_decimal, checked, stamps, tiers};
 use crate::event::{Return, ReturnLine};
 use crate::id::{FunderId, OrderId, Tag};
-use crate::ledger::{Account, Bucket, Coverage, Earning, Notice, Receipt};
+use crate::ledger::{Account, Asset, Bucket, Coverage, Earning, Notice, Receipt, ReceiptLine};
 use crate::program::SpentPointsPolicy;
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), EvalError> {
@@ -30,15 +30,24 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
         mark_returned(&mut receipt, index, line)?;
     }
     draft.settle()?;
-    let decimal_places = draft.program.program.rounding.decimal_places;
-    let clawbacks = claw_back_targets(&mut receipt, decimal_places)?;
-    let refund = refund_targets(&mut receipt, decimal_places)?;
-    give_back_points_paid(draft, &mut receipt, refund)?;
+    let program = &draft.program.program;
+    let (point_places, money_places) = (program.rounding.decimal_places, program.money_decimal_places);
+    let [points_back, cashback_back] = claw_back_targets(&mut receipt, point_places, money_places)?;
+    let points_refund =
+        refund_targets(&mut receipt.lines, point_places, |line| (line.points_paid, &mut line.points_paid_refunded))?;
+    let cashback_refund = refund_targets(&mut receipt.lines, money_places, |line| {
+        (line.cashback_paid, &mut line.cashback_paid_refunded)
+    })?;
+    give_back_paid(draft, &mut receipt, &Asset::Points, points_refund)?;
+    give_back_paid(draft, &mut receipt, &Asset::Cashback, cashback_refund)?;
     let refund_due = match draft.program.program.returns.when_points_spent {
-        SpentPointsPolicy::DeductFromRefund => money_refund_due(draft, bought, &receipt, refund)?,
+        SpentPointsPolicy::DeductFromRefund => {
+            money_refund_due(draft, bought, &receipt, points_refund, cashback_refund)?
+        }
         _ => Decimal::ZERO,
     };
-    claw_back(draft, &mut receipt, clawbacks, refund_due)?;
+    claw_back(draft, &mut receipt, &Asset::Points, points_back, refund_due)?;
+    claw_back(draft, &mut receipt, &Asset::Cashback, cashback_back, refund_due)?;
     stamps::take_back(draft, &mut receipt)?;
     for (order, tier) in tiers::record_order(draft, &receipt)? {
         revise_tier(draft, &order, tier)?;
@@ -47,25 +56,31 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     Ok(())
 }
 
-/// Takes `clawbacks` back from the order's lots, then covers what the member already spent by
-/// the program's policy, withholding at most `refund_due` from the refund.
+/// Takes `clawbacks` of `asset` back from the order's lots, then covers what the member
+/// already spent by the program's policy, withholding at most what is left of `refund_due`
+/// from the refund.
 fn claw_back(
     draft: &mut Draft<'_>,
     receipt: &mut Receipt,
+    asset: &Asset,
     clawbacks: Vec<(FunderId, Decimal)>,
     refund_due: Decimal,
 ) -> Result<(), EvalError> {
+    if clawbacks.is_empty() {
+        return Ok(());
+    }
     // Each funder first takes back its own lots of this order, so one funder's clawback never
     // drains another's; only then do shortfalls reach the member's other points.
     let mut spent = Vec::with_capacity(clawbacks.len());
-    for (funder, points) in clawbacks {
-        let left = claw_back_from_order(draft, receipt, &funder, points)?;
+    for (funder, amount) in clawbacks {
+        let left = claw_back_from_order(draft, receipt, asset, &funder, amount)?;
         spent.push((funder, left));
     }
-    if draft.program.program.returns.when_points_spent == SpentPointsPolicy::DeductFromRefund {
-        deduct_from_refund(draft, receipt, &spent, refund_due)
-    } else {
-        cover_from_points(draft, &spent)
+    let room = (refund_due - draft.outcome.refund_withheld.value()).max(Decimal::ZERO);
+    match (draft.program.program.returns.when_points_spent, asset) {
+        (SpentPointsPolicy::DeductFromRefund, Asset::Cashback) => withhold_cashback(draft, &spent, room),
+        (SpentPointsPolicy::DeductFromRefund, _) => deduct_from_refund(draft, receipt, &spent, room),
+        _ => cover_from_available(draft, asset, &spent),
     }
 }
 
@@ -75,8 +90,11 @@ fn revise_tier(draft: &mut Draft<'_>, order: &OrderId, tier: Tag) -> Result<(), 
     let Some(placed) = draft.state.order(order) else { return Ok(()) };
     let mut receipt = Receipt::clone(placed);
     receipt.tier = Some(tier);
-    let clawbacks = claw_back_targets(&mut receipt, draft.program.program.rounding.decimal_places)?;
-    claw_back(draft, &mut receipt, clawbacks, Decimal::ZERO)?;
+    let program = &draft.program.program;
+    let (point_places, money_places) = (program.rounding.decimal_places, program.money_decimal_places);
+    let [points_back, cashback_back] = claw_back_targets(&mut receipt, point_places, money_places)?;
+    claw_back(draft, &mut receipt, &Asset::Points, points_back, Decimal::ZERO)?;
+    claw_back(draft, &mut receipt, &Asset::Cashback, cashback_back, Decimal::ZERO)?;
     draft.outcome.revised.push(Arc::new(receipt));
     Ok(())
 }
@@ -136,17 +154,33 @@ fn lines_to_return(receipt: &Receipt, line: &ReturnLine) -> Result<Vec<usize>, E
 /// partial return never leaves the member more than buying fewer units would have earned), all
 /// of it once every unit is back. What the target adds is spread over the line's earnings in
 /// proportion to what each has left, so they reach their totals together and never overshoot.
-/// An earning whose rule's order minimum the kept order no longer meets goes back whole.
-fn claw_back_targets(receipt: &mut Receipt, decimal_places: u32) -> Result<Vec<(FunderId, Decimal)>, EvalError> {
-    let tier = receipt.tier.clone();
+/// An earning whose rule's order minimum the kept order no longer meets, or that needed a tier
+/// level the order no longer counts as placed at, goes back whole. Points are counted at
+/// `point_places`, cashback at `money_places`.
+fn claw_back_targets(
+    receipt: &mut Receipt,
+    point_places: u32,
+    money_places: u32,
+) -> Result<[Vec<(FunderId, Decimal)>; 2], EvalError> {
     let kept_total = kept_eligible_total(receipt)?;
+    let Receipt { lines, earnings, cashback, tier, .. } = receipt;
+    let points = line_targets(lines, earnings, tier.as_ref(), kept_total, point_places)?;
+    Ok([points, line_targets(lines, cashback, tier.as_ref(), kept_total, money_places)?])
+}
+
+/// [`claw_back_targets`] for one kind of earnings.
+fn line_targets(
+    lines: &[ReceiptLine],
+    all_earnings: &mut [Earning],
+    tier: Option<&Tag>,
+    kept_total: Decimal,
+    decimal_places: u32,
+) -> Result<Vec<(FunderId, Decimal)>, EvalError> {
     let mut by_funder: Vec<(FunderId, Decimal)> = Vec::new();
-    let lines = &receipt.lines;
-    for earnings in receipt.earnings.chunk_by_mut(|left, right| left.line == right.line) {
+    for earnings in all_earnings.chunk_by_mut(|left, right| left.line == right.line) {
         let line = &lines[earnings[0].line as usize];
         let revoked = |earning: &Earning| {
-            earning.min_order_total.is_some_and(|minimum| kept_total < minimum.value())
-                || earning.lost_its_tier(tier.as_ref())
+            earning.min_order_total.is_some_and(|minimum| kept_total < minimum.value()) || earning.lost_its_tier(tier)
         };
         let mut deltas: Vec<Decimal> = earnings.iter().map(|earning| earning.points - earning.clawed_back).collect();
         let (earned, clawed) = earnings
@@ -191,26 +225,38 @@ fn add_to_funder(by_funder: &mut Vec<(FunderId, Decimal)>, funder: &FunderId, po
     }
 }
 
-/// Moves every line to its cumulative target of points paid given back (rounded down) and
-/// returns how many points this return gives back.
-fn refund_targets(receipt: &mut Receipt, decimal_places: u32) -> Result<Decimal, EvalError> {
+/// Moves every line to its cumulative target of what `paid` (points or cashback paid, and how
+/// much of it was given back) gives back, rounded down, and returns how much this return gives
+/// back.
+fn refund_targets(
+    lines: &mut [ReceiptLine],
+    decimal_places: u32,
+    paid: impl Fn(&mut ReceiptLine) -> (Decimal, &mut Decimal),
+) -> Result<Decimal, EvalError> {
     let mut refund = Decimal::ZERO;
-    for line in &mut receipt.lines {
-        let returned_paid = checked(line.points_paid.checked_mul(line.returned_qty))?;
-        let target = floor_to(checked(returned_paid.checked_div(line.qty))?, decimal_places).min(line.points_paid);
-        assert!(target >= line.points_paid_refunded, "refund targets only grow");
-        refund += target - line.points_paid_refunded;
-        line.points_paid_refunded = target;
+    for line in lines {
+        let (qty, returned_qty) = (line.qty, line.returned_qty);
+        let (paid, refunded) = paid(line);
+        let target = floor_to(checked(checked(paid.checked_mul(returned_qty))?.checked_div(qty))?, decimal_places);
+        let target = target.min(paid);
+        assert!(target >= *refunded, "refund targets only grow");
+        refund += target - *refunded;
+        *refunded = target;
     }
     Ok(refund)
 }
 
-/// Gives back points that paid for returned units, funder by funder in the order they paid.
-/// They keep the soonest expiry of the lots they came from: a return never extends a point's
-/// life, and points already past it go straight to expired.
-fn give_back_points_paid(draft: &mut Draft<'_>, receipt: &mut Receipt, points: Decimal) -> Result<(), EvalError> {
-    let mut left = points;
-    for paid in &mut receipt.paid_with {
+/// Gives back the points (or cashback) that paid for returned units, funder by funder in the
+/// order they paid. They keep the soonest expiry of the lots they came from: a return never
+/// extends a point's life, and points already past it go straight to expired.
+fn give_back_paid(
+    draft: &mut Draft<'_>,
+    receipt: &mut Receipt,
+    asset: &Asset,
+    amount: Decimal,
+) -> Result<(), EvalError> {
+    let mut left = amount;
+    for paid in receipt.paid_with.iter_mut().filter(|paid| paid.asset == *asset) {
         let given = left.min(paid.points - paid.refunded);
         if given.is_zero() {
             continue;
@@ -219,13 +265,14 @@ fn give_back_points_paid(draft: &mut Draft<'_>, receipt: &mut Receipt, points: D
         left -= given;
         // The seller gives back what it was paid for the points.
         let seller = receipt.partner.as_ref().unwrap_or(&draft.program.program.owner);
-        draft.settle_between(seller, &paid.funder, given)?;
+        draft.settle_between(asset, seller, &paid.funder, given)?;
         if paid.expires_at.is_some_and(|expires_at| expires_at <= draft.at) {
-            draft.post(Account::Redeemed, Account::Expired, given, None)?;
+            draft.post_in(asset, Account::Redeemed, Account::Expired, given, None)?;
             continue;
         }
-        let id = draft.open_lot(paid.funder.clone(), Some(receipt.order.clone()), draft.at, paid.expires_at);
-        draft.post(Account::Redeemed, Account::Available, given, Some(id))?;
+        let order = Some(receipt.order.clone());
+        let id = draft.open_lot(asset.clone(), paid.funder.clone(), order, draft.at, paid.expires_at);
+        draft.post_in(asset, Account::Redeemed, Account::Available, given, Some(id))?;
         draft.repay_debt(id)?;
         draft.settle_forgiven(id)?;
     }
@@ -239,32 +286,34 @@ fn give_back_points_paid(draft: &mut Draft<'_>, receipt: &mut Receipt, points: D
 fn claw_back_from_order(
     draft: &mut Draft<'_>,
     receipt: &Receipt,
+    asset: &Asset,
     funder: &FunderId,
-    points: Decimal,
+    amount: Decimal,
 ) -> Result<Decimal, EvalError> {
-    let mut left = points;
+    let mut left = amount;
     for id in receipt.lots() {
-        let Some(lot) = draft.lot(id).filter(|lot| lot.funder == *funder) else { continue };
+        let Some(lot) = draft.lot(id).filter(|lot| lot.funder == *funder && lot.asset == *asset) else { continue };
         let from = match lot.bucket {
             Bucket::Pending => Account::Pending,
             Bucket::Available => Account::Available,
         };
         let (held, expired) = (lot.amount_points, lot.expired_points);
         let taken = left.min(held);
-        draft.post(from, Account::Funder(funder.clone()), taken, Some(id))?;
+        draft.post_in(asset, from, Account::Funder(funder.clone()), taken, Some(id))?;
         // Points that expired unused were never the member's gain: they come back from the
         // expired account, not out of the member's pocket.
         let unexpired = (left - taken).min(expired);
-        draft.post(Account::Expired, Account::Funder(funder.clone()), unexpired, Some(id))?;
+        draft.post_in(asset, Account::Expired, Account::Funder(funder.clone()), unexpired, Some(id))?;
         left -= taken + unexpired;
     }
     Ok(left)
 }
 
-/// Covers points the member spent from the order's lots with the member's other available
-/// points, since owing points while holding some is the same as paying with them; then the
-/// member owes the rest (`negative_balance`) or the program forgives it (`stop_at_zero`).
-fn cover_from_points(draft: &mut Draft<'_>, spent: &[(FunderId, Decimal)]) -> Result<(), EvalError> {
+/// Covers points (or cashback) the member spent from the order's lots with the member's other
+/// available points (cashback), since owing some while holding some is the same as paying with
+/// them; then the member owes the rest (`negative_balance`) or the program forgives it
+/// (`stop_at_zero`).
+fn cover_from_available(draft: &mut Draft<'_>, asset: &Asset, spent: &[(FunderId, Decimal)]) -> Result<(), EvalError> {
     let (from, covered_by) = match draft.program.program.returns.when_points_spent {
         SpentPointsPolicy::StopAtZero => (Account::Forgiven, Coverage::Forgiven),
         _ => (Account::Debt, Coverage::Debt),
@@ -273,24 +322,45 @@ fn cover_from_points(draft: &mut Draft<'_>, spent: &[(FunderId, Decimal)]) -> Re
     for (funder, points) in spent {
         let to = Account::Funder(funder.clone());
         let mut taken_from = Vec::new();
-        let left = draft.take_available(*points, &to, |lot, taken| taken_from.push((lot.funder.clone(), taken)))?;
+        let left =
+            draft.take_available(asset, *points, &to, |lot, taken| taken_from.push((lot.funder.clone(), taken)))?;
         for (lot_funder, taken) in taken_from {
-            draft.settle_between(&lot_funder, funder, taken)?;
+            draft.settle_between(asset, &lot_funder, funder, taken)?;
         }
-        draft.post(from.clone(), to, left, None)?;
+        draft.post_in(asset, from.clone(), to, left, None)?;
         uncovered += left;
     }
-    notify(draft, uncovered, covered_by);
+    notify(draft, asset, uncovered, covered_by);
     Ok(())
 }
 
-/// The money a return refunds: the value of the units it returns, less the points given back
-/// for them at their value.
+/// Withholds spent cashback from the money this return refunds, at face value (it is money
+/// already, at the currency's places); what the refund can't cover, the member owes.
+fn withhold_cashback(draft: &mut Draft<'_>, spent: &[(FunderId, Decimal)], room: Decimal) -> Result<(), EvalError> {
+    let total: Decimal = spent.iter().map(|(_, amount)| *amount).sum();
+    let covered = total.min(floor_to(room, draft.program.program.money_decimal_places));
+    let mut withheld_left = covered;
+    for (funder, amount) in spent {
+        let withheld = withheld_left.min(*amount);
+        withheld_left -= withheld;
+        let to = Account::Funder(funder.clone());
+        draft.post_in(&Asset::Cashback, Account::RefundWithheld, to.clone(), withheld, None)?;
+        draft.post_in(&Asset::Cashback, Account::Debt, to, *amount - withheld, None)?;
+    }
+    draft.outcome.refund_withheld = Money::new(draft.outcome.refund_withheld.value() + covered);
+    notify(draft, &Asset::Cashback, covered, Coverage::RefundWithheld);
+    notify(draft, &Asset::Cashback, total - covered, Coverage::Debt);
+    Ok(())
+}
+
+/// The money a return refunds: the value of the units it returns, less the points (at their
+/// value) and the cashback given back for them.
 fn money_refund_due(
     draft: &Draft<'_>,
     bought: &Receipt,
     returned: &Receipt,
-    refund: Decimal,
+    points_refund: Decimal,
+    cashback_refund: Decimal,
 ) -> Result<Decimal, EvalError> {
     let mut due = Decimal::ZERO;
     for (before, after) in bought.lines.iter().zip(&returned.lines) {
@@ -299,7 +369,7 @@ fn money_refund_due(
         due = checked(due.checked_add(value))?;
     }
     let point_value = redemption_point_value(draft);
-    Ok((due - checked(refund.checked_mul(point_value))?).max(Decimal::ZERO))
+    Ok((due - checked(points_refund.checked_mul(point_value))? - cashback_refund).max(Decimal::ZERO))
 }
 
 fn redemption_point_value(draft: &Draft<'_>) -> Decimal {
@@ -340,14 +410,19 @@ fn deduct_from_refund(
     money.rescale(money_places);
     receipt.withheld_money = Money::new(receipt.withheld_money.value() + money);
     draft.outcome.refund_withheld = Money::new(draft.outcome.refund_withheld.value() + money);
-    notify(draft, covered, Coverage::RefundWithheld);
-    notify(draft, total - covered, Coverage::Debt);
+    notify(draft, &Asset::Points, covered, Coverage::RefundWithheld);
+    notify(draft, &Asset::Points, total - covered, Coverage::Debt);
     Ok(())
 }
 
-/// Tells the host how many spent points a coverage took, if any.
-fn notify(draft: &mut Draft<'_>, points: Decimal, covered_by: Coverage) {
-    if !points.is_zero() {
-        draft.outcome.notices.push(Notice::SpentPointsClawedBack { points: Points::new(points), covered_by });
+/// Tells the host how much spent points (or cashback) a coverage took, if any.
+fn notify(draft: &mut Draft<'_>, asset: &Asset, amount: Decimal, covered_by: Coverage) {
+    if amount.is_zero() {
+        return;
     }
+    let notice = match asset {
+        Asset::Cashback => Notice::SpentCashbackClawedBack { amount: Money::new(amount), covered_by },
+        _ => Notice::SpentPointsClawedBack { points: Points::new(amount), covered_by },
+    };
+    draft.outcome.notices.push(notice);
 }

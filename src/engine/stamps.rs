@@ -51,7 +51,7 @@ pub(crate) fn earn(
             .sum();
         if total > 0 {
             let (asset, owner) = (Asset::Stamps(compiled.card.id.clone()), draft.program.program.owner.clone());
-            draft.post_unlotted(asset, Account::Funder(owner), Account::Available, Decimal::from(total))?;
+            draft.post_in(&asset, Account::Funder(owner), Account::Available, Decimal::from(total), None)?;
             fill(draft, compiled, purchase, seller)?;
         }
     }
@@ -73,11 +73,11 @@ fn fill(
         if held < needed {
             return Ok(());
         }
-        draft.post_unlotted(asset.clone(), Account::Available, Account::Redeemed, needed)?;
+        draft.post_in(&asset, Account::Available, Account::Redeemed, needed, None)?;
         issue(draft, compiled, purchase, seller)?;
         if !card.carry_over {
             // What did not fit on the card is lost, as the program says.
-            return draft.post_unlotted(asset, Account::Available, Account::Expired, held - needed);
+            return draft.post_in(&asset, Account::Available, Account::Expired, held - needed, None);
         }
     }
 }
@@ -131,12 +131,7 @@ pub(crate) fn take_back(draft: &mut Draft<'_>, receipt: &mut Receipt) -> Result<
     let owner = draft.program.program.owner.clone();
     for (card, stamps) in by_card.into_iter().filter(|(_, stamps)| *stamps > 0) {
         let asset = Asset::Stamps(card.clone());
-        draft.post_unlotted(
-            asset.clone(),
-            Account::Available,
-            Account::Funder(owner.clone()),
-            Decimal::from(stamps),
-        )?;
+        draft.post_in(&asset, Account::Available, Account::Funder(owner.clone()), Decimal::from(stamps), None)?;
         revoke_until_covered(draft, &card)?;
     }
     Ok(())
@@ -159,7 +154,7 @@ fn revoke_until_covered(draft: &mut Draft<'_>, card: &Tag) -> Result<(), EvalErr
             draft.outcome.notices.push(Notice::StampsOwed { card: card.clone(), stamps });
             return Ok(());
         };
-        draft.post_unlotted(asset.clone(), Account::Redeemed, Account::Available, needed)?;
+        draft.post_in(&asset, Account::Redeemed, Account::Available, needed, None)?;
         close(draft, &mut reward, RewardStatus::Revoked);
         draft.outcome.notices.push(Notice::RewardRevoked { reward: reward.id.clone(), card: card.clone() });
         record(draft, reward);
@@ -224,7 +219,7 @@ fn credit_points(draft: &mut Draft<'_>, reward: &Reward, points: Decimal) -> Res
     checked(split_exact(points, &mut shares, program.rounding.decimal_places, |share| share))?;
     let expires_at = program.expiry.expires_at(draft.at, program.utc_offset.0);
     for (funder, points) in reward.funded_by.keys().zip(shares) {
-        let lot = draft.open_lot(funder.clone(), None, draft.at, expires_at);
+        let lot = draft.open_lot(Asset::Points, funder.clone(), None, draft.at, expires_at);
         draft.post(Account::Funder(funder.clone()), Account::Available, points, Some(lot))?;
         draft.repay_debt(lot)?;
     }

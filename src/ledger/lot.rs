@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::exact_decimal;
 use crate::id::{FunderId, OrderId};
-use crate::ledger::posting::Account;
+use crate::ledger::posting::{Account, Asset};
 
 /// A lot's number, unique within one member's ledger and never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -34,7 +34,8 @@ impl Bucket {
     }
 }
 
-/// Points earned together: by one order from one funder, or given back by one return.
+/// Points (or cashback) earned together: by one order from one funder, or given back by one
+/// return.
 ///
 /// Redemption drains available lots soonest-expiring first (never-expiring last, older lots
 /// first among equals). A return drains its own order's lots first.
@@ -42,6 +43,9 @@ impl Bucket {
 pub struct Lot {
     /// The lot's number.
     pub id: LotId,
+    /// What the lot holds: points, or cashback (money).
+    #[serde(default = "points", skip_serializing_if = "is_points")]
+    pub asset: Asset,
     /// Who pays for these points.
     pub funder: FunderId,
     /// The order that earned them, if any.
@@ -63,6 +67,14 @@ pub struct Lot {
     /// the expired account rather than treating them as spent.
     #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
     pub expired_points: Decimal,
+}
+
+fn points() -> Asset {
+    Asset::Points
+}
+
+fn is_points(asset: &Asset) -> bool {
+    *asset == Asset::Points
 }
 
 impl Lot {

@@ -13,6 +13,6 @@ pub use outcome::{Coverage, Enrollment, Notice, Outcome, TierChangeReason};
 pub use posting::{Account, AccountParseError, Asset, AssetParseError, Posting, PostingId};
 pub use receipt::{Earning, PaidWith, Receipt, ReceiptLine, StampEarning};
 pub use reward::{Reward, RewardStatus};
+pub use state::{CashbackBalance, MemberState, PointsBalance};
 pub(crate) use state::{Creditors, move_lot};
-pub use state::{MemberState, PointsBalance};
 pub use tier::{Contribution, PendingDowngrade, TierRun, TierState};

@@ -143,6 +143,14 @@ pub enum Notice {
         /// How many stamps are owed now.
         stamps: u32,
     },
+    /// A return had to claw back cashback the member had already spent, more than the member's
+    /// other available cashback could cover; how the program's policy covered the rest.
+    SpentCashbackClawedBack {
+        /// How much spent cashback this coverage took.
+        amount: Money,
+        /// How it was covered.
+        covered_by: Coverage,
+    },
     /// The member's tier changed.
     TierChanged {
         /// The level before.

@@ -115,7 +115,7 @@ impl<'de> Deserialize<'de> for Account {
     }
 }
 
-/// What a posting moves. Prints and parses as `points` or `stamps:CARD`.
+/// What a posting moves. Prints and parses as `points`, `cashback` or `stamps:CARD`.
 ///
 /// ```
 /// use loyalty_engine::{Asset, Tag};
@@ -128,6 +128,8 @@ impl<'de> Deserialize<'de> for Account {
 pub enum Asset {
     /// Loyalty points.
     Points,
+    /// Cashback: money in the program currency, in the member's cashback wallet.
+    Cashback,
     /// Stamps on the stamp card with this id.
     Stamps(Tag),
 }
@@ -136,6 +138,7 @@ impl fmt::Display for Asset {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Asset::Points => formatter.pad("points"),
+            Asset::Cashback => formatter.pad("cashback"),
             Asset::Stamps(card) => formatter.pad(&format!("stamps:{card}")),
         }
     }
@@ -143,15 +146,17 @@ impl fmt::Display for Asset {
 
 /// The text was not an asset name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not an asset (points or stamps:CARD)")]
+#[error("`{0}` is not an asset (points, cashback or stamps:CARD)")]
 pub struct AssetParseError(String);
 
 impl FromStr for Asset {
     type Err = AssetParseError;
 
     fn from_str(text: &str) -> Result<Asset, AssetParseError> {
-        if text == "points" {
-            return Ok(Asset::Points);
+        match text {
+            "points" => return Ok(Asset::Points),
+            "cashback" => return Ok(Asset::Cashback),
+            _ => {}
         }
         let card = text.strip_prefix("stamps:").and_then(|card| Tag::new(card).ok());
         card.map(Asset::Stamps).ok_or_else(|| AssetParseError(text.to_owned()))

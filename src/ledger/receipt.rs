@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::{Money, exact_decimal};
 use crate::id::{FunderId, OrderId, RuleId, Sku, Tag};
 use crate::ledger::lot::LotId;
+use crate::ledger::posting::Asset;
 
 /// What one order earned and paid with points, and what has come back since.
 ///
@@ -22,12 +23,16 @@ pub struct Receipt {
     pub lines: Vec<ReceiptLine>,
     /// What each line earned, by rule and funder.
     pub earnings: Vec<Earning>,
-    /// The lots the order opened are `first_lot .. first_lot + lot_count` (one per funder).
+    /// The cashback each line earned, by rule and funder, in the program currency.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cashback: Vec<Earning>,
+    /// The lots the order opened are `first_lot .. first_lot + lot_count` (one per asset and
+    /// funder).
     pub first_lot: LotId,
     /// How many lots the order opened.
     pub lot_count: u32,
-    /// The points that paid for the order, by the funder and expiry of the lots they came from,
-    /// in the order they were drained.
+    /// The points and cashback that paid for the order, by the funder and expiry of the lots
+    /// they came from, in the order they were drained.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paid_with: Vec<PaidWith>,
     /// Spent points that returns of this order recovered by withholding money from refunds
@@ -76,6 +81,12 @@ pub struct ReceiptLine {
     /// How much of `points_paid` returns have given back.
     #[serde(with = "exact_decimal")]
     pub points_paid_refunded: Decimal,
+    /// The share of the order's cashback payment that paid for this line.
+    #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
+    pub cashback_paid: Decimal,
+    /// How much of `cashback_paid` returns have given back.
+    #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
+    pub cashback_paid_refunded: Decimal,
 }
 
 /// What one rule earned on one line, paid by one funder.
@@ -125,9 +136,12 @@ pub struct StampEarning {
     pub taken_back: u32,
 }
 
-/// Points that paid for an order from lots of one funder with one expiry.
+/// Points (or cashback) that paid for an order from lots of one funder with one expiry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaidWith {
+    /// Points or cashback.
+    #[serde(default = "points", skip_serializing_if = "is_points")]
+    pub asset: Asset,
     /// The funder of the lots the points came from.
     pub funder: FunderId,
     /// How many points.
@@ -139,6 +153,14 @@ pub struct PaidWith {
     /// When the lots they came from expire; points given back keep it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn points() -> Asset {
+    Asset::Points
+}
+
+fn is_points(asset: &Asset) -> bool {
+    *asset == Asset::Points
 }
 
 impl Receipt {

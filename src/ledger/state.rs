@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::amount::Points;
+use crate::amount::{Money, Points};
 use crate::id::{FunderId, MemberId, OrderId};
 use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
@@ -60,6 +60,17 @@ pub struct PointsBalance {
     pub available: Points,
     /// Owed (zero or negative), repaid first from points that become available.
     pub debt: Points,
+}
+
+/// A member's cashback in the three buckets the member holds, in the program currency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashbackBalance {
+    /// Earned, waiting to vest.
+    pub pending: Money,
+    /// Spendable.
+    pub available: Money,
+    /// Owed (zero or negative), repaid first from cashback that becomes available.
+    pub debt: Money,
 }
 
 impl PointsBalance {
@@ -128,6 +139,16 @@ impl MemberState {
         }
     }
 
+    /// The member's cashback wallet as of the last event, in the program currency (like
+    /// [`points`](MemberState::points), with the same settling caveat).
+    pub fn cashback(&self) -> CashbackBalance {
+        CashbackBalance {
+            pending: Money::new(self.balance(&Account::Pending, Asset::Cashback)),
+            available: Money::new(self.balance(&Account::Available, Asset::Cashback)),
+            debt: Money::new(self.balance(&Account::Debt, Asset::Cashback)),
+        }
+    }
+
     /// The open lots (those with points left), by id.
     pub fn lots(&self) -> impl Iterator<Item = &Lot> {
         self.lots.live().filter(|lot| !lot.amount_points.is_zero())
@@ -137,7 +158,7 @@ impl MemberState {
     /// funder's outstanding liability to this member.
     pub fn points_by_funder(&self) -> Vec<(FunderId, Decimal)> {
         let mut by_funder: Vec<(FunderId, Decimal)> = Vec::new();
-        for lot in self.lots() {
+        for lot in self.lots().filter(|lot| lot.asset == Asset::Points) {
             match by_funder.iter_mut().find(|(funder, _)| *funder == lot.funder) {
                 Some((_, points)) => *points += lot.amount_points,
                 None => by_funder.push((lot.funder.clone(), lot.amount_points)),
@@ -549,11 +570,13 @@ impl TryFrom<StateRecord> for MemberState {
             }
             state.file_receipt(Arc::new(receipt));
         }
-        for (bucket, account) in [(Bucket::Pending, Account::Pending), (Bucket::Available, Account::Available)] {
-            let in_lots: Decimal =
-                state.lots.live().filter(|lot| lot.bucket == bucket).map(|lot| lot.amount_points).sum();
-            if in_lots != state.balance(&account, Asset::Points) {
-                return Err(format!("the {account} balance is not the sum of its lots ({in_lots})"));
+        for asset in [Asset::Points, Asset::Cashback] {
+            for (bucket, account) in [(Bucket::Pending, Account::Pending), (Bucket::Available, Account::Available)] {
+                let in_bucket = |lot: &&Lot| lot.bucket == bucket && lot.asset == asset;
+                let in_lots: Decimal = state.lots.live().filter(in_bucket).map(|lot| lot.amount_points).sum();
+                if in_lots != state.balance(&account, asset.clone()) {
+                    return Err(format!("the {account} {asset} balance is not the sum of its lots ({in_lots})"));
+                }
             }
         }
         for account in [Account::Debt, Account::Forgiven] {
@@ -578,12 +601,14 @@ fn check_lot(lot: &Lot, previous: Option<&Lot>, next_lot: LotId) -> Result<(), S
 fn check_receipt(receipt: &Receipt, next_lot: LotId) -> Result<(), String> {
     let order = &receipt.order;
     let lines = receipt.lines.len();
-    if receipt.earnings.iter().any(|earning| earning.line as usize >= lines) {
-        return Err(format!("order {order} has an earning for a line it does not have"));
-    }
-    // Returns take a line's earnings as one run.
-    if receipt.earnings.windows(2).any(|pair| pair[0].line > pair[1].line) {
-        return Err(format!("order {order} has earnings out of line order"));
+    for earnings in [&receipt.earnings, &receipt.cashback] {
+        if earnings.iter().any(|earning| earning.line as usize >= lines) {
+            return Err(format!("order {order} has an earning for a line it does not have"));
+        }
+        // Returns take a line's earnings as one run.
+        if earnings.windows(2).any(|pair| pair[0].line > pair[1].line) {
+            return Err(format!("order {order} has earnings out of line order"));
+        }
     }
     if receipt.lines.iter().any(|line| line.qty <= Decimal::ZERO || line.returned_qty > line.qty) {
         return Err(format!("order {order} has a line with a bad quantity"));

@@ -1,5 +1,6 @@
 //! Program definitions (serde types) and their compilation into an [`Engine`].
 
+mod cashback;
 mod earn;
 mod expiry;
 mod partners;
@@ -16,6 +17,7 @@ use chrono::FixedOffset;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use cashback::{Cashback, CashbackRule, CashbackSpending, PeriodCap};
 pub(crate) use earn::{CompiledRule, RuleIndex};
 pub use earn::{
     Condition, Earn, EarnRule, Effect, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE,
@@ -92,6 +94,9 @@ pub struct Program {
     /// Stamp cards.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stamp_cards: Vec<StampCard>,
+    /// Cashback into the member's cashback wallet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashback: Option<Cashback>,
     /// Coalition partners and their merchants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partners: Vec<Partner>,
@@ -133,7 +138,9 @@ impl Program {
         self.check_tier_conditions()?;
         let cards = stamps::compile_cards(&self.stamp_cards, self.rounding.decimal_places)?;
         let sellers = partners::compile_partners(&self.partners)?;
-        Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards, sellers))
+        let cashback =
+            self.cashback.as_ref().map(|cashback| cashback.compile(self.money_decimal_places)).transpose()?;
+        Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards, sellers, cashback.unwrap_or_default()))
     }
 
     /// Earn rules may only name tier levels the program has.

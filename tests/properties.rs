@@ -198,8 +198,8 @@ fn fold_postings<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> BTreeMap<(A
     balances
 }
 
-fn lots_in(state: &MemberState, bucket: Bucket) -> Decimal {
-    state.lots().filter(|lot| lot.bucket == bucket).map(|lot| lot.amount_points).sum()
+fn lots_in(state: &MemberState, asset: &Asset, bucket: Bucket) -> Decimal {
+    state.lots().filter(|lot| lot.bucket == bucket && lot.asset == *asset).map(|lot| lot.amount_points).sum()
 }
 
 proptest! {
@@ -217,8 +217,10 @@ proptest! {
             prop_assert_eq!(&held, &folded);
             prop_assert!(held.values().sum::<Decimal>().is_zero());
             prop_assert!(mine.flat_map(|applied| &applied.outcome.postings).all(|posting| posting.amount > Decimal::ZERO));
-            prop_assert_eq!(lots_in(state, Bucket::Pending), state.points().pending.value());
-            prop_assert_eq!(lots_in(state, Bucket::Available), state.points().available.value());
+            prop_assert_eq!(lots_in(state, &Asset::Points, Bucket::Pending), state.points().pending.value());
+            prop_assert_eq!(lots_in(state, &Asset::Points, Bucket::Available), state.points().available.value());
+            prop_assert_eq!(lots_in(state, &Asset::Cashback, Bucket::Pending), state.cashback().pending.value());
+            prop_assert_eq!(lots_in(state, &Asset::Cashback, Bucket::Available), state.cashback().available.value());
             prop_assert!(state.lots().all(|lot| lot.amount_points > Decimal::ZERO));
         }
         let mut totals = PointsTotals::default();
@@ -228,14 +230,14 @@ proptest! {
         prop_assert_eq!(cost, totals.issued - totals.clawed_back);
     }
 
-    /// Once every unit of an order is back, it has clawed back exactly what it earned and
-    /// given back exactly the points that paid for it, per funder.
+    /// Once every unit of an order is back, it has clawed back exactly what it earned (points
+    /// and cashback) and given back exactly the points that paid for it, per funder.
     #[test]
     fn a_fully_returned_order_nets_to_zero(setup in setups(), steps in steps()) {
         let history = run(&setup, &steps);
         let receipts = history.applied.iter().filter_map(|applied| applied.outcome.receipt.as_ref());
         for receipt in receipts.filter(|receipt| receipt.lines.iter().all(|line| line.returned_qty == line.qty)) {
-            for earning in &receipt.earnings {
+            for earning in receipt.earnings.iter().chain(&receipt.cashback) {
                 prop_assert_eq!(earning.clawed_back, earning.points);
             }
             for paid in &receipt.paid_with {

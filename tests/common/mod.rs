@@ -15,8 +15,8 @@ pub fn program(json: &str) -> Program {
 /// The program generated histories run under (property tests and the store conformance suite):
 /// 10% on everything, a 2x multiplier on SKU `b` paid 70/30 by the shop and its supplier, 3
 /// points per unit of category `cat-c`, 30 points on orders of 500 or more, a tier for 300 of
-/// spend in 30 days and a stamp card on `cat-c` (so that stores keep tiers, stamps and rewards
-/// too); varied in what matters to returns.
+/// spend in 30 days, a stamp card on `cat-c` and 1% cashback (so that stores keep tiers, stamps,
+/// rewards and the cashback wallet too); varied in what matters to returns.
 pub fn history_program(policy: &str, vesting_days: u32, expiry_days: Option<u32>, min_balance: u32) -> String {
     let expiry = expiry_days.map_or("\"never\"".to_owned(), |days| format!(r#"{{"after_days":{days}}}"#));
     format!(
@@ -32,7 +32,8 @@ pub fn history_program(policy: &str, vesting_days: u32, expiry_days: Option<u32>
             "expiry":{expiry},
             "tiers":{{"metric":"net_spend","window":{{"rolling_days":30}},"grace_days":3,
               "levels":[{{"id":"base","threshold":"0"}},{{"id":"plus","threshold":"300","benefits":{{"discount_share":"0.05"}}}}]}},
-            "stamp_cards":[{{"id":"c-card","when":{{"categories":["cat-c"]}},"stamps_needed":4,"reward":{{"points":"20"}}}}]}}"#
+            "stamp_cards":[{{"id":"c-card","when":{{"categories":["cat-c"]}},"stamps_needed":4,"reward":{{"points":"20"}}}}],
+            "cashback":{{"rules":[{{"id":"cb","share":"0.01"}}],"vesting_days":{vesting_days},"max_per_order":"5.00"}}}}"#
     )
 }
 

@@ -1,0 +1,278 @@
+//! Cashback: a grocery chain pays 2% back into a wallet, pending for a month, capped per order
+//! and per month, spendable at checkout, and clawed back when goods come back.
+
+mod common;
+
+use common::{Shop, decimal};
+use loyalty_engine::{Account, Asset, Coverage, EvalError, FunderId, LedgerError, Money, Notice, Outcome};
+use rust_decimal::Decimal;
+
+/// 2% back on everything, 30 days pending, at most 20.00 an order and 50.00 a month; the
+/// wallet pays up to half an order once it holds 5.00.
+fn grocer(vesting_days: u32, policy: &str) -> Shop {
+    Shop::new(&format!(
+        r#"{{"id":"grocer","currency":"EUR","owner":"grocer",
+            "redemption":{{"point_value":"0.01"}},
+            "returns":{{"when_points_spent":"{policy}"}},
+            "cashback":{{"rules":[{{"id":"two-percent","share":"0.02"}},
+                                  {{"id":"organic","when":{{"categories":["organic"]}},"share":"0.03",
+                                    "funded_by":{{"grocer":"0.5","farm-co":"0.5"}}}}],
+              "vesting_days":{vesting_days},"max_per_order":"20.00",
+              "max_per_period":{{"period":"month","amount":"50.00"}},
+              "spending":{{"min_balance":"5.00","max_share_of_order":"0.5"}}}}}}"#
+    ))
+}
+
+fn basket(
+    shop: &mut Shop,
+    day: &str,
+    order: &str,
+    qty: u32,
+    price: &str,
+    cashback: &str,
+) -> Result<Outcome, LedgerError> {
+    shop.try_apply(&format!(
+        r#"{{"type":"purchase","member":"ida","at":"{day}T10:00:00Z","order":"{order}",
+            "lines":[{{"sku":"basket","qty":"{qty}","unit_price":"{price}"}}],"pay_with_cashback":"{cashback}"}}"#
+    ))
+}
+
+fn buy(shop: &mut Shop, day: &str, order: &str, price: &str) -> Outcome {
+    basket(shop, day, order, 1, price, "0").unwrap()
+}
+
+fn wallet(shop: &mut Shop) -> (Decimal, Decimal, Decimal) {
+    let cashback = shop.state("ida").cashback();
+    (cashback.pending.value(), cashback.available.value(), cashback.debt.value())
+}
+
+fn earned(outcome: &Outcome) -> Decimal {
+    outcome.receipt.as_ref().unwrap().cashback.iter().map(|earning| earning.points).sum()
+}
+
+#[test]
+fn two_percent_waits_a_month_then_pays_for_shopping() {
+    let mut shop = grocer(30, "negative_balance");
+    let first = buy(&mut shop, "2026-03-01", "o-1", "200.00");
+    assert_eq!(earned(&first), decimal("4.00"));
+    assert_eq!(wallet(&mut shop), (decimal("4.00"), decimal("0"), decimal("0")));
+    let too_early = basket(&mut shop, "2026-03-02", "o-2", 1, "10.00", "1.00");
+    assert!(matches!(too_early, Err(LedgerError::Rejected(EvalError::InsufficientCashback { .. }))));
+
+    buy(&mut shop, "2026-03-31", "o-3", "150.00");
+
+    assert_eq!(wallet(&mut shop), (decimal("3.00"), decimal("4.00"), decimal("0")), "o-1's 4.00 vested on the 31st");
+    assert!(shop.state("ida").points().available.value().is_zero(), "cashback is not points");
+}
+
+#[test]
+fn an_order_earns_at_most_its_cap_and_a_month_at_most_the_monthly_cap() {
+    let mut shop = grocer(30, "negative_balance");
+    assert_eq!(earned(&buy(&mut shop, "2026-03-01", "o-1", "1500.00")), decimal("20.00"), "30.00 capped at 20.00");
+    assert_eq!(earned(&buy(&mut shop, "2026-03-02", "o-2", "1500.00")), decimal("20.00"));
+    assert_eq!(
+        earned(&buy(&mut shop, "2026-03-03", "o-3", "1500.00")),
+        decimal("10.00"),
+        "the month's 50.00 is reached"
+    );
+    assert!(earned(&buy(&mut shop, "2026-03-04", "o-4", "100.00")).is_zero());
+
+    shop.give_back("ida", "2026-03-05", "o-1", "basket", "1");
+
+    assert_eq!(earned(&buy(&mut shop, "2026-03-06", "o-5", "1500.00")), decimal("20.00"), "the return freed 20.00");
+    assert_eq!(earned(&buy(&mut shop, "2026-04-01", "o-6", "100.00")), decimal("2.00"), "a new month");
+}
+
+#[test]
+fn a_co_funded_rule_records_both_funders() {
+    let mut shop = grocer(30, "negative_balance");
+    let outcome = shop.apply(
+        r#"{"type":"purchase","member":"ida","at":"2026-03-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"apples","qty":"1","unit_price":"100.00","category":"organic"}]}"#,
+    );
+    let by_funder = |funder: &str| -> Decimal {
+        let earnings = &outcome.receipt.as_ref().unwrap().cashback;
+        earnings.iter().filter(|earning| earning.funder.as_str() == funder).map(|earning| earning.points).sum()
+    };
+    assert_eq!((by_funder("grocer"), by_funder("farm-co")), (decimal("3.50"), decimal("1.50")));
+    let farm = Account::Funder(FunderId::new("farm-co").unwrap());
+    assert_eq!(shop.state("ida").balance(&farm, Asset::Cashback), decimal("-1.50"));
+}
+
+#[test]
+fn cashback_pays_at_most_half_an_order_and_earns_only_on_what_money_paid() {
+    let mut shop = grocer(0, "negative_balance");
+    buy(&mut shop, "2026-03-01", "o-1", "500.00");
+    assert_eq!(wallet(&mut shop).1, decimal("10.00"));
+    let greedy = basket(&mut shop, "2026-03-02", "o-2", 1, "10.00", "6.00");
+    assert!(matches!(greedy, Err(LedgerError::Rejected(EvalError::CashbackAboveCap { .. }))));
+    let fine_grained = basket(&mut shop, "2026-03-02", "o-2", 1, "10.00", "0.001");
+    assert!(matches!(fine_grained, Err(LedgerError::Rejected(EvalError::InvalidCashback { .. }))));
+
+    let paid = basket(&mut shop, "2026-03-02", "o-2", 1, "10.00", "5.00").unwrap();
+
+    assert_eq!(earned(&paid), decimal("0.10"), "2% of the 5.00 paid in money");
+    assert_eq!(wallet(&mut shop).1, decimal("5.10"));
+}
+
+#[test]
+fn partial_returns_claw_back_exactly_what_the_order_earned() {
+    let mut shop = grocer(30, "negative_balance");
+    let bought = basket(&mut shop, "2026-03-01", "o-1", 3, "33.33", "0").unwrap();
+    assert_eq!(earned(&bought), decimal("1.99"));
+    shop.give_back("ida", "2026-03-02", "o-1", "basket", "1");
+    assert_eq!(wallet(&mut shop).0, decimal("1.32"), "a third, rounded up against the member: 0.67");
+    shop.give_back("ida", "2026-03-03", "o-1", "basket", "2");
+    assert_eq!(wallet(&mut shop), (decimal("0"), decimal("0"), decimal("0")));
+    let grocer_account = Account::Funder(FunderId::new("grocer").unwrap());
+    assert!(shop.state("ida").balance(&grocer_account, Asset::Cashback).is_zero(), "no residue");
+}
+
+/// Buys for 500 (10.00 back at once), spends the 10.00 on a 20.00 order, returns the first.
+fn spend_then_return(policy: &str) -> (Shop, Outcome) {
+    let mut shop = grocer(0, policy);
+    buy(&mut shop, "2026-03-01", "o-1", "500.00");
+    basket(&mut shop, "2026-03-02", "o-2", 1, "20.00", "10.00").unwrap();
+    let returned = shop.give_back("ida", "2026-03-03", "o-1", "basket", "1");
+    (shop, returned)
+}
+
+#[test]
+fn spent_cashback_is_owed_under_negative_balance() {
+    let (mut shop, returned) = spend_then_return("negative_balance");
+    // o-2 earned 0.20 on its 10.00 paid in money; it covers part of the 10.00 spent.
+    assert_eq!(wallet(&mut shop), (decimal("0"), decimal("0"), decimal("-9.80")));
+    let owed = Notice::SpentCashbackClawedBack { amount: Money::new(decimal("9.80")), covered_by: Coverage::Debt };
+    assert!(returned.notices.contains(&owed), "{:?}", returned.notices);
+}
+
+#[test]
+fn spent_cashback_is_withheld_from_the_refund_at_face_value() {
+    let (mut shop, returned) = spend_then_return("deduct_from_refund");
+    assert_eq!(returned.refund_withheld.value(), decimal("10.00"), "all the cashback spent");
+    assert_eq!(wallet(&mut shop), (decimal("0"), decimal("0.20"), decimal("0")), "o-2's own 0.20 stays");
+}
+
+#[test]
+fn spent_cashback_is_forgiven_under_stop_at_zero() {
+    let (mut shop, _) = spend_then_return("stop_at_zero");
+    assert_eq!(wallet(&mut shop), (decimal("0"), decimal("0"), decimal("0")));
+    assert_eq!(shop.state("ida").balance(&Account::Forgiven, Asset::Cashback), decimal("-9.80"));
+    shop.give_back("ida", "2026-03-04", "o-2", "basket", "1");
+    assert!(
+        shop.state("ida").balance(&Account::Forgiven, Asset::Cashback).is_zero(),
+        "undoing the spending settles it"
+    );
+}
+
+#[test]
+fn cashback_definitions_are_checked_with_the_path_of_the_field() {
+    let json = r#"{"id":"g","currency":"EUR","owner":"g","cashback":{"rules":[{"id":"a","share":"1.5"}]}}"#;
+    assert_eq!(common::program(json).compile().unwrap_err().path, "cashback.rules[0].share");
+    let json = r#"{"id":"g","currency":"EUR","owner":"g","cashback":{"rules":[],"max_per_order":"0.001"}}"#;
+    assert_eq!(common::program(json).compile().unwrap_err().path, "cashback.max_per_order");
+    let mut shop =
+        Shop::new(r#"{"id":"g","currency":"EUR","owner":"g","cashback":{"rules":[{"id":"a","share":"0.1"}]}}"#);
+    let spend = basket(&mut shop, "2026-03-01", "o-1", 1, "10.00", "1.00");
+    assert!(matches!(spend, Err(LedgerError::Rejected(EvalError::CashbackNotSpendable))));
+}
+
+mod properties {
+    use loyalty_engine::{Engine, MemberState};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const POLICIES: [&str; 3] = ["negative_balance", "deduct_from_refund", "stop_at_zero"];
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Buy { qty: u32, cents: u32, pay_percent: u32 },
+        Return { pick: usize, qty: u32 },
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        let step = prop_oneof![
+            3 => (1u32..4, 100u32..200_000, 0u32..=100).prop_map(|(qty, cents, pay_percent)| Step::Buy { qty, cents, pay_percent }),
+            2 => (any::<usize>(), 1u32..4).prop_map(|(pick, qty)| Step::Return { pick, qty }),
+        ];
+        prop::collection::vec(step, 1..25)
+    }
+
+    fn engine(policy: &str, vesting_days: u32) -> Engine {
+        grocer(vesting_days, policy).ledger.engine().clone()
+    }
+
+    fn money(cents: u32) -> Decimal {
+        Decimal::new(i64::from(cents), 2)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Whatever is bought, paid with cashback and returned: no order earns more than its
+        /// share or its cap, no month more than its cap; the wallet is the fold of its
+        /// postings; a fully returned order keeps no cashback; and the member never takes out
+        /// more cashback than kept orders earned, plus what refunds withheld and what was
+        /// forgiven.
+        #[test]
+        fn cashback_stays_within_its_caps_and_returned_orders_keep_none(
+            policy in 0..POLICIES.len(),
+            vesting_days in prop_oneof![Just(0u32), Just(3)],
+            steps in steps(),
+        ) {
+            let engine = engine(POLICIES[policy], vesting_days);
+            let mut state = MemberState::new(common::member("ida"));
+            let mut bought: Vec<(u32, u32)> = Vec::new();
+            let mut kept: Vec<u32> = Vec::new();
+            for (index, step) in steps.iter().enumerate() {
+                let at = format!("2026-03-{:02}T10:00:00Z", 1 + index);
+                let json = match step {
+                    Step::Buy { qty, cents, pay_percent } => {
+                        let value = money(*cents) * Decimal::from(*qty);
+                        let available = state.cashback().available.value();
+                        let wanted = (value / Decimal::from(2)).min(available) * Decimal::from(*pay_percent) / Decimal::from(100);
+                        let pay = if available >= decimal("5.00") { wanted.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero) } else { Decimal::ZERO };
+                        bought.push((*qty, *cents));
+                        kept.push(*qty);
+                        format!(r#"{{"type":"purchase","id":"e-{index}","member":"ida","at":"{at}","order":"o-{}",
+                            "lines":[{{"sku":"basket","qty":"{qty}","unit_price":"{}"}}],"pay_with_cashback":"{pay}"}}"#,
+                            bought.len(), money(*cents))
+                    }
+                    Step::Return { pick, qty } => {
+                        let open: Vec<usize> = (0..kept.len()).filter(|order| kept[*order] > 0).collect();
+                        if open.is_empty() { continue; }
+                        let order = open[pick % open.len()];
+                        let qty = (*qty).min(kept[order]);
+                        kept[order] -= qty;
+                        format!(r#"{{"type":"return","id":"e-{index}","member":"ida","at":"{at}","order":"o-{}",
+                            "lines":[{{"sku":"basket","qty":"{qty}"}}]}}"#, order + 1)
+                    }
+                };
+                let outcome = engine.evaluate(&state, &common::event(&json)).unwrap();
+                state.apply(&outcome);
+            }
+            let mut month_total = Decimal::ZERO;
+            for receipt in state.orders() {
+                let line = &receipt.lines[0];
+                let earned: Decimal = receipt.cashback.iter().map(|earning| earning.points).sum();
+                let clawed: Decimal = receipt.cashback.iter().map(|earning| earning.clawed_back).sum();
+                prop_assert!(earned <= line.value.value() * decimal("0.02") && earned <= decimal("20.00"));
+                if line.returned_qty == line.qty {
+                    prop_assert_eq!(clawed, earned, "a fully returned order keeps no cashback");
+                }
+                month_total += earned - clawed;
+            }
+            prop_assert!(month_total <= decimal("50.00"), "one month's net cashback {} is over its cap", month_total);
+            let balance = |account: Account| state.balance(&account, Asset::Cashback);
+            let kept_earned: Decimal = state.orders().flat_map(|receipt| &receipt.cashback)
+                .map(|earning| earning.points - earning.clawed_back).sum();
+            let taken_out = balance(Account::Redeemed) + balance(Account::Debt);
+            let (withheld, forgiven) = (-balance(Account::RefundWithheld), -balance(Account::Forgiven));
+            prop_assert!(taken_out <= kept_earned + withheld + forgiven,
+                "took out {} > kept {} + withheld {} + forgiven {}", taken_out, kept_earned, withheld, forgiven);
+            let total: Decimal = state.balances().filter(|(_, asset, _)| **asset == Asset::Cashback).map(|(_, _, amount)| amount).sum();
+            prop_assert!(total.is_zero(), "cashback balances sum to {}", total);
+        }
+    }
+}

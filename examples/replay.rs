@@ -22,7 +22,8 @@
 //!   shows vesting, expiry and tier reviews as of the end of the data.
 //!
 //! Beside points, the report shows what the program's other mechanics did: tier changes and the
-//! members per tier at the end, and the stamp-card rewards issued and revoked.
+//! members per tier at the end, the stamp-card rewards issued and revoked, and the cashback
+//! paid into wallets and clawed back.
 //!
 //! The report times parsing (reading the file and building the events) and the replay
 //! separately, and checks that every account balance sums to zero and that the members' stored
@@ -64,6 +65,7 @@ struct Tally {
     paid_with_points: u64,
     returns: u64,
     ticks: u64,
+    cashback: CashbackFlows,
     /// Tier changes by reason.
     tier_changes: BTreeMap<String, u64>,
     rewards_issued: u64,
@@ -281,8 +283,22 @@ impl Tally {
     }
 }
 
+/// Cashback into wallets and back out to its funders.
+#[derive(Default)]
+struct CashbackFlows {
+    earned: Decimal,
+    clawed_back: Decimal,
+}
+
 impl Tally {
     fn notice(&mut self, outcome: &Outcome) {
+        for posting in outcome.postings.iter().filter(|posting| posting.asset == Asset::Cashback) {
+            match (&posting.from, &posting.to) {
+                (Account::Funder(_), _) => self.cashback.earned += posting.amount,
+                (_, Account::Funder(_)) => self.cashback.clawed_back += posting.amount,
+                _ => {}
+            }
+        }
         for notice in &outcome.notices {
             match notice {
                 Notice::TierChanged { reason, .. } => {
@@ -328,6 +344,14 @@ fn print_mechanics(tally: &Tally, ledger: &Ledger<MemoryStore>, closing: DateTim
             let count = members.get(&position).copied().unwrap_or(0);
             println!("  {:<14} {:>10}", level.id.as_str(), thousands(count));
         }
+    }
+    if program.cashback.is_some() {
+        let flows = &tally.cashback;
+        let (earned, clawed) = (dollars(flows.earned), dollars(flows.clawed_back));
+        println!(
+            "cashback paid    {:>10}  earned {earned}, clawed back {clawed}",
+            dollars(flows.earned - flows.clawed_back)
+        );
     }
     if !program.stamp_cards.is_empty() {
         let (issued, revoked) = (thousands(tally.rewards_issued), thousands(tally.rewards_revoked));

@@ -42,7 +42,9 @@
 //! return that takes away the level its order paid for takes it away at once, with what the
 //! level gave other orders. [`StampCard`]s turn qualifying units into stamps (an [`Asset`] of
 //! its own) and full cards into [`Reward`]s the host redeems or voids; a return takes its stamps
-//! back and revokes an unused reward they filled. In a coalition, each [`Partner`] funds what
+//! back and revokes an unused reward they filled. [`Cashback`] pays a share of spend back as
+//! money into a wallet of its own (the asset `cashback`), with its own lots, pending period and
+//! caps, spent at checkout and clawed back like points. In a coalition, each [`Partner`] funds what
 //! its merchants sell, and points one funder paid for and another honoured are settled between
 //! them with postings between `settlement:ID` accounts.
 //!

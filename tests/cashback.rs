@@ -63,6 +63,9 @@ fn two_percent_waits_a_month_then_pays_for_shopping() {
 
     assert_eq!(wallet(&mut shop), (decimal("3.00"), decimal("4.00"), decimal("0")), "o-1's 4.00 vested on the 31st");
     assert!(shop.state("ida").points().available.value().is_zero(), "cashback is not points");
+    let state = shop.state("ida");
+    let in_april = shop.ledger.engine().cashback_at(&state, "2026-04-30T10:00:00Z".parse().unwrap()).unwrap();
+    assert_eq!(in_april.available.value(), decimal("7.00"), "o-3's 3.00 will have vested by the end of April");
 }
 
 #[test]

@@ -20,10 +20,10 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Points, within_limits};
 use crate::event::Event;
 use crate::id::{EventId, FunderId, MemberId, OrderId, RewardId, Sku, Tag};
-use crate::ledger::{Asset, MemberState, Outcome, PointsBalance, RewardStatus};
+use crate::ledger::{Asset, CashbackBalance, MemberState, Outcome, PointsBalance, RewardStatus};
 use crate::program::{CompiledCard, CompiledRule, Program, RuleIndex};
 
-use draft::Draft;
+use draft::{Buckets, Draft};
 
 /// The most lines one purchase or return may have.
 pub const MAX_LINES_PER_EVENT: usize = 1_000;
@@ -226,14 +226,29 @@ impl Engine {
     ///
     /// [`EvalError::OutOfOrder`] if `at` is before the member's last event.
     pub fn points_at(&self, state: &MemberState, at: DateTime<Utc>) -> Result<PointsBalance, EvalError> {
+        let points = self.settled_buckets(state, at, &Asset::Points)?;
+        let (pending, available, debt) = (points.pending, points.available, points.debt);
+        Ok(PointsBalance { pending: Points::new(pending), available: Points::new(available), debt: Points::new(debt) })
+    }
+
+    /// A member's cashback wallet as it will stand at `at`, once vesting up to then is settled.
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::OutOfOrder`] if `at` is before the member's last event.
+    pub fn cashback_at(&self, state: &MemberState, at: DateTime<Utc>) -> Result<CashbackBalance, EvalError> {
+        let cashback = self.settled_buckets(state, at, &Asset::Cashback)?;
+        let (pending, available, debt) = (cashback.pending, cashback.available, cashback.debt);
+        Ok(CashbackBalance { pending: Money::new(pending), available: Money::new(available), debt: Money::new(debt) })
+    }
+
+    fn settled_buckets(&self, state: &MemberState, at: DateTime<Utc>, asset: &Asset) -> Result<Buckets, EvalError> {
         check_member_and_time(state, state.member(), at)?;
-        let event = EventId::new("points_at").expect("a valid literal id");
+        let event = EventId::new("settled_at").expect("a valid literal id");
         let mut scratch = Outcome::empty(event, state.member().clone(), at);
         let mut draft = Draft::new(&self.compiled, state, &mut scratch);
         draft.settle()?;
-        let points = draft.buckets(&Asset::Points);
-        let (pending, available, debt) = (points.pending, points.available, points.debt);
-        Ok(PointsBalance { pending: Points::new(pending), available: Points::new(available), debt: Points::new(debt) })
+        Ok(draft.buckets(asset))
     }
 
     /// The most points the member can put toward an order worth `order_value` at `at`, as a

@@ -15,15 +15,20 @@
 //! ```
 //!
 //! (`lot` only when the posting names one). When an event's outcome withholds money from a
-//! refund or carries notices, one more line follows its postings:
+//! refund, carries notices or changes stamp-card rewards, one more line follows its postings
+//! (`rewards` only when there are some):
 //!
 //! ```json
 //! {"event":"e-3","member":"m-1","refund_withheld":"150.00","notices":[{"type":"spent_points_clawed_back","points":"1500","covered_by":"refund_withheld"}]}
 //! ```
 //!
 //! With `--balances` (anywhere among the arguments) it prints instead, after all events, one
-//! line per member, sorted by id, with its points as of its last event: pending, available,
-//! debt, and the points balance of every account its postings touched.
+//! line per member, sorted by id, with its points as of its last event (pending, available,
+//! debt) and, per asset, the balance of every account its postings touched:
+//!
+//! ```json
+//! {"member":"m-1","pending":"0","available":"120","debt":"0","accounts":{"points":{"available":"120","funder:shop":"-120"},"stamps:coffee":{"available":"2","funder:shop":"-2"}}}
+//! ```
 //!
 //! An unreadable file, a program that doesn't compile, a line that isn't an event or an event
 //! the engine refuses stops the run with a message on stderr (naming the line of
@@ -33,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use loyalty_engine::{Asset, Event, EventId, Ledger, MemberId, MemoryStore, Money, Notice, Points, Posting, Program};
+use loyalty_engine::{Event, EventId, Ledger, MemberId, MemoryStore, Money, Notice, Points, Posting, Program, Reward};
 use serde::Serialize;
 
 const USAGE: &str = "usage: evaluate PROGRAM.json EVENTS.jsonl [--balances]";
@@ -51,6 +56,8 @@ struct NoticeLine<'a> {
     member: &'a MemberId,
     refund_withheld: Money,
     notices: &'a [Notice],
+    #[serde(skip_serializing_if = "<[Reward]>::is_empty")]
+    rewards: &'a [Reward],
 }
 
 #[derive(Serialize)]
@@ -59,7 +66,7 @@ struct BalanceLine<'a> {
     pending: Points,
     available: Points,
     debt: Points,
-    accounts: BTreeMap<String, String>,
+    accounts: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 fn main() -> ExitCode {
@@ -99,9 +106,10 @@ fn run() -> Result<(), String> {
         for posting in &outcome.postings {
             print_line(&mut out, &PostingLine { member: &outcome.member, posting })?;
         }
-        if !outcome.refund_withheld.value().is_zero() || !outcome.notices.is_empty() {
-            let (event, member, notices) = (&outcome.event, &outcome.member, &outcome.notices[..]);
-            print_line(&mut out, &NoticeLine { event, member, refund_withheld: outcome.refund_withheld, notices })?;
+        if !outcome.refund_withheld.value().is_zero() || !outcome.notices.is_empty() || !outcome.rewards.is_empty() {
+            let (event, member, refund_withheld) = (&outcome.event, &outcome.member, outcome.refund_withheld);
+            let (notices, rewards) = (&outcome.notices[..], &outcome.rewards[..]);
+            print_line(&mut out, &NoticeLine { event, member, refund_withheld, notices, rewards })?;
         }
     }
 
@@ -109,11 +117,10 @@ fn run() -> Result<(), String> {
         for member in &members {
             let state = ledger.state(member).map_err(|error| format!("member {member}: {error}"))?;
             let points = state.points();
-            let accounts = state
-                .balances()
-                .filter(|(_, asset, _)| **asset == Asset::Points)
-                .map(|(account, _, balance)| (account.to_string(), balance.to_string()))
-                .collect();
+            let mut accounts: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+            for (account, asset, balance) in state.balances() {
+                accounts.entry(asset.to_string()).or_default().insert(account.to_string(), balance.to_string());
+            }
             let (pending, available, debt) = (points.pending, points.available, points.debt);
             print_line(&mut out, &BalanceLine { member, pending, available, debt, accounts })?;
         }

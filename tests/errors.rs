@@ -212,10 +212,6 @@ fn compile_errors_name_the_path_of_the_field() {
         r#"{"id":"p","currency":"TRY","owner":"o","redemption":{"point_value":"1","max_share_of_order":"1.5"}}"#,
     );
     assert!(cap.starts_with("redemption.max_share_of_order:"), "{cap}");
-    let policy = compile_error(
-        r#"{"id":"p","currency":"TRY","owner":"o","returns":{"when_points_spent":"deduct_from_refund"}}"#,
-    );
-    assert!(policy.starts_with("returns.when_points_spent:"), "{policy}");
     let exclusion =
         compile_error(r#"{"id":"p","currency":"TRY","owner":"o","earn":{"exclude":[{"channels":["web"]}]}}"#);
     assert!(exclusion.starts_with("earn.exclude[0]:"), "{exclusion}");

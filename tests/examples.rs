@@ -115,15 +115,130 @@ fn balances_prints_one_line_per_member_sorted() {
         let printed: Vec<&str> = lines.iter().map(|line| line["member"].as_str().expect("a member")).collect();
         assert_eq!(printed, members.iter().map(String::as_str).collect::<Vec<_>>());
         for line in &lines {
-            let accounts = line["accounts"].as_object().expect("the accounts");
-            let total: Decimal = accounts.values().map(decimal).sum();
-            assert!(total.is_zero(), "a member's accounts sum to zero: {line}");
+            let assets = line["accounts"].as_object().expect("the accounts per asset");
+            for (asset, accounts) in assets {
+                let total: Decimal = accounts.as_object().expect("an asset's accounts").values().map(decimal).sum();
+                assert!(total.is_zero(), "a member's {asset} accounts sum to zero: {line}");
+            }
+            let points = assets.get("points").and_then(Value::as_object);
             for bucket in ["pending", "available", "debt"] {
-                let listed = accounts.get(bucket).map_or(Decimal::ZERO, decimal);
+                let listed = points.and_then(|accounts| accounts.get(bucket)).map_or(Decimal::ZERO, decimal);
                 assert_eq!(decimal(&line[bucket]), listed, "{bucket} of {line}");
             }
         }
     }
+}
+
+/// What `evaluate` prints for `examples/programs/NAME.json` and its events.
+fn shipped_run(name: &str) -> Vec<Value> {
+    let directory = manifest_dir().join("examples/programs");
+    let (program, events) = (directory.join(format!("{name}.json")), directory.join(format!("{name}-events.jsonl")));
+    stdout_lines(&evaluate(&[path_str(&program), path_str(&events)]))
+}
+
+/// The notices printed, as (event, notice) pairs.
+fn notices(lines: &[Value]) -> Vec<(&str, &Value)> {
+    let with_notices = lines.iter().filter_map(|line| Some((line["event"].as_str()?, line["notices"].as_array()?)));
+    with_notices.flat_map(|(event, notices)| notices.iter().map(move |notice| (event, notice))).collect()
+}
+
+fn postings<'a>(lines: &'a [Value], event: &str) -> Vec<&'a Value> {
+    let prefix = format!("{event}#");
+    lines.iter().filter(|line| line["id"].as_str().is_some_and(|id| id.starts_with(&prefix))).collect()
+}
+
+#[test]
+fn the_tier_program_upgrades_takes_a_level_back_on_return_and_downgrades_after_grace() {
+    let lines = shipped_run("tiers");
+    let changes: Vec<(&str, &str, &str, &str)> = notices(&lines)
+        .into_iter()
+        .filter(|(_, notice)| notice["type"] == "tier_changed")
+        .map(|(event, notice)| {
+            let field = |name: &str| notice[name].as_str().expect("a text field");
+            (event, field("from"), field("to"), field("reason"))
+        })
+        .collect();
+    let expected = [
+        ("e-02", "classic", "silver", "upgrade"),
+        ("e-03", "classic", "silver", "upgrade"),
+        ("e-05", "silver", "gold", "upgrade"),
+        ("e-07", "gold", "silver", "return"),
+        ("e-11", "silver", "classic", "grace_ended"),
+    ];
+    assert_eq!(changes, expected);
+    let taken_back: Decimal = postings(&lines, "e-07").iter().map(|posting| decimal(&posting["amount"])).sum();
+    let earned = |event| -> Decimal { postings(&lines, event).iter().map(|posting| decimal(&posting["amount"])).sum() };
+    assert!(taken_back > earned("e-05"), "the return also takes what gold gave the boots bought after it");
+    assert!(taken_back < earned("e-05") + earned("e-06"), "the boots keep their base points");
+}
+
+#[test]
+fn the_stamp_program_issues_redeems_revokes_voids_and_owes() {
+    let lines = shipped_run("stamps");
+    let kinds: Vec<(&str, &str)> = notices(&lines)
+        .into_iter()
+        .map(|(event, notice)| (event, notice["type"].as_str().expect("a notice type")))
+        .collect();
+    for expected in [("e-06", "reward_issued"), ("e-12", "reward_revoked"), ("e-16", "stamps_owed")] {
+        assert!(kinds.contains(&expected), "{expected:?} in {kinds:?}");
+    }
+    let status = |event: &str| {
+        let line = lines.iter().find(|line| line["event"] == event).expect("a line for the event");
+        line["rewards"][0]["status"].as_str().expect("a reward status").to_owned()
+    };
+    assert_eq!((status("e-07"), status("e-19")), ("redeemed".to_owned(), "voided".to_owned()));
+    let points_reward: Vec<(&str, Decimal)> = postings(&lines, "e-10")
+        .iter()
+        .filter(|posting| {
+            posting["to"] == "available" && posting["from"].as_str().is_some_and(|from| from.starts_with("funder:"))
+        })
+        .map(|posting| (posting["from"].as_str().expect("a funder"), decimal(&posting["amount"])))
+        .collect();
+    let half = Decimal::from(150);
+    assert_eq!(points_reward, [("funder:ankara-roasters", half), ("funder:kahve-durak", half)]);
+}
+
+#[test]
+fn the_coalition_program_settles_between_partners_and_a_return_undoes_it() {
+    let lines = shipped_run("coalition");
+    let settlements = |event: &str| -> Vec<(String, String, Decimal)> {
+        postings(&lines, event)
+            .iter()
+            .filter(|posting| posting["from"].as_str().is_some_and(|from| from.starts_with("settlement:")))
+            .map(|posting| (posting["from"].to_string(), posting["to"].to_string(), decimal(&posting["amount"])))
+            .collect()
+    };
+    let paid_hotel = settlements("e-03");
+    assert_eq!(paid_hotel.len(), 1, "airline points paid the hotel: {paid_hotel:?}");
+    assert_eq!(settlements("e-04").len(), 2, "airline and hotel points paid the restaurant");
+    let (from, to, amount) = &paid_hotel[0];
+    assert_eq!(settlements("e-08"), [(to.clone(), from.clone(), *amount)], "the return reverses it");
+}
+
+#[test]
+fn the_cashback_program_caps_pays_and_withholds_spent_cashback_from_the_refund() {
+    let lines = shipped_run("cashback");
+    let program: Value = serde_json::from_str(
+        &std::fs::read_to_string(manifest_dir().join("examples/programs/cashback.json")).expect("the program"),
+    )
+    .expect("JSON");
+    let max_per_order = decimal(&program["cashback"]["max_per_order"]);
+    let earned = |event: &str| -> Decimal {
+        let earning = |posting: &&Value| posting["to"] == "pending" && posting["asset"] == "cashback";
+        postings(&lines, event).into_iter().filter(earning).map(|posting| decimal(&posting["amount"])).sum()
+    };
+    assert_eq!(earned("e-01"), max_per_order, "the phone's cashback is capped per order");
+    let returned = lines.iter().find(|line| line["event"] == "e-05").expect("the return's notice line");
+    let withheld = decimal(&returned["refund_withheld"]);
+    assert!(withheld > Decimal::ZERO);
+    assert_eq!(decimal(&returned["notices"][0]["amount"]), withheld);
+    assert_eq!(earned("e-06"), Decimal::from(480), "the TV earns 2%");
+    let taken_back: Decimal = postings(&lines, "e-07")
+        .into_iter()
+        .filter(|posting| posting["from"] == "pending" && posting["asset"] == "cashback")
+        .map(|posting| decimal(&posting["amount"]))
+        .sum();
+    assert_eq!(taken_back, Decimal::from(480), "returning the TV takes its pending cashback back");
 }
 
 /// Writes `contents` to a fresh file in the temporary directory and returns its path.

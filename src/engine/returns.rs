@@ -77,9 +77,14 @@ fn claw_back(
         spent.push((funder, left));
     }
     let room = (refund_due - draft.outcome.refund_withheld.value()).max(Decimal::ZERO);
-    match (draft.program.program.returns.when_points_spent, asset) {
-        (SpentPointsPolicy::DeductFromRefund, Asset::Cashback) => withhold_cashback(draft, &spent, room),
-        (SpentPointsPolicy::DeductFromRefund, _) => deduct_from_refund(draft, receipt, &spent, room),
+    let program = &draft.program.program;
+    match (program.returns.when_points_spent, asset, &program.redemption) {
+        (SpentPointsPolicy::DeductFromRefund, Asset::Cashback, _) => withhold_cashback(draft, &spent, room),
+        (SpentPointsPolicy::DeductFromRefund, _, Some(redemption)) => {
+            let point_value = redemption.point_value.value();
+            deduct_from_refund(draft, receipt, &spent, room, point_value)
+        }
+        // Without a redemption section points can't be spent, so nothing is left to cover here.
         _ => cover_from_available(draft, asset, &spent),
     }
 }
@@ -368,13 +373,10 @@ fn money_refund_due(
         let value = checked(checked(after.value.value().checked_mul(units))?.checked_div(after.qty))?;
         due = checked(due.checked_add(value))?;
     }
-    let point_value = redemption_point_value(draft);
+    // Points can only have paid for the order if the program redeems them.
+    let point_value =
+        draft.program.program.redemption.as_ref().map_or(Decimal::ZERO, |redemption| redemption.point_value.value());
     Ok((due - checked(points_refund.checked_mul(point_value))? - cashback_refund).max(Decimal::ZERO))
-}
-
-fn redemption_point_value(draft: &Draft<'_>) -> Decimal {
-    let redemption = draft.program.program.redemption.as_ref();
-    redemption.expect("compile requires redemption for deduct_from_refund").point_value.value()
 }
 
 /// Withholds the value of the spent points from the money this return refunds, at the program's
@@ -385,10 +387,10 @@ fn deduct_from_refund(
     receipt: &mut Receipt,
     spent: &[(FunderId, Decimal)],
     refund_due: Decimal,
+    point_value: Decimal,
 ) -> Result<(), EvalError> {
     let program = &draft.program.program;
     let (money_places, point_places) = (program.money_decimal_places, program.rounding.decimal_places);
-    let point_value = redemption_point_value(draft);
     let total: Decimal = spent.iter().map(|(_, points)| *points).sum();
     let wanted = ceiling_to(checked((receipt.withheld_points + total).checked_mul(point_value))?, money_places);
     let room = floor_to(refund_due, money_places);

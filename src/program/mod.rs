@@ -125,10 +125,6 @@ impl Program {
         if let Some(redemption) = &self.redemption {
             redemption.validate()?;
         }
-        if self.returns.when_points_spent == SpentPointsPolicy::DeductFromRefund && self.redemption.is_none() {
-            let message = "deduct_from_refund needs `redemption.point_value` to price the points";
-            return Err(CompileError::new("returns.when_points_spent", message));
-        }
         self.returns.validate()?;
         self.expiry.validate()?;
         if let Some(tiers) = &self.tiers {

@@ -294,3 +294,23 @@ fn replay_runs_a_small_data_file_and_balances() {
     assert!(stdout.contains("balanced: all account balances sum to 0"), "{stdout}");
     assert!(stdout.lines().any(|line| line.contains("InvalidPrice") && line.contains(" 1 ")), "{stdout}");
 }
+
+/// Every program in README.md (a `json` block with an `owner`) compiles, so the documentation
+/// can't drift from the format.
+#[test]
+fn every_program_in_the_readme_compiles() {
+    let readme = std::fs::read_to_string(manifest_dir().join("README.md")).expect("README.md");
+    let blocks = readme.split("```json\n").skip(1).map(|rest| rest.split("```").next().expect("a closed block"));
+    let mut programs = 0;
+    for block in blocks {
+        let Ok(value) = serde_json::from_str::<Value>(block) else { continue };
+        if value.get("owner").is_none() {
+            continue;
+        }
+        let program: loyalty_engine::Program =
+            serde_json::from_value(value).unwrap_or_else(|error| panic!("{error}: {block}"));
+        program.compile().unwrap_or_else(|error| panic!("{error}: {block}"));
+        programs += 1;
+    }
+    assert!(programs >= 5, "the README shows a program per mechanic, found {programs}");
+}

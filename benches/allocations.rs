@@ -160,13 +160,14 @@ fn main() {
     row("purchase_points: floor", "", measure(CALLS, || (), |()| floor_purchase(black_box(&floor))));
 
     let engine = compile(FULL_PROGRAM);
-    let event = full_purchase("e-1", "o-1", START);
-    row("purchase_full: Engine::evaluate", "", evaluate(&engine, &state, &event));
-    row("purchase_full: Engine::evaluate_into (reused outcome)", "", evaluate_into(&engine, &state, &event));
-    row("purchase_full: evaluate + MemberState::apply", "", evaluate_apply(&engine, &state, &event));
+    let (full, event) = (full_state(&engine), full_purchase("e-1", "o-1", START));
+    row("purchase_full: Engine::evaluate", "", evaluate(&engine, &full, &event));
+    row("purchase_full: Engine::evaluate_into (reused outcome)", "", evaluate_into(&engine, &full, &event));
+    row("purchase_full: evaluate + MemberState::apply", "", evaluate_apply(&engine, &full, &event));
     let floor = full_floor();
-    row("purchase_full: floor", "", measure(CALLS, || (), |()| floor_purchase(black_box(&floor))));
+    row("purchase_full: floor", "", measure(CALLS, || (), |()| floor_purchase_full(black_box(&floor))));
 
+    let engine = compile(RETURN_PROGRAM);
     let mut returning = fresh_state();
     apply(&engine, &mut returning, &full_purchase("e-1", "o-1", START));
     let event = partial_return("e-2", "o-1", &at(3 * 24 * 60));

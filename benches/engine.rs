@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use loyalty_engine::{Account, Engine, Event, MemberState, OrderId, Outcome};
+use loyalty_engine::{Account, Asset, Engine, Event, MemberState, Notice, OrderId, Outcome, Tag, TierState};
 use rust_decimal::Decimal;
 
 /// Amounts of the postings that go from `from` to `to` accounts, in order.
@@ -29,8 +29,14 @@ fn is_funder(account: &Account) -> bool {
     matches!(account, Account::Funder(_))
 }
 
+/// Amounts of `asset` issued: the postings from funders, in order.
+fn issued_of(outcome: &Outcome, asset: &Asset) -> Vec<Decimal> {
+    let postings = outcome.postings.iter().filter(|posting| posting.asset == *asset && is_funder(&posting.from));
+    postings.map(|posting| posting.amount).collect()
+}
+
 fn issued(outcome: &Outcome) -> Vec<Decimal> {
-    amounts(outcome, is_funder, |_| true)
+    issued_of(outcome, &Asset::Points)
 }
 
 fn floor_amounts(postings: &[FloorPosting]) -> Vec<Decimal> {
@@ -42,6 +48,32 @@ fn check_purchase(engine: &Engine, state: &MemberState, event: &Event, floor: &F
     let outcome = engine.evaluate(state, event).expect("the engine accepts the purchase");
     let floor = floor_purchase(floor).expect("the floor computes the purchase");
     assert_eq!(issued(&outcome), floor_amounts(&floor.postings), "engine and floor disagree");
+}
+
+/// The same for group 2, and the floor's inputs must be the member's: points, cashback (and
+/// its vesting date), stamps, rewards, and the tier level and metric after the order.
+fn check_purchase_full(engine: &Engine, state: &MemberState, event: &Event, floor: &FloorFull) {
+    let tier = state.tier().expect("the member has a tier");
+    let card = Asset::Stamps(Tag::new(FULL_CARD).unwrap());
+    let metric = |tier: &TierState| tier.contributions.iter().map(|contribution| contribution.amount).sum::<Decimal>();
+    assert_eq!(tier.current.level as usize, floor.tier.level, "the floor's tier level is the member's");
+    assert_eq!(metric(tier), floor.tier.metric, "the floor's tier metric is the member's");
+    let held = state.balance(&Account::Available, card.clone());
+    assert_eq!(held, Decimal::from(floor.card.held), "the floor's stamps are the member's");
+
+    let outcome = engine.evaluate(state, event).expect("the engine accepts the purchase");
+    let floor = floor_purchase_full(floor).expect("the floor computes the purchase");
+    assert_eq!(issued(&outcome), floor_amounts(&floor.points.postings), "engine and floor disagree on points");
+    assert_eq!(issued_of(&outcome, &Asset::Cashback), vec![floor.cashback.amount], "... on cashback");
+    let cashback_lot = outcome.lots_opened.iter().find(|lot| lot.asset == Asset::Cashback).expect("a cashback lot");
+    assert_eq!(cashback_lot.vests_at, floor.cashback_vests_at, "... on when cashback vests");
+    assert_eq!(issued_of(&outcome, &card), vec![Decimal::from(floor.stamps)], "... on stamps");
+    let rewards = outcome.notices.iter().filter(|notice| matches!(notice, Notice::RewardIssued { .. })).count();
+    assert_eq!(rewards, floor.rewards as usize, "... on rewards issued");
+    let tier = outcome.tier.as_deref().expect("the outcome carries the tier");
+    assert_eq!((tier.current.level as usize, metric(tier)), (floor.level, floor.metric), "... on the tier");
+    let receipt = outcome.receipt.as_deref().expect("a receipt");
+    assert_eq!(receipt.tier.as_ref().map(|tier| tier.as_str()), Some("silver"), "the order earns at silver");
 }
 
 fn check_return(engine: &Engine, state: &MemberState, event: &Event, floor: &[FloorPosting]) {
@@ -82,10 +114,10 @@ fn purchase_points(c: &mut Criterion) {
 
 fn purchase_full(c: &mut Criterion) {
     let engine = compile(FULL_PROGRAM);
-    let state = fresh_state();
+    let state = full_state(&engine);
     let event = full_purchase("e-1", "o-1", START);
     let floor = full_floor();
-    check_purchase(&engine, &state, &event, &floor);
+    check_purchase_full(&engine, &state, &event, &floor);
 
     let mut group = c.benchmark_group("purchase_full");
     group.bench_function("engine", |b| b.iter(|| engine.evaluate(black_box(&state), black_box(&event)).unwrap()));
@@ -93,11 +125,11 @@ fn purchase_full(c: &mut Criterion) {
     group.bench_function("engine_into", |b| {
         b.iter(|| engine.evaluate_into(black_box(&state), black_box(&event), &mut outcome).unwrap())
     });
-    group.bench_function("floor", |b| b.iter(|| floor_purchase(black_box(&floor)).unwrap()));
+    group.bench_function("floor", |b| b.iter(|| floor_purchase_full(black_box(&floor)).unwrap()));
     group.finish();
 }
 
-/// A member of [`FULL_PROGRAM`] with the one order `o-1`, the return of one of its two
+/// A member of [`RETURN_PROGRAM`] with the one order `o-1`, the return of one of its two
 /// headphones three days later, and the floor's receipt.
 fn returnable_order(engine: &Engine) -> (MemberState, Event, FloorReceipt) {
     let mut state = fresh_state();
@@ -108,7 +140,7 @@ fn returnable_order(engine: &Engine) -> (MemberState, Event, FloorReceipt) {
 }
 
 fn return_partial(c: &mut Criterion) {
-    let engine = compile(FULL_PROGRAM);
+    let engine = compile(RETURN_PROGRAM);
     let (state, event, receipt) = returnable_order(&engine);
     let qty = Decimal::ONE;
     check_return(&engine, &state, &event, &floor_return(&receipt, 1, qty).unwrap());
@@ -160,7 +192,7 @@ fn history_scaling(c: &mut Criterion) {
         b.iter(|| floor_redeem(black_box(available), black_box(&floor_lots), black_box(points)).unwrap())
     });
 
-    let engine = compile(FULL_PROGRAM);
+    let engine = compile(RETURN_PROGRAM);
     let mut floor = None;
     for orders in [10, 10_000] {
         let (state, event) = state_with_orders(&engine, orders);

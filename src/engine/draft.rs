@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -38,8 +39,8 @@ pub(crate) struct Draft<'a> {
     vested: BTreeSet<(DateTime<Utc>, LotId)>,
     points: Buckets,
     cashback: Buckets,
-    /// The member's tier, once this draft changed it.
-    pub(crate) tier: Option<TierState>,
+    /// The member's tier, once this draft changed it (shared, to keep the draft small).
+    pub(crate) tier: Option<Arc<TierState>>,
     /// Rewards this draft issued or changed, as it left them.
     pub(crate) rewards: Vec<Reward>,
     /// Whom the member owes, as the draft left it.
@@ -232,9 +233,11 @@ impl<'a> Draft<'a> {
             self.post_in(&asset, Account::Pending, Account::Available, amount, Some(id))?;
             self.repay_debt(id)?;
         }
-        // Only points expire.
+        // Only points expire, and only lots holding available points: with none available there
+        // is nothing to search for.
         let mut after = None;
-        while let Some(key) = self.next_available(&Asset::Points, after) {
+        while self.points.available > Decimal::ZERO {
+            let Some(key) = self.next_available(&Asset::Points, after) else { break };
             // Never-expiring lots sort last, under the largest time there is: not an expiry.
             let (expires_at, id) = key;
             if expires_at > self.at || expires_at == DateTime::<Utc>::MAX_UTC {
@@ -249,8 +252,8 @@ impl<'a> Draft<'a> {
 
     /// Hands what the draft changed beyond postings over to the outcome.
     pub(crate) fn finish(self) {
-        if let Some(tier) = self.tier {
-            self.outcome.tier = Some(std::sync::Arc::new(tier));
+        if self.tier.is_some() {
+            self.outcome.tier = self.tier;
         }
         self.outcome.rewards = self.rewards;
     }

@@ -6,6 +6,8 @@
 //! New orders and the passing of time extend the current run; a return re-runs from the anchor,
 //! so a level that only returned units paid for is gone at once.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
@@ -259,7 +261,7 @@ fn ladder<'a>(draft: &Draft<'a>) -> Option<Ladder<'a>> {
 
 /// The member's tier as the draft has it, started at the draft's time for a member without one.
 fn working_copy(draft: &mut Draft<'_>, ladder: &Ladder<'_>) -> Result<TierState, EvalError> {
-    match draft.tier.take().or_else(|| draft.state.tier().cloned()) {
+    match draft.tier.take().map(Arc::unwrap_or_clone).or_else(|| draft.state.tier().cloned()) {
         Some(state) => Ok(state),
         None => ladder.start(draft.at),
     }
@@ -268,7 +270,7 @@ fn working_copy(draft: &mut Draft<'_>, ladder: &Ladder<'_>) -> Result<TierState,
 /// Reviews and grace periods due by the draft's time: part of settling every event.
 pub(crate) fn settle(draft: &mut Draft<'_>) -> Result<(), EvalError> {
     let Some(ladder) = ladder(draft) else { return Ok(()) };
-    let held = draft.tier.as_ref().or(draft.state.tier());
+    let held = draft.tier.as_deref().or(draft.state.tier());
     let due = held.is_none_or(|state| {
         let run = &state.current;
         run.next_review.is_some_and(|at| at <= draft.at) || run.downgrade.is_some_and(|pending| pending.at <= draft.at)
@@ -281,14 +283,14 @@ pub(crate) fn settle(draft: &mut Draft<'_>) -> Result<(), EvalError> {
     ladder.advance(&mut state, draft.at, &mut changes)?;
     ladder.forget_the_past(&mut state)?;
     draft.outcome.notices.extend(changes.into_iter().map(|change| ladder.notice(change)));
-    draft.tier = Some(state);
+    draft.tier = Some(Arc::new(state));
     Ok(())
 }
 
 /// The member's level now (after settling), for earn rules and tier benefits.
 pub(crate) fn level(draft: &Draft<'_>) -> Option<u32> {
     draft.program.program.tiers.as_ref()?;
-    Some(draft.tier.as_ref().or(draft.state.tier()).map_or(0, |state| state.current.level))
+    Some(draft.tier.as_deref().or(draft.state.tier()).map_or(0, |state| state.current.level))
 }
 
 /// The id of the member's level now.
@@ -336,7 +338,7 @@ pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<V
         None => {}
     }
     draft.outcome.notices.extend(changes.into_iter().map(|change| ladder.notice(change)));
-    draft.tier = Some(state);
+    draft.tier = Some(Arc::new(state));
     Ok(misplaced)
 }
 

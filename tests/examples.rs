@@ -166,6 +166,8 @@ fn the_tier_program_upgrades_takes_a_level_back_on_return_and_downgrades_after_g
         ("e-11", "silver", "classic", "grace_ended"),
     ];
     assert_eq!(changes, expected);
+    let pending = notices(&lines).into_iter().find(|(_, notice)| notice["type"] == "tier_downgrade_pending");
+    assert_eq!(pending.map(|(event, notice)| (event, notice["to"].as_str())), Some(("e-10", Some("classic"))));
     let taken_back: Decimal = postings(&lines, "e-07").iter().map(|posting| decimal(&posting["amount"])).sum();
     let earned = |event| -> Decimal { postings(&lines, event).iter().map(|posting| decimal(&posting["amount"])).sum() };
     assert!(taken_back > earned("e-05"), "the return also takes what gold gave the boots bought after it");

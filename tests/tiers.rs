@@ -144,6 +144,12 @@ fn buying_during_the_grace_period_cancels_the_downgrade() {
     for who in ["deniz", "ece"] {
         let review = shop.tick(who, "2028-01-02");
         assert!(tier_changes(&review.notices).is_empty(), "the grace period has begun");
+        let told = review.notices.iter().find_map(|notice| match notice {
+            Notice::TierDowngradePending { level, to, at } => Some((level.to_string(), to.to_string(), at.to_string())),
+            _ => None,
+        });
+        let expected = ("gold".to_owned(), "silver".to_owned(), "2028-01-31 00:00:00 UTC".to_owned());
+        assert_eq!(told, Some(expected), "the member is told what the review decided");
         let status = tier(&mut shop, who, "2028-01-03");
         let (level, at) = status.downgrade_pending.expect("a downgrade is pending");
         assert_eq!((level.as_str(), at.to_string()), ("silver", "2028-01-31 00:00:00 UTC".to_owned()));

@@ -279,12 +279,30 @@ pub(crate) fn settle(draft: &mut Draft<'_>) -> Result<(), EvalError> {
         return Ok(());
     }
     let mut state = working_copy(draft, &ladder)?;
+    let pending_before = state.current.downgrade;
     let mut changes = Vec::new();
     ladder.advance(&mut state, draft.at, &mut changes)?;
     ladder.forget_the_past(&mut state)?;
-    draft.outcome.notices.extend(changes.into_iter().map(|change| ladder.notice(change)));
-    draft.tier = Some(Arc::new(state));
+    report(draft, &ladder, changes, pending_before, state);
     Ok(())
+}
+
+/// Hands the changed tier to the draft, with notices of the level's changes and of a
+/// downgrade newly waiting out its grace period.
+fn report(
+    draft: &mut Draft<'_>,
+    ladder: &Ladder<'_>,
+    changes: Vec<Change>,
+    pending_before: Option<PendingDowngrade>,
+    state: TierState,
+) {
+    draft.outcome.notices.extend(changes.into_iter().map(|change| ladder.notice(change)));
+    if let Some(pending) = state.current.downgrade.filter(|pending| Some(*pending) != pending_before) {
+        let level = |index: u32| ladder.tiers.levels[index as usize].id.clone();
+        let (level, to, at) = (level(state.current.level), level(pending.level), pending.at);
+        draft.outcome.notices.push(Notice::TierDowngradePending { level, to, at });
+    }
+    draft.tier = Some(Arc::new(state));
 }
 
 /// The member's level now (after settling), for earn rules and tier benefits.
@@ -306,7 +324,7 @@ pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<V
     let Some(ladder) = ladder(draft) else { return Ok(Vec::new()) };
     let amount = ladder.contribution(receipt)?;
     let mut state = working_copy(draft, &ladder)?;
-    let held = state.current.level;
+    let (held, pending_before) = (state.current.level, state.current.downgrade);
     let mut changes = Vec::new();
     let mut misplaced = Vec::new();
     let kept = state.contributions.iter().rposition(|contribution| contribution.order == receipt.order);
@@ -337,8 +355,7 @@ pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<V
         // A return of an order from before the anchor's window: it can't change the tier.
         None => {}
     }
-    draft.outcome.notices.extend(changes.into_iter().map(|change| ladder.notice(change)));
-    draft.tier = Some(Arc::new(state));
+    report(draft, &ladder, changes, pending_before, state);
     Ok(misplaced)
 }
 

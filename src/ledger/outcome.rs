@@ -151,6 +151,16 @@ pub enum Notice {
         /// How it was covered.
         covered_by: Coverage,
     },
+    /// A review found the metric below the member's level; the member keeps it through the
+    /// grace period, and unless the metric supports it again by `at`, the level drops to `to`.
+    TierDowngradePending {
+        /// The level held.
+        level: Tag,
+        /// The level the member will drop to.
+        to: Tag,
+        /// When, unless the member requalifies first.
+        at: DateTime<Utc>,
+    },
     /// The member's tier changed.
     TierChanged {
         /// The level before.

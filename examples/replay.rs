@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use loyalty_engine::{
-    Account, Asset, Engine, Event, EventId, Ledger, LedgerError, MemberId, MemoryStore, Money, Notice, OrderId,
-    Outcome, Points, PointsTotals, Program, Purchase, PurchaseLine, Return, ReturnLine, Sku, Tick,
+    Account, Asset, AssetTotals, Engine, Event, EventId, Ledger, LedgerError, MemberId, MemoryStore, Money, Notice,
+    OrderId, Outcome, Points, Program, Purchase, PurchaseLine, Return, ReturnLine, Sku, Tick,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -58,14 +58,13 @@ struct Row {
 }
 
 /// What the replay did, beside the points totals.
-#[derive(Default)]
 struct Tally {
-    totals: PointsTotals,
+    totals: AssetTotals,
     purchases: u64,
     paid_with_points: u64,
     returns: u64,
     ticks: u64,
-    cashback: CashbackFlows,
+    cashback: AssetTotals,
     /// Tier changes by reason.
     tier_changes: BTreeMap<String, u64>,
     rewards_issued: u64,
@@ -98,7 +97,7 @@ fn run() -> Result<bool, String> {
     let parse_time = parse_started.elapsed();
 
     let mut ledger = Ledger::new(engine, MemoryStore::new());
-    let mut tally = Tally::default();
+    let mut tally = Tally::new();
     let replay_started = Instant::now();
     for mut event in events {
         if let Event::Purchase(purchase) = &mut event {
@@ -107,6 +106,7 @@ fn run() -> Result<bool, String> {
         match ledger.apply(&event) {
             Ok(outcome) => {
                 tally.totals.record(&outcome);
+                tally.cashback.record(&outcome);
                 tally.count(&event);
                 tally.notice(&outcome);
             }
@@ -283,22 +283,23 @@ impl Tally {
     }
 }
 
-/// Cashback into wallets and back out to its funders.
-#[derive(Default)]
-struct CashbackFlows {
-    earned: Decimal,
-    clawed_back: Decimal,
-}
-
 impl Tally {
-    fn notice(&mut self, outcome: &Outcome) {
-        for posting in outcome.postings.iter().filter(|posting| posting.asset == Asset::Cashback) {
-            match (&posting.from, &posting.to) {
-                (Account::Funder(_), _) => self.cashback.earned += posting.amount,
-                (_, Account::Funder(_)) => self.cashback.clawed_back += posting.amount,
-                _ => {}
-            }
+    fn new() -> Tally {
+        Tally {
+            totals: AssetTotals::default(),
+            purchases: 0,
+            paid_with_points: 0,
+            returns: 0,
+            ticks: 0,
+            cashback: AssetTotals::new(Asset::Cashback),
+            tier_changes: BTreeMap::new(),
+            rewards_issued: 0,
+            rewards_revoked: 0,
+            refused: BTreeMap::new(),
         }
+    }
+
+    fn notice(&mut self, outcome: &Outcome) {
         for notice in &outcome.notices {
             match notice {
                 Notice::TierChanged { reason, .. } => {
@@ -347,10 +348,10 @@ fn print_mechanics(tally: &Tally, ledger: &Ledger<MemoryStore>, closing: DateTim
     }
     if program.cashback.is_some() {
         let flows = &tally.cashback;
-        let (earned, clawed) = (dollars(flows.earned), dollars(flows.clawed_back));
+        let (earned, clawed) = (dollars(flows.issued), dollars(flows.clawed_back));
         println!(
             "cashback paid    {:>10}  earned {earned}, clawed back {clawed}",
-            dollars(flows.earned - flows.clawed_back)
+            dollars(flows.issued - flows.clawed_back)
         );
     }
     if !program.stamp_cards.is_empty() {
@@ -424,7 +425,7 @@ fn print_report(tally: &Tally, program: &Program, closing: DateTime<Utc>) -> u64
 
 /// Checks that every points account sums to zero and that the stored member states hold
 /// exactly the points balances the postings add up to.
-fn check_balances(ledger: &Ledger<MemoryStore>, totals: &PointsTotals) -> Result<bool, String> {
+fn check_balances(ledger: &Ledger<MemoryStore>, totals: &AssetTotals) -> Result<bool, String> {
     let sum: Decimal = totals.balances.values().sum();
     let mut stored: BTreeMap<Account, Decimal> = BTreeMap::new();
     ledger

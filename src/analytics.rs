@@ -9,54 +9,98 @@ use crate::amount::Money;
 use crate::id::FunderId;
 use crate::ledger::{Account, Asset, Outcome, Posting};
 
-/// Running totals over any number of outcomes (of any members), for reports and KPIs.
+/// Running totals of one asset (points by default, or cashback) over any number of outcomes
+/// (of any members), for reports and KPIs.
 ///
 /// The flows reconcile: `issued - clawed_back + withheld + forgiven = outstanding() + redeemed -
-/// given_back + expired`, which [`PointsTotals::unreconciled`] checks.
+/// given_back + expired`, which [`AssetTotals::unreconciled`] checks. Amounts are in the
+/// asset's unit: points, or money for cashback.
 ///
 /// ```
-/// use loyalty_engine::PointsTotals;
-/// let totals = PointsTotals::default();
-/// assert!(totals.outstanding().is_zero());
-/// assert!(totals.unreconciled().is_zero());
+/// use loyalty_engine::{Asset, AssetTotals};
+/// let points = AssetTotals::default();
+/// assert_eq!(points.asset, Asset::Points);
+/// assert!(points.outstanding().is_zero() && points.unreconciled().is_zero());
+/// let cashback = AssetTotals::new(Asset::Cashback);
+/// assert!(cashback.cost_by_funder().next().is_none());
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PointsTotals {
-    /// Points funders issued to members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetTotals {
+    /// The asset counted; postings of other assets are skipped.
+    pub asset: Asset,
+    /// What funders issued to members.
     pub issued: Decimal,
-    /// Points that moved from pending to available.
+    /// What moved from pending to available.
     pub vested: Decimal,
-    /// Points spent, on orders or rewards.
+    /// What was spent, on orders or rewards.
     pub redeemed: Decimal,
-    /// Spent points given back because the order they paid for was returned.
+    /// What was spent and given back because the order it paid for was returned.
     pub given_back: Decimal,
-    /// Points that returns took back to their funders, from whatever account held them.
+    /// What returns took back to the funders, from whatever account held it.
     pub clawed_back: Decimal,
-    /// Points that expired unused, less those that returns reclaimed from expiry.
+    /// What expired unused (points only), less what returns reclaimed from expiry.
     pub expired: Decimal,
-    /// Spent points that a return clawed back by withholding their value from the refund.
+    /// What was spent and then clawed back by a return withholding its value from the refund.
     pub withheld: Decimal,
-    /// Spent points of returned orders that the program forgave and that are not settled since.
+    /// What was spent on returned orders and forgiven by the program, and not settled since.
     pub forgiven: Decimal,
-    /// Money withheld from refunds for spent points.
+    /// Money withheld from refunds for this asset, spent before its order was returned.
     pub refund_withheld: Money,
     /// Every account's balance over the outcomes recorded.
     pub balances: BTreeMap<Account, Decimal>,
-    /// Points one funder paid for and another honoured, by (payer, payee), before netting.
+    /// What one funder paid for and another honoured, by (payer, payee), before netting.
     pub settled: BTreeMap<(FunderId, FunderId), Decimal>,
 }
 
-impl PointsTotals {
+impl Default for AssetTotals {
+    /// Totals of points.
+    fn default() -> AssetTotals {
+        AssetTotals::new(Asset::Points)
+    }
+}
+
+impl AssetTotals {
+    /// Totals of `asset`, with nothing recorded yet.
+    pub fn new(asset: Asset) -> AssetTotals {
+        AssetTotals {
+            asset,
+            issued: Decimal::ZERO,
+            vested: Decimal::ZERO,
+            redeemed: Decimal::ZERO,
+            given_back: Decimal::ZERO,
+            clawed_back: Decimal::ZERO,
+            expired: Decimal::ZERO,
+            withheld: Decimal::ZERO,
+            forgiven: Decimal::ZERO,
+            refund_withheld: Money::ZERO,
+            balances: BTreeMap::new(),
+            settled: BTreeMap::new(),
+        }
+    }
+
     /// Adds one outcome.
     pub fn record(&mut self, outcome: &Outcome) {
         for posting in &outcome.postings {
             self.record_posting(posting);
         }
-        self.refund_withheld = Money::new(self.refund_withheld.value() + outcome.refund_withheld.value());
+        // Cashback is withheld at face value, so what of the outcome's money it took shows in
+        // its postings; the rest is for points.
+        let cashback_withheld: Decimal = outcome
+            .postings
+            .iter()
+            .filter(|posting| posting.asset == Asset::Cashback && posting.from == Account::RefundWithheld)
+            .map(|posting| posting.amount)
+            .sum();
+        let money = match self.asset {
+            Asset::Points => outcome.refund_withheld.value() - cashback_withheld,
+            Asset::Cashback => cashback_withheld,
+            Asset::Stamps(_) => Decimal::ZERO,
+        };
+        self.refund_withheld = Money::new(self.refund_withheld.value() + money);
     }
 
     fn record_posting(&mut self, posting: &Posting) {
-        if posting.asset != Asset::Points {
+        if posting.asset != self.asset {
             return;
         }
         let amount = posting.amount;
@@ -110,12 +154,12 @@ impl PointsTotals {
         self.balances.get(account).copied().unwrap_or_default()
     }
 
-    /// Points members hold: pending plus available plus debt (which is negative).
+    /// What members hold: pending plus available plus debt (which is negative).
     pub fn outstanding(&self) -> Decimal {
         self.balance(&Account::Pending) + self.balance(&Account::Available) + self.balance(&Account::Debt)
     }
 
-    /// What each funder has paid for, net of clawbacks: points issued at its cost and not
+    /// What each funder has paid for, net of clawbacks: what was issued at its cost and not
     /// taken back. For the cost of a period, record only the outcomes whose `at` falls in it.
     pub fn cost_by_funder(&self) -> impl Iterator<Item = (&FunderId, Decimal)> {
         self.balances.iter().filter_map(|(account, balance)| match account {
@@ -124,13 +168,13 @@ impl PointsTotals {
         })
     }
 
-    /// What each funder owes another for points the first paid for and the second honoured,
-    /// net of what flowed back: `(payer, payee, points)`, positive amounts only.
+    /// What each funder owes another for what the first paid for and the second honoured, net
+    /// of what flowed back: `(payer, payee, amount)`, positive amounts only.
     ///
     /// ```
-    /// use loyalty_engine::{FunderId, PointsTotals};
+    /// use loyalty_engine::{AssetTotals, FunderId};
     /// let (air, hotel) = (FunderId::new("air").unwrap(), FunderId::new("hotel").unwrap());
-    /// let mut totals = PointsTotals::default();
+    /// let mut totals = AssetTotals::default();
     /// totals.settled.insert((air.clone(), hotel.clone()), "500".parse().unwrap());
     /// totals.settled.insert((hotel.clone(), air.clone()), "120".parse().unwrap());
     /// assert_eq!(totals.settlement_owed(), vec![(air, hotel, "380".parse().unwrap())]);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Shop, decimal};
-use loyalty_engine::{Account, Asset, Coverage, EvalError, FunderId, LedgerError, Money, Notice, Outcome};
+use loyalty_engine::{Account, Asset, AssetTotals, Coverage, EvalError, FunderId, LedgerError, Money, Notice, Outcome};
 use rust_decimal::Decimal;
 
 /// 2% back on everything, 30 days pending, at most 20.00 an order and 50.00 a month; the
@@ -100,6 +100,21 @@ fn a_co_funded_rule_records_both_funders() {
     assert_eq!((by_funder("grocer"), by_funder("farm-co")), (decimal("3.50"), decimal("1.50")));
     let farm = Account::Funder(FunderId::new("farm-co").unwrap());
     assert_eq!(shop.state("ida").balance(&farm, Asset::Cashback), decimal("-1.50"));
+    let cashback = totals(&shop, Asset::Cashback);
+    let cost: Vec<(String, Decimal)> =
+        cashback.cost_by_funder().map(|(funder, cost)| (funder.to_string(), cost)).collect();
+    assert_eq!(cost, [("farm-co".to_owned(), decimal("1.50")), ("grocer".to_owned(), decimal("3.50"))]);
+    assert_eq!(cashback.outstanding(), decimal("5.00"));
+    assert!(totals(&shop, Asset::Points).cost_by_funder().next().is_none(), "no points were issued");
+}
+
+/// The totals of one asset over everything the shop committed.
+fn totals(shop: &Shop, asset: Asset) -> AssetTotals {
+    let mut totals = AssetTotals::new(asset);
+    for recorded in shop.ledger.store().committed().unwrap() {
+        totals.record(&recorded.outcome);
+    }
+    totals
 }
 
 #[test]
@@ -154,6 +169,10 @@ fn spent_cashback_is_withheld_from_the_refund_at_face_value() {
     let (mut shop, returned) = spend_then_return("deduct_from_refund");
     assert_eq!(returned.refund_withheld.value(), decimal("10.00"), "all the cashback spent");
     assert_eq!(wallet(&mut shop), (decimal("0"), decimal("0.20"), decimal("0")), "o-2's own 0.20 stays");
+    let cashback = totals(&shop, Asset::Cashback);
+    assert_eq!((cashback.withheld, cashback.refund_withheld.value()), (decimal("10.00"), decimal("10.00")));
+    assert!(totals(&shop, Asset::Points).refund_withheld.value().is_zero(), "no points were withheld");
+    assert!(cashback.unreconciled().is_zero());
 }
 
 #[test]

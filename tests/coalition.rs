@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Shop, decimal};
-use loyalty_engine::{Account, FunderId, Outcome, PointsTotals};
+use loyalty_engine::{Account, AssetTotals, FunderId, Outcome};
 use rust_decimal::Decimal;
 
 /// SkyAir sells flights online and in its app; Harbour Hotels sells rooms at two hotels. A
@@ -40,8 +40,8 @@ fn settlement(shop: &mut Shop, id: &str) -> Decimal {
     shop.balance("ana", &Account::Settlement(funder(id)))
 }
 
-fn totals(shop: &Shop) -> PointsTotals {
-    let mut totals = PointsTotals::default();
+fn totals(shop: &Shop) -> AssetTotals {
+    let mut totals = AssetTotals::default();
     for recorded in shop.ledger.store().committed().unwrap() {
         totals.record(&recorded.outcome);
     }
@@ -143,7 +143,7 @@ fn the_cost_of_a_period_counts_only_the_outcomes_of_that_period() {
     book(&mut shop, "2026-05-01", "flight", "skyair-web", "300", "0");
     book(&mut shop, "2026-06-01", "room", "harbour-lisbon", "100", "0");
     let june_start: chrono::DateTime<chrono::Utc> = "2026-06-01T00:00:00Z".parse().unwrap();
-    let mut june = PointsTotals::default();
+    let mut june = AssetTotals::default();
     for recorded in shop.ledger.store().committed().unwrap() {
         if recorded.outcome.at >= june_start {
             june.record(&recorded.outcome);
@@ -188,7 +188,7 @@ mod properties {
         ) {
             let engine = engine(POLICIES[policy]);
             let mut state = MemberState::new(common::member("ana"));
-            let mut totals = PointsTotals::default();
+            let mut totals = AssetTotals::default();
             let mut apply = |state: &mut MemberState, json: String| -> Result<(), TestCaseError> {
                 let outcome = engine.evaluate(state, &common::event(&json)).unwrap();
                 totals.record(&outcome);

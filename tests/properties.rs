@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use loyalty_engine::{
-    Account, Asset, Bucket, Engine, Event, Ledger, MemberId, MemberState, MemoryStore, Outcome, PointsTotals,
+    Account, Asset, AssetTotals, Bucket, Engine, Event, Ledger, MemberId, MemberState, MemoryStore, Outcome,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -206,7 +206,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES))]
 
     /// Every posting is positive, every asset sums to zero, the state's balances are exactly
-    /// the fold of the member's postings, and the lots in each bucket add up to its balance.
+    /// the fold of the member's postings, the lots in each bucket add up to its balance, and
+    /// the totals of points and of cashback reconcile.
     #[test]
     fn postings_balance_and_the_state_is_their_fold(setup in setups(), steps in steps()) {
         let history = run(&setup, &steps);
@@ -223,11 +224,17 @@ proptest! {
             prop_assert_eq!(lots_in(state, &Asset::Cashback, Bucket::Available), state.cashback().available.value());
             prop_assert!(state.lots().all(|lot| lot.amount_points > Decimal::ZERO));
         }
-        let mut totals = PointsTotals::default();
-        history.applied.iter().for_each(|applied| totals.record(&applied.outcome));
-        prop_assert!(totals.unreconciled().is_zero(), "{:?}", totals);
-        let cost: Decimal = totals.cost_by_funder().map(|(_, cost)| cost).sum();
-        prop_assert_eq!(cost, totals.issued - totals.clawed_back);
+        let mut money_withheld = Decimal::ZERO;
+        for asset in [Asset::Points, Asset::Cashback] {
+            let mut totals = AssetTotals::new(asset);
+            history.applied.iter().for_each(|applied| totals.record(&applied.outcome));
+            prop_assert!(totals.unreconciled().is_zero(), "{:?}", totals);
+            let cost: Decimal = totals.cost_by_funder().map(|(_, cost)| cost).sum();
+            prop_assert_eq!(cost, totals.issued - totals.clawed_back);
+            money_withheld += totals.refund_withheld.value();
+        }
+        let withheld: Decimal = history.applied.iter().map(|applied| applied.outcome.refund_withheld.value()).sum();
+        prop_assert_eq!(money_withheld, withheld, "each unit of money withheld is told to one asset");
     }
 
     /// Once every unit of an order is back, it has clawed back exactly what it earned (points

@@ -374,6 +374,9 @@ pub(super) fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> R
 
 /// When what a purchase earns becomes available, `vesting_days` after it.
 fn vesting_end(purchase: &Purchase, vesting_days: u32) -> Result<chrono::DateTime<chrono::Utc>, EvalError> {
+    if vesting_days == 0 {
+        return Ok(purchase.at);
+    }
     checked(purchase.at.checked_add_signed(TimeDelta::days(i64::from(vesting_days))))
 }
 

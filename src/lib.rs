@@ -92,7 +92,7 @@ pub use amount::{
     AmountParseError, MAX_DECIMAL_MAGNITUDE, MAX_DECIMAL_PLACES, Money, Points, Ratio, Rounding, RoundingMode,
 };
 pub use analytics::AssetTotals;
-pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT, StampProgress, TierStatus};
+pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT, MAX_REWARDS_PER_EVENT, StampProgress, TierStatus};
 pub use event::{Custom, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, ReturnLine, RewardEvent, Tick};
 pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RewardId, RuleId, Sku, Tag};
 pub use ledger::{

@@ -193,6 +193,10 @@ fn cashback_definitions_are_checked_with_the_path_of_the_field() {
     assert_eq!(common::program(json).compile().unwrap_err().path, "cashback.rules[0].share");
     let json = r#"{"id":"g","currency":"EUR","owner":"g","cashback":{"rules":[],"max_per_order":"0.001"}}"#;
     assert_eq!(common::program(json).compile().unwrap_err().path, "cashback.max_per_order");
+    let json = r#"{"id":"g","currency":"EUR","owner":"g","tiers":{"metric":"purchases","window":"lifetime",
+        "levels":[{"id":"blue","threshold":"0"},{"id":"gold","threshold":"5"}]},
+        "cashback":{"rules":[{"id":"a","share":"0.1","when":{"tiers":["gld"]}}]}}"#;
+    assert_eq!(common::program(json).compile().unwrap_err().path, "cashback.rules[0].when.tiers", "a typo");
     let mut shop =
         Shop::new(r#"{"id":"g","currency":"EUR","owner":"g","cashback":{"rules":[{"id":"a","share":"0.1"}]}}"#);
     let spend = basket(&mut shop, "2026-03-01", "o-1", 1, "10.00", "1.00");

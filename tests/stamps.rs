@@ -93,6 +93,41 @@ fn surplus_stamps_carry_over_unless_the_card_says_otherwise() {
 }
 
 #[test]
+fn returning_the_coffees_that_did_not_fit_on_the_card_keeps_the_reward() {
+    let mut strict = cafe(false);
+    coffees(&mut strict, "lea", "2026-03-01", "o-1", 10);
+    let coffee = Asset::Stamps(Tag::new("coffee").unwrap());
+    assert_eq!(strict.state("lea").balance(&Account::Expired, coffee.clone()), decimal("4"));
+
+    let returned = return_coffees(&mut strict, "lea", "2026-03-02", "o-1", 4);
+
+    assert!(returned.rewards.is_empty(), "the six coffees kept still fill the card: {:?}", returned.notices);
+    let state = strict.state("lea");
+    assert!(state.balance(&Account::Expired, coffee.clone()).is_zero(), "the lost stamps went back");
+    assert_eq!(progress(&mut strict, "lea", "coffee").unused_rewards, 1);
+    let rest = return_coffees(&mut strict, "lea", "2026-03-03", "o-1", 6);
+    assert!(rest.notices.iter().any(|notice| matches!(notice, Notice::RewardRevoked { .. })));
+    assert!(
+        strict.state("lea").balances().filter(|(_, asset, _)| **asset == coffee).all(|(_, _, stamps)| stamps.is_zero())
+    );
+}
+
+#[test]
+fn one_purchase_fills_at_most_a_hundred_cards() {
+    let mut shop = cafe(true);
+    let hundred = coffees(&mut shop, "lea", "2026-03-01", "o-1", 600);
+    assert_eq!(issued(&hundred).len(), 100);
+    let error = shop
+        .try_apply(
+            r#"{"type":"purchase","member":"lea","at":"2026-03-02T08:00:00Z","order":"o-2",
+                "lines":[{"sku":"flat-white","qty":"606","unit_price":"3.80","category":"coffee"}]}"#,
+        )
+        .unwrap_err();
+    assert!(matches!(error, LedgerError::Rejected(EvalError::TooManyRewards { .. })), "{error}");
+    assert_eq!(progress(&mut shop, "lea", "coffee").unused_rewards, 100, "the refused purchase left nothing");
+}
+
+#[test]
 fn returning_the_coffees_that_filled_the_card_revokes_the_unused_reward() {
     let mut shop = cafe(true);
     coffees(&mut shop, "lea", "2026-03-01", "o-1", 4);

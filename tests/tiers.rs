@@ -165,6 +165,47 @@ fn buying_during_the_grace_period_cancels_the_downgrade() {
 }
 
 #[test]
+fn a_member_above_the_levels_a_changed_program_still_has_keeps_the_highest() {
+    let three_levels = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
+    let mut shop = three_levels;
+    shop.buy("deniz", "2026-02-01", "sofa", "sofa", "6000");
+    let state = shop.state("deniz");
+    assert_eq!(state.tier().unwrap().current.level, 2, "gold");
+    let program = shop.ledger.engine().program().clone();
+    let mut two_levels = program.clone();
+    two_levels.tiers.as_mut().unwrap().levels.remove(1);
+    let engine = two_levels.compile().unwrap();
+
+    let status = engine.tier_at(&state, "2026-02-02T00:00:00Z".parse().unwrap()).unwrap().unwrap();
+    assert_eq!(status.level.as_str(), "gold");
+    let purchase = common::event(
+        r#"{"type":"purchase","id":"e-9","member":"deniz","at":"2026-02-03T10:00:00Z","order":"lamp",
+            "lines":[{"sku":"lamp","qty":"1","unit_price":"100","category":"lamps"}]}"#,
+    );
+    let outcome = engine.evaluate(&state, &purchase).unwrap();
+    assert_eq!(outcome.receipt.unwrap().tier.as_ref().map(|tier| tier.as_str()), Some("gold"));
+}
+
+#[test]
+fn later_reviews_never_extend_a_grace_period_longer_than_the_window() {
+    let mut shop = furniture_shop(r#"{"calendar":"month"}"#, "one_level", 45);
+    shop.buy("deniz", "2026-01-15", "sofa", "sofa", "1000");
+    shop.tick("deniz", "2026-02-02");
+    let march = shop.tick("deniz", "2026-03-02");
+    let pending = tier(&mut shop, "deniz", "2026-03-03").downgrade_pending.expect("February did not qualify");
+    assert_eq!(pending.1.to_string(), "2026-04-15 00:00:00 UTC", "45 days after the review of 1 March");
+    let next_due = shop.state("deniz").next_due().map(|at| at.to_string());
+    assert_eq!(next_due.as_deref(), Some("2026-04-01 00:00:00 UTC"), "a host ticks at the next review");
+    assert!(march.notices.iter().any(|notice| matches!(notice, Notice::TierDowngradePending { .. })));
+
+    let april = shop.tick("deniz", "2026-04-02");
+
+    assert!(april.notices.is_empty(), "the April review keeps the date: {:?}", april.notices);
+    let later = shop.tick("deniz", "2026-04-16");
+    assert_eq!(tier_changes(&later.notices), change("silver", "blue", TierChangeReason::GraceEnded));
+}
+
+#[test]
 fn returning_in_january_an_order_that_held_the_tier_through_the_review_undoes_the_review() {
     let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
     shop.buy("deniz", "2026-12-20", "sofa", "sofa", "6000");

@@ -27,6 +27,8 @@ use draft::{Buckets, Draft};
 
 /// The most lines one purchase or return may have.
 pub const MAX_LINES_PER_EVENT: usize = 1_000;
+/// The most rewards one stamp card may issue for one purchase.
+pub const MAX_REWARDS_PER_EVENT: u32 = 100;
 
 /// A compiled program, ready to evaluate events. Cheap to clone and share between threads.
 ///
@@ -472,6 +474,14 @@ pub enum EvalError {
         member: MemberId,
         /// The reward named.
         reward: RewardId,
+    },
+    /// A purchase that would fill one stamp card more than [`MAX_REWARDS_PER_EVENT`] times.
+    #[error("the purchase fills card {card} {rewards} times, more than the limit of {MAX_REWARDS_PER_EVENT}")]
+    TooManyRewards {
+        /// The card.
+        card: Tag,
+        /// How many rewards it would issue.
+        rewards: Decimal,
     },
     /// A `redeem_reward` or `void_reward` of a reward that was already redeemed, voided or
     /// revoked.

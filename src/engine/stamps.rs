@@ -6,7 +6,7 @@ use rust_decimal::prelude::ToPrimitive;
 
 use crate::amount::{ceiling_to, split_exact};
 use crate::engine::draft::Draft;
-use crate::engine::{EvalError, checked, checked_sum, tiers};
+use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked, checked_sum, tiers};
 use crate::event::{Purchase, RewardEvent};
 use std::collections::BTreeMap;
 
@@ -39,7 +39,7 @@ pub(crate) fn earn(
             let stamps = checked(checked(bought.qty.checked_mul(per_unit))?.floor().to_u32())?;
             if stamps > 0 {
                 let line = u32::try_from(index).expect("lines are limited far below u32::MAX");
-                earned.push(StampEarning { line, card: compiled.card.id.clone(), stamps, taken_back: 0 });
+                earned.push(StampEarning { line, card: compiled.card.id.clone(), stamps, taken_back: 0, lost: 0 });
             }
         }
     }
@@ -52,34 +52,56 @@ pub(crate) fn earn(
         if total > 0 {
             let (asset, owner) = (Asset::Stamps(compiled.card.id.clone()), draft.program.program.owner.clone());
             draft.post_in(&asset, Account::Funder(owner), Account::Available, Decimal::from(total), None)?;
-            fill(draft, compiled, purchase, seller)?;
+            let lost = fill(draft, compiled, purchase, seller)?;
+            mark_lost(&mut earned, &compiled.card.id, lost);
         }
     }
     Ok(earned)
 }
 
-/// Uses up full cards' stamps and issues their rewards.
+/// Uses up the stamps of every full card (one, without carry-over) and issues their rewards,
+/// all at once. Returns how many stamps expired because the card does not carry surplus
+/// stamps over.
 fn fill(
     draft: &mut Draft<'_>,
     compiled: &CompiledCard,
     purchase: &Purchase,
     seller: &FunderId,
-) -> Result<(), EvalError> {
+) -> Result<u32, EvalError> {
     let card = &compiled.card;
     let asset = Asset::Stamps(card.id.clone());
     let needed = Decimal::from(card.stamps_needed);
-    loop {
-        let held = draft.unlotted_balance(&Account::Available, &asset);
-        if held < needed {
-            return Ok(());
-        }
-        draft.post_in(&asset, Account::Available, Account::Redeemed, needed, None)?;
-        issue(draft, compiled, purchase, seller)?;
-        if !card.carry_over {
-            // What did not fit on the card is lost, as the program says.
-            return draft.post_in(&asset, Account::Available, Account::Expired, held - needed, None);
-        }
+    let held = draft.unlotted_balance(&Account::Available, &asset);
+    // Without carry-over one card fills and the rest is lost, however much was bought.
+    let full_cards = if card.carry_over { (held / needed).floor() } else { (held / needed).floor().min(Decimal::ONE) };
+    if full_cards < Decimal::ONE {
+        return Ok(0);
     }
+    if full_cards > Decimal::from(MAX_REWARDS_PER_EVENT) {
+        return Err(EvalError::TooManyRewards { card: card.id.clone(), rewards: full_cards });
+    }
+    let used = checked(full_cards.checked_mul(needed))?;
+    draft.post_in(&asset, Account::Available, Account::Redeemed, used, None)?;
+    for _ in 0..checked(full_cards.to_u32())? {
+        issue(draft, compiled, purchase, seller)?;
+    }
+    if card.carry_over {
+        return Ok(0);
+    }
+    // What did not fit on the cards is lost, as the program says.
+    let surplus = held - used;
+    draft.post_in(&asset, Account::Available, Account::Expired, surplus, None)?;
+    checked(surplus.to_u32())
+}
+
+/// Marks the stamps a fill lost as the latest ones the purchase earned on the card: the stamps
+/// held before never reach a full card on their own, so the surplus is always this order's.
+fn mark_lost(earned: &mut [StampEarning], card: &Tag, mut lost: u32) {
+    for earning in earned.iter_mut().rev().filter(|earning| earning.card == *card) {
+        earning.lost = lost.min(earning.stamps);
+        lost -= earning.lost;
+    }
+    debug_assert_eq!(lost, 0, "the surplus is at most what the purchase earned");
 }
 
 fn issue(
@@ -116,23 +138,29 @@ fn issue(
 /// come back by revoking that card's latest unused reward; with none left, the count goes
 /// negative.
 pub(crate) fn take_back(draft: &mut Draft<'_>, receipt: &mut Receipt) -> Result<(), EvalError> {
-    let mut by_card: Vec<(Tag, u64)> = Vec::new();
+    // By card: stamps taken from those the order lost to a full card, and from those held.
+    let mut by_card: Vec<(Tag, u64, u64)> = Vec::new();
     for earning in &mut receipt.stamps {
         let line = &receipt.lines[earning.line as usize];
         let returned = checked(Decimal::from(earning.stamps).checked_mul(line.returned_qty))?;
         let target = checked(ceiling_to(checked(returned.checked_div(line.qty))?, 0).to_u32())?.min(earning.stamps);
-        let delta = u64::from(target - earning.taken_back);
+        // The lost stamps go back first: they never counted towards a reward.
+        let from_lost = u64::from(target.min(earning.lost) - earning.taken_back.min(earning.lost));
+        let delta = u64::from(target - earning.taken_back) - from_lost;
         earning.taken_back = target;
-        match by_card.iter_mut().find(|(card, _)| *card == earning.card) {
-            Some((_, total)) => *total += delta,
-            None => by_card.push((earning.card.clone(), delta)),
+        match by_card.iter_mut().find(|(card, _, _)| *card == earning.card) {
+            Some((_, lost, held)) => (*lost, *held) = (*lost + from_lost, *held + delta),
+            None => by_card.push((earning.card.clone(), from_lost, delta)),
         }
     }
-    let owner = draft.program.program.owner.clone();
-    for (card, stamps) in by_card.into_iter().filter(|(_, stamps)| *stamps > 0) {
+    let owner = Account::Funder(draft.program.program.owner.clone());
+    for (card, lost, held) in by_card {
         let asset = Asset::Stamps(card.clone());
-        draft.post_in(&asset, Account::Available, Account::Funder(owner.clone()), Decimal::from(stamps), None)?;
-        revoke_until_covered(draft, &card)?;
+        draft.post_in(&asset, Account::Expired, owner.clone(), Decimal::from(lost), None)?;
+        if held > 0 {
+            draft.post_in(&asset, Account::Available, owner.clone(), Decimal::from(held), None)?;
+            revoke_until_covered(draft, &card)?;
+        }
     }
     Ok(())
 }
@@ -144,8 +172,8 @@ fn revoke_until_covered(draft: &mut Draft<'_>, card: &Tag) -> Result<(), EvalErr
         return Ok(());
     };
     let needed = Decimal::from(compiled.card.stamps_needed);
+    let mut held = draft.unlotted_balance(&Account::Available, &asset);
     loop {
-        let held = draft.unlotted_balance(&Account::Available, &asset);
         if held >= Decimal::ZERO {
             return Ok(());
         }
@@ -155,6 +183,7 @@ fn revoke_until_covered(draft: &mut Draft<'_>, card: &Tag) -> Result<(), EvalErr
             return Ok(());
         };
         draft.post_in(&asset, Account::Redeemed, Account::Available, needed, None)?;
+        held += needed;
         close(draft, &mut reward, RewardStatus::Revoked);
         draft.outcome.notices.push(Notice::RewardRevoked { reward: reward.id.clone(), card: card.clone() });
         record(draft, reward);

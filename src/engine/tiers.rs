@@ -108,7 +108,13 @@ impl Ladder<'_> {
         let run = &mut state.current;
         run.at = at;
         if level < held && self.tiers.grace_days > 0 {
-            run.downgrade = Some(PendingDowngrade { at: checked(self.tiers.grace_end(at))?, level });
+            // A downgrade already waiting keeps its date: later reviews never extend the grace.
+            let pending_at = match run.downgrade {
+                Some(pending) => pending.at,
+                None => checked(self.tiers.grace_end(at))?,
+            };
+            let level = run.downgrade.map_or(level, |pending| pending.level.min(level));
+            run.downgrade = Some(PendingDowngrade { at: pending_at, level });
         } else if level < held {
             set_level(run, level, at, TierChangeReason::Review, changes);
         } else {
@@ -259,12 +265,26 @@ fn ladder<'a>(draft: &Draft<'a>) -> Option<Ladder<'a>> {
     Some(Ladder { tiers: program.tiers.as_ref()?, offset: program.utc_offset.0, money_decimal_places })
 }
 
+/// The highest level's index. A state written under a program that had more levels may hold
+/// higher ones: its members keep the highest level there is.
+fn top_level(tiers: &Tiers) -> u32 {
+    u32::try_from(tiers.levels.len() - 1).expect("a compiled ladder has 1 to 32 levels")
+}
+
 /// The member's tier as the draft has it, started at the draft's time for a member without one.
 fn working_copy(draft: &mut Draft<'_>, ladder: &Ladder<'_>) -> Result<TierState, EvalError> {
-    match draft.tier.take().map(Arc::unwrap_or_clone).or_else(|| draft.state.tier().cloned()) {
-        Some(state) => Ok(state),
-        None => ladder.start(draft.at),
+    let mut state = match draft.tier.take().map(Arc::unwrap_or_clone).or_else(|| draft.state.tier().cloned()) {
+        Some(state) => state,
+        None => return ladder.start(draft.at),
+    };
+    let top = top_level(ladder.tiers);
+    for run in [&mut state.current, &mut state.anchor].into_iter().chain(state.last_review.as_mut()) {
+        run.level = run.level.min(top);
+        if let Some(pending) = &mut run.downgrade {
+            pending.level = pending.level.min(top);
+        }
     }
+    Ok(state)
 }
 
 /// Reviews and grace periods due by the draft's time: part of settling every event.
@@ -307,8 +327,9 @@ fn report(
 
 /// The member's level now (after settling), for earn rules and tier benefits.
 pub(crate) fn level(draft: &Draft<'_>) -> Option<u32> {
-    draft.program.program.tiers.as_ref()?;
-    Some(draft.tier.as_deref().or(draft.state.tier()).map_or(0, |state| state.current.level))
+    let tiers = draft.program.program.tiers.as_ref()?;
+    let top = top_level(tiers);
+    Some(draft.tier.as_deref().or(draft.state.tier()).map_or(0, |state| state.current.level.min(top)))
 }
 
 /// The id of the member's level now.

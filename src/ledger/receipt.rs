@@ -134,6 +134,14 @@ pub struct StampEarning {
     pub stamps: u32,
     /// Stamps returns took back so far.
     pub taken_back: u32,
+    /// Of the stamps earned, those that did not fit on a full card and expired (cards without
+    /// carry-over). Returns take these back first.
+    #[serde(default, skip_serializing_if = "is_zero_stamps")]
+    pub lost: u32,
+}
+
+fn is_zero_stamps(stamps: &u32) -> bool {
+    *stamps == 0
 }
 
 /// Points (or cashback) that paid for an order from lots of one funder with one expiry.

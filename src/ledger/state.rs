@@ -206,15 +206,17 @@ impl MemberState {
         &self.creditors
     }
 
-    /// When this member next has something to settle (a lot vesting or expiring), so that a
-    /// host can schedule a `tick`; correctness never depends on it.
+    /// When this member next has something to settle (a lot vesting or expiring, a tier review
+    /// that may take the member down, a downgrade at the end of its grace period), so that a
+    /// host can schedule a `tick` and tell the member in time; correctness never depends on it.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         let vesting = self.pending_by_vesting.first().map(|(at, _)| *at);
         let expiry = self.available_by_expiry.first().map(|(at, _)| *at).filter(|at| *at != DateTime::<Utc>::MAX_UTC);
-        match (vesting, expiry) {
-            (Some(vesting), Some(expiry)) => Some(vesting.min(expiry)),
-            (vesting, expiry) => vesting.or(expiry),
-        }
+        // At the lowest level a review can't change anything the member sees.
+        let tier = self.tier.as_deref().map(|tier| &tier.current);
+        let review = tier.filter(|run| run.level > 0).and_then(|run| run.next_review);
+        let downgrade = tier.and_then(|run| run.downgrade).map(|pending| pending.at);
+        [vesting, expiry, review, downgrade].into_iter().flatten().min()
     }
 
     /// The id the next opened lot gets.

@@ -142,9 +142,12 @@ impl Program {
     /// Earn rules may only name tier levels the program has.
     fn check_tier_conditions(&self) -> Result<(), CompileError> {
         let levels = self.tiers.as_ref().map_or(&[][..], |tiers| &tiers.levels[..]);
-        for (position, rule) in self.earn.rules.iter().enumerate() {
-            if let Some(unknown) = rule.when.tiers.iter().find(|tier| levels.iter().all(|level| level.id != **tier)) {
-                let path = format!("earn.rules[{position}].when.tiers");
+        let earn = self.earn.rules.iter().enumerate().map(|(position, rule)| ("earn.rules", position, &rule.when));
+        let cashback = self.cashback.iter().flat_map(|cashback| cashback.rules.iter().enumerate());
+        let cashback = cashback.map(|(position, rule)| ("cashback.rules", position, &rule.when));
+        for (section, position, when) in earn.chain(cashback) {
+            if let Some(unknown) = when.tiers.iter().find(|tier| levels.iter().all(|level| level.id != **tier)) {
+                let path = format!("{section}[{position}].when.tiers");
                 return Err(CompileError::new(path, format!("`{unknown}` is not a level of `tiers`")));
             }
         }

@@ -21,7 +21,9 @@ pub const MAX_STAMPS: u32 = 10_000;
 /// quantities round down per line). When the member holds `stamps_needed`, they are used up
 /// and a reward is issued, which the host sees in the outcome and the member's state, and
 /// redeems or voids with `redeem_reward` and `void_reward` events. Surplus stamps stay on the
-/// next card unless `carry_over` is false.
+/// next card, and one purchase may fill several (at most
+/// [`MAX_REWARDS_PER_EVENT`](crate::MAX_REWARDS_PER_EVENT)); with `carry_over` false it fills
+/// one at most and the stamps beyond it are lost (a return takes those back first).
 ///
 /// A return takes back the stamps its units earned. If they had already filled a card, the
 /// latest unused reward of that card is revoked and its stamps come back; if the reward was

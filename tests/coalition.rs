@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Shop, decimal};
-use loyalty_engine::{Account, AssetTotals, FunderId, Outcome};
+use loyalty_engine::{Account, Asset, AssetTotals, FunderId, Outcome};
 use rust_decimal::Decimal;
 
 /// SkyAir sells flights online and in its app; Harbour Hotels sells rooms at two hotels. A
@@ -220,4 +220,35 @@ mod properties {
             prop_assert!(totals.settlement_owed().is_empty(), "still owed: {:?}", totals.settlement_owed());
         }
     }
+}
+
+#[test]
+fn cashback_debt_repaid_with_the_owners_cashback_settles_with_the_partner_it_is_owed_to() {
+    let mut shop = Shop::new(
+        r#"{"id":"c","currency":"EUR","owner":"club","partners":[{"id":"air","merchants":["air-web"]}],
+            "earn":{"exclude":[{"categories":["gift_card"]}]},"returns":{"when_points_spent":"negative_balance"},
+            "cashback":{"rules":[{"id":"ten","share":"0.1"}],"spending":{"min_balance":"0"}}}"#,
+    );
+    let purchase = |order: &str, merchant: &str, category: &str, paid: &str| {
+        format!(
+            r#"{{"type":"purchase","member":"ana","at":"2026-05-0{}T10:00:00Z","order":"{order}"{merchant},
+                "lines":[{{"sku":"{order}","qty":"1","unit_price":"100","category":"{category}"}}],
+                "pay_with_cashback":"{paid}"}}"#,
+            &order[2..],
+        )
+    };
+    shop.apply(&purchase("o-1", r#","merchant":"air-web""#, "flight", "0"));
+    shop.apply(&purchase("o-2", "", "gift_card", "10.00"));
+    shop.give_back("ana", "2026-05-03", "o-1", "o-1", "1");
+    assert_eq!(shop.state("ana").cashback().debt.value(), decimal("-10.00"), "air's cashback was spent");
+
+    shop.apply(&purchase("o-4", "", "shoes", "0"));
+
+    let mut cashback = AssetTotals::new(Asset::Cashback);
+    for recorded in shop.ledger.store().committed().unwrap() {
+        cashback.record(&recorded.outcome);
+    }
+    assert!(cashback.settlement_owed().is_empty(), "{:?}", cashback.settlement_owed());
+    let creditors = shop.state("ana").creditors().to_vec();
+    assert!(creditors.is_empty(), "the debt is repaid: {creditors:?}");
 }

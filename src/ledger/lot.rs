@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::exact_decimal;
 use crate::id::{FunderId, OrderId};
-use crate::ledger::posting::{Account, Asset};
+use crate::ledger::posting::{Account, Asset, is_points, points};
 
 /// A lot's number, unique within one member's ledger and never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -67,14 +67,6 @@ pub struct Lot {
     /// the expired account rather than treating them as spent.
     #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
     pub expired_points: Decimal,
-}
-
-fn points() -> Asset {
-    Asset::Points
-}
-
-fn is_points(asset: &Asset) -> bool {
-    *asset == Asset::Points
 }
 
 impl Lot {

@@ -228,3 +228,12 @@ pub struct Posting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lot: Option<LotId>,
 }
+
+/// Serde's default asset for records written before there were other assets.
+pub(crate) fn points() -> Asset {
+    Asset::Points
+}
+
+pub(crate) fn is_points(asset: &Asset) -> bool {
+    *asset == Asset::Points
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::{Money, exact_decimal};
 use crate::id::{FunderId, OrderId, RuleId, Sku, Tag};
 use crate::ledger::lot::LotId;
-use crate::ledger::posting::Asset;
+use crate::ledger::posting::{Asset, is_points, points};
 
 /// What one order earned and paid with points, and what has come back since.
 ///
@@ -161,14 +161,6 @@ pub struct PaidWith {
     /// When the lots they came from expire; points given back keep it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
-}
-
-fn points() -> Asset {
-    Asset::Points
-}
-
-fn is_points(asset: &Asset) -> bool {
-    *asset == Asset::Points
 }
 
 impl Receipt {

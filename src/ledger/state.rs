@@ -12,7 +12,7 @@ use crate::amount::{Money, Points};
 use crate::id::{FunderId, MemberId, OrderId};
 use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
-use crate::ledger::posting::{Account, Asset, Posting};
+use crate::ledger::posting::{Account, Asset, Posting, is_points, points};
 use crate::ledger::receipt::Receipt;
 use crate::ledger::reward::Reward;
 use crate::ledger::tier::TierState;
@@ -196,9 +196,9 @@ impl MemberState {
         &self.rewards
     }
 
-    /// Whom the member owes: the funders whose clawed-back points the `debt` (or `forgiven`)
-    /// balance stands for, with how much, by account and funder.
-    pub fn creditors(&self) -> &[(Account, FunderId, Decimal)] {
+    /// Whom the member owes: the funders whose clawed-back points or cashback the `debt` (or
+    /// `forgiven`) balance stands for, with how much, by account, asset and funder.
+    pub fn creditors(&self) -> &[(Account, Asset, FunderId, Decimal)] {
         &self.creditors.owed
     }
 
@@ -406,37 +406,37 @@ impl Eq for Lots {}
 /// can never disagree.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Creditors {
-    /// Sorted by account and funder; no zero amounts.
-    owed: Vec<(Account, FunderId, Decimal)>,
+    /// Sorted by account, asset and funder; no zero amounts.
+    owed: Vec<(Account, Asset, FunderId, Decimal)>,
 }
 
 impl Creditors {
-    /// Follows a points posting into or out of `debt` or `forgiven`; pushes onto `paid` which
-    /// funders a payment paid, and how much.
+    /// Follows a posting into or out of `debt` or `forgiven`; pushes onto `paid` which funders
+    /// a payment paid, and how much.
     pub(crate) fn track(&mut self, posting: &Posting, paid: &mut Vec<(FunderId, Decimal)>) {
-        if posting.asset != Asset::Points {
-            return;
-        }
+        let asset = &posting.asset;
         match (&posting.from, &posting.to) {
             (owed @ (Account::Debt | Account::Forgiven), Account::Funder(funder)) => {
-                self.credit(owed, funder, posting.amount)
+                self.credit(owed, asset, funder, posting.amount)
             }
-            (_, owed @ (Account::Debt | Account::Forgiven)) => self.pay(owed, posting.amount, paid),
+            (_, owed @ (Account::Debt | Account::Forgiven)) => self.pay(owed, asset, posting.amount, paid),
             _ => {}
         }
     }
 
-    fn credit(&mut self, account: &Account, funder: &FunderId, amount: Decimal) {
-        let key = |(held, creditor, _): &(Account, FunderId, Decimal)| (held.clone(), creditor.clone());
-        match self.owed.binary_search_by_key(&(account.clone(), funder.clone()), key) {
-            Ok(position) => self.owed[position].2 += amount,
-            Err(position) => self.owed.insert(position, (account.clone(), funder.clone(), amount)),
+    fn credit(&mut self, account: &Account, asset: &Asset, funder: &FunderId, amount: Decimal) {
+        let key = |(held, of, creditor, _): &(Account, Asset, FunderId, Decimal)| {
+            (held.clone(), of.clone(), creditor.clone())
+        };
+        match self.owed.binary_search_by_key(&(account.clone(), asset.clone(), funder.clone()), key) {
+            Ok(position) => self.owed[position].3 += amount,
+            Err(position) => self.owed.insert(position, (account.clone(), asset.clone(), funder.clone(), amount)),
         }
     }
 
-    fn pay(&mut self, account: &Account, amount: Decimal, paid: &mut Vec<(FunderId, Decimal)>) {
+    fn pay(&mut self, account: &Account, asset: &Asset, amount: Decimal, paid: &mut Vec<(FunderId, Decimal)>) {
         let mut left = amount;
-        for (_, funder, owed) in self.owed.iter_mut().filter(|(held, _, _)| held == account) {
+        for (_, _, funder, owed) in self.owed.iter_mut().filter(|(held, of, _, _)| held == account && of == asset) {
             let part = left.min(*owed);
             *owed -= part;
             left -= part;
@@ -445,13 +445,14 @@ impl Creditors {
                 break;
             }
         }
-        assert!(left.is_zero(), "a payment of {amount} into {account} exceeds what is owed");
-        self.owed.retain(|(_, _, owed)| !owed.is_zero());
+        assert!(left.is_zero(), "a payment of {amount} {asset} into {account} exceeds what is owed");
+        self.owed.retain(|(_, _, _, owed)| !owed.is_zero());
     }
 
-    /// What is owed in `account`, over all funders.
-    fn total(&self, account: &Account) -> Decimal {
-        self.owed.iter().filter(|(held, _, _)| held == account).map(|(_, _, owed)| *owed).sum()
+    /// What is owed in `account` of `asset`, over all funders.
+    fn total(&self, account: &Account, asset: &Asset) -> Decimal {
+        let owed = self.owed.iter().filter(|(held, of, _, _)| held == account && of == asset);
+        owed.map(|(_, _, _, owed)| *owed).sum()
     }
 }
 
@@ -499,6 +500,8 @@ struct StateRecord {
 #[derive(Serialize, Deserialize)]
 struct CreditorRecord {
     account: Account,
+    #[serde(default = "points", skip_serializing_if = "is_points")]
+    asset: Asset,
     funder: FunderId,
     #[serde(with = "crate::amount::exact_decimal")]
     amount: Decimal,
@@ -532,7 +535,7 @@ impl From<MemberState> for StateRecord {
                 .creditors
                 .owed
                 .into_iter()
-                .map(|(account, funder, amount)| CreditorRecord { account, funder, amount })
+                .map(|(account, asset, funder, amount)| CreditorRecord { account, asset, funder, amount })
                 .collect(),
         }
     }
@@ -554,7 +557,7 @@ impl TryFrom<StateRecord> for MemberState {
             if creditor.amount <= Decimal::ZERO || !matches!(creditor.account, Account::Debt | Account::Forgiven) {
                 return Err(format!("creditor {} of {} is not a positive debt", creditor.funder, creditor.account));
             }
-            state.creditors.credit(&creditor.account, &creditor.funder, creditor.amount);
+            state.creditors.credit(&creditor.account, &creditor.asset, &creditor.funder, creditor.amount);
         }
         for balance in record.balances {
             *state.balance_mut(&balance.account, &balance.asset) = balance.amount;
@@ -581,9 +584,11 @@ impl TryFrom<StateRecord> for MemberState {
                 }
             }
         }
-        for account in [Account::Debt, Account::Forgiven] {
-            if state.creditors.total(&account) != -state.balance(&account, Asset::Points) {
-                return Err(format!("the {account} balance is not what its creditors are owed"));
+        for asset in [Asset::Points, Asset::Cashback] {
+            for account in [Account::Debt, Account::Forgiven] {
+                if state.creditors.total(&account, &asset) != -state.balance(&account, asset.clone()) {
+                    return Err(format!("the {account} {asset} balance is not what its creditors are owed"));
+                }
             }
         }
         Ok(state)

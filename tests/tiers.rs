@@ -417,3 +417,41 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn an_order_placed_as_a_grace_period_ends_counts_at_the_level_the_grace_left() {
+    let mut shop = Shop::new(
+        r#"{"id":"p","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}}]},
+            "tiers":{"metric":"net_spend","window":{"rolling_months":1},"grace_days":3,
+              "levels":[{"id":"base","threshold":"0"},{"id":"silver","threshold":"300","benefits":{"earn_multiplier":"1.5"}},
+                        {"id":"gold","threshold":"900","benefits":{"earn_multiplier":"2"}}]}}"#,
+    );
+    let at = |day: &str, time: &str| format!("{day}T{time}:00Z");
+    let buy = |order: &str, at: &str, price: &str| {
+        format!(
+            r#"{{"type":"purchase","member":"eda","at":"{at}","order":"{order}",
+                "lines":[{{"sku":"a","qty":"1","unit_price":"{price}"}}]}}"#
+        )
+    };
+    let give_back = |order: &str, at: &str| {
+        format!(r#"{{"type":"return","member":"eda","at":"{at}","order":"{order}","lines":[{{"sku":"a","qty":"1"}}]}}"#)
+    };
+    shop.apply(&buy("o-1", &at("2026-01-01", "00:00"), "900.00"));
+    shop.tick("eda", "2026-03-02");
+    shop.apply(&buy("o-2", &at("2026-03-03", "00:00"), "900.00"));
+    let grace_end = at("2026-03-04", "00:00");
+    shop.apply(&buy("o-3", &grace_end, "1000.00"));
+
+    let without_o2 = shop.apply(&give_back("o-2", &at("2026-03-04", "01:00")));
+
+    let revised = without_o2.revised.iter().find(|receipt| receipt.order.as_str() == "o-3").expect("o-3 is revised");
+    assert_eq!(revised.tier.as_ref().map(|tier| tier.as_str()), Some("silver"), "o-2 alone had kept gold");
+    let without_o3 = shop.apply(&give_back("o-3", &at("2026-03-04", "01:00")));
+    assert!(without_o3.revised.is_empty(), "a return never revises its own order");
+    let o3 = shop.state("eda").order(&"o-3".parse().unwrap()).unwrap().clone();
+    assert_eq!(o3.lines[0].returned_qty, o3.lines[0].qty);
+    assert_eq!((shop.available("eda"), shop.debt("eda")), (decimal("90"), decimal("0")), "o-1's points, no debt");
+    let again = shop.try_apply(&give_back("o-3", &at("2026-03-04", "02:00")));
+    assert!(again.is_err(), "nothing of o-3 is left to return");
+}

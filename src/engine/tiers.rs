@@ -182,15 +182,19 @@ impl Ladder<'_> {
     fn rerun(&self, state: &mut TierState, until: DateTime<Utc>) -> Result<Vec<(OrderId, u32)>, EvalError> {
         state.current = state.anchor.clone();
         state.last_review = None;
+        // Contributions come back one by one, as their orders came: a review or the end of a
+        // grace period at the very moment of an order must not count that order yet.
+        let all = std::mem::take(&mut state.contributions);
+        let before_anchor = all.partition_point(|contribution| contribution.at < state.anchor.at);
+        let mut since_anchor = all.into_iter();
+        state.contributions.extend(since_anchor.by_ref().take(before_anchor));
         let mut ignored = Vec::new();
         let mut placed_at = Vec::new();
-        let mut position = state.contributions.partition_point(|contribution| contribution.at < state.anchor.at);
-        while let Some(contribution) = state.contributions.get(position) {
-            let (at, order) = (contribution.at, contribution.order.clone());
-            self.advance(state, at, &mut ignored)?;
-            placed_at.push((order, state.current.level));
-            self.take_in(state, position, &mut ignored)?;
-            position += 1;
+        for contribution in since_anchor {
+            self.advance(state, contribution.at, &mut ignored)?;
+            placed_at.push((contribution.order.clone(), state.current.level));
+            state.contributions.push(contribution);
+            self.take_in(state, state.contributions.len() - 1, &mut ignored)?;
         }
         self.advance(state, until, &mut ignored)?;
         Ok(placed_at)
@@ -353,6 +357,11 @@ pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<V
         Some(position) if state.contributions[position].amount != amount => {
             state.contributions[position].amount = amount;
             for (order, level) in ladder.rerun(&mut state, draft.at)? {
+                // An order is placed before its own contribution counts, so its own return
+                // can't move it; its receipt is the one this event is writing anyway.
+                if order == receipt.order {
+                    continue;
+                }
                 // A return only ever lowers the level an order was placed at.
                 let placed = draft.state.order(&order).and_then(|placed| placed.tier.as_ref());
                 let was = placed.and_then(|placed| ladder.tiers.levels.iter().position(|known| known.id == *placed));

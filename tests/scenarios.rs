@@ -458,3 +458,32 @@ fn balances_are_the_fold_of_the_postings() {
     assert!(total.is_zero());
     assert_eq!(state.member(), &member("jale"));
 }
+
+/// Points earned on o-1 pay for a gift card (o-2); the card comes back, then o-1. Whether the
+/// refunded points expired at once or later, in their refund lot, they were the member's loss
+/// already: o-1's return reclaims them from `expired` and the member owes nothing.
+#[test]
+fn spent_points_that_came_back_and_expired_are_not_charged_again() {
+    for (expiry, card_back, order_back) in
+        [(r#"{"after_days":20}"#, "2026-01-25", "2026-01-25"), (r#""end_of_month""#, "2026-01-03", "2026-02-02")]
+    {
+        let mut shop = Shop::new(&format!(
+            r#"{{"id":"p","currency":"TRY","owner":"shop",
+                "earn":{{"exclude":[{{"categories":["gift_card"]}}],"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"1"}}}}]}},
+                "redemption":{{"point_value":"0.1","max_share_of_order":"1"}},
+                "returns":{{"when_points_spent":"negative_balance"}},"expiry":{expiry}}}"#
+        ));
+        shop.buy("ida", "2026-01-01", "o-1", "a", "10.00");
+        shop.apply(
+            r#"{"type":"purchase","member":"ida","at":"2026-01-02T12:00:00Z","order":"o-2","pay_with_points":"10",
+                "lines":[{"sku":"card","qty":"1","unit_price":"1.00","category":"gift_card"}]}"#,
+        );
+        shop.give_back("ida", card_back, "o-2", "card", "1");
+
+        let returned = shop.give_back("ida", order_back, "o-1", "a", "1");
+
+        assert!(returned.notices.is_empty(), "{expiry}: nothing was spent for good: {:?}", returned.notices);
+        assert_eq!((shop.available("ida"), shop.debt("ida")), (decimal("0"), decimal("0")), "{expiry}");
+        assert!(shop.balance("ida", &Account::Expired).is_zero(), "{expiry}: the expired points went back");
+    }
+}

@@ -175,12 +175,24 @@ impl<'a> Draft<'a> {
         order: Option<OrderId>,
         vests_at: DateTime<Utc>,
         expires_at: Option<DateTime<Utc>>,
+        refund_of: Option<LotId>,
     ) -> LotId {
         let id = LotId(self.state.next_lot().0 + self.outcome.lots_opened.len() as u64);
         let (earned_at, bucket, amount_points, expired_points) =
             (self.at, Bucket::Pending, Decimal::ZERO, Decimal::ZERO);
-        let lot =
-            Lot { id, asset, funder, order, earned_at, vests_at, expires_at, bucket, amount_points, expired_points };
+        let lot = Lot {
+            id,
+            asset,
+            funder,
+            order,
+            earned_at,
+            vests_at,
+            expires_at,
+            bucket,
+            amount_points,
+            expired_points,
+            refund_of,
+        };
         self.outcome.lots_opened.push(lot);
         id
     }

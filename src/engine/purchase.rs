@@ -169,7 +169,11 @@ pub(super) fn drain_payment(
     let first = paid_with.len();
     let asset = payment.asset;
     let short = draft.take_available(asset, payment.amount, &Account::Redeemed, |lot, taken| {
-        match paid_with[first..].iter_mut().find(|paid| paid.funder == lot.funder && paid.expires_at == lot.expires_at)
+        // A lot that returns gave points back into passes on where they were first earned.
+        let earned_in = Some(lot.refund_of.unwrap_or(lot.id));
+        match paid_with[first..]
+            .iter_mut()
+            .find(|paid| paid.earned_in == earned_in && paid.expires_at == lot.expires_at)
         {
             Some(paid) => paid.points += taken,
             None => paid_with.push(PaidWith {
@@ -178,6 +182,7 @@ pub(super) fn drain_payment(
                 points: taken,
                 refunded: Decimal::ZERO,
                 expires_at: lot.expires_at,
+                earned_in,
             }),
         }
     })?;
@@ -393,7 +398,7 @@ fn open_lots(
     for earning in earnings {
         if !draft.outcome.lots_opened[first_index..].iter().any(|lot| lot.funder == earning.funder) {
             let order = Some(purchase.order.clone());
-            draft.open_lot(asset.clone(), earning.funder.clone(), order, vests_at, expires_at);
+            draft.open_lot(asset.clone(), earning.funder.clone(), order, vests_at, expires_at, None);
         }
     }
     let to = if vests_at <= purchase.at { Account::Available } else { Account::Pending };

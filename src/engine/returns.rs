@@ -16,7 +16,7 @@ use crate::engine::purchase::check_line_count;
 use crate::engine::{EvalError, check_decimal, checked, stamps, tiers};
 use crate::event::{Return, ReturnLine};
 use crate::id::{FunderId, OrderId, Tag};
-use crate::ledger::{Account, Asset, Bucket, Coverage, Earning, Notice, Receipt, ReceiptLine};
+use crate::ledger::{Account, Asset, Bucket, Coverage, Earning, Lot, LotId, Notice, Receipt, ReceiptLine};
 use crate::program::SpentPointsPolicy;
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), EvalError> {
@@ -271,12 +271,14 @@ fn give_back_paid(
         // The seller gives back what it was paid for the points.
         let seller = receipt.partner.as_ref().unwrap_or(&draft.program.program.owner);
         draft.settle_between(asset, seller, &paid.funder, given)?;
+        let order = Some(receipt.order.clone());
+        let id = draft.open_lot(asset.clone(), paid.funder.clone(), order, draft.at, paid.expires_at, paid.earned_in);
         if paid.expires_at.is_some_and(|expires_at| expires_at <= draft.at) {
-            draft.post_in(asset, Account::Redeemed, Account::Expired, given, None)?;
+            // Kept as a lot of expired points, so that a return of the order that earned them
+            // finds them there.
+            draft.post_in(asset, Account::Redeemed, Account::Expired, given, Some(id))?;
             continue;
         }
-        let order = Some(receipt.order.clone());
-        let id = draft.open_lot(asset.clone(), paid.funder.clone(), order, draft.at, paid.expires_at);
         draft.post_in(asset, Account::Redeemed, Account::Available, given, Some(id))?;
         draft.repay_debt(id)?;
         draft.settle_forgiven(id)?;
@@ -286,8 +288,9 @@ fn give_back_paid(
 }
 
 /// Claws up to `points` back to `funder` from the order's own lots of that funder: what they
-/// hold (pending or available), then what expired of them. Returns what is left to claw back:
-/// what the member spent.
+/// hold (pending or available), then what expired of them; then the same from the lots that
+/// returns gave spent points of the order back into. Returns what is left to claw back: what
+/// the member spent.
 fn claw_back_from_order(
     draft: &mut Draft<'_>,
     receipt: &Receipt,
@@ -297,21 +300,52 @@ fn claw_back_from_order(
 ) -> Result<Decimal, EvalError> {
     let mut left = amount;
     for id in receipt.lots() {
-        let Some(lot) = draft.lot(id).filter(|lot| lot.funder == *funder && lot.asset == *asset) else { continue };
-        let from = match lot.bucket {
-            Bucket::Pending => Account::Pending,
-            Bucket::Available => Account::Available,
-        };
-        let (held, expired) = (lot.amount_points, lot.expired_points);
-        let taken = left.min(held);
-        draft.post_in(asset, from, Account::Funder(funder.clone()), taken, Some(id))?;
-        // Points that expired unused were never the member's gain: they come back from the
-        // expired account, not out of the member's pocket.
-        let unexpired = (left - taken).min(expired);
-        draft.post_in(asset, Account::Expired, Account::Funder(funder.clone()), unexpired, Some(id))?;
-        left -= taken + unexpired;
+        left = claw_back_from_lot(draft, id, asset, funder, left)?;
+    }
+    if left > Decimal::ZERO {
+        for id in given_back_lots(draft, receipt) {
+            left = claw_back_from_lot(draft, id, asset, funder, left)?;
+        }
     }
     Ok(left)
+}
+
+/// Claws up to `amount` back from one lot of `funder`: what it holds, then what expired of it.
+fn claw_back_from_lot(
+    draft: &mut Draft<'_>,
+    id: LotId,
+    asset: &Asset,
+    funder: &FunderId,
+    amount: Decimal,
+) -> Result<Decimal, EvalError> {
+    let Some(lot) = draft.lot(id).filter(|lot| lot.funder == *funder && lot.asset == *asset) else {
+        return Ok(amount);
+    };
+    let from = match lot.bucket {
+        Bucket::Pending => Account::Pending,
+        Bucket::Available => Account::Available,
+    };
+    let (held, expired) = (lot.amount_points, lot.expired_points);
+    let taken = amount.min(held);
+    draft.post_in(asset, from, Account::Funder(funder.clone()), taken, Some(id))?;
+    // Points that expired unused were never the member's gain: they come back from the
+    // expired account, not out of the member's pocket.
+    let unexpired = (amount - taken).min(expired);
+    draft.post_in(asset, Account::Expired, Account::Funder(funder.clone()), unexpired, Some(id))?;
+    Ok(amount - taken - unexpired)
+}
+
+/// Lots that returns gave points back into which were first earned in the receipt's own lots.
+/// A scan of the member's lots, made only when a return finds its order's points spent.
+fn given_back_lots(draft: &Draft<'_>, receipt: &Receipt) -> Vec<LotId> {
+    let own = receipt.first_lot.0..receipt.first_lot.0 + u64::from(receipt.lot_count);
+    let earned_here = |lot: &&Lot| lot.refund_of.is_some_and(|origin| own.contains(&origin.0));
+    let held = draft.state.kept_lots().filter(earned_here).map(|lot| lot.id);
+    let opened = draft.outcome.lots_opened.iter().filter(earned_here).map(|lot| lot.id);
+    let mut ids: Vec<LotId> = held.chain(opened).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Covers points (or cashback) the member spent from the order's lots with the member's other

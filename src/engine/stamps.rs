@@ -248,7 +248,7 @@ fn credit_points(draft: &mut Draft<'_>, reward: &Reward, points: Decimal) -> Res
     checked(split_exact(points, &mut shares, program.rounding.decimal_places, |share| share))?;
     let expires_at = program.expiry.expires_at(draft.at, program.utc_offset.0);
     for (funder, points) in reward.funded_by.keys().zip(shares) {
-        let lot = draft.open_lot(Asset::Points, funder.clone(), None, draft.at, expires_at);
+        let lot = draft.open_lot(Asset::Points, funder.clone(), None, draft.at, expires_at, None);
         draft.post(Account::Funder(funder.clone()), Account::Available, points, Some(lot))?;
         draft.repay_debt(lot)?;
     }

@@ -67,6 +67,10 @@ pub struct Lot {
     /// the expired account rather than treating them as spent.
     #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
     pub expired_points: Decimal,
+    /// For points a return gave back: the lot they were first earned in. A return of that lot's
+    /// order takes them from here (or from what expired of them) before calling them spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_of: Option<LotId>,
 }
 
 impl Lot {

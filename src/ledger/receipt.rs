@@ -144,7 +144,7 @@ fn is_zero_stamps(stamps: &u32) -> bool {
     *stamps == 0
 }
 
-/// Points (or cashback) that paid for an order from lots of one funder with one expiry.
+/// Points (or cashback) that paid for an order from one lot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaidWith {
     /// Points or cashback.
@@ -158,9 +158,13 @@ pub struct PaidWith {
     /// How many of them returns have given back.
     #[serde(with = "exact_decimal")]
     pub refunded: Decimal,
-    /// When the lots they came from expire; points given back keep it.
+    /// When the lot they came from expires; points given back keep it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The lot the points were first earned in (through any returns that gave them back in
+    /// between), so that a return of that order finds them when they come back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earned_in: Option<LotId>,
 }
 
 impl Receipt {

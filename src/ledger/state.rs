@@ -154,6 +154,11 @@ impl MemberState {
         self.lots.live().filter(|lot| !lot.amount_points.is_zero())
     }
 
+    /// The lots that still matter: open ones and those with expired points a return may reclaim.
+    pub(crate) fn kept_lots(&self) -> impl Iterator<Item = &Lot> {
+        self.lots.live()
+    }
+
     /// Points the member holds (pending and available) by the funder that pays for them: each
     /// funder's outstanding liability to this member.
     pub fn points_by_funder(&self) -> Vec<(FunderId, Decimal)> {

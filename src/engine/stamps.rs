@@ -72,11 +72,11 @@ fn fill(
     let asset = Asset::Stamps(card.id.clone());
     let needed = Decimal::from(card.stamps_needed);
     let held = draft.unlotted_balance(&Account::Available, &asset);
-    // Without carry-over one card fills and the rest is lost, however much was bought.
-    let full_cards = if card.carry_over { (held / needed).floor() } else { (held / needed).floor().min(Decimal::ONE) };
-    if full_cards < Decimal::ONE {
+    if held < needed {
         return Ok(0);
     }
+    // Without carry-over one card fills and the rest is lost, however much was bought.
+    let full_cards = if card.carry_over { (held / needed).floor() } else { Decimal::ONE };
     if full_cards > Decimal::from(MAX_REWARDS_PER_EVENT) {
         return Err(EvalError::TooManyRewards { card: card.id.clone(), rewards: full_cards });
     }

@@ -329,65 +329,12 @@ fn floor_split(total: Decimal, raw: &[(u8, Decimal)]) -> Option<[i128; MAX_EARNI
 /// the line's sum floored to whole points and split back over the shares by largest remainder;
 /// per-funder totals; the vesting and expiry dates; one posting-like struct per funder.
 pub fn floor_purchase(purchase: &FloorPurchase) -> Option<FloorOutcome> {
-    let mut per_funder = [Decimal::ZERO; MAX_FUNDERS];
-    for line in &purchase.lines {
-        let value = line.qty.checked_mul(line.unit_price)?.checked_sub(line.discount)?;
-        let mut raw = [(0_u8, Decimal::ZERO); MAX_EARNINGS];
-        let mut count = 0;
-        let mut push = |rule: &FloorRule, points: Decimal| -> Option<()> {
-            for &(funder, share) in &rule.shares {
-                raw[count] = (funder, points.checked_mul(share)?);
-                count += 1;
-            }
-            Some(())
-        };
-        let mut rate_points = Decimal::ZERO;
-        for &index in &line.rules {
-            let rule = &purchase.rules[index];
-            match rule.effect {
-                FloorEffect::Rate(rate) => {
-                    let points = value.checked_mul(rate)?;
-                    rate_points = rate_points.checked_add(points)?;
-                    push(rule, points)?;
-                }
-                FloorEffect::PerUnit(points) => push(rule, line.qty.checked_mul(points)?)?,
-                FloorEffect::Multiplier(_) => {}
-            }
-        }
-        for &index in &line.rules {
-            let rule = &purchase.rules[index];
-            if let FloorEffect::Multiplier(multiplier) = rule.effect {
-                push(rule, rate_points.checked_mul(multiplier - Decimal::ONE)?)?;
-            }
-        }
-        let raw = &raw[..count];
-        let mut raw_total = Decimal::ZERO;
-        for &(_, points) in raw {
-            raw_total = raw_total.checked_add(points)?;
-        }
-        if raw_total.is_zero() {
-            continue;
-        }
-        let total = floor_whole(raw_total);
-        let parts = floor_split(total, raw)?;
-        for (index, &(funder, _)) in raw.iter().enumerate() {
-            per_funder[usize::from(funder)] += Decimal::from_i128_with_scale(parts[index], 0);
-        }
-    }
-    let vests_at = purchase.at.checked_add_signed(TimeDelta::days(purchase.vesting_days))?;
-    let expires_at = purchase.expiry_months.and_then(|months| vests_at.checked_add_months(Months::new(months)));
-    let to = if purchase.vesting_days == 0 { AVAILABLE } else { PENDING };
-    let mut outcome = FloorOutcome { vests_at: Some(vests_at), expires_at, ..FloorOutcome::default() };
-    let funders = outcome.postings.iter_mut().zip(per_funder).take(purchase.funders);
-    for (index, (posting, amount)) in funders.enumerate() {
-        *posting = FloorPosting { from: FUNDER, funder: index as u8, to, amount, lot: index as u64 };
-    }
-    Some(outcome)
+    floor_earn(purchase, |_, _, _| Some(()))
 }
 
 /// [`floor_purchase`], calling `each_line` with every line's index, line and value (before its
-/// points), for what else a line earns: the points half of [`floor_purchase_full`]. A copy, so
-/// that [`floor_purchase`] keeps its code.
+/// points), for what else a line earns: the points half of [`floor_purchase_full`]. Inlined,
+/// so that [`floor_purchase`]'s empty `each_line` costs nothing.
 #[inline(always)]
 fn floor_earn(
     purchase: &FloorPurchase,

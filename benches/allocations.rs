@@ -159,7 +159,7 @@ fn main() {
     let floor = points_floor();
     row("purchase_points: floor", "", measure(CALLS, || (), |()| floor_purchase(black_box(&floor))));
 
-    let engine = compile(FULL_PROGRAM);
+    let engine = compile(&full_program());
     let (full, event) = (full_state(&engine), full_purchase("e-1", "o-1", START));
     row("purchase_full: Engine::evaluate", "", evaluate(&engine, &full, &event));
     row("purchase_full: Engine::evaluate_into (reused outcome)", "", evaluate_into(&engine, &full, &event));

@@ -113,7 +113,7 @@ fn purchase_points(c: &mut Criterion) {
 }
 
 fn purchase_full(c: &mut Criterion) {
-    let engine = compile(FULL_PROGRAM);
+    let engine = compile(&full_program());
     let state = full_state(&engine);
     let event = full_purchase("e-1", "o-1", START);
     let floor = full_floor();

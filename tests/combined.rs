@@ -286,23 +286,7 @@ fn resolve(
             ))
         }
         Step::Return { order_pick, line_pick, qty, .. } => {
-            let order = orders.get(order_pick % orders.len().max(1))?;
-            let receipt = state.order(&order.parse().unwrap())?;
-            let open: Vec<_> =
-                receipt.lines.iter().enumerate().filter(|(_, line)| line.returned_qty < line.qty).collect();
-            let (index, line) = open.get(line_pick % open.len().max(1))?;
-            let named = if line_pick % 2 == 0 { format!(r#","line":{index}"#) } else { String::new() };
-            let (sku, left) = (&line.sku, line.qty - line.returned_qty);
-            let unnamed_left: Decimal = receipt
-                .lines
-                .iter()
-                .filter(|other| other.sku == *sku)
-                .map(|other| other.qty - other.returned_qty)
-                .sum();
-            let qty = Decimal::from(*qty).min(if named.is_empty() { unnamed_left } else { left });
-            Some(format!(
-                r#"{{"type":"return",{head},"order":"{order}","lines":[{{"sku":"{sku}"{named},"qty":"{qty}"}}]}}"#
-            ))
+            common::return_json(state, orders, &head, *order_pick, *line_pick, *qty)
         }
         Step::Redeem { percent, merchant, .. } => {
             let available = engine.points_at(state, at).unwrap().available.value();
@@ -410,26 +394,6 @@ fn run(setup: &Setup, steps: &[(u32, Step)], return_all: bool) -> Result<History
     Ok(History { engine, applied, states })
 }
 
-type Balances = BTreeMap<(Account, Asset), Decimal>;
-
-fn fold<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Balances {
-    let mut balances = Balances::new();
-    for posting in outcomes.flat_map(|outcome| &outcome.postings) {
-        *balances.entry((posting.from.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) -= posting.amount;
-        *balances.entry((posting.to.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) += posting.amount;
-    }
-    balances.retain(|_, amount| !amount.is_zero());
-    balances
-}
-
-fn held(state: &MemberState) -> Balances {
-    state
-        .balances()
-        .filter(|(_, _, amount)| !amount.is_zero())
-        .map(|(account, asset, amount)| ((account.clone(), asset.clone()), amount))
-        .collect()
-}
-
 fn sum_where(state: &MemberState, asset: &Asset, pick: impl Fn(&Account) -> bool) -> Decimal {
     state.balances().filter(|(account, held, _)| *held == asset && pick(account)).map(|(_, _, amount)| amount).sum()
 }
@@ -450,12 +414,16 @@ fn check_step(setup: &Setup, applied: &Applied, all: &[Applied]) -> Result<(), T
     }
     prop_assert!(applied.outcome.postings.iter().all(|posting| posting.amount > Decimal::ZERO));
     let member = state.member();
-    let folded = fold(all.iter().filter(|other| other.event.member() == member).map(|other| &other.outcome));
-    prop_assert_eq!(held(state), folded, "balances are not the fold of postings after {}", applied.json);
+    let mine = all.iter().filter(|other| other.event.member() == member);
+    let folded = common::fold(mine.flat_map(|other| &other.outcome.postings));
+    prop_assert_eq!(
+        common::held_balances(state),
+        folded,
+        "balances are not the fold of postings after {}",
+        applied.json
+    );
     for asset in [Asset::Points, Asset::Cashback] {
-        let lots = |bucket: Bucket| -> Decimal {
-            state.lots().filter(|lot| lot.asset == asset && lot.bucket == bucket).map(|lot| lot.amount_points).sum()
-        };
+        let lots = |bucket: Bucket| common::lots_in(state, &asset, bucket);
         prop_assert_eq!(lots(Bucket::Pending), state.balance(&Account::Pending, asset.clone()));
         prop_assert_eq!(lots(Bucket::Available), state.balance(&Account::Available, asset.clone()));
         prop_assert!(state.balance(&Account::Available, asset.clone()) >= Decimal::ZERO);

@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use common::{fold, held_balances, lots_in};
 use loyalty_engine::{
     Account, Asset, AssetTotals, Bucket, Engine, Event, Ledger, MemberId, MemberState, MemoryStore, Outcome,
 };
@@ -162,24 +163,7 @@ fn resolve(
             ))
         }
         Step::Return { order_pick, line_pick, qty, .. } => {
-            let order = orders.get(order_pick % orders.len().max(1))?;
-            let receipt = state.order(&order.parse().unwrap())?;
-            let open: Vec<_> =
-                receipt.lines.iter().enumerate().filter(|(_, line)| line.returned_qty < line.qty).collect();
-            let (index, line) = open.get(line_pick % open.len().max(1))?;
-            // Every other return names its line; the rest leave the engine to choose.
-            let named = if line_pick % 2 == 0 { format!(r#","line":{index}"#) } else { String::new() };
-            let (sku, left) = (&line.sku, line.qty - line.returned_qty);
-            let unnamed_left: Decimal = receipt
-                .lines
-                .iter()
-                .filter(|other| other.sku == *sku)
-                .map(|other| other.qty - other.returned_qty)
-                .sum();
-            let qty = Decimal::from(*qty).min(if named.is_empty() { unnamed_left } else { left });
-            Some(format!(
-                r#"{{"type":"return",{head},"order":"{order}","lines":[{{"sku":"{sku}"{named},"qty":"{qty}"}}]}}"#
-            ))
+            common::return_json(state, orders, &head, *order_pick, *line_pick, *qty)
         }
         Step::Redeem { percent, .. } => {
             let points = (spendable() * Decimal::from(*percent) / Decimal::ONE_HUNDRED).floor();
@@ -187,19 +171,6 @@ fn resolve(
         }
         Step::Tick { .. } => Some(format!(r#"{{"type":"tick",{head}}}"#)),
     }
-}
-
-fn fold_postings<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> BTreeMap<(Account, Asset), Decimal> {
-    let mut balances = BTreeMap::new();
-    for posting in outcomes.flat_map(|outcome| &outcome.postings) {
-        *balances.entry((posting.from.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) -= posting.amount;
-        *balances.entry((posting.to.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) += posting.amount;
-    }
-    balances
-}
-
-fn lots_in(state: &MemberState, asset: &Asset, bucket: Bucket) -> Decimal {
-    state.lots().filter(|lot| lot.bucket == bucket && lot.asset == *asset).map(|lot| lot.amount_points).sum()
 }
 
 proptest! {
@@ -213,8 +184,8 @@ proptest! {
         let history = run(&setup, &steps);
         for (member, state) in &history.states {
             let mine = history.applied.iter().filter(|applied| applied.event.member().as_str() == MEMBERS[*member]);
-            let folded = fold_postings(mine.clone().map(|applied| &applied.outcome));
-            let held: BTreeMap<_, _> = state.balances().map(|(account, asset, amount)| ((account.clone(), asset.clone()), amount)).collect();
+            let folded = fold(mine.clone().flat_map(|applied| &applied.outcome.postings));
+            let held = held_balances(state);
             prop_assert_eq!(&held, &folded);
             prop_assert!(held.values().sum::<Decimal>().is_zero());
             prop_assert!(mine.flat_map(|applied| &applied.outcome.postings).all(|posting| posting.amount > Decimal::ZERO));

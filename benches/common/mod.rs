@@ -25,40 +25,9 @@ pub const POINTS_PROGRAM: &str = r#"{
   "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "0.1"}}]}
 }"#;
 
-/// Group 2: a base rate split between two funders, a SKU multiplier, a category bonus per unit,
-/// vesting and expiry; a tier ladder on net spend over the calendar year (the member of
-/// [`full_state`] is `silver`, so its 1.25 earn multiplier applies), a stamp card on the `audio`
-/// category (one stamp per unit, 10 for 50 points), and 1% cashback, 30 days pending, at most
-/// 5.00 an order.
-pub const FULL_PROGRAM: &str = r#"{
-  "id": "shop", "currency": "EUR", "owner": "shop",
-  "earn": {"rules": [
-    {"id": "base", "effect": {"points_per_currency_unit": "0.1"},
-     "funded_by": {"shop": "0.7", "acme": "0.3"}},
-    {"id": "tv-double", "when": {"skus": ["tv-55"]}, "effect": {"multiplier": "2"},
-     "funded_by": {"shop": "0.5", "acme": "0.5"}},
-    {"id": "audio-bonus", "when": {"categories": ["audio"]}, "effect": {"points_per_unit": "5"}}
-  ]},
-  "returns": {"vesting_days": 15},
-  "expiry": {"after_months": 12},
-  "tiers": {
-    "metric": "net_spend", "window": {"calendar": "year"},
-    "levels": [
-      {"id": "member", "threshold": "0"},
-      {"id": "silver", "threshold": "500", "benefits": {"earn_multiplier": "1.25"}},
-      {"id": "gold", "threshold": "5000", "benefits": {"earn_multiplier": "1.5"}}
-    ]
-  },
-  "stamp_cards": [
-    {"id": "audio-card", "when": {"categories": ["audio"]}, "stamps_per_unit": 1, "stamps_needed": 10,
-     "reward": {"points": "50"}}
-  ],
-  "cashback": {"rules": [{"id": "one-percent", "share": "0.01"}], "vesting_days": 30, "max_per_order": "5.00"}
-}"#;
-
-/// Group 3 and the return half of 5: [`FULL_PROGRAM`]'s earn rules, vesting and expiry, without
-/// tiers, stamps or cashback (the program `purchase_full` used before they existed), so that
-/// the points-only return floors still compute what the engine does.
+/// Group 3 and the return half of 5: a base rate split between two funders, a SKU multiplier,
+/// a category bonus per unit, vesting and expiry; points only, so that the points-only return
+/// floors still compute what the engine does.
 pub const RETURN_PROGRAM: &str = r#"{
   "id": "shop", "currency": "EUR", "owner": "shop",
   "earn": {"rules": [
@@ -71,6 +40,32 @@ pub const RETURN_PROGRAM: &str = r#"{
   "returns": {"vesting_days": 15},
   "expiry": {"after_months": 12}
 }"#;
+
+/// Group 2: [`RETURN_PROGRAM`] plus a tier ladder on net spend over the calendar year (the
+/// member of [`full_state`] is `silver`, so its 1.25 earn multiplier applies), a stamp card on
+/// the `audio` category (one stamp per unit, 10 for 50 points), and 1% cashback, 30 days
+/// pending, at most 5.00 an order.
+pub fn full_program() -> String {
+    let mut program: serde_json::Value = serde_json::from_str(RETURN_PROGRAM).expect("a JSON program");
+    let mechanics = serde_json::json!({
+        "tiers": {
+            "metric": "net_spend", "window": {"calendar": "year"},
+            "levels": [
+                {"id": "member", "threshold": "0"},
+                {"id": "silver", "threshold": "500", "benefits": {"earn_multiplier": "1.25"}},
+                {"id": "gold", "threshold": "5000", "benefits": {"earn_multiplier": "1.5"}}
+            ]
+        },
+        "stamp_cards": [
+            {"id": "audio-card", "when": {"categories": ["audio"]}, "stamps_per_unit": 1, "stamps_needed": 10,
+             "reward": {"points": "50"}}
+        ],
+        "cashback": {"rules": [{"id": "one-percent", "share": "0.01"}], "vesting_days": 30, "max_per_order": "5.00"}
+    });
+    let fields = program.as_object_mut().expect("a program is a JSON object");
+    fields.extend(mechanics.as_object().expect("so are its mechanics").clone());
+    program.to_string()
+}
 
 /// The redemption half of group 5: points vest at once, so every purchase leaves one open
 /// available lot; they expire after 12 months.
@@ -191,10 +186,10 @@ pub fn state_with_lots(engine: &Engine, lots: usize) -> (MemberState, Event) {
     (state, redeem("r-1", &at(lots as i64 + 60), "5"))
 }
 
-/// The stamp card of [`FULL_PROGRAM`].
+/// The stamp card of [`full_program`].
 pub const FULL_CARD: &str = "audio-card";
 
-/// A member of [`FULL_PROGRAM`] after one [`full_purchase`] (`o-0`) the day before `START`:
+/// A member of [`full_program`] after one [`full_purchase`] (`o-0`) the day before `START`:
 /// `silver` (686.89 spent this year), with 2 stamps and that order's lots still pending. A
 /// purchase at `START` earns the tier multiplier, stamps and cashback, fills no card and
 /// changes no level.
@@ -497,7 +492,7 @@ pub fn floor_purchase_full(full: &FloorFull) -> Option<FloorFullOutcome> {
     Some(FloorFullOutcome { points, cashback, cashback_vests_at, stamps, rewards, metric, level })
 }
 
-/// Group 2's floor inputs: [`full_purchase`] under [`FULL_PROGRAM`] by the member of
+/// Group 2's floor inputs: [`full_purchase`] under [`full_program`] by the member of
 /// [`full_state`] (funder 0 is `acme`, 1 is `shop`, as the engine orders them). The member is
 /// `silver` (level 1, 686.89 spent) with 2 stamps: the `tier:silver` multiplier (rule 3, paid
 /// by the seller, `shop`) applies to every line.

@@ -264,9 +264,7 @@ impl<'a> Draft<'a> {
 
     /// Hands what the draft changed beyond postings over to the outcome.
     pub(crate) fn finish(self) {
-        if self.tier.is_some() {
-            self.outcome.tier = self.tier;
-        }
+        self.outcome.tier = self.tier;
         self.outcome.rewards = self.rewards;
     }
 

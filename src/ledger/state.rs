@@ -430,10 +430,8 @@ impl Creditors {
     }
 
     fn credit(&mut self, account: &Account, asset: &Asset, funder: &FunderId, amount: Decimal) {
-        let key = |(held, of, creditor, _): &(Account, Asset, FunderId, Decimal)| {
-            (held.clone(), of.clone(), creditor.clone())
-        };
-        match self.owed.binary_search_by_key(&(account.clone(), asset.clone(), funder.clone()), key) {
+        let wanted = (account, asset, funder);
+        match self.owed.binary_search_by(|(held, of, creditor, _)| (held, of, creditor).cmp(&wanted)) {
             Ok(position) => self.owed[position].3 += amount,
             Err(position) => self.owed.insert(position, (account.clone(), asset.clone(), funder.clone(), amount)),
         }

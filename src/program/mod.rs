@@ -139,7 +139,7 @@ impl Program {
         Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards, sellers, cashback.unwrap_or_default()))
     }
 
-    /// Earn rules may only name tier levels the program has.
+    /// Earn and cashback rules may only name tier levels the program has.
     fn check_tier_conditions(&self) -> Result<(), CompileError> {
         let levels = self.tiers.as_ref().map_or(&[][..], |tiers| &tiers.levels[..]);
         let earn = self.earn.rules.iter().enumerate().map(|(position, rule)| ("earn.rules", position, &rule.when));

@@ -14,10 +14,9 @@ pub const MAX_PARTNERS: usize = 1_000;
 /// What an order earns under a rule, tier, cashback rule or stamp card reward that names no
 /// funders is funded by the partner whose merchant sold it (the program owner for merchants of
 /// no partner). Stamps themselves cost nothing until a card fills, so they are counted against
-/// the owner. When points
-/// one funder paid for are spent with another (at checkout, on a reward, or to cover a
-/// clawback), the engine posts the settlement between the two: from `settlement:PAYER` to
-/// `settlement:PAYEE`, in points; a return reverses it.
+/// the owner. When points (or cashback) one funder paid for are spent with another (at
+/// checkout, on a reward, or to cover a clawback), the engine posts the settlement between the
+/// two: from `settlement:PAYER` to `settlement:PAYEE`; a return reverses it.
 ///
 /// ```json
 /// {"id": "skyair", "merchants": ["skyair-web", "skyair-app"]}

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+
 use loyalty_engine::{
-    Account, Asset, Event, Ledger, LedgerError, MemberId, MemberState, MemoryStore, Outcome, Program,
+    Account, Asset, Bucket, Event, Ledger, LedgerError, MemberId, MemberState, MemoryStore, Outcome, Posting, Program,
 };
 use rust_decimal::Decimal;
 
@@ -142,4 +144,50 @@ impl Shop {
     pub fn balance(&mut self, id: &str, account: &Account) -> Decimal {
         self.state(id).balance(account, Asset::Points)
     }
+}
+
+/// Postings folded into balances per account and asset; accounts that net to zero are left out.
+pub fn fold<'a>(postings: impl IntoIterator<Item = &'a Posting>) -> BTreeMap<(Account, Asset), Decimal> {
+    let mut balances = BTreeMap::new();
+    for posting in postings {
+        *balances.entry((posting.from.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) -= posting.amount;
+        *balances.entry((posting.to.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) += posting.amount;
+    }
+    balances.retain(|_, amount: &mut Decimal| !amount.is_zero());
+    balances
+}
+
+/// A member's non-zero balances, keyed as [`fold`] keys them.
+pub fn held_balances(state: &MemberState) -> BTreeMap<(Account, Asset), Decimal> {
+    let balances = state.balances().filter(|(_, _, amount)| !amount.is_zero());
+    balances.map(|(account, asset, amount)| ((account.clone(), asset.clone()), amount)).collect()
+}
+
+/// What the member's open lots of `asset` hold in `bucket`.
+pub fn lots_in(state: &MemberState, asset: &Asset, bucket: Bucket) -> Decimal {
+    state.lots().filter(|lot| lot.bucket == bucket && lot.asset == *asset).map(|lot| lot.amount_points).sum()
+}
+
+/// A generated return's JSON: up to `qty` units of one still-open line (picked by
+/// `line_pick`) of one of `orders` (picked by `order_pick`). Every other return names its
+/// line; the rest leave the engine to choose among the lines of the SKU. `None` when the order
+/// has nothing left to return. `head` is the event's `"id"`, `"member"` and `"at"` fields.
+pub fn return_json(
+    state: &MemberState,
+    orders: &[String],
+    head: &str,
+    order_pick: usize,
+    line_pick: usize,
+    qty: u32,
+) -> Option<String> {
+    let order = orders.get(order_pick % orders.len().max(1))?;
+    let receipt = state.order(&order.parse().unwrap())?;
+    let open: Vec<_> = receipt.lines.iter().enumerate().filter(|(_, line)| line.returned_qty < line.qty).collect();
+    let (index, line) = open.get(line_pick % open.len().max(1))?;
+    let named = if line_pick % 2 == 0 { format!(r#","line":{index}"#) } else { String::new() };
+    let (sku, left) = (&line.sku, line.qty - line.returned_qty);
+    let unnamed_left: Decimal =
+        receipt.lines.iter().filter(|other| other.sku == *sku).map(|other| other.qty - other.returned_qty).sum();
+    let qty = Decimal::from(qty).min(if named.is_empty() { unnamed_left } else { left });
+    Some(format!(r#"{{"type":"return",{head},"order":"{order}","lines":[{{"sku":"{sku}"{named},"qty":"{qty}"}}]}}"#))
 }

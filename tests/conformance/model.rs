@@ -92,17 +92,6 @@ impl Model {
     }
 }
 
-/// Postings folded into balances per account.
-pub fn fold(postings: &[Posting]) -> BTreeMap<(Account, Asset), Decimal> {
-    let mut balances = BTreeMap::new();
-    for posting in postings {
-        *balances.entry((posting.from.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) -= posting.amount;
-        *balances.entry((posting.to.clone(), posting.asset.clone())).or_insert(Decimal::ZERO) += posting.amount;
-    }
-    balances.retain(|_, amount| !amount.is_zero());
-    balances
-}
-
 /// The database holds exactly what the model says: each member's state and version, each
 /// member's events and outcomes in commit order, the postings table, and balances that are the
 /// fold of the stored postings. Read through connections of their own.
@@ -141,7 +130,7 @@ pub fn check_matches<B: Backend>(backend: &B, model: &Model) -> Result<(), Strin
             .filter(|(_, _, amount)| !amount.is_zero())
             .map(|(account, asset, amount)| ((account.clone(), asset.clone()), amount))
             .collect();
-        if fold(&stored) != held {
+        if crate::common::fold(&stored) != held {
             return Err(format!("member {member}: the stored postings do not fold to the stored balances"));
         }
         for recorded in events {

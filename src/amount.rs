@@ -131,11 +131,31 @@ fn check_limits(value: Decimal, text: &str) -> Result<Decimal, AmountParseError>
     Ok(value)
 }
 
+/// Whether `value` is above zero. A sign test: comparing with `Decimal::ZERO` costs a scale
+/// alignment, and the hot paths ask this of every amount.
+pub(crate) fn is_positive(value: Decimal) -> bool {
+    value.is_sign_positive() && !value.is_zero()
+}
+
+/// Whether `value` is below zero (a sign test, as [`is_positive`]).
+pub(crate) fn is_negative(value: Decimal) -> bool {
+    value.is_sign_negative() && !value.is_zero()
+}
+
 /// Whether `value` has at most [`MAX_DECIMAL_PLACES`] places and at most
 /// [`MAX_DECIMAL_MAGNITUDE`] magnitude; on the mantissa, since this runs on every input.
 pub(crate) fn within_limits(value: Decimal) -> bool {
     let scale = value.scale();
     scale <= MAX_DECIMAL_PLACES && value.mantissa().unsigned_abs() <= LIMIT_MANTISSAS[scale as usize]
+}
+
+/// Whether `value`'s magnitude is above [`MAX_DECIMAL_MAGNITUDE`]; on the mantissa where the
+/// scale allows, since every posting asks.
+pub(crate) fn above_magnitude(value: Decimal) -> bool {
+    match LIMIT_MANTISSAS.get(value.scale() as usize) {
+        Some(limit) => value.mantissa().unsigned_abs() > *limit,
+        None => value.abs() > MAX_DECIMAL_MAGNITUDE,
+    }
 }
 
 /// The largest mantissa within [`MAX_DECIMAL_MAGNITUDE`] at each scale: `10^(18 + scale)`.
@@ -264,7 +284,7 @@ pub(crate) fn split_exact<T>(
     share: impl Fn(&mut T) -> &mut Decimal,
 ) -> Option<()> {
     assert!(!items.is_empty(), "split_exact needs at least one item");
-    assert!(total >= Decimal::ZERO, "split_exact splits non-negative totals");
+    assert!(!is_negative(total), "split_exact splits non-negative totals");
     if let [only] = items {
         *share(only) = total;
         return Some(());
@@ -430,6 +450,30 @@ mod tests {
             proptest::prop_assert_eq!(&in_integers, &in_decimals);
             proptest::prop_assert_eq!(in_integers.iter().copied().sum::<Decimal>(), total);
         }
+
+        /// The sign and magnitude tests on the bits say what comparing the decimals says, at every
+        /// scale and sign, negative zero included.
+        #[test]
+        fn sign_and_magnitude_tests_agree_with_comparisons(
+            low in proptest::prelude::any::<u32>(),
+            mid in proptest::prelude::any::<u32>(),
+            high in proptest::prop_oneof![proptest::prelude::Just(0_u32), 0_u32..2, proptest::prelude::any::<u32>()],
+            negative in proptest::prelude::any::<bool>(),
+            scale in 0_u32..=28,
+        ) {
+            let value = Decimal::from_parts(low, mid, high, negative, scale);
+            proptest::prop_assert_eq!(is_positive(value), value > Decimal::ZERO);
+            proptest::prop_assert_eq!(is_negative(value), value < Decimal::ZERO);
+            proptest::prop_assert_eq!(above_magnitude(value), value.abs() > MAX_DECIMAL_MAGNITUDE);
+        }
+    }
+
+    #[test]
+    fn sign_tests_see_through_negative_zero() {
+        let negative_zero = Decimal::from_parts(0, 0, 0, true, 3);
+        assert!(!is_positive(negative_zero) && !is_negative(negative_zero));
+        assert!(above_magnitude(MAX_DECIMAL_MAGNITUDE + Decimal::new(1, 10)));
+        assert!(!above_magnitude(-MAX_DECIMAL_MAGNITUDE));
     }
 
     #[test]

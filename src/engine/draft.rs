@@ -9,12 +9,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::amount::MAX_DECIMAL_MAGNITUDE;
+use crate::amount::{above_magnitude, is_negative, is_positive};
 use crate::engine::{Compiled, EvalError, checked};
 use crate::id::{FunderId, OrderId};
 use crate::ledger::{
-    Account, Asset, Bucket, Creditors, Lot, LotId, MemberState, Outcome, Posting, PostingId, Reward, TierState,
-    move_lot,
+    Account, Asset, Bucket, Creditors, Lot, LotId, MemberState, Outcome, Posting, PostingId, Receipt, Reward,
+    TierState, move_lot,
 };
 
 /// A member's own buckets of one asset.
@@ -47,9 +47,13 @@ pub(crate) struct Draft<'a> {
     creditors: Creditors,
     /// The creditors the last posting into `debt` or `forgiven` paid.
     paid_creditors: Vec<(FunderId, Decimal)>,
+    /// A receipt no one else holds, whose memory a purchase may reuse for its own.
+    pub(crate) spare_receipt: Option<Arc<Receipt>>,
 }
 
 impl<'a> Draft<'a> {
+    /// Inlined, so that the draft is built where it lives instead of being copied there.
+    #[inline]
     pub(crate) fn new(program: &'a Compiled, state: &'a MemberState, outcome: &'a mut Outcome) -> Draft<'a> {
         debug_assert!(outcome.postings.is_empty() && outcome.lots_opened.is_empty(), "an emptied outcome");
         let mut draft = Draft {
@@ -65,6 +69,7 @@ impl<'a> Draft<'a> {
             rewards: Vec::new(),
             creditors: state.creditor_book().clone(),
             paid_creditors: Vec::new(),
+            spare_receipt: None,
         };
         // One pass over the member's few balances picks up all of its own.
         for (account, asset, balance) in state.balances() {
@@ -109,7 +114,7 @@ impl<'a> Draft<'a> {
         }
         // Balances are sums over a member's whole history; bounding every posting keeps them
         // about 79 billion postings away from the edge of a decimal.
-        if amount > MAX_DECIMAL_MAGNITUDE {
+        if above_magnitude(amount) {
             return Err(EvalError::Overflow);
         }
         let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
@@ -200,7 +205,7 @@ impl<'a> Draft<'a> {
     /// The next available lot of `asset` with something in it, in redemption order, after `after`.
     fn next_available(&self, asset: &Asset, after: Option<(DateTime<Utc>, LotId)>) -> Option<(DateTime<Utc>, LotId)> {
         let is_live =
-            |lot: &Lot| lot.bucket == Bucket::Available && lot.amount_points > Decimal::ZERO && lot.asset == *asset;
+            |lot: &Lot| lot.bucket == Bucket::Available && is_positive(lot.amount_points) && lot.asset == *asset;
         let is_after = |key: &(DateTime<Utc>, LotId)| after.is_none_or(|after| *key > after);
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
         let live = |(_, id): &(DateTime<Utc>, LotId)| self.lot(*id).is_some_and(is_live);
@@ -223,7 +228,7 @@ impl<'a> Draft<'a> {
     ) -> Result<Decimal, EvalError> {
         let mut left = amount;
         let mut after = None;
-        while left > Decimal::ZERO {
+        while is_positive(left) {
             let Some(key) = self.next_available(asset, after) else { break };
             after = Some(key);
             let lot = self.lot(key.1).expect("next_available finds held lots");
@@ -248,7 +253,7 @@ impl<'a> Draft<'a> {
         // Only points expire, and only lots holding available points: with none available there
         // is nothing to search for.
         let mut after = None;
-        while self.points.available > Decimal::ZERO {
+        while is_positive(self.points.available) {
             let Some(key) = self.next_available(&Asset::Points, after) else { break };
             // Never-expiring lots sort last, under the largest time there is: not an expiry.
             let (expires_at, id) = key;
@@ -262,10 +267,11 @@ impl<'a> Draft<'a> {
         crate::engine::tiers::settle(self)
     }
 
-    /// Hands what the draft changed beyond postings over to the outcome.
-    pub(crate) fn finish(self) {
-        self.outcome.tier = self.tier;
-        self.outcome.rewards = self.rewards;
+    /// Hands what the draft changed beyond postings over to the outcome. By reference, not by
+    /// value: moving the draft would copy all of it.
+    pub(crate) fn finish(&mut self) {
+        self.outcome.tier = self.tier.take();
+        self.outcome.rewards = std::mem::take(&mut self.rewards);
     }
 
     /// Records that `honored_by` honoured `amount` of `asset` that `funder` paid for: `funder`
@@ -317,7 +323,7 @@ impl<'a> Draft<'a> {
         let Some(lot) = self.lot(id) else { return Ok(()) };
         let buckets = self.buckets(&lot.asset);
         let balance = if owed == Account::Debt { buckets.debt } else { buckets.forgiven };
-        if balance >= Decimal::ZERO {
+        if !is_negative(balance) {
             return Ok(());
         }
         let amount = lot.amount_points.min(-balance);

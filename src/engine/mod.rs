@@ -20,7 +20,7 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Points, within_limits};
 use crate::event::Event;
 use crate::id::{EventId, FunderId, MemberId, OrderId, RewardId, Sku, Tag};
-use crate::ledger::{Asset, CashbackBalance, MemberState, Outcome, PointsBalance, RewardStatus};
+use crate::ledger::{Asset, CashbackBalance, MemberState, Outcome, PointsBalance, Receipt, RewardStatus};
 use crate::program::{CompiledCard, CompiledRule, Program, RuleIndex};
 
 use draft::{Buckets, Draft};
@@ -106,7 +106,7 @@ impl Engine {
     /// An [`EvalError`] naming what is wrong with the event; nothing was produced.
     pub fn evaluate(&self, state: &MemberState, event: &Event) -> Result<Outcome, EvalError> {
         let mut outcome = Outcome::empty(event.id().clone(), event.member().clone(), event.at());
-        self.evaluate_emptied(state, event, &mut outcome)?;
+        self.evaluate_emptied(state, event, &mut outcome, None)?;
         Ok(outcome)
     }
 
@@ -138,14 +138,25 @@ impl Engine {
     ///
     /// As [`evaluate`](Engine::evaluate).
     pub fn evaluate_into(&self, state: &MemberState, event: &Event, outcome: &mut Outcome) -> Result<(), EvalError> {
+        // The last receipt's memory serves the next one, unless something else still holds it
+        // (a state it was applied to shares it).
+        let spare_receipt =
+            outcome.receipt.take().and_then(|mut receipt| Arc::get_mut(&mut receipt).is_some().then_some(receipt));
         outcome.reset(event.id(), event.member(), event.at());
-        self.evaluate_emptied(state, event, outcome)
+        self.evaluate_emptied(state, event, outcome, spare_receipt)
     }
 
     /// Evaluates into an outcome that holds nothing yet but the event's id, member and time.
-    fn evaluate_emptied(&self, state: &MemberState, event: &Event, outcome: &mut Outcome) -> Result<(), EvalError> {
+    fn evaluate_emptied(
+        &self,
+        state: &MemberState,
+        event: &Event,
+        outcome: &mut Outcome,
+        spare_receipt: Option<Arc<Receipt>>,
+    ) -> Result<(), EvalError> {
         check_member_and_time(state, event.member(), event.at())?;
         let mut draft = Draft::new(&self.compiled, state, outcome);
+        draft.spare_receipt = spare_receipt;
         match event {
             Event::Purchase(purchase) => purchase::evaluate(&mut draft, purchase),
             Event::Return(event) => returns::evaluate(&mut draft, event),
@@ -312,7 +323,9 @@ pub(crate) fn checked<T>(value: Option<T>) -> Result<T, EvalError> {
 
 /// The sum of `values`, or [`EvalError::Overflow`].
 pub(crate) fn checked_sum(mut values: impl Iterator<Item = Decimal>) -> Result<Decimal, EvalError> {
-    values.try_fold(Decimal::ZERO, |sum, value| checked(sum.checked_add(value)))
+    // From the first value on, not from zero: most sums here have a single term.
+    let Some(first) = values.next() else { return Ok(Decimal::ZERO) };
+    values.try_fold(first, |sum, value| checked(sum.checked_add(value)))
 }
 
 /// An event the engine refuses. The state is untouched; nothing was posted.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use rust_decimal::Decimal;
 
-use crate::amount::{Money, Rounding, split_exact};
+use crate::amount::{Money, Rounding, is_negative, is_positive, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps, tiers};
@@ -22,7 +22,12 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     if draft.state.order(&purchase.order).is_some() {
         return Err(EvalError::DuplicateOrder { order: purchase.order.clone() });
     }
-    let mut lines = receipt_lines(draft, purchase)?;
+    let mut spare = draft.spare_receipt.take();
+    let (lines, earnings) = match spare.as_mut().and_then(Arc::get_mut) {
+        Some(spare) => (std::mem::take(&mut spare.lines), std::mem::take(&mut spare.earnings)),
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut lines = receipt_lines(draft, purchase, lines)?;
     // Room for the usual: one accrual posting and one lot per funder.
     draft.outcome.postings.reserve(4);
     draft.outcome.lots_opened.reserve(2);
@@ -34,7 +39,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     let cashback_paid =
         cashback::pay(draft, purchase, &mut lines, order_total - points_value, &seller, &mut paid_with)?;
     let order = order_context(draft, purchase, &lines, order_total, points_value + cashback_paid, &seller)?;
-    let earnings = earn(draft, &order, &lines)?;
+    let earnings = earn(draft, &order, &lines, earnings)?;
     let cashback = cashback::earn(draft, &order, &lines)?;
     let first_index = draft.outcome.lots_opened.len();
     let first_lot = LotId(draft.state.next_lot().0 + first_index as u64);
@@ -73,26 +78,38 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         stamps,
     };
     tiers::record_order(draft, &receipt)?;
-    draft.outcome.receipt = Some(Arc::new(receipt));
+    draft.outcome.receipt = Some(match spare.as_mut().and_then(Arc::get_mut) {
+        Some(shell) => {
+            *shell = receipt;
+            spare.expect("a spare receipt was just written")
+        }
+        None => Arc::new(receipt),
+    });
     Ok(())
 }
 
-/// Checks every line and prices it: value = qty x unit price - discount.
-fn receipt_lines(draft: &Draft<'_>, purchase: &Purchase) -> Result<Vec<ReceiptLine>, EvalError> {
+/// Checks every line and prices it: value = qty x unit price - discount. Writes into `lines`,
+/// whose memory a spare receipt may have lent.
+fn receipt_lines(
+    draft: &Draft<'_>,
+    purchase: &Purchase,
+    mut lines: Vec<ReceiptLine>,
+) -> Result<Vec<ReceiptLine>, EvalError> {
     check_line_count(purchase.lines.len())?;
-    let mut lines = Vec::with_capacity(purchase.lines.len());
+    lines.clear();
+    lines.reserve_exact(purchase.lines.len());
     for (index, line) in purchase.lines.iter().enumerate() {
         let qty = check_decimal("qty", line.qty)?;
         let unit_price = check_decimal("unit_price", line.unit_price.value())?;
         let discount = check_decimal("discount", line.discount.value())?;
-        if qty <= Decimal::ZERO {
+        if !is_positive(qty) {
             return Err(EvalError::InvalidQuantity { line: index, qty });
         }
-        if unit_price <= Decimal::ZERO {
+        if !is_positive(unit_price) {
             return Err(EvalError::InvalidPrice { line: index, unit_price: line.unit_price });
         }
         let gross = checked(qty.checked_mul(unit_price))?;
-        if discount < Decimal::ZERO || discount > gross {
+        if is_negative(discount) || (!discount.is_zero() && discount > gross) {
             let line_value = Money::new(gross);
             return Err(EvalError::InvalidDiscount { line: index, discount: line.discount, line_value });
         }
@@ -219,10 +236,17 @@ fn order_context<'a>(
 }
 
 /// What every eligible line earns, rule by rule and funder by funder, rounded per line.
-fn earn(draft: &Draft<'_>, order: &OrderContext<'_>, lines: &[ReceiptLine]) -> Result<Vec<Earning>, EvalError> {
+/// Writes into `earnings`, whose memory a spare receipt may have lent.
+fn earn(
+    draft: &Draft<'_>,
+    order: &OrderContext<'_>,
+    lines: &[ReceiptLine],
+    mut earnings: Vec<Earning>,
+) -> Result<Vec<Earning>, EvalError> {
     let (purchase, seller) = (order.purchase, order.seller);
     let order_parts = per_order_parts(draft, purchase, lines, order)?;
-    let mut earnings = Vec::with_capacity(2 * lines.len());
+    earnings.clear();
+    earnings.reserve(2 * lines.len());
     let mut scratch = Vec::new();
     for (index, receipt_line) in lines.iter().enumerate().filter(|(_, line)| line.eligible) {
         let start = earnings.len();

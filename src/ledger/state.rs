@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::amount::{Money, Points};
+use crate::amount::{Money, Points, is_negative, is_positive};
 use crate::id::{FunderId, MemberId, OrderId};
 use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
@@ -287,7 +287,7 @@ impl MemberState {
     }
 
     fn apply_posting(&mut self, posting: &Posting) {
-        assert!(posting.amount > Decimal::ZERO, "posting {} is not positive", posting.id);
+        assert!(is_positive(posting.amount), "posting {} is not positive", posting.id);
         *self.balance_mut(&posting.from, &posting.asset) -= posting.amount;
         *self.balance_mut(&posting.to, &posting.asset) += posting.amount;
         self.creditors.track(posting, &mut Vec::new());
@@ -475,8 +475,8 @@ pub(crate) fn move_lot(lot: &mut Lot, posting: &Posting) {
         (Account::Expired, _) => lot.expired_points -= posting.amount,
         _ => {}
     }
-    assert!(lot.amount_points >= Decimal::ZERO, "lot {:?} drained below zero", lot.id);
-    assert!(lot.expired_points >= Decimal::ZERO, "lot {:?} un-expired more than expired", lot.id);
+    assert!(!is_negative(lot.amount_points), "lot {:?} drained below zero", lot.id);
+    assert!(!is_negative(lot.expired_points), "lot {:?} un-expired more than expired", lot.id);
 }
 
 /// The serialized form of a [`MemberState`]: plain lists, so that any serde format (JSON in a

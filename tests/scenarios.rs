@@ -487,3 +487,27 @@ fn spent_points_that_came_back_and_expired_are_not_charged_again() {
         assert!(shop.balance("ida", &Account::Expired).is_zero(), "{expiry}: the expired points went back");
     }
 }
+
+#[test]
+fn a_month_of_small_purchases_vests_in_one_tick_and_one_redemption_spends_it_all() {
+    let mut shop = electronics_shop(30, "negative_balance");
+    for day in 1..=20 {
+        shop.buy("deniz", &format!("2026-03-{day:02}"), &format!("o-{day}"), "tea", &format!("{day}0.00"));
+    }
+    let earned: u32 = (1..=20).sum();
+
+    let vesting = shop.tick("deniz", "2026-05-01");
+    assert_eq!(vesting.postings.len(), 20, "each order's lot vests once");
+    assert_eq!(shop.available("deniz"), decimal(&earned.to_string()));
+
+    let redemption =
+        shop.apply(&format!(r#"{{"type":"redeem","member":"deniz","at":"2026-05-02T12:00:00Z","points":"{earned}"}}"#));
+
+    let mut drained: Vec<_> =
+        redemption.postings.iter().map(|posting| posting.lot.expect("redemption drains lots")).collect();
+    drained.dedup();
+    assert_eq!(drained.len(), 20, "every lot drained in one posting, oldest first: {drained:?}");
+    assert!(drained.windows(2).all(|pair| pair[0] < pair[1]));
+    assert!(shop.available("deniz").is_zero());
+    assert_eq!(shop.state("deniz").lots().count(), 0);
+}

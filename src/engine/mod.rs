@@ -66,7 +66,14 @@ pub(crate) struct Compiled {
     sellers: Vec<(Tag, FunderId)>,
     /// The cashback rules, their share as the effect's rate.
     pub(crate) cashback_rules: Vec<CompiledRule>,
+    /// How many earnings a line can have at most (every rule and a tier's multiplier, per
+    /// funder), up to [`EARNINGS_PER_LINE_GUESS`]: what a receipt reserves, so that it neither
+    /// grows nor keeps spare room for good.
+    pub(crate) earnings_per_line: usize,
 }
+
+/// The most earnings per line a receipt reserves room for up front; beyond it, it grows.
+const EARNINGS_PER_LINE_GUESS: usize = 8;
 
 impl Compiled {
     /// Who sells for `merchant`: its partner, else the program's owner.
@@ -88,7 +95,11 @@ impl Engine {
         sellers: Vec<(Tag, FunderId)>,
         cashback_rules: Vec<CompiledRule>,
     ) -> Engine {
-        let compiled = Compiled { program, rules, tier_multipliers, cards, sellers, cashback_rules };
+        let shares = |rule: &CompiledRule| rule.funders.len().max(1);
+        let by_rules: usize = rules.rules.iter().map(shares).sum();
+        let by_tier = tier_multipliers.iter().flatten().map(shares).max().unwrap_or(0);
+        let earnings_per_line = (by_rules + by_tier).min(EARNINGS_PER_LINE_GUESS);
+        let compiled = Compiled { program, rules, tier_multipliers, cards, sellers, cashback_rules, earnings_per_line };
         Engine { compiled: Arc::new(compiled) }
     }
 

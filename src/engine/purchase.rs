@@ -246,7 +246,10 @@ fn earn(
     let (purchase, seller) = (order.purchase, order.seller);
     let order_parts = per_order_parts(draft, purchase, lines, order)?;
     earnings.clear();
-    earnings.reserve(2 * lines.len());
+    // A receipt keeps its earnings for good: room for what the rules can give, and no more
+    // once they are known. Lent memory stays as it is, to serve the next receipt too.
+    let lent = earnings.capacity() > 0;
+    earnings.reserve_exact(draft.program.earnings_per_line * lines.len());
     let mut scratch = Vec::new();
     for (index, receipt_line) in lines.iter().enumerate().filter(|(_, line)| line.eligible) {
         let start = earnings.len();
@@ -257,7 +260,12 @@ fn earn(
         }
         round_line(&mut earnings[start..], draft.program.program.rounding)?;
     }
-    earnings.retain(|earning| !earning.points.is_zero());
+    if earnings.iter().any(|earning| earning.points.is_zero()) {
+        earnings.retain(|earning| !earning.points.is_zero());
+    }
+    if !lent {
+        earnings.shrink_to_fit();
+    }
     Ok(earnings)
 }
 

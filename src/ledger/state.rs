@@ -1,6 +1,6 @@
 //! A member's state: balances (the fold of all postings), open lots and order receipts.
 
-use std::collections::BTreeSet;
+use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -38,8 +38,8 @@ pub struct MemberState {
     /// Sorted by account and asset; a handful of entries, so a vector beats a tree.
     balances: Vec<(Account, Asset, Decimal)>,
     lots: Lots,
-    pending_by_vesting: BTreeSet<(DateTime<Utc>, LotId)>,
-    available_by_expiry: BTreeSet<(DateTime<Utc>, LotId)>,
+    pending_by_vesting: LotIndex,
+    available_by_expiry: LotIndex,
     /// Sorted by order id. Shared, so that cloning a state (as a store's load does) copies no
     /// receipt; a vector, because a tree node is sized for eleven and most members have a few.
     orders: Vec<Arc<Receipt>>,
@@ -90,8 +90,8 @@ impl MemberState {
             enrollment: None,
             balances: Vec::new(),
             lots: Lots::default(),
-            pending_by_vesting: BTreeSet::new(),
-            available_by_expiry: BTreeSet::new(),
+            pending_by_vesting: LotIndex::default(),
+            available_by_expiry: LotIndex::default(),
             orders: Vec::new(),
             next_lot: LotId(0),
             tier: None,
@@ -119,8 +119,8 @@ impl MemberState {
     /// minus every posting out of it.
     pub fn balance(&self, account: &Account, asset: Asset) -> Decimal {
         match self.balance_position(account, &asset) {
-            Ok(position) => self.balances[position].2,
-            Err(_) => Decimal::ZERO,
+            Some(position) => self.balances[position].2,
+            None => Decimal::ZERO,
         }
     }
 
@@ -231,7 +231,8 @@ impl MemberState {
 
     /// Pending lots that vest at or before `at`, soonest first.
     pub(crate) fn pending_due(&self, at: DateTime<Utc>) -> impl Iterator<Item = LotId> + '_ {
-        self.pending_by_vesting.range(..=(at, LotId(u64::MAX))).map(|(_, id)| *id)
+        let due = self.pending_by_vesting.from(Bound::Unbounded);
+        due.take_while(move |(vests_at, _)| *vests_at <= at).map(|(_, id)| id)
     }
 
     /// Available lots in the order redemption drains them, from `lower` on.
@@ -239,7 +240,7 @@ impl MemberState {
         &self,
         lower: Bound<(DateTime<Utc>, LotId)>,
     ) -> impl Iterator<Item = (DateTime<Utc>, LotId)> + '_ {
-        self.available_by_expiry.range((lower, Bound::Unbounded)).copied()
+        self.available_by_expiry.from(lower)
     }
 
     /// Applies an outcome that [`Engine::evaluate`](crate::Engine::evaluate) produced for this
@@ -292,14 +293,23 @@ impl MemberState {
         *self.balance_mut(&posting.to, &posting.asset) += posting.amount;
         self.creditors.track(posting, &mut Vec::new());
         let Some(id) = posting.lot else { return };
-        self.unindex(id);
         let lot = self.lots.get_mut(id).expect("a posting names a lot the member does not hold");
-        let was_live = Lots::is_live(lot);
+        let (was_live, was_indexed) = (Lots::is_live(lot), index_entry(lot));
         move_lot(lot, posting);
-        if was_live && !Lots::is_live(lot) {
+        let (is_live, is_indexed) = (Lots::is_live(lot), index_entry(lot));
+        if was_live && !is_live {
             self.lots.forget();
         }
-        self.reindex(id);
+        // Most postings only change how much a lot holds, which its place in an index doesn't
+        // depend on.
+        if was_indexed != is_indexed {
+            if let Some((bucket, key)) = was_indexed {
+                self.index_mut(bucket).remove(&key);
+            }
+            if let Some((bucket, key)) = is_indexed {
+                self.index_mut(bucket).insert(key);
+            }
+        }
     }
 
     fn file_receipt(&mut self, receipt: Arc<Receipt>) {
@@ -309,14 +319,19 @@ impl MemberState {
         }
     }
 
-    fn balance_position(&self, account: &Account, asset: &Asset) -> Result<usize, usize> {
-        self.balances.binary_search_by(|(held, held_asset, _)| (held, held_asset).cmp(&(account, asset)))
+    /// A scan for equality, not a binary search: ids compare by pointer before bytes, and a
+    /// member has a handful of balances. The order only matters for placing a new one.
+    fn balance_position(&self, account: &Account, asset: &Asset) -> Option<usize> {
+        self.balances.iter().position(|(held, held_asset, _)| held == account && held_asset == asset)
     }
 
     fn balance_mut(&mut self, account: &Account, asset: &Asset) -> &mut Decimal {
         let position = match self.balance_position(account, asset) {
-            Ok(position) => position,
-            Err(position) => {
+            Some(position) => position,
+            None => {
+                let position =
+                    self.balances.partition_point(|(held, held_asset, _)| (held, held_asset) < (account, asset));
+                grow_gently(&mut self.balances);
                 self.balances.insert(position, (account.clone(), asset.clone(), Decimal::ZERO));
                 position
             }
@@ -324,20 +339,69 @@ impl MemberState {
         &mut self.balances[position].2
     }
 
-    fn unindex(&mut self, id: LotId) {
-        if let Some(lot) = self.lots.get(id) {
-            self.pending_by_vesting.remove(&(lot.vests_at, id));
-            self.available_by_expiry.remove(&lot.expiry_key());
+    fn index_mut(&mut self, bucket: Bucket) -> &mut LotIndex {
+        match bucket {
+            Bucket::Pending => &mut self.pending_by_vesting,
+            Bucket::Available => &mut self.available_by_expiry,
+        }
+    }
+}
+
+/// Makes room for one more element, growing by half rather than doubling from four: most
+/// members hold a few lots and balances, and each takes over 60 bytes. Growth stays geometric,
+/// so pushing stays amortized constant time.
+fn grow_gently<T>(vector: &mut Vec<T>) {
+    if vector.len() == vector.capacity() {
+        vector.reserve_exact(vector.len() / 2 + 1);
+    }
+}
+
+/// Where a lot is filed: lots with points, under their bucket, by vesting time (pending) or in
+/// redemption order (available).
+fn index_entry(lot: &Lot) -> Option<(Bucket, (DateTime<Utc>, LotId))> {
+    let key = match lot.bucket {
+        Bucket::Pending => (lot.vests_at, lot.id),
+        Bucket::Available => lot.expiry_key(),
+    };
+    (!lot.amount_points.is_zero()).then_some((lot.bucket, key))
+}
+
+/// Lot keys in order, in a deque. Lots mostly open in the order they vest and expire, so new
+/// keys go in at the back and due ones leave from the front, both in constant time; and a
+/// member's few lots take a few dozen bytes rather than a B-tree node sized for eleven.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct LotIndex(VecDeque<(DateTime<Utc>, LotId)>);
+
+impl LotIndex {
+    fn insert(&mut self, key: (DateTime<Utc>, LotId)) {
+        match self.0.binary_search(&key) {
+            Ok(_) => {}
+            // The common case, and much cheaper than an insert that must handle any position.
+            Err(position) if position == self.0.len() => self.0.push_back(key),
+            Err(position) => self.0.insert(position, key),
         }
     }
 
-    /// Files a lot with points under its bucket's index.
-    fn reindex(&mut self, id: LotId) {
-        let Some(lot) = self.lots.get(id).filter(|lot| !lot.amount_points.is_zero()) else { return };
-        match lot.bucket {
-            Bucket::Pending => self.pending_by_vesting.insert((lot.vests_at, id)),
-            Bucket::Available => self.available_by_expiry.insert(lot.expiry_key()),
+    fn remove(&mut self, key: &(DateTime<Utc>, LotId)) {
+        match self.0.binary_search(key) {
+            Ok(0) => drop(self.0.pop_front()),
+            Ok(position) => drop(self.0.remove(position)),
+            Err(_) => {}
+        }
+    }
+
+    fn first(&self) -> Option<&(DateTime<Utc>, LotId)> {
+        self.0.front()
+    }
+
+    /// The keys from `lower` on, in order.
+    fn from(&self, lower: Bound<(DateTime<Utc>, LotId)>) -> impl Iterator<Item = (DateTime<Utc>, LotId)> + '_ {
+        let start = match lower {
+            Bound::Unbounded => 0,
+            Bound::Included(lower) => self.0.partition_point(|key| *key < lower),
+            Bound::Excluded(lower) => self.0.partition_point(|key| *key <= lower),
         };
+        self.0.range(start..).copied()
     }
 }
 
@@ -374,6 +438,7 @@ impl Lots {
 
     fn push(&mut self, lot: Lot) {
         assert!(self.lots.last().is_none_or(|last| last.id < lot.id), "lot ids only grow");
+        grow_gently(&mut self.lots);
         self.lots.push(lot);
     }
 
@@ -567,9 +632,10 @@ impl TryFrom<StateRecord> for MemberState {
         }
         for lot in record.lots {
             check_lot(&lot, state.lots.lots.last(), state.next_lot)?;
-            let id = lot.id;
+            if let Some((bucket, key)) = index_entry(&lot) {
+                state.index_mut(bucket).insert(key);
+            }
             state.lots.push(lot);
-            state.reindex(id);
         }
         for receipt in record.orders {
             check_receipt(&receipt, state.next_lot)?;

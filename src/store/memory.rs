@@ -1,6 +1,5 @@
 //! A store in memory, shared between clones (and threads) behind a mutex.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -8,6 +7,7 @@ use crate::engine::Engine;
 use crate::event::Event;
 use crate::id::{EventId, MemberId};
 use crate::ledger::{MemberState, Outcome};
+use crate::store::id_hash::IdMap;
 use crate::store::ledger::{check_retry, store_error};
 use crate::store::{Commit, CommitStatus, LedgerError, Recorded, Store, Versioned};
 
@@ -32,10 +32,10 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Contents {
-    members: HashMap<MemberId, Versioned>,
+    members: IdMap<MemberId, Versioned>,
     /// Where each recorded event is in `log`: the id is kept once more, as the key, but the
     /// record itself once, and growing the map moves a key and an index, not a record.
-    events: HashMap<EventId, usize>,
+    events: IdMap<EventId, usize>,
     /// Every recorded event, in commit order.
     log: Vec<Recorded>,
 }

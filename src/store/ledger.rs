@@ -1,4 +1,4 @@
-//! The imperative shell: load, evaluate, commit, retry.
+//! The imperative shell: load, evaluate, commit, retry (or whatever the store does instead).
 
 use crate::engine::{Engine, EvalError};
 use crate::event::Event;
@@ -7,12 +7,15 @@ use crate::ledger::{MemberState, Outcome};
 use crate::store::{Commit, CommitStatus, Store};
 
 /// How many times [`Ledger::apply`] reloads and re-evaluates after losing a race for the same
-/// member before it gives up.
+/// member before it gives up, on a store that applies through commits (the provided
+/// [`Store::apply`]).
 pub const MAX_COMMIT_ATTEMPTS: u32 = 16;
 
 /// Applies events to members through a [`Store`]: loads the member, evaluates the event,
 /// commits the outcome and the next state atomically, and retries when another writer got
-/// there first. An event id applied before returns the first outcome again and writes nothing.
+/// there first (a store may do it otherwise, see [`Store::apply`]; the memory store evaluates
+/// against its stored state in place). An event id applied before returns the first outcome
+/// again and writes nothing.
 ///
 /// ```
 /// use loyalty_engine::{Event, Ledger, MemoryStore, Program};

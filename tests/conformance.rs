@@ -20,7 +20,16 @@ mod model;
 #[path = "conformance/suite.rs"]
 mod suite;
 
+use std::cell::Cell;
+use std::thread;
+use std::time::Duration;
+
+use backends::Backend;
 use backends::memory::Memory;
+use loyalty_engine::{
+    Commit, CommitStatus, Engine, Event, EventId, LedgerError, MemberId, MemoryStore, MemoryStoreError, Outcome,
+    Recorded, Store, Versioned,
+};
 
 #[test]
 fn memory_scenarios() {
@@ -40,6 +49,70 @@ fn memory_crashes_around_commit_apply_events_once() {
 #[test]
 fn memory_concurrent_writers_lose_nothing_and_match_a_serial_replay() {
     suite::concurrent_writers(&mut Memory::default());
+}
+
+/// A memory store connection that applies either in place (the memory store's own
+/// `Store::apply`) or through load, evaluate and commit (the provided `Store::apply`, as
+/// [`SlowCommits`]).
+struct EitherPath {
+    store: MemoryStore,
+    by_commit: bool,
+}
+
+impl Store for EitherPath {
+    type Error = MemoryStoreError;
+
+    fn load(&mut self, member: &MemberId) -> Result<Versioned, MemoryStoreError> {
+        self.store.load(member)
+    }
+
+    fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, MemoryStoreError> {
+        self.store.recorded(event)
+    }
+
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, MemoryStoreError> {
+        self.store.commit(commit)
+    }
+
+    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Outcome, LedgerError> {
+        if self.by_commit {
+            SlowCommits(self.store.clone()).apply(engine, event)
+        } else {
+            self.store.apply(engine, event)
+        }
+    }
+}
+
+/// The memory store through the provided `Store::apply`, with a pause before each commit as
+/// long as a network round trip, so that in-place applies land between its loads and commits.
+struct SlowCommits(MemoryStore);
+
+impl Store for SlowCommits {
+    type Error = MemoryStoreError;
+
+    fn load(&mut self, member: &MemberId) -> Result<Versioned, MemoryStoreError> {
+        self.0.load(member)
+    }
+
+    fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, MemoryStoreError> {
+        self.0.recorded(event)
+    }
+
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, MemoryStoreError> {
+        thread::sleep(Duration::from_micros(300));
+        self.0.commit(commit)
+    }
+}
+
+/// Connections to one memory store, half applying in place and half through commits, at once:
+/// a commit prepared before an in-place apply for its member must lose, and nothing is lost.
+#[test]
+fn memory_concurrent_writers_on_both_paths_lose_nothing() {
+    let connections = Cell::new(0);
+    suite::concurrent_writers_through(&mut Memory::default(), |backend| {
+        connections.set(connections.get() + 1);
+        EitherPath { store: backend.connect(), by_commit: connections.get() % 2 == 0 }
+    });
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The imperative shell: load, evaluate, commit, retry.
+//! The imperative shell: load, evaluate, commit, retry (or whatever the store does instead).
 
 use crate::engine::{Engine, EvalError};
 use crate::event::Event;
@@ -7,12 +7,15 @@ use crate::ledger::{MemberState, Outcome};
 use crate::store::{Commit, CommitStatus, Store};
 
 /// How many times [`Ledger::apply`] reloads and re-evaluates after losing a race for the same
-/// member before it gives up.
+/// member before it gives up, on a store that applies through commits (the provided
+/// [`Store::apply`]).
 pub const MAX_COMMIT_ATTEMPTS: u32 = 16;
 
 /// Applies events to members through a [`Store`]: loads the member, evaluates the event,
 /// commits the outcome and the next state atomically, and retries when another writer got
-/// there first. An event id applied before returns the first outcome again and writes nothing.
+/// there first (a store may do it otherwise, see [`Store::apply`]; the memory store evaluates
+/// against its stored state in place). An event id applied before returns the first outcome
+/// again and writes nothing.
 ///
 /// ```
 /// use loyalty_engine::{Event, Ledger, MemoryStore, Program};
@@ -94,27 +97,43 @@ impl<S: Store> Ledger<S> {
     /// See [`LedgerError`]; whatever the error, the store holds either the whole event or
     /// nothing of it.
     pub fn apply(&mut self, event: &Event) -> Result<Outcome, LedgerError> {
-        for _ in 0..MAX_COMMIT_ATTEMPTS {
-            if let Some(recorded) = self.store.recorded(event.id()).map_err(store_error)? {
-                if recorded.event != *event {
-                    return Err(LedgerError::Conflict { event: event.id().clone() });
-                }
-                return Ok(recorded.outcome);
-            }
-            let loaded = self.store.load(event.member()).map_err(store_error)?;
-            let outcome = self.engine.evaluate(&loaded.state, event)?;
-            let mut next_state = loaded.state;
-            next_state.apply(&outcome);
-            let commit = Commit { expected_version: loaded.version, event, outcome: &outcome, next_state };
-            match self.store.commit(commit).map_err(store_error)? {
-                CommitStatus::Committed { .. } => return Ok(outcome),
-                CommitStatus::VersionConflict | CommitStatus::DuplicateEvent => continue,
-            }
-        }
-        Err(LedgerError::Contended { event: event.id().clone() })
+        self.store.apply(&self.engine, event)
     }
 }
 
-fn store_error(error: impl std::error::Error + Send + Sync + 'static) -> LedgerError {
+/// What [`Store::apply`] does unless a store overrides it: optimistic concurrency over copies.
+pub(crate) fn apply_by_commit<S: Store + ?Sized>(
+    store: &mut S,
+    engine: &Engine,
+    event: &Event,
+) -> Result<Outcome, LedgerError> {
+    for _ in 0..MAX_COMMIT_ATTEMPTS {
+        if let Some(recorded) = store.recorded(event.id()).map_err(store_error)? {
+            check_retry(&recorded.event, event)?;
+            return Ok(recorded.outcome);
+        }
+        let loaded = store.load(event.member()).map_err(store_error)?;
+        let outcome = engine.evaluate(&loaded.state, event)?;
+        let mut next_state = loaded.state;
+        next_state.apply(&outcome);
+        let commit = Commit { expected_version: loaded.version, event, outcome: &outcome, next_state };
+        match store.commit(commit).map_err(store_error)? {
+            CommitStatus::Committed { .. } => return Ok(outcome),
+            CommitStatus::VersionConflict | CommitStatus::DuplicateEvent => continue,
+        }
+    }
+    Err(LedgerError::Contended { event: event.id().clone() })
+}
+
+/// For an event whose id was recorded before: a retry gets the first outcome (the caller returns
+/// it), but the same id with other content must not pass for a retry.
+pub(crate) fn check_retry(recorded: &Event, event: &Event) -> Result<(), LedgerError> {
+    if recorded != event {
+        return Err(LedgerError::Conflict { event: event.id().clone() });
+    }
+    Ok(())
+}
+
+pub(crate) fn store_error(error: impl std::error::Error + Send + Sync + 'static) -> LedgerError {
     LedgerError::Store(Box::new(error))
 }

@@ -1,15 +1,23 @@
 //! A store in memory, shared between clones (and threads) behind a mutex.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::engine::Engine;
+use crate::event::Event;
 use crate::id::{EventId, MemberId};
-use crate::ledger::MemberState;
-use crate::store::{Commit, CommitStatus, Recorded, Store, Versioned};
+use crate::ledger::{MemberState, Outcome};
+use crate::store::id_hash::IdMap;
+use crate::store::ledger::{check_retry, store_error};
+use crate::store::{Commit, CommitStatus, LedgerError, Recorded, Store, Versioned};
 
 /// Members, events and outcomes in memory. Clones share the same data, so several threads can
 /// each hold one, like connections to a database.
+///
+/// [`Ledger::apply`](crate::Ledger::apply) evaluates each event against the stored state by
+/// reference and applies its outcome in place, all under the store's lock: no copy of the
+/// member's state per event, and no race to retry. The price is that clones applying events at
+/// once take turns for the evaluation too; the store is one map behind one lock either way.
 ///
 /// ```
 /// use loyalty_engine::{MemberId, MemoryStore, Store};
@@ -24,9 +32,12 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Contents {
-    members: HashMap<MemberId, Versioned>,
-    events: HashMap<EventId, Recorded>,
-    commit_order: Vec<EventId>,
+    members: IdMap<MemberId, Versioned>,
+    /// Where each recorded event is in `log`: the id is kept once more, as the key, but the
+    /// record itself once, and growing the map moves a key and an index, not a record.
+    events: IdMap<EventId, usize>,
+    /// Every recorded event, in commit order.
+    log: Vec<Recorded>,
 }
 
 /// The memory store's only failure: a thread panicked while holding its lock.
@@ -41,19 +52,63 @@ impl MemoryStore {
     }
 
     fn contents(&self) -> Result<MutexGuard<'_, Contents>, MemoryStoreError> {
+        // A panic while the lock is held (an engine bug caught by `MemberState::apply`'s
+        // assertions, say) may have left a state half-applied in place: the lock stays
+        // poisoned, so the store refuses service rather than serve it.
         self.shared.lock().map_err(|_| MemoryStoreError)
     }
 
     /// Every committed event with its outcome, in commit order.
     pub fn committed(&self) -> Result<Vec<Recorded>, MemoryStoreError> {
-        let contents = self.contents()?;
-        Ok(contents.commit_order.iter().map(|id| contents.events[id].clone()).collect())
+        Ok(self.contents()?.log.clone())
     }
 
     /// Calls `visit` with every member's state, in no particular order.
     pub fn for_each_member(&self, mut visit: impl FnMut(&MemberState)) -> Result<(), MemoryStoreError> {
         self.contents()?.members.values().for_each(|versioned| visit(&versioned.state));
         Ok(())
+    }
+}
+
+impl Contents {
+    fn recorded(&self, event: &EventId) -> Option<&Recorded> {
+        self.events.get(event).and_then(|index| self.log.get(*index))
+    }
+
+    /// Appends to the log, under the outcome's event id (the event's own); the caller has
+    /// checked that the id is new.
+    fn record(&mut self, event: &Event, outcome: &Outcome) {
+        self.events.insert(outcome.event.clone(), self.log.len());
+        self.log.push(Recorded { event: event.clone(), outcome: outcome.clone() });
+    }
+
+    /// [`Store::apply`] in place. The stored state is only borrowed until the engine has
+    /// accepted the event and its id is known new, so a refused event or a retry leaves it as
+    /// it was; from then on nothing can fail.
+    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Outcome, LedgerError> {
+        if let Some(recorded) = self.recorded(event.id()) {
+            check_retry(&recorded.event, event)?;
+            return Ok(recorded.outcome.clone());
+        }
+        let outcome = match self.members.get_mut(event.member()) {
+            Some(stored) => {
+                let outcome = engine.evaluate(&stored.state, event)?;
+                stored.state.apply(&outcome);
+                // Still counted, so that a commit prepared from an earlier load (through
+                // `Store::commit`, which stays available) sees it lost the race.
+                stored.version += 1;
+                outcome
+            }
+            None => {
+                let mut state = MemberState::new(event.member().clone());
+                let outcome = engine.evaluate(&state, event)?;
+                state.apply(&outcome);
+                self.members.insert(event.member().clone(), Versioned { state, version: 1 });
+                outcome
+            }
+        };
+        self.record(event, &outcome);
+        Ok(outcome)
     }
 }
 
@@ -67,7 +122,7 @@ impl Store for MemoryStore {
     }
 
     fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, MemoryStoreError> {
-        Ok(self.contents()?.events.get(event).cloned())
+        Ok(self.contents()?.recorded(event).cloned())
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, MemoryStoreError> {
@@ -81,13 +136,16 @@ impl Store for MemoryStore {
         if version != commit.expected_version {
             return Ok(CommitStatus::VersionConflict);
         }
-        let Entry::Vacant(event) = contents.events.entry(commit.outcome.event.clone()) else {
+        if contents.events.contains_key(&commit.outcome.event) {
             return Ok(CommitStatus::DuplicateEvent);
-        };
-        event.insert(Recorded { event: commit.event.clone(), outcome: commit.outcome.clone() });
-        contents.commit_order.push(commit.outcome.event.clone());
+        }
         let version = version + 1;
         member.insert_entry(Versioned { state: commit.next_state, version });
+        contents.record(commit.event, commit.outcome);
         Ok(CommitStatus::Committed { version })
+    }
+
+    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Outcome, LedgerError> {
+        self.contents().map_err(store_error)?.apply(engine, event)
     }
 }

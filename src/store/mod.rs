@@ -1,5 +1,6 @@
 //! Persistence: the [`Store`] trait, the in-memory store and the [`Ledger`] shell.
 
+mod id_hash;
 mod ledger;
 mod memory;
 #[cfg(feature = "postgres")]
@@ -16,6 +17,7 @@ pub use memory::{MemoryStore, MemoryStoreError};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, SqliteStoreError};
 
+use crate::engine::Engine;
 use crate::event::Event;
 use crate::id::{EventId, MemberId};
 use crate::ledger::{MemberState, Outcome};
@@ -28,6 +30,9 @@ use crate::ledger::{MemberState, Outcome};
 /// ledger; a store partitioned by member must keep them unique across partitions, for instance
 /// by giving every host its own prefix of ids. Otherwise members are independent, so a store
 /// can partition them across machines freely.
+///
+/// [`Ledger::apply`] goes through [`apply`](Store::apply), whose provided implementation is
+/// built on the other three methods; a store that holds its states in memory overrides it.
 pub trait Store {
     /// What goes wrong in the store itself (I/O, a lost connection).
     type Error: std::error::Error + Send + Sync + 'static;
@@ -42,6 +47,26 @@ pub trait Store {
     /// if the member is still at `expected_version` and the event id is new. Otherwise
     /// changes nothing and says why.
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, Self::Error>;
+
+    /// Applies one event exactly once, as [`Ledger::apply`] documents (the host calls that; this
+    /// is where a store chooses how). The provided implementation suits a store whose states live
+    /// elsewhere, such as a database: it checks [`recorded`](Store::recorded),
+    /// [`load`](Store::load)s a copy of the member, evaluates, and [`commit`](Store::commit)s if
+    /// nobody wrote for the member meanwhile, retrying up to [`MAX_COMMIT_ATTEMPTS`] times.
+    ///
+    /// A store that holds states in memory, under a lock, can instead evaluate against the stored
+    /// state by reference and apply the outcome to it in place, so that an event costs what it
+    /// touches rather than a copy of everything the member holds ([`MemoryStore`] does). An
+    /// override must keep the contract: an event id recorded before answers its first outcome,
+    /// or [`LedgerError::Conflict`] if the content differs; an event the engine refuses changes
+    /// nothing; and the store holds the whole event or nothing of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ledger::apply`].
+    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Outcome, LedgerError> {
+        ledger::apply_by_commit(self, engine, event)
+    }
 }
 
 /// A member's state with the version it was stored at.

@@ -288,6 +288,16 @@ pub fn concurrent_writers<B: Backend>(backend: &mut B) {
     }
 }
 
+/// As [`concurrent_writers`], with each thread's connection made by `connect` (the memory store
+/// lets connections take different paths through `Store::apply`, and they must agree).
+pub fn concurrent_writers_through<B: Backend, S: Store + Send + 'static>(backend: &mut B, connect: impl Fn(&B) -> S) {
+    backend.fresh();
+    match race(backend, connect, false) {
+        Ok(report) => eprintln!("{}: {report}", std::any::type_name::<S>()),
+        Err(failure) => panic!("{failure}"),
+    }
+}
+
 /// The concurrency test fails for a store that skips the version check.
 pub fn concurrency_test_catches_a_store_that_skips_the_version_check<B: Backend>(backend: &mut B) {
     for attempt in 1..=3 {

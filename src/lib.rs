@@ -84,6 +84,7 @@ mod analytics;
 mod engine;
 mod event;
 mod id;
+mod id_hash;
 mod ledger;
 mod program;
 mod store;

@@ -1,7 +1,6 @@
 //! Earn rules: which lines earn how many points, and who pays for them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -10,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::{Money, Ratio};
 use crate::event::{Purchase, PurchaseLine};
 use crate::id::{FunderId, IdError, RuleId, Sku, Tag};
+use crate::id_hash::IdMap;
 use crate::program::CompileError;
 
 /// The most earn rules a program may have.
@@ -249,32 +249,6 @@ impl CompiledRule {
     }
 }
 
-/// A hash map with FNV-1a hashing. Its keys are the program's own SKUs, categories and labels,
-/// so no outside party chooses them (the usual reason for SipHash), and lookups are on the hot
-/// path.
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-
-/// The FNV-1a hash: a multiply and an exclusive-or per byte.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
 /// Rules indexed by what a line can be looked up by, so that evaluation touches only the rules
 /// that can match a line, however many the program has. Each rule sits in exactly one place:
 /// under its SKUs if it names any, else its categories, else its first label, else among the
@@ -287,9 +261,9 @@ pub(crate) struct RuleIndex {
     /// Whether any rule is a multiplier, so that lines of programs without one skip looking.
     pub(crate) has_multipliers: bool,
     general: Vec<u32>,
-    by_sku: FastMap<Sku, Vec<u32>>,
-    by_category: FastMap<Tag, Vec<u32>>,
-    by_label: FastMap<Tag, FastMap<Tag, Vec<u32>>>,
+    by_sku: IdMap<Sku, Vec<u32>>,
+    by_category: IdMap<Tag, Vec<u32>>,
+    by_label: IdMap<Tag, IdMap<Tag, Vec<u32>>>,
     pub(crate) exclusions: Vec<Condition>,
 }
 

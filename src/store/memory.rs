@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::id::{EventId, MemberId};
+use crate::id_hash::IdMap;
 use crate::ledger::{MemberState, Outcome};
-use crate::store::id_hash::IdMap;
 use crate::store::ledger::{check_retry, store_error};
 use crate::store::{Commit, CommitStatus, LedgerError, Recorded, Store, Versioned};
 

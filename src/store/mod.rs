@@ -1,6 +1,5 @@
 //! Persistence: the [`Store`] trait, the in-memory store and the [`Ledger`] shell.
 
-mod id_hash;
 mod ledger;
 mod memory;
 #[cfg(feature = "postgres")]

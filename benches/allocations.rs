@@ -3,8 +3,8 @@
 //!
 //! `cargo bench --bench allocations`
 //!
-//! Last, it replays the CDNOW purchases into member states and reports the memory they hold per
-//! member (live heap bytes, counted the same way).
+//! Last, it replays the CDNOW purchases and their seeded returns into member states and reports
+//! the memory they hold per member (live heap bytes, counted the same way).
 //!
 //! Each row warms up with `WARM_UP` calls, then averages `CALLS` calls in the steady state. An
 //! outcome is dropped inside the measured call (frees are not counted). Where a row applies the
@@ -181,7 +181,7 @@ fn main() {
         println!("\n(no CDNOW file: replay rows skipped)");
         return;
     };
-    let events: Vec<Event> = rows.iter().enumerate().map(|(index, row)| cdnow_event(index, row)).collect();
+    let events: Vec<Event> = cdnow_events(&rows).into_iter().map(|(event, ..)| event).collect();
     let engine = compile(REPLAY_PROGRAM);
     let mut ledger = Ledger::new(engine.clone(), MemoryStore::new());
     let mut events_iter = events.iter();

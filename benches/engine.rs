@@ -176,6 +176,7 @@ fn history_scaling(c: &mut Criterion) {
     let points = dec("5");
     let mut floor_lots = Vec::new();
     let mut available = Decimal::ZERO;
+    let mut expiring = (Vec::new(), start());
     for lots in [10, 1_000, 10_000] {
         let (state, event) = state_with_lots(&engine, lots);
         let outcome = engine.evaluate(&state, &event).expect("the engine accepts the redemption");
@@ -183,13 +184,32 @@ fn history_scaling(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("redeem_engine", lots), &event, |b, event| {
             b.iter(|| engine.evaluate(black_box(&state), black_box(event)).unwrap())
         });
+        // Settlement: a tick when the first lot expires, and only it (the next is a minute younger).
+        let first = state.lots().next().expect("the member holds lots");
+        let tick_at = first.expires_at.expect("the program's lots expire");
+        let tick = common::event(&format!(
+            r#"{{"type": "tick", "id": "t-1", "member": "{MEMBER}", "at": "{}"}}"#,
+            tick_at.to_rfc3339()
+        ));
+        let outcome = engine.evaluate(&state, &tick).expect("the engine accepts the tick");
+        assert_eq!(amounts(&outcome, |_| true, |to| *to == Account::Expired), vec![first.amount_points]);
+        group.bench_with_input(BenchmarkId::new("settle_engine", lots), &tick, |b, tick| {
+            b.iter(|| engine.evaluate(black_box(&state), black_box(tick)).unwrap())
+        });
         if floor_lots.is_empty() {
             floor_lots = state.lots().map(|lot| lot.amount_points).collect();
             available = state.points().available.value();
+            let expiries = state.lots().map(|lot| (lot.expires_at.expect("lots expire"), lot.amount_points));
+            expiring = (expiries.collect(), tick_at);
         }
     }
+    let posting = floor_expire(&expiring.0, expiring.1).expect("the floor expires the first lot");
+    assert_eq!((posting.lot, posting.amount), (0, expiring.0[0].1), "engine and floor disagree");
     group.bench_function("redeem_floor", |b| {
         b.iter(|| floor_redeem(black_box(available), black_box(&floor_lots), black_box(points)).unwrap())
+    });
+    group.bench_function("settle_floor", |b| {
+        b.iter(|| floor_expire(black_box(&expiring.0), black_box(expiring.1)).unwrap())
     });
 
     let engine = compile(RETURN_PROGRAM);

@@ -1,7 +1,8 @@
 //! Replays the CDNOW purchases (issue 5): every row with a positive dollar value becomes a
-//! purchase, applied in file order through `Ledger<MemoryStore>`, reported as events per second.
-//! Beside it: the same events through `Engine::evaluate` + `MemberState::apply` on a map of
-//! states (no store), and the floor, the per-event arithmetic alone over the same rows.
+//! purchase, and one order in 20 comes back 3 to 10 days later; the events are applied in time
+//! order through `Ledger<MemoryStore>`, reported as events per second. Beside it: the same
+//! events through `Engine::evaluate` + `MemberState::apply` on a map of states (no store), and
+//! the floor, the per-event arithmetic alone over the same rows.
 //!
 //! `cargo bench --bench replay`
 
@@ -14,16 +15,42 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::*;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use loyalty_engine::{Account, Event, Ledger, MemberId, MemberState, MemoryStore};
+use loyalty_engine::{Account, Event, Ledger, MemberId, MemberState, MemoryStore, Outcome};
 use rust_decimal::Decimal;
 
-/// A row's quantity, unit price, discount and time.
-type FloorInput = (Decimal, Decimal, Decimal, DateTime<Utc>);
+/// What the floor needs of one replayed event.
+#[derive(Clone, Copy)]
+enum FloorStep {
+    /// A row's quantity, unit price, discount and time, and the row's index.
+    Purchase { line: (Decimal, Decimal, Decimal), at: DateTime<Utc>, row: usize },
+    /// Units returned of the row's order, of those bought.
+    Return { row: usize, returned: Decimal, bought: Decimal },
+}
 
-fn set_row(template: &mut FloorPurchase, (qty, unit_price, discount, at): FloorInput) {
-    let line = &mut template.lines[0];
-    (line.qty, line.unit_price, line.discount) = (qty, unit_price, discount);
-    template.at = at;
+/// The floor over every step: points issued less points clawed back. The points each order
+/// earned are kept by row, as the engine keeps them in receipts.
+fn floor_replay(steps: &[FloorStep], template: &mut FloorPurchase, earned: &mut [Decimal]) -> Option<Decimal> {
+    let mut issued = Decimal::ZERO;
+    for step in steps {
+        match *step {
+            FloorStep::Purchase { line: (qty, unit_price, discount), at, row } => {
+                let floor_line = &mut template.lines[0];
+                (floor_line.qty, floor_line.unit_price, floor_line.discount) = (qty, unit_price, discount);
+                template.at = at;
+                earned[row] = floor_purchase(template)?.postings[0].amount;
+                issued += earned[row];
+            }
+            FloorStep::Return { row, returned, bought } => issued -= floor_clawback(earned[row], returned, bought)?,
+        }
+    }
+    Some(issued)
+}
+
+/// What an outcome costs the funders: points issued less points clawed back.
+fn funder_cost(outcome: &Outcome) -> Decimal {
+    let out_of = outcome.postings.iter().filter(|posting| matches!(posting.from, Account::Funder(_)));
+    let into = outcome.postings.iter().filter(|posting| matches!(posting.to, Account::Funder(_)));
+    out_of.map(|posting| posting.amount).sum::<Decimal>() - into.map(|posting| posting.amount).sum::<Decimal>()
 }
 
 fn replay(c: &mut Criterion) {
@@ -31,34 +58,37 @@ fn replay(c: &mut Criterion) {
         eprintln!("replay: no cdnow_master.txt under examples/data or ../shared/data; skipped");
         return;
     };
-    let events: Vec<Event> = rows.iter().enumerate().map(|(index, row)| cdnow_event(index, row)).collect();
-    let inputs: Vec<FloorInput> = rows
+    let replayed = cdnow_events(&rows);
+    let events: Vec<Event> = replayed.iter().map(|(event, ..)| event.clone()).collect();
+    let steps: Vec<FloorStep> = replayed
         .iter()
-        .map(|row| (row.cds, row.unit_price, row.discount, row.date.and_hms_opt(0, 0, 0).expect("midnight").and_utc()))
+        .map(|&(_, row, step)| {
+            let source = &rows[row];
+            match step {
+                CdnowStep::Purchase => FloorStep::Purchase {
+                    line: (source.cds, source.unit_price, source.discount),
+                    at: source.date.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+                    row,
+                },
+                CdnowStep::Return(returned) => FloorStep::Return { row, returned, bought: source.cds },
+            }
+        })
         .collect();
+    let returns = steps.iter().filter(|step| matches!(step, FloorStep::Return { .. })).count();
     let engine = compile(REPLAY_PROGRAM);
 
-    // The replay and the floor must agree on what was issued before either is timed.
+    // The replay and the floor must agree on what the funders paid before either is timed.
     let mut ledger = Ledger::new(engine.clone(), MemoryStore::new());
-    let mut issued = Decimal::ZERO;
+    let mut cost = Decimal::ZERO;
     for event in &events {
-        let outcome = ledger.apply(event).expect("the ledger accepts every CDNOW purchase");
-        issued += outcome
-            .postings
-            .iter()
-            .filter(|posting| matches!(posting.from, Account::Funder(_)))
-            .map(|p| p.amount)
-            .sum::<Decimal>();
+        cost += funder_cost(&ledger.apply(event).expect("the ledger accepts every CDNOW event"));
     }
     let mut template = cdnow_floor();
-    let mut floor_issued = Decimal::ZERO;
-    for &input in &inputs {
-        set_row(&mut template, input);
-        floor_issued += floor_purchase(&template).expect("the floor computes the row").postings[0].amount;
-    }
-    assert_eq!(issued, floor_issued, "engine and floor disagree");
+    let mut earned = vec![Decimal::ZERO; rows.len()];
+    let floor_cost = floor_replay(&steps, &mut template, &mut earned).expect("the floor computes every row");
+    assert_eq!(cost, floor_cost, "engine and floor disagree");
     drop(ledger);
-    println!("replay: {} events ({} points issued)", events.len(), issued);
+    println!("replay: {} events ({returns} returns), funders' cost {cost} points", events.len());
 
     let mut group = c.benchmark_group("replay");
     group
@@ -95,16 +125,7 @@ fn replay(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
-    group.bench_function("floor", |b| {
-        b.iter(|| {
-            let mut issued = Decimal::ZERO;
-            for &input in black_box(&inputs) {
-                set_row(&mut template, input);
-                issued += floor_purchase(black_box(&template)).unwrap().postings[0].amount;
-            }
-            issued
-        })
-    });
+    group.bench_function("floor", |b| b.iter(|| floor_replay(black_box(&steps), &mut template, &mut earned).unwrap()));
     group.finish();
 }
 

@@ -220,6 +220,7 @@ pub const PENDING: u8 = 0;
 pub const AVAILABLE: u8 = 1;
 pub const REDEEMED: u8 = 2;
 pub const FUNDER: u8 = 3;
+pub const EXPIRED: u8 = 4;
 
 /// The most funders (lots) a floor purchase fills.
 pub const MAX_FUNDERS: usize = 2;
@@ -625,6 +626,20 @@ pub fn floor_redeem(available: Decimal, lots: &[Decimal], points: Decimal) -> Op
     last
 }
 
+/// The floor of settling expiry: the available lots in redemption order (soonest expiry
+/// first), each as its expiry and points; every lot due by `at` expires in one posting-like
+/// struct (the bench expires one).
+pub fn floor_expire(lots: &[(DateTime<Utc>, Decimal)], at: DateTime<Utc>) -> Option<FloorPosting> {
+    let mut last = None;
+    for (index, &(expires_at, points)) in lots.iter().enumerate() {
+        if expires_at > at {
+            break;
+        }
+        last = Some(FloorPosting { from: AVAILABLE, funder: 0, to: EXPIRED, amount: points, lot: index as u64 });
+    }
+    last
+}
+
 // ---------------------------------------------------------------------------------------------
 // CDNOW.
 
@@ -692,6 +707,48 @@ pub fn cdnow_event(index: usize, row: &CdnowRow) -> Event {
         row.unit_price,
         row.discount
     ))
+}
+
+/// One order in this many comes back in the replay, as in `examples/replay.rs`.
+pub const CDNOW_RETURN_ONE_IN: usize = 20;
+
+/// What a replayed event does with its row: buys it, or returns units of it.
+#[derive(Clone, Copy, Debug)]
+pub enum CdnowStep {
+    /// The purchase of the row.
+    Purchase,
+    /// The return of this many units of the row's order.
+    Return(Decimal),
+}
+
+/// The replay's events with the row each comes from: every row's purchase, and for one row in
+/// [`CDNOW_RETURN_ONE_IN`] the return of one unit 3 to 10 days later (the row's index picks
+/// which and when, so every run is the same), sorted by time then id.
+pub fn cdnow_events(rows: &[CdnowRow]) -> Vec<(Event, usize, CdnowStep)> {
+    let mut events = Vec::with_capacity(rows.len() + rows.len() / CDNOW_RETURN_ONE_IN + 1);
+    for (index, row) in rows.iter().enumerate() {
+        events.push((cdnow_event(index, row), index, CdnowStep::Purchase));
+        if index % CDNOW_RETURN_ONE_IN == CDNOW_RETURN_ONE_IN / 2 {
+            let at = row.date + chrono::Days::new(3 + index as u64 % 8);
+            let json = format!(
+                r#"{{"type": "return", "id": "r-{index}", "member": "c-{:05}", "at": "{}T00:00:00Z", "order": "o-{index}",
+                  "lines": [{{"sku": "cd", "line": 0, "qty": "1"}}]}}"#,
+                row.customer,
+                at.format("%Y-%m-%d"),
+            );
+            events.push((event(&json), index, CdnowStep::Return(Decimal::ONE)));
+        }
+    }
+    events.sort_by(|(left, ..), (right, ..)| left.at().cmp(&right.at()).then_with(|| left.id().cmp(right.id())));
+    events
+}
+
+/// The floor of a replayed return: the returned units' share of what the order earned, rounded
+/// up to whole points, at most what it earned (the engine's rule for a return with nothing
+/// clawed back before).
+pub fn floor_clawback(points: Decimal, returned: Decimal, bought: Decimal) -> Option<Decimal> {
+    let share = points.checked_mul(returned)?.checked_div(bought)?;
+    Some(share.round_dp_with_strategy(0, RoundingStrategy::ToPositiveInfinity).min(points))
 }
 
 /// The floor of one CDNOW event under [`REPLAY_PROGRAM`], as a template: the replay sets the

@@ -1,6 +1,7 @@
 //! Replays the CDNOW purchases (issue 5): every row with a positive dollar value becomes a
-//! purchase, and one order in 20 comes back 3 to 10 days later; the events are applied in time
-//! order through `Ledger<MemoryStore>`, reported as events per second. Beside it: the same
+//! purchase, and one order in 20 comes back 3 to 10 days later; the events are applied member
+//! by member, each member's in time order (see `cdnow_events`), through `Ledger<MemoryStore>`,
+//! reported as events per second. Beside it: the same
 //! events through `Engine::evaluate` + `MemberState::apply` on a map of states (no store), and
 //! the floor, the per-event arithmetic alone over the same rows.
 //!

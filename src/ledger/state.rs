@@ -331,7 +331,11 @@ impl MemberState {
             None => {
                 let position =
                     self.balances.partition_point(|(held, held_asset, _)| (held, held_asset) < (account, asset));
-                grow_gently(&mut self.balances);
+                // A first accrual opens two balances (its funder's and pending), and many members
+                // never have more; past two, the vector doubles as usual.
+                if self.balances.capacity() == 0 {
+                    self.balances.reserve_exact(2);
+                }
                 self.balances.insert(position, (account.clone(), asset.clone(), Decimal::ZERO));
                 position
             }
@@ -348,7 +352,7 @@ impl MemberState {
 }
 
 /// Makes room for one more element, growing by half rather than doubling from four: most
-/// members hold a few lots and balances, and each takes over 60 bytes. Growth stays geometric,
+/// members hold a lot or two, and each takes 152 bytes. Growth stays geometric,
 /// so pushing stays amortized constant time.
 fn grow_gently<T>(vector: &mut Vec<T>) {
     if vector.len() == vector.capacity() {

@@ -363,9 +363,13 @@ impl<'a> Draft<'a> {
 
     /// Pays what the member owes in `owed` (debt or forgiven) from lot `id`, in its asset.
     fn pay_owed(&mut self, owed: Account, id: LotId) -> Result<(), EvalError> {
+        let owed_in = |buckets: Buckets| if owed == Account::Debt { buckets.debt } else { buckets.forgiven };
+        // Owing nothing is the usual case, and needs no look at the lot.
+        if !is_negative(owed_in(self.points)) && !is_negative(owed_in(self.cashback)) {
+            return Ok(());
+        }
         let Some(lot) = self.lot(id) else { return Ok(()) };
-        let buckets = self.buckets(&lot.asset);
-        let balance = if owed == Account::Debt { buckets.debt } else { buckets.forgiven };
+        let balance = owed_in(self.buckets(&lot.asset));
         if !is_negative(balance) {
             return Ok(());
         }

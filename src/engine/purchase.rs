@@ -33,12 +33,13 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     draft.outcome.lots_opened.reserve(2);
     draft.settle()?;
     let order_total = checked_sum(lines.iter().map(|line| line.value.value()))?;
-    let seller = draft.program.seller(purchase.merchant.as_ref()).clone();
+    // Borrowed from the program, not the draft, so that the draft stays free to change.
+    let compiled = draft.program;
+    let seller = compiled.seller(purchase.merchant.as_ref());
     let mut paid_with = Vec::new();
-    let points_value = pay_with_points(draft, purchase, &mut lines, order_total, &seller, &mut paid_with)?;
-    let cashback_paid =
-        cashback::pay(draft, purchase, &mut lines, order_total - points_value, &seller, &mut paid_with)?;
-    let order = order_context(draft, purchase, &lines, order_total, points_value + cashback_paid, &seller)?;
+    let points_value = pay_with_points(draft, purchase, &mut lines, order_total, seller, &mut paid_with)?;
+    let cashback_paid = cashback::pay(draft, purchase, &mut lines, order_total - points_value, seller, &mut paid_with)?;
+    let order = order_context(draft, purchase, &lines, order_total, points_value + cashback_paid, seller)?;
     let earnings = earn(draft, &order, &lines, earnings)?;
     let cashback = cashback::earn(draft, &order, &lines)?;
     let first_index = draft.outcome.lots_opened.len();
@@ -57,8 +58,8 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         open_lots(draft, purchase, &Asset::Cashback, &cashback, vesting_end(purchase, section.vesting_days)?, None)?;
     }
     let lot_count = u32::try_from(draft.outcome.lots_opened.len() - first_index).expect("one lot per asset and funder");
-    let stamps = stamps::earn(draft, purchase, &lines, &seller)?;
-    let partner = (seller != draft.program.program.owner).then_some(seller);
+    let stamps = stamps::earn(draft, purchase, &lines, seller)?;
+    let partner = (*seller != compiled.program.owner).then(|| seller.clone());
     let tier = tiers::level_id(draft).cloned();
     let order = purchase.order.clone();
     let (withheld_points, withheld_money) = (Decimal::ZERO, Money::ZERO);

@@ -21,11 +21,11 @@ mod model;
 mod suite;
 
 use std::cell::Cell;
-use std::thread;
 use std::time::Duration;
 
 use backends::Backend;
 use backends::memory::Memory;
+use common::ByCommit;
 use loyalty_engine::{
     Commit, CommitStatus, Engine, Event, EventId, LedgerError, MemberId, MemoryStore, MemoryStoreError, Outcome,
     Recorded, Store, Versioned,
@@ -53,7 +53,8 @@ fn memory_concurrent_writers_lose_nothing_and_match_a_serial_replay() {
 
 /// A memory store connection that applies either in place (the memory store's own
 /// `Store::apply`) or through load, evaluate and commit (the provided `Store::apply`, as
-/// [`SlowCommits`]).
+/// [`ByCommit`], slowed by a network round trip before each commit so that in-place applies
+/// land between its loads and commits).
 struct EitherPath {
     store: MemoryStore,
     by_commit: bool,
@@ -76,31 +77,11 @@ impl Store for EitherPath {
 
     fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Outcome, LedgerError> {
         if self.by_commit {
-            SlowCommits(self.store.clone()).apply(engine, event)
+            let pause_before_commit = Duration::from_micros(300);
+            ByCommit { store: self.store.clone(), pause_before_commit }.apply(engine, event)
         } else {
             self.store.apply(engine, event)
         }
-    }
-}
-
-/// The memory store through the provided `Store::apply`, with a pause before each commit as
-/// long as a network round trip, so that in-place applies land between its loads and commits.
-struct SlowCommits(MemoryStore);
-
-impl Store for SlowCommits {
-    type Error = MemoryStoreError;
-
-    fn load(&mut self, member: &MemberId) -> Result<Versioned, MemoryStoreError> {
-        self.0.load(member)
-    }
-
-    fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, MemoryStoreError> {
-        self.0.recorded(event)
-    }
-
-    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, MemoryStoreError> {
-        thread::sleep(Duration::from_micros(300));
-        self.0.commit(commit)
     }
 }
 

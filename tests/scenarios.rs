@@ -511,3 +511,37 @@ fn a_month_of_small_purchases_vests_in_one_tick_and_one_redemption_spends_it_all
     assert!(shop.available("deniz").is_zero());
     assert_eq!(shop.state("deniz").lots().count(), 0);
 }
+
+#[test]
+fn a_preview_of_a_big_cart_leaves_nothing_in_the_next_receipt() {
+    let engine = common::program(
+        r#"{"id":"shop","currency":"EUR","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}},
+                             {"id":"tea","when":{"skus":["tea"]},"effect":{"points_per_unit":"2"}}]}}"#,
+    )
+    .compile()
+    .unwrap();
+    let mut state = loyalty_engine::MemberState::new(member("ada"));
+    let lines: Vec<String> =
+        (0..40).map(|index| format!(r#"{{"sku":"tea","qty":"1","unit_price":"{}.00"}}"#, 10 + index)).collect();
+    let cart = common::event(&format!(
+        r#"{{"type":"purchase","id":"preview","member":"ada","at":"2026-03-01T10:00:00Z","order":"cart",
+            "lines":[{}]}}"#,
+        lines.join(",")
+    ));
+    let mut outcome = engine.evaluate(&state, &cart).unwrap();
+    engine.evaluate_into(&state, &cart, &mut outcome).unwrap(); // a checkout page, asked twice
+
+    let purchase = common::event(
+        r#"{"type":"purchase","id":"e-1","member":"ada","at":"2026-03-01T10:05:00Z","order":"o-1",
+            "lines":[{"sku":"mug","qty":"1","unit_price":"30.00"}]}"#,
+    );
+    engine.evaluate_into(&state, &purchase, &mut outcome).unwrap();
+    state.apply(&outcome);
+
+    assert_eq!(outcome, engine.evaluate(&loyalty_engine::MemberState::new(member("ada")), &purchase).unwrap());
+    let receipt = state.order(&"o-1".parse().unwrap()).unwrap();
+    assert_eq!((receipt.lines.len(), receipt.earnings.len()), (1, 1));
+    assert!(receipt.lines.capacity() <= 2 && receipt.earnings.capacity() <= 2, "the cart's memory was given back");
+    assert_eq!(state.points().available.value(), decimal("3"));
+}

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{decimal, event, member, one_item_purchase, program, redemption};
+use common::{ByCommit, decimal, event, member, one_item_purchase, program, redemption};
 use loyalty_engine::{
     Commit, CommitStatus, Engine, EvalError, Event, EventId, Ledger, LedgerError, MemberId, MemberState, MemoryStore,
     Recorded, Store, Versioned,
@@ -62,26 +62,6 @@ fn a_lost_race_is_retried_on_the_fresh_state_and_nothing_is_lost() {
     let state = Ledger::new(engine(), inner.clone()).state(&member("m")).unwrap();
     assert_eq!(state.points().available.value(), decimal("40"));
     assert_eq!(inner.committed().unwrap().len(), 2);
-}
-
-/// The memory store behind only `load`, `recorded` and `commit`, so that the ledger takes the
-/// provided `Store::apply`, the path database stores take.
-struct ByCommit(MemoryStore);
-
-impl Store for ByCommit {
-    type Error = <MemoryStore as Store>::Error;
-
-    fn load(&mut self, member: &MemberId) -> Result<Versioned, Self::Error> {
-        self.0.load(member)
-    }
-
-    fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, Self::Error> {
-        self.0.recorded(event)
-    }
-
-    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, Self::Error> {
-        self.0.commit(commit)
-    }
 }
 
 /// Everything a memory store holds, in a comparable form: the log, and each member's state
@@ -175,7 +155,7 @@ proptest! {
         let in_place = MemoryStore::new();
         let by_commit = MemoryStore::new();
         let mut fast = Ledger::new(engine(), in_place.clone());
-        let mut reference = Ledger::new(engine(), ByCommit(by_commit.clone()));
+        let mut reference = Ledger::new(engine(), ByCommit::new(by_commit.clone()));
         for event in events(&steps) {
             let expected = reference.apply(&event);
             let got = fast.apply(&event);

@@ -67,13 +67,14 @@ pub(crate) struct Compiled {
     /// The cashback rules, their share as the effect's rate.
     pub(crate) cashback_rules: Vec<CompiledRule>,
     /// How many earnings a line can have at most (every rule and a tier's multiplier, per
-    /// funder), up to [`EARNINGS_PER_LINE_GUESS`]: what a receipt reserves, so that it neither
+    /// funder), up to [`MAX_RESERVED_EARNINGS_PER_LINE`]: what a receipt reserves, so that it neither
     /// grows nor keeps spare room for good.
     pub(crate) earnings_per_line: usize,
 }
 
-/// The most earnings per line a receipt reserves room for up front; beyond it, it grows.
-const EARNINGS_PER_LINE_GUESS: usize = 8;
+/// The most earnings per line a receipt reserves room for up front (a program of many SKU rules
+/// has many rules but few per line); beyond it, the receipt grows.
+const MAX_RESERVED_EARNINGS_PER_LINE: usize = 8;
 
 impl Compiled {
     /// Who sells for `merchant`: its partner, else the program's owner.
@@ -98,7 +99,7 @@ impl Engine {
         let shares = |rule: &CompiledRule| rule.funders.len().max(1);
         let by_rules: usize = rules.rules.iter().map(shares).sum();
         let by_tier = tier_multipliers.iter().flatten().map(shares).max().unwrap_or(0);
-        let earnings_per_line = (by_rules + by_tier).min(EARNINGS_PER_LINE_GUESS);
+        let earnings_per_line = (by_rules + by_tier).min(MAX_RESERVED_EARNINGS_PER_LINE);
         let compiled = Compiled { program, rules, tier_multipliers, cards, sellers, cashback_rules, earnings_per_line };
         Engine { compiled: Arc::new(compiled) }
     }

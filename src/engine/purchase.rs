@@ -98,6 +98,7 @@ fn receipt_lines(
 ) -> Result<Vec<ReceiptLine>, EvalError> {
     check_line_count(purchase.lines.len())?;
     lines.clear();
+    let lent = lines.capacity() > 0;
     lines.reserve_exact(purchase.lines.len());
     for (index, line) in purchase.lines.iter().enumerate() {
         let qty = check_decimal("qty", line.qty)?;
@@ -126,6 +127,7 @@ fn receipt_lines(
             cashback_paid_refunded: Decimal::ZERO,
         });
     }
+    trim_room(&mut lines, lent);
     Ok(lines)
 }
 
@@ -247,8 +249,7 @@ fn earn(
     let (purchase, seller) = (order.purchase, order.seller);
     let order_parts = per_order_parts(draft, purchase, lines, order)?;
     earnings.clear();
-    // A receipt keeps its earnings for good: room for what the rules can give, and no more
-    // once they are known. Lent memory stays as it is, to serve the next receipt too.
+    // Room for what the rules can give; `trim_room` gives back what they didn't.
     let lent = earnings.capacity() > 0;
     earnings.reserve_exact(draft.program.earnings_per_line * lines.len());
     let mut scratch = Vec::new();
@@ -264,10 +265,19 @@ fn earn(
     if earnings.iter().any(|earning| earning.points.is_zero()) {
         earnings.retain(|earning| !earning.points.is_zero());
     }
-    if !lent {
-        earnings.shrink_to_fit();
-    }
+    trim_room(&mut earnings, lent);
     Ok(earnings)
+}
+
+/// Gives back room a receipt's vector doesn't need, since a receipt keeps its vectors for good:
+/// all of it for fresh memory, and for memory an earlier receipt lent what exceeds twice the
+/// need, so that reuse stays cheap while a large cart's memory can't end up held by a small
+/// order.
+fn trim_room<T>(vector: &mut Vec<T>, lent: bool) {
+    let room = if lent { 2 * vector.len() } else { vector.len() };
+    if vector.capacity() > room {
+        vector.shrink_to_fit();
+    }
 }
 
 /// What every line of one order earns against.

@@ -17,7 +17,10 @@ use crate::store::{Commit, CommitStatus, LedgerError, Recorded, Store, Versioned
 /// [`Ledger::apply`](crate::Ledger::apply) evaluates each event against the stored state by
 /// reference and applies its outcome in place, all under the store's lock: no copy of the
 /// member's state per event, and no race to retry. The price is that clones applying events at
-/// once take turns for the evaluation too; the store is one map behind one lock either way.
+/// once take turns for the evaluation too; the store is one map behind one lock either way. And
+/// should the engine panic (a bug: it refuses bad input with errors), it panics holding the
+/// lock, which stays poisoned: the store then refuses service rather than guess whether the
+/// state in place was half changed.
 ///
 /// ```
 /// use loyalty_engine::{MemberId, MemoryStore, Store};

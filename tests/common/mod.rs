@@ -4,9 +4,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use loyalty_engine::{
-    Account, Asset, Bucket, Event, Ledger, LedgerError, MemberId, MemberState, MemoryStore, Outcome, Posting, Program,
+    Account, Asset, Bucket, Commit, CommitStatus, Event, EventId, Ledger, LedgerError, MemberId, MemberState,
+    MemoryStore, MemoryStoreError, Outcome, Posting, Program, Recorded, Store, Versioned,
 };
 use rust_decimal::Decimal;
 
@@ -190,4 +192,35 @@ pub fn return_json(
         receipt.lines.iter().filter(|other| other.sku == *sku).map(|other| other.qty - other.returned_qty).sum();
     let qty = Decimal::from(qty).min(if named.is_empty() { unnamed_left } else { left });
     Some(format!(r#"{{"type":"return",{head},"order":"{order}","lines":[{{"sku":"{sku}"{named},"qty":"{qty}"}}]}}"#))
+}
+
+/// The memory store behind only `load`, `recorded` and `commit`, so that a ledger takes the
+/// provided `Store::apply`, the path database stores take; with a pause before each commit
+/// (as long as a network round trip, say) so that other writers can land in between.
+pub struct ByCommit {
+    pub store: MemoryStore,
+    pub pause_before_commit: Duration,
+}
+
+impl ByCommit {
+    pub fn new(store: MemoryStore) -> ByCommit {
+        ByCommit { store, pause_before_commit: Duration::ZERO }
+    }
+}
+
+impl Store for ByCommit {
+    type Error = MemoryStoreError;
+
+    fn load(&mut self, member: &MemberId) -> Result<Versioned, MemoryStoreError> {
+        self.store.load(member)
+    }
+
+    fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, MemoryStoreError> {
+        self.store.recorded(event)
+    }
+
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, MemoryStoreError> {
+        std::thread::sleep(self.pause_before_commit);
+        self.store.commit(commit)
+    }
 }

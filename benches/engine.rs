@@ -15,20 +15,6 @@ use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_ma
 use loyalty_engine::{Account, Asset, Engine, Event, MemberState, Notice, OrderId, Outcome, Tag, TierState};
 use rust_decimal::Decimal;
 
-/// Amounts of the postings that go from `from` to `to` accounts, in order.
-fn amounts(outcome: &Outcome, from: impl Fn(&Account) -> bool, to: impl Fn(&Account) -> bool) -> Vec<Decimal> {
-    outcome
-        .postings
-        .iter()
-        .filter(|posting| from(&posting.from) && to(&posting.to))
-        .map(|posting| posting.amount)
-        .collect()
-}
-
-fn is_funder(account: &Account) -> bool {
-    matches!(account, Account::Funder(_))
-}
-
 /// Amounts of `asset` issued: the postings from funders, in order.
 fn issued_of(outcome: &Outcome, asset: &Asset) -> Vec<Decimal> {
     let postings = outcome.postings.iter().filter(|posting| posting.asset == *asset && is_funder(&posting.from));

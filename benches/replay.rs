@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::*;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use loyalty_engine::{Account, Event, Ledger, MemberId, MemberState, MemoryStore, Outcome};
+use loyalty_engine::{Event, Ledger, MemberId, MemberState, MemoryStore, Outcome};
 use rust_decimal::Decimal;
 
 /// What the floor needs of one replayed event.
@@ -49,9 +49,8 @@ fn floor_replay(steps: &[FloorStep], template: &mut FloorPurchase, earned: &mut 
 
 /// What an outcome costs the funders: points issued less points clawed back.
 fn funder_cost(outcome: &Outcome) -> Decimal {
-    let out_of = outcome.postings.iter().filter(|posting| matches!(posting.from, Account::Funder(_)));
-    let into = outcome.postings.iter().filter(|posting| matches!(posting.to, Account::Funder(_)));
-    out_of.map(|posting| posting.amount).sum::<Decimal>() - into.map(|posting| posting.amount).sum::<Decimal>()
+    let issued: Decimal = amounts(outcome, is_funder, |_| true).into_iter().sum();
+    issued - amounts(outcome, |_| true, is_funder).into_iter().sum::<Decimal>()
 }
 
 fn replay(c: &mut Criterion) {

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Months, NaiveDate, TimeDelta, Utc};
-use loyalty_engine::{Engine, Event, MemberId, MemberState, Program, Receipt};
+use loyalty_engine::{Account, Engine, Event, MemberId, MemberState, Outcome, Program, Receipt};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -162,6 +162,20 @@ pub fn sku_purchase(sku: &str) -> Event {
         r#"{{"type": "purchase", "id": "e-1", "member": "{MEMBER}", "at": "{START}", "order": "o-1",
           "lines": [{{"sku": "{sku}", "qty": "2", "unit_price": "149.99"}}]}}"#
     ))
+}
+
+/// Amounts of the postings that go from `from` to `to` accounts, in order.
+pub fn amounts(outcome: &Outcome, from: impl Fn(&Account) -> bool, to: impl Fn(&Account) -> bool) -> Vec<Decimal> {
+    outcome
+        .postings
+        .iter()
+        .filter(|posting| from(&posting.from) && to(&posting.to))
+        .map(|posting| posting.amount)
+        .collect()
+}
+
+pub fn is_funder(account: &Account) -> bool {
+    matches!(account, Account::Funder(_))
 }
 
 /// Evaluates and applies `event`, panicking on refusal.
@@ -725,7 +739,8 @@ pub enum CdnowStep {
 /// [`CDNOW_RETURN_ONE_IN`] the return of one unit 3 to 10 days later (the row's index picks
 /// which and when, so every run is the same). Sorted by member, then time, then id: members are
 /// independent, so a replay may take them one after another, as the file lists them. (In time
-/// order across members, each event finds its member's state cold in the cache.)
+/// order across members, the same events ran 35% to 50% slower, presumably for states cold in
+/// the cache; see BENCHMARKS.md.)
 pub fn cdnow_events(rows: &[CdnowRow]) -> Vec<(Event, usize, CdnowStep)> {
     let mut events = Vec::with_capacity(rows.len() + rows.len() / CDNOW_RETURN_ONE_IN + 1);
     for (index, row) in rows.iter().enumerate() {

@@ -151,7 +151,7 @@ impl<'a> Draft<'a> {
         amount: Decimal,
         lot: Option<LotId>,
     ) -> Result<(), EvalError> {
-        assert!(!amount.is_sign_negative() || amount.is_zero(), "postings move positive amounts");
+        assert!(!is_negative(amount), "postings move positive amounts");
         if amount.is_zero() {
             return Ok(());
         }

@@ -67,8 +67,8 @@ pub(crate) struct Compiled {
     /// The cashback rules, their share as the effect's rate.
     pub(crate) cashback_rules: Vec<CompiledRule>,
     /// How many earnings a line can have at most (every rule and a tier's multiplier, per
-    /// funder), up to [`MAX_RESERVED_EARNINGS_PER_LINE`]: what a receipt reserves, so that it neither
-    /// grows nor keeps spare room for good.
+    /// funder), up to [`MAX_RESERVED_EARNINGS_PER_LINE`]: what a receipt reserves, so that it
+    /// neither grows nor keeps spare room for good.
     pub(crate) earnings_per_line: usize,
 }
 

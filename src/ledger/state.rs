@@ -352,8 +352,8 @@ impl MemberState {
 }
 
 /// Makes room for one more element, growing by half rather than doubling from four: most
-/// members hold a lot or two, and each takes 152 bytes. Growth stays geometric,
-/// so pushing stays amortized constant time.
+/// members hold a lot or two, and each takes 152 bytes. Growth stays geometric, so pushing
+/// stays amortized constant time.
 fn grow_gently<T>(vector: &mut Vec<T>) {
     if vector.len() == vector.capacity() {
         vector.reserve_exact(vector.len() / 2 + 1);

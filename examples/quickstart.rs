@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 fn apply(ledger: &mut Ledger<MemoryStore>, json: &str) -> Result<(), Box<dyn Error>> {
     let event: Event = serde_json::from_str(json)?;
     println!("{} at {}:", event.id(), event.at());
-    for posting in ledger.apply(&event)?.postings {
+    for posting in &ledger.apply(&event)?.postings {
         println!("  {}: {} -> {}  {}", posting.id, posting.from, posting.to, posting.amount);
     }
     let points = ledger.state(event.member())?.points();

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{Shop, decimal};
 use loyalty_engine::{Account, Asset, AssetTotals, Coverage, EvalError, FunderId, LedgerError, Money, Notice, Outcome};
 use rust_decimal::Decimal;
@@ -30,14 +32,14 @@ fn basket(
     qty: u32,
     price: &str,
     cashback: &str,
-) -> Result<Outcome, LedgerError> {
+) -> Result<Arc<Outcome>, LedgerError> {
     shop.try_apply(&format!(
         r#"{{"type":"purchase","member":"ida","at":"{day}T10:00:00Z","order":"{order}",
             "lines":[{{"sku":"basket","qty":"{qty}","unit_price":"{price}"}}],"pay_with_cashback":"{cashback}"}}"#
     ))
 }
 
-fn buy(shop: &mut Shop, day: &str, order: &str, price: &str) -> Outcome {
+fn buy(shop: &mut Shop, day: &str, order: &str, price: &str) -> Arc<Outcome> {
     basket(shop, day, order, 1, price, "0").unwrap()
 }
 
@@ -147,7 +149,7 @@ fn partial_returns_claw_back_exactly_what_the_order_earned() {
 }
 
 /// Buys for 500 (10.00 back at once), spends the 10.00 on a 20.00 order, returns the first.
-fn spend_then_return(policy: &str) -> (Shop, Outcome) {
+fn spend_then_return(policy: &str) -> (Shop, Arc<Outcome>) {
     let mut shop = grocer(0, policy);
     buy(&mut shop, "2026-03-01", "o-1", "500.00");
     basket(&mut shop, "2026-03-02", "o-2", 1, "20.00", "10.00").unwrap();

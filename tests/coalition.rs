@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{Shop, decimal};
 use loyalty_engine::{Account, Asset, AssetTotals, FunderId, Outcome};
 use rust_decimal::Decimal;
@@ -25,7 +27,7 @@ fn coalition(policy: &str) -> Shop {
     ))
 }
 
-fn book(shop: &mut Shop, day: &str, order: &str, merchant: &str, price: &str, points: &str) -> Outcome {
+fn book(shop: &mut Shop, day: &str, order: &str, merchant: &str, price: &str, points: &str) -> Arc<Outcome> {
     shop.apply(&format!(
         r#"{{"type":"purchase","member":"ana","at":"{day}T10:00:00Z","order":"{order}","merchant":"{merchant}",
             "lines":[{{"sku":"{order}","qty":"1","unit_price":"{price}"}}],"pay_with_points":"{points}"}}"#

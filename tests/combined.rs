@@ -608,7 +608,7 @@ proptest! {
             let first = ledger.apply(&applied.event).unwrap();
             let second = ledger.apply(&applied.event).unwrap();
             prop_assert_eq!(&first, &second);
-            prop_assert_eq!(&first, &applied.outcome);
+            prop_assert_eq!(&*first, &applied.outcome);
             let again = history.engine.evaluate(&applied.before, &applied.event).unwrap();
             prop_assert_eq!(&again, &applied.outcome);
             let stored = serde_json::to_string(&applied.after).unwrap();

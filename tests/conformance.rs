@@ -21,6 +21,7 @@ mod model;
 mod suite;
 
 use std::cell::Cell;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backends::Backend;
@@ -75,7 +76,7 @@ impl Store for EitherPath {
         self.store.commit(commit)
     }
 
-    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Outcome, LedgerError> {
+    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Arc<Outcome>, LedgerError> {
         if self.by_commit {
             let pause_before_commit = Duration::from_micros(300);
             ByCommit { store: self.store.clone(), pause_before_commit }.apply(engine, event)

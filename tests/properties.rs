@@ -339,7 +339,7 @@ proptest! {
             let first = ledger.apply(&applied.event).unwrap();
             let second = ledger.apply(&applied.event).unwrap();
             prop_assert_eq!(&first, &second);
-            prop_assert_eq!(&first, &applied.outcome);
+            prop_assert_eq!(&*first, &applied.outcome);
         }
         for state in history.states.values() {
             prop_assert_eq!(&ledger.state(state.member()).unwrap(), state);

@@ -282,7 +282,7 @@ fn multipliers_stack_additively_and_excluded_lines_earn_nothing() {
                      {"sku":"ship","qty":"1","unit_price":"5","category":"delivery"}]}"#,
     );
     assert_eq!(shop.available("eda"), decimal("42"), "(1 + 1 + 2) x 10.50, rounded once per line");
-    let earnings = &outcome.receipt.unwrap().earnings;
+    let earnings = &outcome.receipt.as_ref().unwrap().earnings;
     let by_rule: Vec<_> = earnings.iter().map(|earning| (earning.rule.as_str(), earning.points)).collect();
     assert_eq!(by_rule, vec![("base", decimal("11")), ("brand", decimal("10")), ("week", decimal("21"))]);
 }

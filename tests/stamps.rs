@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{Shop, decimal};
 use loyalty_engine::{Account, Asset, EvalError, LedgerError, Notice, Outcome, RewardStatus, StampProgress, Tag};
 use rust_decimal::Decimal;
@@ -20,14 +22,14 @@ fn cafe(carry_over: bool) -> Shop {
     ))
 }
 
-fn coffees(shop: &mut Shop, member: &str, day: &str, order: &str, qty: u32) -> Outcome {
+fn coffees(shop: &mut Shop, member: &str, day: &str, order: &str, qty: u32) -> Arc<Outcome> {
     shop.apply(&format!(
         r#"{{"type":"purchase","member":"{member}","at":"{day}T08:00:00Z","order":"{order}",
             "lines":[{{"sku":"flat-white","qty":"{qty}","unit_price":"3.80","category":"coffee"}}]}}"#
     ))
 }
 
-fn return_coffees(shop: &mut Shop, member: &str, day: &str, order: &str, qty: u32) -> Outcome {
+fn return_coffees(shop: &mut Shop, member: &str, day: &str, order: &str, qty: u32) -> Arc<Outcome> {
     shop.give_back(member, day, order, "flat-white", &qty.to_string())
 }
 
@@ -48,7 +50,7 @@ fn issued(outcome: &Outcome) -> Vec<String> {
         .collect()
 }
 
-fn use_reward(shop: &mut Shop, member: &str, day: &str, reward: &str) -> Result<Outcome, LedgerError> {
+fn use_reward(shop: &mut Shop, member: &str, day: &str, reward: &str) -> Result<Arc<Outcome>, LedgerError> {
     shop.try_apply(&format!(
         r#"{{"type":"redeem_reward","member":"{member}","at":"{day}T09:00:00Z","reward":"{reward}"}}"#
     ))

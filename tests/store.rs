@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use common::{ByCommit, decimal, event, member, one_item_purchase, program, redemption};
 use loyalty_engine::{
@@ -211,4 +213,22 @@ fn a_commit_prepared_before_an_in_place_apply_loses() {
     assert_eq!(other.commit(commit).unwrap(), CommitStatus::DuplicateEvent);
     assert_eq!(store.committed().unwrap().len(), 2);
     assert_eq!(other.load(&member("m")).unwrap().version, 2);
+}
+
+/// The memory store keeps the outcome it answers with: a retry, the log and `recorded` all
+/// hand out that one outcome, not copies of it.
+#[test]
+fn the_memory_store_shares_the_outcome_it_records() {
+    let store = MemoryStore::new();
+    let mut ledger = Ledger::new(engine(), store.clone());
+    let purchase = one_item_purchase("e-1", "m", "o-1", "100");
+
+    let first = ledger.apply(&purchase).unwrap();
+    let retried = ledger.apply(&purchase).unwrap();
+
+    assert!(Arc::ptr_eq(&first, &retried), "a retry answers with the recorded outcome itself");
+    let logged = &store.committed().unwrap()[0];
+    assert!(Arc::ptr_eq(&first, &logged.outcome), "the log holds the outcome the caller got");
+    let recorded = ledger.store_mut().recorded(purchase.id()).unwrap().expect("recorded");
+    assert!(Arc::ptr_eq(&first, &recorded.outcome));
 }

@@ -1,5 +1,7 @@
 //! The imperative shell: load, evaluate, commit, retry (or whatever the store does instead).
 
+use std::sync::Arc;
+
 use crate::engine::{Engine, EvalError};
 use crate::event::Event;
 use crate::id::{EventId, MemberId};
@@ -90,13 +92,15 @@ impl<S: Store> Ledger<S> {
         Ok(self.store.load(member).map_err(store_error)?.state)
     }
 
-    /// Applies one event exactly once.
+    /// Applies one event exactly once, and answers its outcome: shared, because the store
+    /// records the same outcome to answer a retry of the event with (the memory store keeps it
+    /// as it is, so recording it costs no copy).
     ///
     /// # Errors
     ///
     /// See [`LedgerError`]; whatever the error, the store holds either the whole event or
     /// nothing of it.
-    pub fn apply(&mut self, event: &Event) -> Result<Outcome, LedgerError> {
+    pub fn apply(&mut self, event: &Event) -> Result<Arc<Outcome>, LedgerError> {
         self.store.apply(&self.engine, event)
     }
 }
@@ -106,7 +110,7 @@ pub(crate) fn apply_by_commit<S: Store + ?Sized>(
     store: &mut S,
     engine: &Engine,
     event: &Event,
-) -> Result<Outcome, LedgerError> {
+) -> Result<Arc<Outcome>, LedgerError> {
     for _ in 0..MAX_COMMIT_ATTEMPTS {
         if let Some(recorded) = store.recorded(event.id()).map_err(store_error)? {
             check_retry(&recorded.event, event)?;
@@ -118,7 +122,7 @@ pub(crate) fn apply_by_commit<S: Store + ?Sized>(
         next_state.apply(&outcome);
         let commit = Commit { expected_version: loaded.version, event, outcome: &outcome, next_state };
         match store.commit(commit).map_err(store_error)? {
-            CommitStatus::Committed { .. } => return Ok(outcome),
+            CommitStatus::Committed { .. } => return Ok(Arc::new(outcome)),
             CommitStatus::VersionConflict | CommitStatus::DuplicateEvent => continue,
         }
     }

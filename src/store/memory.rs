@@ -80,15 +80,15 @@ impl Contents {
 
     /// Appends to the log, under the outcome's event id (the event's own); the caller has
     /// checked that the id is new.
-    fn record(&mut self, event: &Event, outcome: &Outcome) {
+    fn record(&mut self, event: &Event, outcome: Arc<Outcome>) {
         self.events.insert(outcome.event.clone(), self.log.len());
-        self.log.push(Recorded { event: event.clone(), outcome: outcome.clone() });
+        self.log.push(Recorded { event: event.clone(), outcome });
     }
 
     /// [`Store::apply`] in place. The stored state is only borrowed until the engine has
     /// accepted the event and its id is known new, so a refused event or a retry leaves it as
     /// it was; from then on nothing can fail.
-    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Outcome, LedgerError> {
+    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Arc<Outcome>, LedgerError> {
         if let Some(recorded) = self.recorded(event.id()) {
             check_retry(&recorded.event, event)?;
             return Ok(recorded.outcome.clone());
@@ -110,7 +110,8 @@ impl Contents {
                 outcome
             }
         };
-        self.record(event, &outcome);
+        let outcome = Arc::new(outcome);
+        self.record(event, Arc::clone(&outcome));
         Ok(outcome)
     }
 }
@@ -144,11 +145,11 @@ impl Store for MemoryStore {
         }
         let version = version + 1;
         member.insert_entry(Versioned { state: commit.next_state, version });
-        contents.record(commit.event, commit.outcome);
+        contents.record(commit.event, Arc::new(commit.outcome.clone()));
         Ok(CommitStatus::Committed { version })
     }
 
-    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Outcome, LedgerError> {
+    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Arc<Outcome>, LedgerError> {
         self.contents().map_err(store_error)?.apply(engine, event)
     }
 }

@@ -16,6 +16,8 @@ pub use memory::{MemoryStore, MemoryStoreError};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, SqliteStoreError};
 
+use std::sync::Arc;
+
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::id::{EventId, MemberId};
@@ -63,7 +65,7 @@ pub trait Store {
     /// # Errors
     ///
     /// As [`Ledger::apply`].
-    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Outcome, LedgerError> {
+    fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Arc<Outcome>, LedgerError> {
         ledger::apply_by_commit(self, engine, event)
     }
 }
@@ -82,8 +84,9 @@ pub struct Versioned {
 pub struct Recorded {
     /// The event as first applied.
     pub event: Event,
-    /// Its outcome.
-    pub outcome: Outcome,
+    /// Its outcome, shared with whoever applied the event or asked for it since (a store that
+    /// keeps outcomes in memory hands out the one it keeps).
+    pub outcome: Arc<Outcome>,
 }
 
 /// What one commit writes. The next state is handed over, so a store that keeps states in

@@ -1,6 +1,7 @@
 //! A [`Store`] on PostgreSQL, through the synchronous `postgres` client (feature `postgres`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::postgres::config::Host;
@@ -442,7 +443,7 @@ impl PostgresStore {
         &mut self,
         engine: &Engine,
         events: &[Event],
-    ) -> Result<Vec<Result<Outcome, LedgerError>>, PostgresStoreError> {
+    ) -> Result<Vec<Result<Arc<Outcome>, LedgerError>>, PostgresStoreError> {
         let count = events.len();
         let (members, ids) = sql::batch_keys(events);
         let members: Vec<&str> = members.iter().map(MemberId::as_str).collect();
@@ -623,7 +624,7 @@ fn decode_member(member: &MemberId, version: i64, state: &str) -> Result<Version
 fn decode_recorded(id: &str, event: &str, outcome: &str) -> Result<Recorded, PostgresStoreError> {
     Ok(Recorded {
         event: sql::from_json(|| format!("event {id}"), event)?,
-        outcome: sql::from_json(|| format!("the outcome of event {id}"), outcome)?,
+        outcome: Arc::new(sql::from_json(|| format!("the outcome of event {id}"), outcome)?),
     })
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
@@ -422,7 +423,7 @@ impl SqliteStore {
         &mut self,
         engine: &Engine,
         events: &[Event],
-    ) -> Result<Vec<Result<Outcome, LedgerError>>, SqliteStoreError> {
+    ) -> Result<Vec<Result<Arc<Outcome>, LedgerError>>, SqliteStoreError> {
         let failed = |source| SqliteStoreError::BatchFailed { events: events.len(), source };
         for _ in 0..MAX_COMMIT_ATTEMPTS {
             let transaction =
@@ -582,7 +583,7 @@ fn read_recorded(connection: &Connection, event: &EventId) -> Result<Option<Reco
 fn decode_recorded(id: &str, event: &str, outcome: &str) -> Result<Recorded, SqliteStoreError> {
     Ok(Recorded {
         event: sql::from_json(|| format!("event {id}"), event)?,
-        outcome: sql::from_json(|| format!("the outcome of event {id}"), outcome)?,
+        outcome: Arc::new(sql::from_json(|| format!("the outcome of event {id}"), outcome)?),
     })
 }
 

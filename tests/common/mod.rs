@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use loyalty_engine::{
@@ -86,18 +87,18 @@ impl Shop {
     }
 
     /// Applies an event given as JSON without its `id`, which is numbered automatically.
-    pub fn try_apply(&mut self, json_without_id: &str) -> Result<Outcome, LedgerError> {
+    pub fn try_apply(&mut self, json_without_id: &str) -> Result<Arc<Outcome>, LedgerError> {
         let id = self.next_id();
         let json = json_without_id.replacen('{', &format!("{{\"id\":\"{id}\","), 1);
         self.ledger.apply(&event(&json))
     }
 
-    pub fn apply(&mut self, json_without_id: &str) -> Outcome {
+    pub fn apply(&mut self, json_without_id: &str) -> Arc<Outcome> {
         self.try_apply(json_without_id).unwrap_or_else(|error| panic!("event refused: {error}\n{json_without_id}"))
     }
 
     /// A one-line purchase of one unit.
-    pub fn buy(&mut self, member: &str, day: &str, order: &str, sku: &str, price: &str) -> Outcome {
+    pub fn buy(&mut self, member: &str, day: &str, order: &str, sku: &str, price: &str) -> Arc<Outcome> {
         self.buy_paying(member, day, order, sku, price, "0")
     }
 
@@ -109,21 +110,21 @@ impl Shop {
         sku: &str,
         price: &str,
         points: &str,
-    ) -> Outcome {
+    ) -> Arc<Outcome> {
         self.apply(&format!(
             r#"{{"type":"purchase","member":"{member}","at":"{day}T12:00:00Z","order":"{order}",
                 "lines":[{{"sku":"{sku}","qty":"1","unit_price":"{price}"}}],"pay_with_points":"{points}"}}"#
         ))
     }
 
-    pub fn give_back(&mut self, member: &str, day: &str, order: &str, sku: &str, qty: &str) -> Outcome {
+    pub fn give_back(&mut self, member: &str, day: &str, order: &str, sku: &str, qty: &str) -> Arc<Outcome> {
         self.apply(&format!(
             r#"{{"type":"return","member":"{member}","at":"{day}T12:00:00Z","order":"{order}",
                 "lines":[{{"sku":"{sku}","qty":"{qty}"}}]}}"#
         ))
     }
 
-    pub fn tick(&mut self, member: &str, day: &str) -> Outcome {
+    pub fn tick(&mut self, member: &str, day: &str) -> Arc<Outcome> {
         self.apply(&format!(r#"{{"type":"tick","member":"{member}","at":"{day}T12:00:00Z"}}"#))
     }
 

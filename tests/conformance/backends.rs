@@ -1,10 +1,12 @@
 //! The stores under test, behind one trait: how to make an empty database, open more
 //! connections to it, and read back everything it holds.
 
+use std::sync::Arc;
+
 use loyalty_engine::{Engine, Event, LedgerError, MemberId, MemberState, Outcome, Posting, Recorded, Store};
 
 /// What a batch gave for each of its events.
-pub type Batch = Vec<Result<Outcome, LedgerError>>;
+pub type Batch = Vec<Result<Arc<Outcome>, LedgerError>>;
 
 /// A kind of store and a database of it.
 pub trait Backend {
@@ -87,7 +89,7 @@ pub mod memory {
 
         fn postings(&self, member: &MemberId) -> Vec<Posting> {
             let committed = self.committed().into_iter().filter(|recorded| recorded.outcome.member == *member);
-            committed.flat_map(|recorded| recorded.outcome.postings).collect()
+            committed.flat_map(|recorded| recorded.outcome.postings.clone()).collect()
         }
 
         fn snapshot(&self) -> String {

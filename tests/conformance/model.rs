@@ -5,6 +5,7 @@
 //! events mixed in.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use loyalty_engine::{
@@ -33,13 +34,13 @@ pub fn member(id: &str) -> MemberId {
 /// What applying an event through the ledger should give.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expect {
-    Applied(Outcome),
+    Applied(Arc<Outcome>),
     Rejected(EvalError),
     Conflict,
 }
 
 /// What applying an event through the ledger gave; store failures are test failures.
-pub fn observed(result: Result<Outcome, LedgerError>) -> Expect {
+pub fn observed(result: Result<Arc<Outcome>, LedgerError>) -> Expect {
     match result {
         Ok(outcome) => Expect::Applied(outcome),
         Err(LedgerError::Rejected(error)) => Expect::Rejected(error),
@@ -71,7 +72,8 @@ impl Model {
                 let mut next = state;
                 next.apply(&outcome);
                 self.states.insert(event.member().clone(), next);
-                let recorded = Recorded { event: event.clone(), outcome: outcome.clone() };
+                let outcome = Arc::new(outcome);
+                let recorded = Recorded { event: event.clone(), outcome: Arc::clone(&outcome) };
                 self.recorded.insert(event.id().clone(), recorded.clone());
                 self.by_member.entry(event.member().clone()).or_default().push(recorded);
                 Expect::Applied(outcome)

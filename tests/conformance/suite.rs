@@ -430,7 +430,7 @@ fn race<B: Backend, S: Store + Send + 'static>(
         let outcome = engine
             .evaluate(state, &recorded.event)
             .map_err(|error| format!("replaying {} in commit order: {error}", recorded.event.id()))?;
-        if outcome != recorded.outcome {
+        if outcome != *recorded.outcome {
             return Err(format!("replaying {} in commit order gives another outcome", recorded.event.id()));
         }
         state.apply(&outcome);

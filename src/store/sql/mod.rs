@@ -15,6 +15,7 @@
 //!   amount (text in SQLite, `NUMERIC` in PostgreSQL), lot.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
@@ -171,7 +172,7 @@ impl WriteSet {
 pub(crate) struct Plan {
     /// One result per event of the batch, in order, as [`Ledger::apply`](crate::Ledger::apply)
     /// would give it.
-    pub(crate) results: Vec<Result<Outcome, LedgerError>>,
+    pub(crate) results: Vec<Result<Arc<Outcome>, LedgerError>>,
     /// The rows to write.
     pub(crate) writes: WriteSet,
 }
@@ -206,7 +207,7 @@ pub(crate) fn plan(
         .map(|(member, versioned)| (member, Member { loaded_version: versioned.version, current: versioned }))
         .collect();
     let mut applied: HashMap<EventId, usize> = HashMap::new();
-    let mut results: Vec<Result<Outcome, LedgerError>> = Vec::with_capacity(events.len());
+    let mut results: Vec<Result<Arc<Outcome>, LedgerError>> = Vec::with_capacity(events.len());
     let mut new_events: Vec<(usize, u64)> = Vec::new();
     for (index, event) in events.iter().enumerate() {
         let earlier = applied.get(event.id()).map(|earlier| (&events[*earlier], &results[*earlier]));
@@ -216,7 +217,7 @@ pub(crate) fn plan(
         };
         if let Some((first, outcome)) = earlier {
             let result = if first == event {
-                Ok(outcome.clone())
+                Ok(Arc::clone(outcome))
             } else {
                 Err(LedgerError::Conflict { event: event.id().clone() })
             };
@@ -233,7 +234,7 @@ pub(crate) fn plan(
                 member.current.version += 1;
                 applied.insert(event.id().clone(), index);
                 new_events.push((index, member.current.version));
-                results.push(Ok(outcome));
+                results.push(Ok(Arc::new(outcome)));
             }
             Err(error) => results.push(Err(LedgerError::Rejected(error))),
         }

@@ -216,7 +216,7 @@ fn a_commit_prepared_before_an_in_place_apply_loses() {
 }
 
 /// The memory store keeps the outcome it answers with: a retry, the log and `recorded` all
-/// hand out that one outcome, not copies of it.
+/// hand out that one outcome, not copies of it. Kept for good, it holds no spare room.
 #[test]
 fn the_memory_store_shares_the_outcome_it_records() {
     let store = MemoryStore::new();
@@ -231,4 +231,7 @@ fn the_memory_store_shares_the_outcome_it_records() {
     assert!(Arc::ptr_eq(&first, &logged.outcome), "the log holds the outcome the caller got");
     let recorded = ledger.store_mut().recorded(purchase.id()).unwrap().expect("recorded");
     assert!(Arc::ptr_eq(&first, &recorded.outcome));
+    assert_eq!((first.postings.len(), first.lots_opened.len()), (1, 1), "one accrual into one lot");
+    assert_eq!(first.postings.capacity(), 2, "room for a vesting and the line's accrual, no more");
+    assert_eq!(first.lots_opened.capacity(), 1);
 }

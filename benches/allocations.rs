@@ -3,8 +3,10 @@
 //!
 //! `cargo bench --bench allocations`
 //!
-//! Last, it replays the CDNOW purchases and their seeded returns into member states and reports
-//! the memory they hold per member (live heap bytes, counted the same way).
+//! Last, it replays the CDNOW purchases and their seeded returns, and reports live heap bytes
+//! (counted the same way): what the `MemoryStore` holds afterwards (member states, and every
+//! event with its outcome in the log, spare room of the log's vectors included), per member and
+//! per event; and what the member states alone hold per member, replayed into a `HashMap`.
 //!
 //! Each row warms up with `WARM_UP` calls, then averages `CALLS` calls in the steady state. An
 //! outcome is dropped inside the measured call (frees are not counted). Where a row applies the

@@ -28,9 +28,9 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         None => (Vec::new(), Vec::new()),
     };
     let mut lines = receipt_lines(draft, purchase, lines)?;
-    // Exactly the room most purchases use, a vesting and then an accrual per line: a store may
-    // keep the outcome for good (the memory store does), and a plain `reserve` rounds up to four.
-    draft.outcome.postings.reserve_exact(1 + purchase.lines.len());
+    // Exactly the room most purchases use, a vesting and an accrual: the memory store keeps the
+    // outcome for good, trimmed, and a plain `reserve` would round up to four.
+    draft.outcome.postings.reserve_exact(2);
     draft.settle()?;
     let order_total = checked_sum(lines.iter().map(|line| line.value.value()))?;
     // Borrowed from the program, not the draft, so that the draft stays free to change.
@@ -438,7 +438,7 @@ fn open_lots(
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), EvalError> {
     let first_index = draft.outcome.lots_opened.len();
-    // Exactly one lot's room for the usual single funder, as for the postings; more grow as usual.
+    // Exactly one lot's room, for the usual single funder, as for the postings.
     if !earnings.is_empty() {
         draft.outcome.lots_opened.reserve_exact(1);
     }

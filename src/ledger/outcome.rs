@@ -78,6 +78,15 @@ impl Outcome {
         }
     }
 
+    /// Gives back the vectors' spare room, for an outcome kept for good.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.postings.shrink_to_fit();
+        self.lots_opened.shrink_to_fit();
+        self.revised.shrink_to_fit();
+        self.rewards.shrink_to_fit();
+        self.notices.shrink_to_fit();
+    }
+
     /// Empties the outcome for another event, keeping the vectors' memory.
     pub(crate) fn reset(&mut self, event: &EventId, member: &MemberId, at: DateTime<Utc>) {
         self.event.clone_from(event);

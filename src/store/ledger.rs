@@ -92,9 +92,9 @@ impl<S: Store> Ledger<S> {
         Ok(self.store.load(member).map_err(store_error)?.state)
     }
 
-    /// Applies one event exactly once, and answers its outcome: shared, because the store
-    /// records the same outcome to answer a retry of the event with (the memory store keeps it
-    /// as it is, so recording it costs no copy).
+    /// Applies one event exactly once, and answers its outcome. The outcome is shared so that a
+    /// store keeping outcomes in memory (to answer retries with) can record the one it hands
+    /// out rather than a copy, as [`MemoryStore`](crate::MemoryStore) does.
     ///
     /// # Errors
     ///

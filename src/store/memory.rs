@@ -93,7 +93,7 @@ impl Contents {
             check_retry(&recorded.event, event)?;
             return Ok(recorded.outcome.clone());
         }
-        let outcome = match self.members.get_mut(event.member()) {
+        let mut outcome = match self.members.get_mut(event.member()) {
             Some(stored) => {
                 let outcome = engine.evaluate(&stored.state, event)?;
                 stored.state.apply(&outcome);
@@ -110,6 +110,9 @@ impl Contents {
                 outcome
             }
         };
+        // Kept in the log for good: without the room the engine reserved for the common case
+        // (free when it was used), as the copy this log kept before it shared its outcomes.
+        outcome.shrink_to_fit();
         let outcome = Arc::new(outcome);
         self.record(event, Arc::clone(&outcome));
         Ok(outcome)

@@ -84,8 +84,8 @@ pub struct Versioned {
 pub struct Recorded {
     /// The event as first applied.
     pub event: Event,
-    /// Its outcome, shared with whoever applied the event or asked for it since (a store that
-    /// keeps outcomes in memory hands out the one it keeps).
+    /// Its outcome. Shared, so that a store keeping outcomes in memory can hand out the one it
+    /// keeps ([`MemoryStore`] does); a database store answers one decoded from its record.
     pub outcome: Arc<Outcome>,
 }
 

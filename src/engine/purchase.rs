@@ -28,8 +28,8 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         None => (Vec::new(), Vec::new()),
     };
     let mut lines = receipt_lines(draft, purchase, lines)?;
-    // Exactly the room most purchases use, a vesting and an accrual: the memory store keeps the
-    // outcome for good, trimmed, and a plain `reserve` would round up to four.
+    // Exactly the room most purchases use, a vesting and an accrual (a plain `reserve` rounds up
+    // to four), so that an outcome the memory store keeps is already tight and costs no trim.
     draft.outcome.postings.reserve_exact(2);
     draft.settle()?;
     let order_total = checked_sum(lines.iter().map(|line| line.value.value()))?;

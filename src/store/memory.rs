@@ -110,8 +110,8 @@ impl Contents {
                 outcome
             }
         };
-        // Kept in the log for good: without the room the engine reserved for the common case
-        // (free when it was used), as the copy this log kept before it shared its outcomes.
+        // The log keeps the outcome for good, so it gives back room the engine reserved and the
+        // event did not use (nothing to do when it did, as for most purchases).
         outcome.shrink_to_fit();
         let outcome = Arc::new(outcome);
         self.record(event, Arc::clone(&outcome));

@@ -47,7 +47,8 @@ pub(crate) struct Draft<'a> {
     creditors: Creditors,
     /// The creditors the last posting into `debt` or `forgiven` paid.
     paid_creditors: Vec<(FunderId, Decimal)>,
-    /// A receipt no one else holds, whose memory a purchase may reuse for its own.
+    /// The receipt `evaluate_into` wrote last time, whose memory a purchase reuses for its own
+    /// when nothing else holds it.
     pub(crate) spare_receipt: Option<Arc<Receipt>>,
 }
 

@@ -150,10 +150,8 @@ impl Engine {
     ///
     /// As [`evaluate`](Engine::evaluate).
     pub fn evaluate_into(&self, state: &MemberState, event: &Event, outcome: &mut Outcome) -> Result<(), EvalError> {
-        // The last receipt's memory serves the next one, unless something else still holds it
-        // (a state it was applied to shares it).
-        let spare_receipt =
-            outcome.receipt.take().and_then(|mut receipt| Arc::get_mut(&mut receipt).is_some().then_some(receipt));
+        // The last receipt's memory may serve the next purchase's receipt.
+        let spare_receipt = outcome.receipt.take();
         outcome.reset(event.id(), event.member(), event.at());
         self.evaluate_emptied(state, event, outcome, spare_receipt)
     }

@@ -23,8 +23,10 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         return Err(EvalError::DuplicateOrder { order: purchase.order.clone() });
     }
     let mut spare = draft.spare_receipt.take();
-    let (lines, earnings) = match spare.as_mut().and_then(Arc::get_mut) {
-        Some(spare) => (std::mem::take(&mut spare.lines), std::mem::take(&mut spare.earnings)),
+    // Not while anything else holds it: a state the last outcome was applied to shares it.
+    let mut shell = spare.as_mut().and_then(Arc::get_mut);
+    let (lines, earnings) = match &mut shell {
+        Some(shell) => (std::mem::take(&mut shell.lines), std::mem::take(&mut shell.earnings)),
         None => (Vec::new(), Vec::new()),
     };
     let mut lines = receipt_lines(draft, purchase, lines)?;
@@ -79,10 +81,10 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         stamps,
     };
     tiers::record_order(draft, &receipt)?;
-    draft.outcome.receipt = Some(match spare.as_mut().and_then(Arc::get_mut) {
+    draft.outcome.receipt = Some(match shell {
         Some(shell) => {
             *shell = receipt;
-            spare.expect("a spare receipt was just written")
+            spare.expect("the shell is the spare receipt")
         }
         None => Arc::new(receipt),
     });

@@ -98,8 +98,9 @@ pub use event::{Custom, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, R
 pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RewardId, RuleId, Sku, Tag};
 pub use ledger::{
     Account, AccountParseError, Asset, AssetParseError, Bucket, CashbackBalance, Contribution, Coverage, Earning,
-    Enrollment, Lot, LotId, MemberState, Notice, Outcome, PaidWith, PendingDowngrade, PointsBalance, Posting,
-    PostingId, Receipt, ReceiptLine, Reward, RewardStatus, StampEarning, TierChangeReason, TierRun, TierState,
+    Enrollment, LinePayment, Lot, LotId, MemberState, Notice, Outcome, PaidWith, Payment, PendingDowngrade,
+    PointsBalance, Posting, PostingId, Receipt, ReceiptLine, Reward, RewardStatus, StampEarning, TierChangeReason,
+    TierRun, TierState,
 };
 pub use program::{
     CalendarPeriod, Cashback, CashbackRule, CashbackSpending, CompileError, Condition, Downgrade, Earn, EarnRule,

@@ -218,11 +218,14 @@ proptest! {
             for earning in receipt.earnings.iter().chain(&receipt.cashback) {
                 prop_assert_eq!(earning.clawed_back, earning.points);
             }
-            for paid in &receipt.paid_with {
+            let Some(payment) = &receipt.payment else { continue };
+            for paid in &payment.paid_with {
                 prop_assert_eq!(paid.refunded, paid.points);
             }
-            for line in &receipt.lines {
-                prop_assert_eq!(line.points_paid_refunded, line.points_paid);
+            prop_assert_eq!(payment.lines.len(), receipt.lines.len());
+            for share in &payment.lines {
+                prop_assert_eq!(share.points_refunded, share.points);
+                prop_assert_eq!(share.cashback_refunded, share.cashback);
             }
         }
     }

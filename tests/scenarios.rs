@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Shop, decimal, member};
-use loyalty_engine::{Account, Asset, Coverage, EvalError, FunderId, LedgerError, Notice};
+use loyalty_engine::{Account, Asset, Coverage, EvalError, FunderId, LedgerError, MemberState, Notice};
 
 /// A shop where 1 point is worth 1 lira and a purchase earns 10%, with the given vesting and
 /// policy for spent points.
@@ -380,6 +380,34 @@ fn points_paid_for_a_returned_order_come_back_with_their_old_expiry() {
     assert_eq!(shop.available("hale"), decimal("100"));
     shop.tick("hale", "2026-01-31");
     assert!(shop.available("hale").is_zero(), "given-back points expire with the lot they came from");
+}
+
+#[test]
+fn a_state_stored_by_0_1_0_keeps_what_paid_for_its_orders() {
+    let mut shop = cafe_with_points_expiring_after(30);
+    shop.buy("hale", "2026-01-01", "o-1", "grinder", "100");
+    shop.apply(
+        r#"{"type":"purchase","member":"hale","at":"2026-01-10T12:00:00Z","order":"o-2","pay_with_points":"45",
+            "lines":[{"sku":"kettle","qty":"1","unit_price":"60"},{"sku":"mug","qty":"2","unit_price":"15"}]}"#,
+    );
+    shop.give_back("hale", "2026-01-12", "o-2", "mug", "1");
+    let now = serde_json::to_value(shop.state("hale")).unwrap();
+
+    // 0.1.0 kept each line's share of the payment on the line and `paid_with` on the receipt.
+    let mut stored_by_0_1_0 = now.clone();
+    let paid_order =
+        stored_by_0_1_0["orders"].as_array_mut().unwrap().iter_mut().find(|receipt| receipt["order"] == "o-2");
+    let receipt = paid_order.unwrap().as_object_mut().unwrap();
+    let payment = receipt.remove("payment").expect("the kettle and mugs were paid with points");
+    receipt.insert("paid_with".into(), payment["paid_with"].clone());
+    for (line, share) in receipt["lines"].as_array_mut().unwrap().iter_mut().zip(payment["lines"].as_array().unwrap()) {
+        line["points_paid"] = share["points"].clone();
+        line["points_paid_refunded"] = share.get("points_refunded").cloned().unwrap_or("0".into());
+    }
+
+    let loaded: MemberState = serde_json::from_value(stored_by_0_1_0).unwrap();
+    assert_eq!(loaded, shop.state("hale"), "what paid for the order and what came back are kept");
+    assert!(!now.to_string().contains("points_paid"), "and written in the new form");
 }
 
 #[test]

@@ -4,11 +4,11 @@ use rust_decimal::Decimal;
 
 use crate::amount::{Money, Rounding, RoundingMode, floor_to, split_exact};
 use crate::engine::draft::Draft;
-use crate::engine::purchase::{OrderContext, Payment, drain_payment, push_shares, round_line};
+use crate::engine::purchase::{Charge, OrderContext, drain_payment, push_shares, round_line};
 use crate::engine::{EvalError, check_decimal, checked, checked_sum};
 use crate::event::Purchase;
 use crate::id::FunderId;
-use crate::ledger::{Asset, Earning, PaidWith, ReceiptLine};
+use crate::ledger::{Asset, Earning, Payment, ReceiptLine};
 use crate::program::Effect;
 
 /// Drains the cashback that pays for the order and spreads it over the lines by value; at most
@@ -17,10 +17,10 @@ use crate::program::Effect;
 pub(super) fn pay(
     draft: &mut Draft<'_>,
     purchase: &Purchase,
-    lines: &mut [ReceiptLine],
+    lines: &[ReceiptLine],
     unpaid: Decimal,
     seller: &FunderId,
-    paid_with: &mut Vec<PaidWith>,
+    payment: &mut Payment,
 ) -> Result<Decimal, EvalError> {
     let requested = check_decimal("pay_with_cashback", purchase.pay_with_cashback.value())?;
     if requested.is_zero() {
@@ -48,8 +48,8 @@ pub(super) fn pay(
             minimum,
         });
     }
-    let payment = Payment { asset: &Asset::Cashback, amount: requested, decimal_places: money_places };
-    drain_payment(draft, &payment, seller, lines, |line| &mut line.cashback_paid, paid_with)?;
+    let charge = Charge { asset: &Asset::Cashback, amount: requested, decimal_places: money_places };
+    drain_payment(draft, &charge, seller, lines, |share| &mut share.cashback, payment)?;
     Ok(requested)
 }
 

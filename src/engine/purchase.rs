@@ -11,7 +11,7 @@ use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps, tiers};
 use crate::event::Purchase;
 use crate::id::{FunderId, Tag};
-use crate::ledger::{Account, Asset, Earning, LotId, PaidWith, Receipt, ReceiptLine};
+use crate::ledger::{Account, Asset, Earning, LinePayment, LotId, PaidWith, Payment, Receipt, ReceiptLine};
 use crate::program::{CompiledRule, Effect};
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(), EvalError> {
@@ -29,7 +29,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         Some(shell) => (std::mem::take(&mut shell.lines), std::mem::take(&mut shell.earnings)),
         None => (Vec::new(), Vec::new()),
     };
-    let mut lines = receipt_lines(draft, purchase, lines)?;
+    let lines = receipt_lines(draft, purchase, lines)?;
     // Exactly the room most purchases use, a vesting and an accrual (a plain `reserve` rounds up
     // to four), so that an outcome the memory store keeps is already tight and costs no trim.
     draft.outcome.postings.reserve_exact(2);
@@ -38,9 +38,9 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     // Borrowed from the program, not the draft, so that the draft stays free to change.
     let compiled = draft.program;
     let seller = compiled.seller(purchase.merchant.as_ref());
-    let mut paid_with = Vec::new();
-    let points_value = pay_with_points(draft, purchase, &mut lines, order_total, seller, &mut paid_with)?;
-    let cashback_paid = cashback::pay(draft, purchase, &mut lines, order_total - points_value, seller, &mut paid_with)?;
+    let mut payment = Payment::default();
+    let points_value = pay_with_points(draft, purchase, &lines, order_total, seller, &mut payment)?;
+    let cashback_paid = cashback::pay(draft, purchase, &lines, order_total - points_value, seller, &mut payment)?;
     let order = order_context(draft, purchase, &lines, order_total, points_value + cashback_paid, seller)?;
     let earnings = earn(draft, &order, &lines, earnings)?;
     let cashback = cashback::earn(draft, &order, &lines)?;
@@ -73,7 +73,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         cashback,
         first_lot,
         lot_count,
-        paid_with,
+        payment: (!payment.paid_with.is_empty()).then(|| Box::new(payment)),
         withheld_points,
         withheld_money,
         tier,
@@ -123,10 +123,6 @@ fn receipt_lines(
             returned_qty: Decimal::ZERO,
             value: Money::new(gross - discount),
             eligible: !draft.program.rules.is_excluded(line),
-            points_paid: Decimal::ZERO,
-            points_paid_refunded: Decimal::ZERO,
-            cashback_paid: Decimal::ZERO,
-            cashback_paid_refunded: Decimal::ZERO,
         });
     }
     trim_room(&mut lines, lent);
@@ -146,10 +142,10 @@ pub(super) fn check_line_count(count: usize) -> Result<(), EvalError> {
 fn pay_with_points(
     draft: &mut Draft<'_>,
     purchase: &Purchase,
-    lines: &mut [ReceiptLine],
+    lines: &[ReceiptLine],
     order_total: Decimal,
     seller: &FunderId,
-    paid_with: &mut Vec<PaidWith>,
+    payment: &mut Payment,
 ) -> Result<Decimal, EvalError> {
     let requested = purchase.pay_with_points.value();
     if requested.is_zero() {
@@ -164,33 +160,35 @@ fn pay_with_points(
     check_spendable(draft, requested, redemption)?;
     let point_value = redemption.point_value.value();
     let decimal_places = program.rounding.decimal_places;
-    let payment = Payment { asset: &Asset::Points, amount: requested, decimal_places };
-    drain_payment(draft, &payment, seller, lines, |line| &mut line.points_paid, paid_with)?;
+    let charge = Charge { asset: &Asset::Points, amount: requested, decimal_places };
+    drain_payment(draft, &charge, seller, lines, |share| &mut share.points, payment)?;
     checked(requested.checked_mul(point_value))
 }
 
 /// An amount of points or cashback that pays for an order.
-pub(super) struct Payment<'a> {
+pub(super) struct Charge<'a> {
     pub(super) asset: &'a Asset,
     pub(super) amount: Decimal,
     /// The places the asset is counted in, for spreading it over the lines.
     pub(super) decimal_places: u32,
 }
 
-/// Drains a checked payment from the member's available lots: records it by funder and expiry
-/// (so that a return gives each group back with its own expiry), settles with the seller what
-/// other funders paid for, and spreads it over the lines by value into `share_of`.
+/// Drains a checked charge from the member's available lots into `payment`: records it by
+/// funder and expiry (so that a return gives each group back with its own expiry), settles with
+/// the seller what other funders paid for, and spreads it over the lines by value into
+/// `share_of` of each line's payment.
 pub(super) fn drain_payment(
     draft: &mut Draft<'_>,
-    payment: &Payment<'_>,
+    charge: &Charge<'_>,
     seller: &FunderId,
-    lines: &mut [ReceiptLine],
-    share_of: impl Fn(&mut ReceiptLine) -> &mut Decimal,
-    paid_with: &mut Vec<PaidWith>,
+    lines: &[ReceiptLine],
+    share_of: impl Fn(&mut LinePayment) -> &mut Decimal,
+    payment: &mut Payment,
 ) -> Result<(), EvalError> {
+    let paid_with = &mut payment.paid_with;
     let first = paid_with.len();
-    let asset = payment.asset;
-    let short = draft.take_available(asset, payment.amount, &Account::Redeemed, |lot, taken| {
+    let asset = charge.asset;
+    let short = draft.take_available(asset, charge.amount, &Account::Redeemed, |lot, taken| {
         // A lot that returns gave points back into passes on where they were first earned.
         let earned_in = Some(lot.refund_of.unwrap_or(lot.id));
         match paid_with[first..]
@@ -212,10 +210,15 @@ pub(super) fn drain_payment(
     for paid in &paid_with[first..] {
         draft.settle_between(asset, &paid.funder, seller, paid.points)?;
     }
-    for line in lines.iter_mut() {
-        *share_of(line) = line.value.value();
+    if payment.lines.is_empty() {
+        // Exactly one per line: a `Vec` would round a first push up to four.
+        payment.lines.reserve_exact(lines.len());
+        payment.lines.resize(lines.len(), LinePayment::default());
     }
-    checked(split_exact(payment.amount, lines, payment.decimal_places, share_of))
+    for (share, line) in payment.lines.iter_mut().zip(lines) {
+        *share_of(share) = line.value.value();
+    }
+    checked(split_exact(charge.amount, &mut payment.lines, charge.decimal_places, share_of))
 }
 
 /// What every line of the order earns against.

@@ -16,7 +16,7 @@ use crate::engine::purchase::check_line_count;
 use crate::engine::{EvalError, check_decimal, checked, stamps, tiers};
 use crate::event::{Return, ReturnLine};
 use crate::id::{FunderId, OrderId, Tag};
-use crate::ledger::{Account, Asset, Bucket, Coverage, Earning, Lot, LotId, Notice, Receipt, ReceiptLine};
+use crate::ledger::{Account, Asset, Bucket, Coverage, Earning, LinePayment, Lot, LotId, Notice, Receipt, ReceiptLine};
 use crate::program::SpentPointsPolicy;
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), EvalError> {
@@ -33,11 +33,17 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     let program = &draft.program.program;
     let (point_places, money_places) = (program.rounding.decimal_places, program.money_decimal_places);
     let [points_back, cashback_back] = claw_back_targets(&mut receipt, point_places, money_places)?;
-    let points_refund =
-        refund_targets(&mut receipt.lines, point_places, |line| (line.points_paid, &mut line.points_paid_refunded))?;
-    let cashback_refund = refund_targets(&mut receipt.lines, money_places, |line| {
-        (line.cashback_paid, &mut line.cashback_paid_refunded)
-    })?;
+    let [points_refund, cashback_refund] = match receipt.payment.as_deref_mut() {
+        Some(payment) => [
+            refund_targets(&receipt.lines, &mut payment.lines, point_places, |share| {
+                (share.points, &mut share.points_refunded)
+            })?,
+            refund_targets(&receipt.lines, &mut payment.lines, money_places, |share| {
+                (share.cashback, &mut share.cashback_refunded)
+            })?,
+        ],
+        None => [Decimal::ZERO; 2],
+    };
     give_back_paid(draft, &mut receipt, &Asset::Points, points_refund)?;
     give_back_paid(draft, &mut receipt, &Asset::Cashback, cashback_refund)?;
     let refund_due = match draft.program.program.returns.when_points_spent {
@@ -234,14 +240,16 @@ fn add_to_funder(by_funder: &mut Vec<(FunderId, Decimal)>, funder: &FunderId, po
 /// much of it was given back) gives back, rounded down, and returns how much this return gives
 /// back.
 fn refund_targets(
-    lines: &mut [ReceiptLine],
+    lines: &[ReceiptLine],
+    shares: &mut [LinePayment],
     decimal_places: u32,
-    paid: impl Fn(&mut ReceiptLine) -> (Decimal, &mut Decimal),
+    paid: impl Fn(&mut LinePayment) -> (Decimal, &mut Decimal),
 ) -> Result<Decimal, EvalError> {
+    assert_eq!(lines.len(), shares.len(), "a payment has a share for every line");
     let mut refund = Decimal::ZERO;
-    for line in lines {
+    for (line, share) in lines.iter().zip(shares) {
         let (qty, returned_qty) = (line.qty, line.returned_qty);
-        let (paid, refunded) = paid(line);
+        let (paid, refunded) = paid(share);
         let target = floor_to(checked(checked(paid.checked_mul(returned_qty))?.checked_div(qty))?, decimal_places);
         let target = target.min(paid);
         assert!(target >= *refunded, "refund targets only grow");
@@ -260,8 +268,12 @@ fn give_back_paid(
     asset: &Asset,
     amount: Decimal,
 ) -> Result<(), EvalError> {
+    if amount.is_zero() {
+        return Ok(());
+    }
+    let payment = receipt.payment.as_deref_mut().expect("only a payment gives a refund");
     let mut left = amount;
-    for paid in receipt.paid_with.iter_mut().filter(|paid| paid.asset == *asset) {
+    for paid in payment.paid_with.iter_mut().filter(|paid| paid.asset == *asset) {
         let given = left.min(paid.points - paid.refunded);
         if given.is_zero() {
             continue;

@@ -11,7 +11,7 @@ mod tier;
 pub use lot::{Bucket, Lot, LotId};
 pub use outcome::{Coverage, Enrollment, Notice, Outcome, TierChangeReason};
 pub use posting::{Account, AccountParseError, Asset, AssetParseError, Posting, PostingId};
-pub use receipt::{Earning, PaidWith, Receipt, ReceiptLine, StampEarning};
+pub use receipt::{Earning, LinePayment, PaidWith, Payment, Receipt, ReceiptLine, StampEarning};
 pub use reward::{Reward, RewardStatus};
 pub use state::{CashbackBalance, MemberState, PointsBalance};
 pub(crate) use state::{Creditors, move_lot};

@@ -14,6 +14,7 @@ use crate::ledger::posting::{Asset, is_points, points};
 /// A return is computed from the receipt alone, never from today's rules, tier or prices, so
 /// it claws back exactly what the returned units earned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ReceiptRecord")]
 pub struct Receipt {
     /// The order.
     pub order: OrderId,
@@ -24,35 +25,35 @@ pub struct Receipt {
     /// What each line earned, by rule and funder.
     pub earnings: Vec<Earning>,
     /// The cashback each line earned, by rule and funder, in the program currency.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cashback: Vec<Earning>,
     /// The lots the order opened are `first_lot .. first_lot + lot_count` (one per asset and
     /// funder).
     pub first_lot: LotId,
     /// How many lots the order opened.
     pub lot_count: u32,
-    /// The points and cashback that paid for the order, by the funder and expiry of the lots
-    /// they came from, in the order they were drained.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub paid_with: Vec<PaidWith>,
+    /// How points and cashback paid for the order, if they did; most orders are paid in money
+    /// alone, so this is boxed and their receipts pay one pointer for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Box<Payment>>,
     /// Spent points that returns of this order recovered by withholding money from refunds
     /// (policy `deduct_from_refund`), and the money withheld for them so far: kept as running
     /// totals so that rounding the money happens once, not once per return.
-    #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
+    #[serde(with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
     pub withheld_points: Decimal,
     /// The money withheld so far, in the program currency.
-    #[serde(default, skip_serializing_if = "is_zero_money")]
+    #[serde(skip_serializing_if = "is_zero_money")]
     pub withheld_money: Money,
     /// The member's tier level the order counts as placed at: the level when it was placed,
     /// lowered if a return later took away the level that it rested on. Earnings that needed a
     /// level the order no longer counts as placed at are clawed back in full.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tier: Option<Tag>,
     /// The coalition partner whose merchant sold the order; `None` when the owner sold it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner: Option<FunderId>,
     /// The stamps each line earned, by card.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stamps: Vec<StampEarning>,
 }
 
@@ -75,18 +76,36 @@ pub struct ReceiptLine {
     pub value: Money,
     /// Whether the line could earn (not excluded); only such lines count toward order minimums.
     pub eligible: bool,
-    /// The share of the order's points payment that paid for this line.
-    #[serde(with = "exact_decimal")]
-    pub points_paid: Decimal,
-    /// How much of `points_paid` returns have given back.
-    #[serde(with = "exact_decimal")]
-    pub points_paid_refunded: Decimal,
-    /// The share of the order's cashback payment that paid for this line.
+}
+
+/// How points and cashback paid for an order, and what returns have given back of them.
+///
+/// A return gives back each line's share of the payment in proportion to the units returned,
+/// into lots that keep the expiry of the lots the payment came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// The points and cashback that paid, by the funder and expiry of the lots they came from,
+    /// in the order they were drained.
+    pub paid_with: Vec<PaidWith>,
+    /// Each line's share of the payment, in the order of [`Receipt::lines`].
+    pub lines: Vec<LinePayment>,
+}
+
+/// One line's share of what points and cashback paid for its order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinePayment {
+    /// The points that paid for this line.
     #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
-    pub cashback_paid: Decimal,
-    /// How much of `cashback_paid` returns have given back.
+    pub points: Decimal,
+    /// How many of `points` returns have given back.
     #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
-    pub cashback_paid_refunded: Decimal,
+    pub points_refunded: Decimal,
+    /// The cashback that paid for this line, in the program currency.
+    #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
+    pub cashback: Decimal,
+    /// How much of `cashback` returns have given back.
+    #[serde(default, with = "exact_decimal", skip_serializing_if = "Decimal::is_zero")]
+    pub cashback_refunded: Decimal,
 }
 
 /// What one rule earned on one line, paid by one funder.
@@ -171,5 +190,89 @@ impl Receipt {
     /// Ids of the lots this order opened.
     pub fn lots(&self) -> impl Iterator<Item = LotId> + '_ {
         (0..u64::from(self.lot_count)).map(|offset| LotId(self.first_lot.0 + offset))
+    }
+}
+
+/// How a receipt is read: as written now, or as 0.1.0 wrote it, with each line's share of the
+/// payment on the line and `paid_with` on the receipt, so that states and outcomes stored by
+/// 0.1.0 keep what paid for their orders.
+#[derive(Deserialize)]
+struct ReceiptRecord {
+    order: OrderId,
+    at: DateTime<Utc>,
+    lines: Vec<LineRecord>,
+    earnings: Vec<Earning>,
+    #[serde(default)]
+    cashback: Vec<Earning>,
+    first_lot: LotId,
+    lot_count: u32,
+    #[serde(default)]
+    payment: Option<Box<Payment>>,
+    #[serde(default)]
+    paid_with: Vec<PaidWith>,
+    #[serde(default, with = "exact_decimal")]
+    withheld_points: Decimal,
+    #[serde(default)]
+    withheld_money: Money,
+    #[serde(default)]
+    tier: Option<Tag>,
+    #[serde(default)]
+    partner: Option<FunderId>,
+    #[serde(default)]
+    stamps: Vec<StampEarning>,
+}
+
+/// How a receipt line is read: with the share of the payment that 0.1.0 kept on the line.
+#[derive(Deserialize)]
+struct LineRecord {
+    sku: Sku,
+    #[serde(with = "exact_decimal")]
+    qty: Decimal,
+    #[serde(with = "exact_decimal")]
+    returned_qty: Decimal,
+    value: Money,
+    eligible: bool,
+    #[serde(default, with = "exact_decimal")]
+    points_paid: Decimal,
+    #[serde(default, with = "exact_decimal")]
+    points_paid_refunded: Decimal,
+    #[serde(default, with = "exact_decimal")]
+    cashback_paid: Decimal,
+    #[serde(default, with = "exact_decimal")]
+    cashback_paid_refunded: Decimal,
+}
+
+impl From<ReceiptRecord> for Receipt {
+    fn from(record: ReceiptRecord) -> Receipt {
+        let mut shares = Vec::with_capacity(record.lines.len());
+        let mut lines = Vec::with_capacity(record.lines.len());
+        for line in record.lines {
+            shares.push(LinePayment {
+                points: line.points_paid,
+                points_refunded: line.points_paid_refunded,
+                cashback: line.cashback_paid,
+                cashback_refunded: line.cashback_paid_refunded,
+            });
+            let LineRecord { sku, qty, returned_qty, value, eligible, .. } = line;
+            lines.push(ReceiptLine { sku, qty, returned_qty, value, eligible });
+        }
+        // 0.1.0 wrote `paid_with` only for orders paid with points; a receipt has one or the other.
+        let legacy =
+            (!record.paid_with.is_empty()).then(|| Box::new(Payment { paid_with: record.paid_with, lines: shares }));
+        Receipt {
+            order: record.order,
+            at: record.at,
+            lines,
+            earnings: record.earnings,
+            cashback: record.cashback,
+            first_lot: record.first_lot,
+            lot_count: record.lot_count,
+            payment: record.payment.or(legacy),
+            withheld_points: record.withheld_points,
+            withheld_money: record.withheld_money,
+            tier: record.tier,
+            partner: record.partner,
+            stamps: record.stamps,
+        }
     }
 }

@@ -34,7 +34,6 @@ use crate::ledger::tier::TierState;
 pub struct MemberState {
     member: MemberId,
     last_event_at: Option<DateTime<Utc>>,
-    enrollment: Option<Enrollment>,
     /// Sorted by account and asset; a handful of entries, so a vector beats a tree.
     balances: Vec<(Account, Asset, Decimal)>,
     lots: Lots,
@@ -45,11 +44,23 @@ pub struct MemberState {
     orders: Vec<Arc<Receipt>>,
     next_lot: LotId,
     tier: Option<Arc<TierState>>,
+    /// What most members never have, boxed so that each of them pays one pointer for it: a
+    /// state is a map slot in a store, and its size is paid for every member.
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a member's state that most members never have.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Rare {
+    enrollment: Option<Enrollment>,
     /// In the order issued; a member earns few.
     rewards: Vec<Reward>,
     /// Whom the member's `debt` and `forgiven` balances are owed to.
     creditors: Creditors,
 }
+
+/// The creditor book of a member who owes nothing.
+static NO_CREDITORS: Creditors = Creditors { owed: Vec::new() };
 
 /// A member's points in the three buckets the member holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +98,6 @@ impl MemberState {
         MemberState {
             member,
             last_event_at: None,
-            enrollment: None,
             balances: Vec::new(),
             lots: Lots::default(),
             pending_by_vesting: LotIndex::default(),
@@ -95,8 +105,7 @@ impl MemberState {
             orders: Vec::new(),
             next_lot: LotId(0),
             tier: None,
-            rewards: Vec::new(),
-            creditors: Creditors::default(),
+            rare: None,
         }
     }
 
@@ -112,7 +121,7 @@ impl MemberState {
 
     /// The member's enrollment, once an `enroll` event recorded it.
     pub fn enrollment(&self) -> Option<&Enrollment> {
-        self.enrollment.as_ref()
+        self.rare.as_ref()?.enrollment.as_ref()
     }
 
     /// The balance of one account in this member's ledger: the sum of every posting into it
@@ -198,17 +207,21 @@ impl MemberState {
     /// The rewards the member's stamp cards issued, in the order issued, whatever became of
     /// them.
     pub fn rewards(&self) -> &[Reward] {
-        &self.rewards
+        self.rare.as_ref().map_or(&[], |rare| &rare.rewards)
     }
 
     /// Whom the member owes: the funders whose clawed-back points or cashback the `debt` (or
     /// `forgiven`) balance stands for, with how much, by account, asset and funder.
     pub fn creditors(&self) -> &[(Account, Asset, FunderId, Decimal)] {
-        &self.creditors.owed
+        &self.creditor_book().owed
     }
 
     pub(crate) fn creditor_book(&self) -> &Creditors {
-        &self.creditors
+        self.rare.as_ref().map_or(&NO_CREDITORS, |rare| &rare.creditors)
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_default()
     }
 
     /// When this member next has something to settle (a lot vesting or expiring, a tier review
@@ -273,25 +286,37 @@ impl MemberState {
             self.file_receipt(Arc::clone(receipt));
         }
         if let Some(enrollment) = &outcome.enrollment {
-            self.enrollment = Some(enrollment.clone());
+            self.rare_mut().enrollment = Some(enrollment.clone());
         }
         if let Some(tier) = &outcome.tier {
             self.tier = Some(Arc::clone(tier));
         }
         for reward in &outcome.rewards {
-            match self.rewards.iter_mut().find(|held| held.id == reward.id) {
+            let rewards = &mut self.rare_mut().rewards;
+            match rewards.iter_mut().find(|held| held.id == reward.id) {
                 Some(held) => *held = reward.clone(),
-                None => self.rewards.push(reward.clone()),
+                None => rewards.push(reward.clone()),
             }
         }
+        self.drop_rare_if_empty();
         self.last_event_at = Some(outcome.at);
+    }
+
+    /// Keeps one form for "nothing rare" (a repaid debt empties the creditor book), so that
+    /// equal states compare equal and a member who no longer owes pays nothing for it.
+    fn drop_rare_if_empty(&mut self) {
+        if self.rare.as_deref().is_some_and(|rare| *rare == Rare::default()) {
+            self.rare = None;
+        }
     }
 
     fn apply_posting(&mut self, posting: &Posting) {
         assert!(is_positive(posting.amount), "posting {} is not positive", posting.id);
         *self.balance_mut(&posting.from, &posting.asset) -= posting.amount;
         *self.balance_mut(&posting.to, &posting.asset) += posting.amount;
-        self.creditors.track(posting, &mut Vec::new());
+        if Creditors::concern(posting) {
+            self.rare_mut().creditors.track(posting, &mut Vec::new());
+        }
         let Some(id) = posting.lot else { return };
         let lot = self.lots.get_mut(id).expect("a posting names a lot the member does not hold");
         let (was_live, was_indexed) = (Lots::is_live(lot), index_entry(lot));
@@ -351,13 +376,12 @@ impl MemberState {
     }
 }
 
-/// Makes room for one more element, growing by half rather than doubling from four: most
-/// members hold a lot or two, and each takes 152 bytes. Growth stays geometric, so pushing
-/// stays amortized constant time.
-fn grow_gently<T>(vector: &mut Vec<T>) {
-    if vector.len() == vector.capacity() {
-        vector.reserve_exact(vector.len() / 2 + 1);
-    }
+/// How much room to add before one more element goes into a collection of `len` elements and
+/// room for `capacity`: by half rather than doubling from four, as `Vec` and `VecDeque` would,
+/// because most members hold a lot or two, each lot takes 152 bytes and each index key 24.
+/// Growth stays geometric, so pushing stays amortized constant time.
+fn gentle_growth(len: usize, capacity: usize) -> Option<usize> {
+    (len == capacity).then_some(len / 2 + 1)
 }
 
 /// Where a lot is filed: lots with points, under their bucket, by vesting time (pending) or in
@@ -378,6 +402,9 @@ struct LotIndex(VecDeque<(DateTime<Utc>, LotId)>);
 
 impl LotIndex {
     fn insert(&mut self, key: (DateTime<Utc>, LotId)) {
+        if let Some(more) = gentle_growth(self.0.len(), self.0.capacity()) {
+            self.0.reserve_exact(more);
+        }
         match self.0.binary_search(&key) {
             Ok(_) => {}
             // The common case, and much cheaper than an insert that must handle any position.
@@ -443,7 +470,9 @@ impl Lots {
 
     fn push(&mut self, lot: Lot) {
         assert!(self.lots.last().is_none_or(|last| last.id < lot.id), "lot ids only grow");
-        grow_gently(&mut self.lots);
+        if let Some(more) = gentle_growth(self.lots.len(), self.lots.capacity()) {
+            self.lots.reserve_exact(more);
+        }
         self.lots.push(lot);
     }
 
@@ -486,6 +515,11 @@ pub(crate) struct Creditors {
 }
 
 impl Creditors {
+    /// Whether a posting moves anything into or out of `debt` or `forgiven`.
+    fn concern(posting: &Posting) -> bool {
+        [&posting.from, &posting.to].into_iter().any(|account| matches!(account, Account::Debt | Account::Forgiven))
+    }
+
     /// Follows a posting into or out of `debt` or `forgiven`; pushes onto `paid` which funders
     /// a payment paid, and how much.
     pub(crate) fn track(&mut self, posting: &Posting, paid: &mut Vec<(FunderId, Decimal)>) {
@@ -590,10 +624,11 @@ struct BalanceRecord {
 
 impl From<MemberState> for StateRecord {
     fn from(state: MemberState) -> StateRecord {
+        let rare = state.rare.map(|rare| *rare).unwrap_or_default();
         StateRecord {
             member: state.member,
             last_event_at: state.last_event_at,
-            enrollment: state.enrollment,
+            enrollment: rare.enrollment,
             balances: state
                 .balances
                 .into_iter()
@@ -603,8 +638,8 @@ impl From<MemberState> for StateRecord {
             orders: state.orders.into_iter().map(Arc::unwrap_or_clone).collect(),
             next_lot: state.next_lot,
             tier: state.tier.map(Arc::unwrap_or_clone),
-            rewards: state.rewards,
-            creditors: state
+            rewards: rare.rewards,
+            creditors: rare
                 .creditors
                 .owed
                 .into_iter()
@@ -622,16 +657,17 @@ impl TryFrom<StateRecord> for MemberState {
     fn try_from(record: StateRecord) -> Result<MemberState, String> {
         let mut state = MemberState::new(record.member);
         state.last_event_at = record.last_event_at;
-        state.enrollment = record.enrollment;
         state.next_lot = record.next_lot;
         state.tier = record.tier.map(Arc::new);
-        state.rewards = record.rewards;
+        let mut rare = Rare { enrollment: record.enrollment, rewards: record.rewards, creditors: Creditors::default() };
         for creditor in record.creditors {
             if creditor.amount <= Decimal::ZERO || !matches!(creditor.account, Account::Debt | Account::Forgiven) {
                 return Err(format!("creditor {} of {} is not a positive debt", creditor.funder, creditor.account));
             }
-            state.creditors.credit(&creditor.account, &creditor.asset, &creditor.funder, creditor.amount);
+            rare.creditors.credit(&creditor.account, &creditor.asset, &creditor.funder, creditor.amount);
         }
+        state.rare = Some(Box::new(rare));
+        state.drop_rare_if_empty();
         for balance in record.balances {
             *state.balance_mut(&balance.account, &balance.asset) = balance.amount;
         }
@@ -660,7 +696,7 @@ impl TryFrom<StateRecord> for MemberState {
         }
         for asset in [Asset::Points, Asset::Cashback] {
             for account in [Account::Debt, Account::Forgiven] {
-                if state.creditors.total(&account, &asset) != -state.balance(&account, asset.clone()) {
+                if state.creditor_book().total(&account, &asset) != -state.balance(&account, asset.clone()) {
                     return Err(format!("the {account} {asset} balance is not what its creditors are owed"));
                 }
             }
@@ -690,6 +726,9 @@ fn check_receipt(receipt: &Receipt, next_lot: LotId) -> Result<(), String> {
         if earnings.windows(2).any(|pair| pair[0].line > pair[1].line) {
             return Err(format!("order {order} has earnings out of line order"));
         }
+    }
+    if receipt.payment.as_ref().is_some_and(|payment| payment.lines.len() != lines) {
+        return Err(format!("order {order} has a payment that does not share itself over its lines"));
     }
     if receipt.lines.iter().any(|line| line.qty <= Decimal::ZERO || line.returned_qty > line.qty) {
         return Err(format!("order {order} has a line with a bad quantity"));

@@ -6,7 +6,9 @@
 //! Last, it replays the CDNOW purchases and their seeded returns, and reports live heap bytes
 //! (counted the same way): what the `MemoryStore` holds afterwards (member states, and every
 //! event with its outcome in the log, spare room of the log's vectors included), per member and
-//! per event; and what the member states alone hold per member, replayed into a `HashMap`.
+//! per event; and what the member states alone hold per member, replayed into a `HashMap`,
+//! with a census of what they hold (orders, lines, earnings, lots, balances) and the sizes of
+//! the types that hold it.
 //!
 //! Each row warms up with `WARM_UP` calls, then averages `CALLS` calls in the steady state. An
 //! outcome is dropped inside the measured call (frees are not counted). Where a row applies the
@@ -20,7 +22,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
-use loyalty_engine::{Engine, Event, Ledger, MemberId, MemberState, MemoryStore};
+use loyalty_engine::{
+    Account, Asset, Earning, Engine, Event, Ledger, Lot, MemberId, MemberState, MemoryStore, Receipt, ReceiptLine,
+};
 
 /// Counts calls to `alloc`/`alloc_zeroed` and to `realloc`, and the bytes they ask for.
 struct Counting;
@@ -220,10 +224,40 @@ fn main() {
         states.len(),
         held as f64 / states.len() as f64
     );
+    print_census(&states);
     println!(
         "memory held by the memory store after the replay (states, and every event with its outcome): \
          {held_by_store} bytes, {:.0} bytes per member, {:.0} bytes per event",
         held_by_store as f64 / states.len() as f64,
         held_by_store as f64 / events.len() as f64
+    );
+}
+
+/// What the member states hold, counted through the public API, with the sizes of the types
+/// that hold it: the parts behind the bytes per member above.
+fn print_census(states: &HashMap<MemberId, MemberState>) {
+    let members = states.len() as f64;
+    let receipts = || states.values().flat_map(MemberState::orders);
+    let orders = receipts().count() as f64;
+    let lines = receipts().map(|receipt| receipt.lines.len()).sum::<usize>() as f64;
+    let earnings = receipts().map(|receipt| receipt.earnings.len()).sum::<usize>() as f64;
+    let paid = receipts().filter(|receipt| receipt.payment.is_some()).count();
+    let open_lots = states.values().map(|state| state.lots().count()).sum::<usize>() as f64;
+    let balances = states.values().map(|state| state.balances().count()).sum::<usize>() as f64;
+    println!(
+        "per member: {:.2} orders ({:.2} lines and {:.2} earnings each; {paid} paid with points or cashback), \
+         {:.2} open lots, {:.2} balances; \
+         bytes: MemberState {}, Receipt {} (in an Arc), ReceiptLine {}, Earning {}, Lot {}, balance {}",
+        orders / members,
+        lines / orders,
+        earnings / orders,
+        open_lots / members,
+        balances / members,
+        size_of::<MemberState>(),
+        size_of::<Receipt>(),
+        size_of::<ReceiptLine>(),
+        size_of::<Earning>(),
+        size_of::<Lot>(),
+        size_of::<(Account, Asset, rust_decimal::Decimal)>(),
     );
 }

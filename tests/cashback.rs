@@ -304,3 +304,18 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_wallet_stored_in_the_old_form_keeps_what_cashback_paid() {
+    let mut shop = grocer(0, "negative_balance");
+    buy(&mut shop, "2026-03-01", "o-1", "500.00");
+    basket(&mut shop, "2026-03-02", "o-2", 2, "8.00", "6.00").unwrap();
+    shop.give_back("ida", "2026-03-03", "o-2", "basket", "1");
+    let now = serde_json::to_value(shop.state("ida")).unwrap();
+    let old = common::in_the_old_form(&now);
+    assert!(old.to_string().contains(r#""cashback_paid_refunded":"3"#), "{old}");
+
+    let loaded: loyalty_engine::MemberState = serde_json::from_value(old).unwrap();
+
+    assert_eq!(loaded, shop.state("ida"), "what cashback paid and what came back are kept");
+}

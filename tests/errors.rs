@@ -230,6 +230,29 @@ fn a_program_over_the_rule_limit_is_refused() {
 }
 
 #[test]
+fn a_stored_payment_that_could_give_back_more_than_it_took_is_refused_when_read() {
+    let mut shop = shop_with_points();
+    shop.buy_paying("m", "2026-03-02", "o-2", "radio", "80", "40");
+    let stored = serde_json::to_value(shop.state("m")).unwrap();
+    let payment = &stored["orders"][1]["payment"];
+    assert_eq!(payment["paid_with"][0]["points"], "40", "{payment}");
+
+    type Tampering = fn(&mut serde_json::Value);
+    let tamperings: [(&str, Tampering); 3] = [
+        ("a group gave back more than it paid", |payment| payment["paid_with"][0]["refunded"] = "41".into()),
+        ("the line paid more than the group", |payment| payment["lines"][0]["points"] = "50".into()),
+        ("the line gave back what no group did", |payment| payment["lines"][0]["points_refunded"] = "1".into()),
+    ];
+    for (story, tamper) in tamperings {
+        let mut tampered = stored.clone();
+        tamper(&mut tampered["orders"][1]["payment"]);
+        let error = serde_json::from_value::<MemberState>(tampered).unwrap_err().to_string();
+        assert!(error.contains("order o-2 has a payment"), "{story}: {error}");
+    }
+    assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("m"));
+}
+
+#[test]
 fn a_corrupt_stored_state_is_refused_when_read_not_when_used() {
     let mut shop = shop_with_points();
     let stored = serde_json::to_value(shop.state("m")).unwrap();

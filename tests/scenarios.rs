@@ -383,7 +383,7 @@ fn points_paid_for_a_returned_order_come_back_with_their_old_expiry() {
 }
 
 #[test]
-fn a_state_stored_by_0_1_0_keeps_what_paid_for_its_orders() {
+fn a_state_stored_in_the_old_form_keeps_what_paid_for_its_orders() {
     let mut shop = cafe_with_points_expiring_after(30);
     shop.buy("hale", "2026-01-01", "o-1", "grinder", "100");
     shop.apply(
@@ -392,22 +392,17 @@ fn a_state_stored_by_0_1_0_keeps_what_paid_for_its_orders() {
     );
     shop.give_back("hale", "2026-01-12", "o-2", "mug", "1");
     let now = serde_json::to_value(shop.state("hale")).unwrap();
+    let old = common::in_the_old_form(&now);
+    assert!(old.to_string().contains(r#""points_paid_refunded":"#), "{old}");
 
-    // 0.1.0 kept each line's share of the payment on the line and `paid_with` on the receipt.
-    let mut stored_by_0_1_0 = now.clone();
-    let paid_order =
-        stored_by_0_1_0["orders"].as_array_mut().unwrap().iter_mut().find(|receipt| receipt["order"] == "o-2");
-    let receipt = paid_order.unwrap().as_object_mut().unwrap();
-    let payment = receipt.remove("payment").expect("the kettle and mugs were paid with points");
-    receipt.insert("paid_with".into(), payment["paid_with"].clone());
-    for (line, share) in receipt["lines"].as_array_mut().unwrap().iter_mut().zip(payment["lines"].as_array().unwrap()) {
-        line["points_paid"] = share["points"].clone();
-        line["points_paid_refunded"] = share.get("points_refunded").cloned().unwrap_or("0".into());
-    }
+    let loaded: MemberState = serde_json::from_value(old.clone()).unwrap();
 
-    let loaded: MemberState = serde_json::from_value(stored_by_0_1_0).unwrap();
     assert_eq!(loaded, shop.state("hale"), "what paid for the order and what came back are kept");
-    assert!(!now.to_string().contains("points_paid"), "and written in the new form");
+    assert_eq!(serde_json::to_value(&loaded).unwrap(), now, "and written back in the new form");
+    let mut mixed = old;
+    mixed["orders"][1]["payment"] = now["orders"][1]["payment"].clone();
+    let error = serde_json::from_value::<MemberState>(mixed).unwrap_err().to_string();
+    assert!(error.contains("order o-2 mixes the old and new forms"), "{error}");
 }
 
 #[test]

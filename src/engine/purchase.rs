@@ -65,6 +65,8 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     let tier = tiers::level_id(draft).cloned();
     let order = purchase.order.clone();
     let (withheld_points, withheld_money) = (Decimal::ZERO, Money::ZERO);
+    // The receipt is kept for good; a `Vec` leaves room for four groups after the first.
+    payment.paid_with.shrink_to_fit();
     let receipt = Receipt {
         order,
         at: purchase.at,

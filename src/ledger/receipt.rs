@@ -14,7 +14,7 @@ use crate::ledger::posting::{Asset, is_points, points};
 /// A return is computed from the receipt alone, never from today's rules, tier or prices, so
 /// it claws back exactly what the returned units earned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "ReceiptRecord")]
+#[serde(try_from = "ReceiptRecord")]
 pub struct Receipt {
     /// The order.
     pub order: OrderId,
@@ -242,8 +242,10 @@ struct LineRecord {
     cashback_paid_refunded: Decimal,
 }
 
-impl From<ReceiptRecord> for Receipt {
-    fn from(record: ReceiptRecord) -> Receipt {
+impl TryFrom<ReceiptRecord> for Receipt {
+    type Error = String;
+
+    fn try_from(record: ReceiptRecord) -> Result<Receipt, String> {
         let mut shares = Vec::with_capacity(record.lines.len());
         let mut lines = Vec::with_capacity(record.lines.len());
         for line in record.lines {
@@ -256,10 +258,16 @@ impl From<ReceiptRecord> for Receipt {
             let LineRecord { sku, qty, returned_qty, value, eligible, .. } = line;
             lines.push(ReceiptLine { sku, qty, returned_qty, value, eligible });
         }
-        // 0.1.0 wrote `paid_with` only for orders paid with points; a receipt has one or the other.
-        let legacy =
-            (!record.paid_with.is_empty()).then(|| Box::new(Payment { paid_with: record.paid_with, lines: shares }));
-        Receipt {
+        // The old form wrote `paid_with` for orders paid with points or cashback, and zero
+        // shares on every line; anything else in it would be lost, so it is refused.
+        let legacy_shares = shares.iter().any(|share| *share != LinePayment::default());
+        let payment = match (record.payment, record.paid_with.is_empty()) {
+            (Some(payment), true) if !legacy_shares => Some(payment),
+            (None, false) => Some(Box::new(Payment { paid_with: record.paid_with, lines: shares })),
+            (None, true) if !legacy_shares => None,
+            _ => return Err(format!("order {} mixes the old and new forms of its payment", record.order)),
+        };
+        Ok(Receipt {
             order: record.order,
             at: record.at,
             lines,
@@ -267,12 +275,12 @@ impl From<ReceiptRecord> for Receipt {
             cashback: record.cashback,
             first_lot: record.first_lot,
             lot_count: record.lot_count,
-            payment: record.payment.or(legacy),
+            payment,
             withheld_points: record.withheld_points,
             withheld_money: record.withheld_money,
             tier: record.tier,
             partner: record.partner,
             stamps: record.stamps,
-        }
+        })
     }
 }

@@ -13,7 +13,7 @@ use crate::id::{FunderId, MemberId, OrderId};
 use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
 use crate::ledger::posting::{Account, Asset, Posting, is_points, points};
-use crate::ledger::receipt::Receipt;
+use crate::ledger::receipt::{Payment, Receipt};
 use crate::ledger::reward::Reward;
 use crate::ledger::tier::TierState;
 
@@ -34,6 +34,8 @@ use crate::ledger::tier::TierState;
 pub struct MemberState {
     member: MemberId,
     last_event_at: Option<DateTime<Utc>>,
+    /// Boxed, so that members who never enroll pay one pointer for it.
+    enrollment: Option<Box<Enrollment>>,
     /// Sorted by account and asset; a handful of entries, so a vector beats a tree.
     balances: Vec<(Account, Asset, Decimal)>,
     lots: Lots,
@@ -52,7 +54,6 @@ pub struct MemberState {
 /// The parts of a member's state that most members never have.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Rare {
-    enrollment: Option<Enrollment>,
     /// In the order issued; a member earns few.
     rewards: Vec<Reward>,
     /// Whom the member's `debt` and `forgiven` balances are owed to.
@@ -98,6 +99,7 @@ impl MemberState {
         MemberState {
             member,
             last_event_at: None,
+            enrollment: None,
             balances: Vec::new(),
             lots: Lots::default(),
             pending_by_vesting: LotIndex::default(),
@@ -121,7 +123,7 @@ impl MemberState {
 
     /// The member's enrollment, once an `enroll` event recorded it.
     pub fn enrollment(&self) -> Option<&Enrollment> {
-        self.rare.as_ref()?.enrollment.as_ref()
+        self.enrollment.as_deref()
     }
 
     /// The balance of one account in this member's ledger: the sum of every posting into it
@@ -286,7 +288,7 @@ impl MemberState {
             self.file_receipt(Arc::clone(receipt));
         }
         if let Some(enrollment) = &outcome.enrollment {
-            self.rare_mut().enrollment = Some(enrollment.clone());
+            self.enrollment = Some(Box::new(enrollment.clone()));
         }
         if let Some(tier) = &outcome.tier {
             self.tier = Some(Arc::clone(tier));
@@ -314,7 +316,7 @@ impl MemberState {
         assert!(is_positive(posting.amount), "posting {} is not positive", posting.id);
         *self.balance_mut(&posting.from, &posting.asset) -= posting.amount;
         *self.balance_mut(&posting.to, &posting.asset) += posting.amount;
-        if Creditors::concern(posting) {
+        if Creditors::owed_change(posting).is_some() {
             self.rare_mut().creditors.track(posting, &mut Vec::new());
         }
         let Some(id) = posting.lot else { return };
@@ -402,14 +404,15 @@ struct LotIndex(VecDeque<(DateTime<Utc>, LotId)>);
 
 impl LotIndex {
     fn insert(&mut self, key: (DateTime<Utc>, LotId)) {
+        let Err(position) = self.0.binary_search(&key) else { return };
         if let Some(more) = gentle_growth(self.0.len(), self.0.capacity()) {
             self.0.reserve_exact(more);
         }
-        match self.0.binary_search(&key) {
-            Ok(_) => {}
-            // The common case, and much cheaper than an insert that must handle any position.
-            Err(position) if position == self.0.len() => self.0.push_back(key),
-            Err(position) => self.0.insert(position, key),
+        // The common case, and much cheaper than an insert that must handle any position.
+        if position == self.0.len() {
+            self.0.push_back(key);
+        } else {
+            self.0.insert(position, key);
         }
     }
 
@@ -515,21 +518,25 @@ pub(crate) struct Creditors {
 }
 
 impl Creditors {
-    /// Whether a posting moves anything into or out of `debt` or `forgiven`.
-    fn concern(posting: &Posting) -> bool {
-        [&posting.from, &posting.to].into_iter().any(|account| matches!(account, Account::Debt | Account::Forgiven))
+    /// The `debt` or `forgiven` account a posting changes, if any: with the funder it credits
+    /// when it moves what the member can't cover to that funder, or with none when it pays the
+    /// account back. The only postings the book follows, so a member who never owes needs none.
+    fn owed_change(posting: &Posting) -> Option<(&Account, Option<&FunderId>)> {
+        match (&posting.from, &posting.to) {
+            (owed @ (Account::Debt | Account::Forgiven), Account::Funder(funder)) => Some((owed, Some(funder))),
+            (_, owed @ (Account::Debt | Account::Forgiven)) => Some((owed, None)),
+            _ => None,
+        }
     }
 
     /// Follows a posting into or out of `debt` or `forgiven`; pushes onto `paid` which funders
     /// a payment paid, and how much.
     pub(crate) fn track(&mut self, posting: &Posting, paid: &mut Vec<(FunderId, Decimal)>) {
-        let asset = &posting.asset;
-        match (&posting.from, &posting.to) {
-            (owed @ (Account::Debt | Account::Forgiven), Account::Funder(funder)) => {
-                self.credit(owed, asset, funder, posting.amount)
-            }
-            (_, owed @ (Account::Debt | Account::Forgiven)) => self.pay(owed, asset, posting.amount, paid),
-            _ => {}
+        let (asset, amount) = (&posting.asset, posting.amount);
+        match Creditors::owed_change(posting) {
+            Some((owed, Some(funder))) => self.credit(owed, asset, funder, amount),
+            Some((owed, None)) => self.pay(owed, asset, amount, paid),
+            None => {}
         }
     }
 
@@ -628,7 +635,7 @@ impl From<MemberState> for StateRecord {
         StateRecord {
             member: state.member,
             last_event_at: state.last_event_at,
-            enrollment: rare.enrollment,
+            enrollment: state.enrollment.map(|enrollment| *enrollment),
             balances: state
                 .balances
                 .into_iter()
@@ -659,7 +666,8 @@ impl TryFrom<StateRecord> for MemberState {
         state.last_event_at = record.last_event_at;
         state.next_lot = record.next_lot;
         state.tier = record.tier.map(Arc::new);
-        let mut rare = Rare { enrollment: record.enrollment, rewards: record.rewards, creditors: Creditors::default() };
+        state.enrollment = record.enrollment.map(Box::new);
+        let mut rare = Rare { rewards: record.rewards, creditors: Creditors::default() };
         for creditor in record.creditors {
             if creditor.amount <= Decimal::ZERO || !matches!(creditor.account, Account::Debt | Account::Forgiven) {
                 return Err(format!("creditor {} of {} is not a positive debt", creditor.funder, creditor.account));
@@ -727,8 +735,8 @@ fn check_receipt(receipt: &Receipt, next_lot: LotId) -> Result<(), String> {
             return Err(format!("order {order} has earnings out of line order"));
         }
     }
-    if receipt.payment.as_ref().is_some_and(|payment| payment.lines.len() != lines) {
-        return Err(format!("order {order} has a payment that does not share itself over its lines"));
+    if let Some(payment) = &receipt.payment {
+        check_payment(payment, lines).map_err(|problem| format!("order {order} has a payment {problem}"))?;
     }
     if receipt.lines.iter().any(|line| line.qty <= Decimal::ZERO || line.returned_qty > line.qty) {
         return Err(format!("order {order} has a line with a bad quantity"));
@@ -737,4 +745,37 @@ fn check_receipt(receipt: &Receipt, next_lot: LotId) -> Result<(), String> {
         return Err(format!("order {order} names lots not yet opened"));
     }
     Ok(())
+}
+
+/// What a return relies on in a payment: one share per line, and for each asset, shares and
+/// groups that gave back no more than they paid and add up to the same amounts.
+fn check_payment(payment: &Payment, lines: usize) -> Result<(), &'static str> {
+    if payment.paid_with.is_empty() || payment.lines.len() != lines {
+        return Err("that does not share what paid over its lines");
+    }
+    for asset in [Asset::Points, Asset::Cashback] {
+        let shares = payment.lines.iter().map(|share| match asset {
+            Asset::Points => (share.points, share.points_refunded),
+            _ => (share.cashback, share.cashback_refunded),
+        });
+        let groups = payment.paid_with.iter().filter(|paid| paid.asset == asset);
+        let by_group = paid_and_given_back(groups.map(|paid| (paid.points, paid.refunded)));
+        match (paid_and_given_back(shares), by_group) {
+            (Some(by_line), Some(by_group)) if by_line == by_group => {}
+            _ => return Err("whose lines and groups disagree, or that gave back more than it paid"),
+        }
+    }
+    Ok(())
+}
+
+/// The totals of what parts paid and gave back, if every part gave back no more than it paid.
+fn paid_and_given_back(parts: impl Iterator<Item = (Decimal, Decimal)>) -> Option<(Decimal, Decimal)> {
+    let mut totals = (Decimal::ZERO, Decimal::ZERO);
+    for (paid, given_back) in parts {
+        if given_back.is_sign_negative() || given_back > paid {
+            return None;
+        }
+        totals = (totals.0.checked_add(paid)?, totals.1.checked_add(given_back)?);
+    }
+    Some(totals)
 }

@@ -195,6 +195,31 @@ pub fn return_json(
     Some(format!(r#"{{"type":"return",{head},"order":"{order}","lines":[{{"sku":"{sku}"{named},"qty":"{qty}"}}]}}"#))
 }
 
+/// A stored member state as this crate wrote it until receipts kept their payment in
+/// `payment`: `paid_with` on the receipt, and each line's share on the line (`points_paid` and
+/// `points_paid_refunded` always, the cashback shares when not zero).
+pub fn in_the_old_form(state: &serde_json::Value) -> serde_json::Value {
+    let mut old = state.clone();
+    for receipt in old["orders"].as_array_mut().expect("a state has orders") {
+        let receipt = receipt.as_object_mut().expect("a receipt is an object");
+        let payment = receipt.remove("payment").unwrap_or_default();
+        if !payment.is_null() {
+            receipt.insert("paid_with".into(), payment["paid_with"].clone());
+        }
+        for (index, line) in receipt["lines"].as_array_mut().expect("a receipt has lines").iter_mut().enumerate() {
+            let share = |name: &str| payment["lines"].get(index).and_then(|share| share.get(name)).cloned();
+            line["points_paid"] = share("points").unwrap_or("0".into());
+            line["points_paid_refunded"] = share("points_refunded").unwrap_or("0".into());
+            for (old_name, name) in [("cashback_paid", "cashback"), ("cashback_paid_refunded", "cashback_refunded")] {
+                if let Some(value) = share(name) {
+                    line[old_name] = value;
+                }
+            }
+        }
+    }
+    old
+}
+
 /// The memory store behind only `load`, `recorded` and `commit`, so that a ledger takes the
 /// provided `Store::apply`, the path database stores take; with a pause before each commit
 /// (as long as a network round trip, say) so that other writers can land in between.

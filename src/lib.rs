@@ -29,10 +29,10 @@
 //! when points or cashback paid for the order, each line's share of that [`Payment`]. A return
 //! works from the receipt alone, never from today's rules: it claws back exactly what the
 //! returned units earned (from the order's own lots first) and gives back the points that paid
-//! for them. When the clawed-back points were
-//! already spent, the program's [`SpentPointsPolicy`] decides: withhold their value from the
-//! refund, let the member owe them, or forgive them. Once every unit of an order is back, the
-//! order's net accrual is exactly zero.
+//! for them. When the clawed-back points were already spent, the program's
+//! [`SpentPointsPolicy`] decides: withhold their value from the refund, let the member owe them,
+//! or forgive them. Once every unit of an order is back, the order's net accrual is exactly
+//! zero.
 //!
 //! # Tiers, stamp cards and coalitions
 //!

@@ -13,7 +13,9 @@ use crate::program::Effect;
 
 /// Drains the cashback that pays for the order and spreads it over the lines by value; at most
 /// the program's share of the order, and never more than `unpaid` (what points left to pay).
-/// Returns the amount paid.
+/// Returns the amount paid. Most purchases pay nothing with cashback (and zero is always a
+/// valid amount): see the module `engine` on inlined entries.
+#[inline(always)]
 pub(super) fn pay(
     draft: &mut Draft<'_>,
     purchase: &Purchase,
@@ -22,10 +24,23 @@ pub(super) fn pay(
     seller: &FunderId,
     payment: &mut Payment,
 ) -> Result<Decimal, EvalError> {
-    let requested = check_decimal("pay_with_cashback", purchase.pay_with_cashback.value())?;
-    if requested.is_zero() {
+    if purchase.pay_with_cashback.value().is_zero() {
         return Ok(Decimal::ZERO);
     }
+    pay_requested(draft, purchase, lines, unpaid, seller, payment)
+}
+
+/// [`pay`] for a purchase that asks to pay with cashback.
+#[inline(never)]
+fn pay_requested(
+    draft: &mut Draft<'_>,
+    purchase: &Purchase,
+    lines: &[ReceiptLine],
+    unpaid: Decimal,
+    seller: &FunderId,
+    payment: &mut Payment,
+) -> Result<Decimal, EvalError> {
+    let requested = check_decimal("pay_with_cashback", purchase.pay_with_cashback.value())?;
     let program = &draft.program.program;
     let money_places = program.money_decimal_places;
     if requested < Decimal::ZERO || requested.normalize().scale() > money_places {
@@ -54,16 +69,28 @@ pub(super) fn pay(
 }
 
 /// The cashback every eligible line earns, rule by rule and funder by funder, rounded down to
-/// the currency once per line, then trimmed to the program's caps.
+/// the currency once per line, then trimmed to the program's caps. Inlined (see the module
+/// `engine`): many programs have no cashback.
+#[inline(always)]
 pub(super) fn earn(
     draft: &Draft<'_>,
     order: &OrderContext<'_>,
     lines: &[ReceiptLine],
 ) -> Result<Vec<Earning>, EvalError> {
-    let rules = &draft.program.cashback_rules;
-    if rules.is_empty() {
+    if draft.program.cashback_rules.is_empty() {
         return Ok(Vec::new());
     }
+    earn_by_rules(draft, order, lines)
+}
+
+/// [`earn`] for a program with cashback rules.
+#[inline(never)]
+fn earn_by_rules(
+    draft: &Draft<'_>,
+    order: &OrderContext<'_>,
+    lines: &[ReceiptLine],
+) -> Result<Vec<Earning>, EvalError> {
+    let rules = &draft.program.cashback_rules;
     let rounding = Rounding { mode: RoundingMode::Floor, decimal_places: draft.program.program.money_decimal_places };
     let mut earnings = Vec::new();
     for (index, receipt_line) in lines.iter().enumerate().filter(|(_, line)| line.eligible) {

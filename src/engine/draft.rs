@@ -26,6 +26,56 @@ pub(crate) struct Buckets {
     pub(crate) forgiven: Decimal,
 }
 
+impl Buckets {
+    /// The balance of `owed`: `debt`, or else `forgiven`.
+    fn owed_in(&self, owed: &Account) -> Decimal {
+        if matches!(owed, Account::Debt) { self.debt } else { self.forgiven }
+    }
+}
+
+/// A member's own buckets of the assets that have lots.
+#[derive(Default)]
+struct MemberBalances {
+    points: Buckets,
+    cashback: Buckets,
+}
+
+impl MemberBalances {
+    /// The member's balances as the state holds them: one pass over its few balances.
+    fn of(state: &MemberState) -> MemberBalances {
+        let mut balances = MemberBalances::default();
+        for (account, asset, balance) in state.balances() {
+            if let Some(held) = balances.get_mut(account, asset) {
+                *held = balance;
+            }
+        }
+        balances
+    }
+
+    fn get(&self, asset: &Asset) -> Buckets {
+        match asset {
+            Asset::Cashback => self.cashback,
+            _ => self.points,
+        }
+    }
+
+    /// The balance of one of the member's own accounts, if `account` is one and `asset` has lots.
+    fn get_mut(&mut self, account: &Account, asset: &Asset) -> Option<&mut Decimal> {
+        let buckets = match asset {
+            Asset::Points => &mut self.points,
+            Asset::Cashback => &mut self.cashback,
+            _ => return None,
+        };
+        match account {
+            Account::Pending => Some(&mut buckets.pending),
+            Account::Available => Some(&mut buckets.available),
+            Account::Debt => Some(&mut buckets.debt),
+            Account::Forgiven => Some(&mut buckets.forgiven),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) struct Draft<'a> {
     pub(crate) program: &'a Compiled,
     pub(crate) state: &'a MemberState,
@@ -36,9 +86,10 @@ pub(crate) struct Draft<'a> {
     touched: TouchedLots,
     /// The state's lots that vested in this draft, in redemption order: available now, but not
     /// in the state's index of available lots.
-    vested: BTreeSet<(DateTime<Utc>, LotId)>,
-    points: Buckets,
-    cashback: Buckets,
+    /// `None` until one does: most drafts vest nothing, and an empty tree still costs a walk to
+    /// drop.
+    vested: Option<BTreeSet<(DateTime<Utc>, LotId)>>,
+    balances: MemberBalances,
     /// The member's tier, once this draft changed it (shared, to keep the draft small).
     pub(crate) tier: Option<Arc<TierState>>,
     /// Rewards this draft issued or changed, as it left them.
@@ -59,8 +110,9 @@ pub(crate) struct Draft<'a> {
 #[derive(Default)]
 struct TouchedLots {
     lots: Vec<Lot>,
-    /// Where each lot is in `lots`; empty while there are few enough to scan.
-    positions: BTreeMap<LotId, usize>,
+    /// Where each lot is in `lots`; `None` while there are few enough to scan (an empty tree
+    /// still costs a walk to drop).
+    positions: Option<BTreeMap<LotId, usize>>,
 }
 
 impl TouchedLots {
@@ -70,7 +122,7 @@ impl TouchedLots {
         if self.lots.len() <= TouchedLots::SCAN_LIMIT {
             self.lots.iter().position(|lot| lot.id == id)
         } else {
-            self.positions.get(&id).copied()
+            self.positions.as_ref().and_then(|positions| positions.get(&id).copied())
         }
     }
 
@@ -84,9 +136,11 @@ impl TouchedLots {
             None => {
                 self.lots.push(copy());
                 if self.lots.len() == TouchedLots::SCAN_LIMIT + 1 {
-                    self.positions.extend(self.lots.iter().enumerate().map(|(position, lot)| (lot.id, position)));
+                    self.positions =
+                        Some(self.lots.iter().enumerate().map(|(position, lot)| (lot.id, position)).collect());
                 } else if self.lots.len() > TouchedLots::SCAN_LIMIT {
-                    self.positions.insert(id, self.lots.len() - 1);
+                    let positions = self.positions.as_mut().expect("built when the lots passed the scan limit");
+                    positions.insert(id, self.lots.len() - 1);
                 }
                 self.lots.len() - 1
             }
@@ -100,36 +154,26 @@ impl<'a> Draft<'a> {
     #[inline]
     pub(crate) fn new(program: &'a Compiled, state: &'a MemberState, outcome: &'a mut Outcome) -> Draft<'a> {
         debug_assert!(outcome.postings.is_empty() && outcome.lots_opened.is_empty(), "an emptied outcome");
-        let mut draft = Draft {
+        // Built in place: a draft filled in after it is built would be copied on return.
+        Draft {
             program,
             state,
             at: outcome.at,
             outcome,
             touched: TouchedLots::default(),
-            vested: BTreeSet::new(),
-            points: Buckets::default(),
-            cashback: Buckets::default(),
+            vested: None,
+            balances: MemberBalances::of(state),
             tier: None,
             rewards: Vec::new(),
             creditors: state.creditor_book().clone(),
             paid_creditors: Vec::new(),
             spare_receipt: None,
-        };
-        // One pass over the member's few balances picks up all of its own.
-        for (account, asset, balance) in state.balances() {
-            if let Some(held) = draft.member_balance(account, asset) {
-                *held = balance;
-            }
         }
-        draft
     }
 
     /// The member's buckets of an asset that has lots (points or cashback), within the draft.
     pub(crate) fn buckets(&self, asset: &Asset) -> Buckets {
-        match asset {
-            Asset::Cashback => self.cashback,
-            _ => self.points,
-        }
+        self.balances.get(asset)
     }
 
     /// Records a points posting (a zero amount records nothing) and applies it to the overlay.
@@ -164,10 +208,10 @@ impl<'a> Draft<'a> {
         let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
         let id = PostingId { event: self.outcome.event.clone(), index };
         let posting = Posting { id, from, to, asset: asset.clone(), amount, lot };
-        if let Some(balance) = self.member_balance(&posting.from, asset) {
+        if let Some(balance) = self.balances.get_mut(&posting.from, asset) {
             *balance = checked(balance.checked_sub(amount))?;
         }
-        if let Some(balance) = self.member_balance(&posting.to, asset) {
+        if let Some(balance) = self.balances.get_mut(&posting.to, asset) {
             *balance = checked(balance.checked_add(amount))?;
         }
         self.creditors.track(&posting, &mut self.paid_creditors);
@@ -178,26 +222,11 @@ impl<'a> Draft<'a> {
             move_lot(lot, &posting);
             if from_state && posting.from == Account::Pending && posting.to == Account::Available {
                 let key = lot.expiry_key();
-                self.vested.insert(key);
+                self.vested.get_or_insert_default().insert(key);
             }
         }
         self.outcome.postings.push(posting);
         Ok(())
-    }
-
-    fn member_balance(&mut self, account: &Account, asset: &Asset) -> Option<&mut Decimal> {
-        let buckets = match asset {
-            Asset::Points => &mut self.points,
-            Asset::Cashback => &mut self.cashback,
-            _ => return None,
-        };
-        match account {
-            Account::Pending => Some(&mut buckets.pending),
-            Account::Available => Some(&mut buckets.available),
-            Account::Debt => Some(&mut buckets.debt),
-            Account::Forgiven => Some(&mut buckets.forgiven),
-            _ => None,
-        }
     }
 
     /// A lot as it stands in the draft; `None` once it is empty and gone.
@@ -254,7 +283,7 @@ impl<'a> Draft<'a> {
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
         let live = |(_, id): &(DateTime<Utc>, LotId)| self.lot(*id).is_some_and(is_live);
         let from_state = self.state.available_in_expiry_order(lower).find(live);
-        let vested = self.vested.range((lower, Bound::Unbounded)).copied().find(live);
+        let vested = self.vested.iter().flat_map(|vested| vested.range((lower, Bound::Unbounded))).copied().find(live);
         // A draft opens a lot or two at most, so a scan is the cheapest index.
         let opened =
             self.outcome.lots_opened.iter().filter(|lot| is_live(lot)).map(Lot::expiry_key).filter(is_after).min();
@@ -297,7 +326,7 @@ impl<'a> Draft<'a> {
         // Only points expire, and only lots holding available points: with none available there
         // is nothing to search for.
         let mut after = None;
-        while is_positive(self.points.available) {
+        while is_positive(self.balances.points.available) {
             let Some(key) = self.next_available(&Asset::Points, after) else { break };
             // Never-expiring lots sort last, under the largest time there is: not an expiry.
             let (expires_at, id) = key;
@@ -313,6 +342,7 @@ impl<'a> Draft<'a> {
 
     /// Hands what the draft changed beyond postings over to the outcome. By reference, not by
     /// value: moving the draft would copy all of it.
+    #[inline]
     pub(crate) fn finish(&mut self) {
         self.outcome.tier = self.tier.take();
         self.outcome.rewards = std::mem::take(&mut self.rewards);
@@ -363,14 +393,22 @@ impl<'a> Draft<'a> {
     }
 
     /// Pays what the member owes in `owed` (debt or forgiven) from lot `id`, in its asset.
+    /// Owing nothing is the usual case, and needs no look at the lot: inlined (see the module
+    /// `engine`).
+    #[inline(always)]
     fn pay_owed(&mut self, owed: Account, id: LotId) -> Result<(), EvalError> {
-        let owed_in = |buckets: Buckets| if owed == Account::Debt { buckets.debt } else { buckets.forgiven };
-        // Owing nothing is the usual case, and needs no look at the lot.
-        if !is_negative(owed_in(self.points)) && !is_negative(owed_in(self.cashback)) {
+        let (points, cashback) = (&self.balances.points, &self.balances.cashback);
+        if !is_negative(points.owed_in(&owed)) && !is_negative(cashback.owed_in(&owed)) {
             return Ok(());
         }
+        self.pay_owed_from(owed, id)
+    }
+
+    /// [`Draft::pay_owed`] for a member who owes something.
+    #[inline(never)]
+    fn pay_owed_from(&mut self, owed: Account, id: LotId) -> Result<(), EvalError> {
         let Some(lot) = self.lot(id) else { return Ok(()) };
-        let balance = owed_in(self.buckets(&lot.asset));
+        let balance = self.buckets(&lot.asset).owed_in(&owed);
         if !is_negative(balance) {
             return Ok(());
         }

@@ -62,7 +62,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     let lot_count = u32::try_from(draft.outcome.lots_opened.len() - first_index).expect("one lot per asset and funder");
     let stamps = stamps::earn(draft, purchase, &lines, seller)?;
     let partner = (*seller != compiled.program.owner).then(|| seller.clone());
-    let tier = tiers::level_id(draft).cloned();
+    let tier = order.tier.cloned();
     let order = purchase.order.clone();
     let (withheld_points, withheld_money) = (Decimal::ZERO, Money::ZERO);
     // The receipt is kept for good; a `Vec` leaves room for four groups after the first.
@@ -82,7 +82,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         partner,
         stamps,
     };
-    tiers::record_order(draft, &receipt)?;
+    tiers::take_in_order(draft, &receipt)?;
     draft.outcome.receipt = Some(match shell {
         Some(shell) => {
             *shell = receipt;
@@ -140,7 +140,9 @@ pub(super) fn check_line_count(count: usize) -> Result<(), EvalError> {
 }
 
 /// Drains the points that pay for the order and spreads them over the lines by value.
-/// Returns their value in money.
+/// Returns their value in money. Most purchases pay nothing with points: see the module
+/// `engine` on inlined entries.
+#[inline(always)]
 fn pay_with_points(
     draft: &mut Draft<'_>,
     purchase: &Purchase,
@@ -149,10 +151,23 @@ fn pay_with_points(
     seller: &FunderId,
     payment: &mut Payment,
 ) -> Result<Decimal, EvalError> {
-    let requested = purchase.pay_with_points.value();
-    if requested.is_zero() {
+    if purchase.pay_with_points.value().is_zero() {
         return Ok(Decimal::ZERO);
     }
+    pay_requested_points(draft, purchase, lines, order_total, seller, payment)
+}
+
+/// [`pay_with_points`] for a purchase that asks to pay with points.
+#[inline(never)]
+fn pay_requested_points(
+    draft: &mut Draft<'_>,
+    purchase: &Purchase,
+    lines: &[ReceiptLine],
+    order_total: Decimal,
+    seller: &FunderId,
+    payment: &mut Payment,
+) -> Result<Decimal, EvalError> {
+    let requested = purchase.pay_with_points.value();
     let program = &draft.program.program;
     let redemption = check_points_amount(program, requested)?;
     let max_points = max_points_for_order(program, redemption, order_total)?;
@@ -236,8 +251,8 @@ fn order_context<'a>(
     Ok(OrderContext {
         purchase,
         seller,
-        tier: tiers::level_id(draft),
-        tier_multiplier: level.and_then(|level| draft.program.tier_multipliers[level as usize].as_ref()),
+        tier: level.map(|(_, id)| id),
+        tier_multiplier: level.and_then(|(level, _)| draft.program.tier_multipliers[level as usize].as_ref()),
         eligible_total: checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?,
         // What money, not points or cashback, paid of the order; a line's base is its share.
         paid_in_money: (!paid_value.is_zero()).then_some(order_total - paid_value),
@@ -344,8 +359,12 @@ fn earn_line(
         };
         push_shares(earnings, index, rule, raw, order.seller, order.tier)?;
     }
-    let multipliers = matching.filter(|_| rules.has_multipliers).chain(order.tier_multiplier);
-    for rule in multipliers.filter(|_| !rate_points.is_zero()) {
+    if rate_points.is_zero() {
+        return Ok(());
+    }
+    // Matching the rules again only in a program that has multiplier rules.
+    let rule_multipliers = rules.has_multipliers.then_some(matching);
+    for rule in rule_multipliers.into_iter().flatten().chain(order.tier_multiplier) {
         if let Effect::Multiplier(multiplier) = rule.effect {
             let raw = checked(rate_points.checked_mul(multiplier.value() - Decimal::ONE))?;
             push_shares(earnings, index, rule, raw, order.seller, order.tier)?;
@@ -428,6 +447,7 @@ pub(super) fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> R
 }
 
 /// When what a purchase earns becomes available, `vesting_days` after it.
+#[inline(always)]
 fn vesting_end(purchase: &Purchase, vesting_days: u32) -> Result<chrono::DateTime<chrono::Utc>, EvalError> {
     if vesting_days == 0 {
         return Ok(purchase.at);

@@ -15,20 +15,32 @@ use crate::id::{FunderId, RewardId, Tag};
 use crate::ledger::{Account, Asset, MemberState, Notice, Receipt, ReceiptLine, Reward, RewardStatus, StampEarning};
 use crate::program::{CompiledCard, RewardKind};
 
-/// Stamps the purchase's lines earn, by card; posts them and fills cards.
+/// Stamps the purchase's lines earn, by card; posts them and fills cards. Inlined (see the
+/// module `engine`): many programs have no stamp cards.
+#[inline(always)]
 pub(crate) fn earn(
     draft: &mut Draft<'_>,
     purchase: &Purchase,
     lines: &[ReceiptLine],
     seller: &FunderId,
 ) -> Result<Vec<StampEarning>, EvalError> {
-    let cards = &draft.program.cards;
-    if cards.is_empty() {
+    if draft.program.cards.is_empty() {
         return Ok(Vec::new());
     }
+    earn_on_cards(draft, purchase, lines, seller)
+}
+
+/// [`earn`] for a program with stamp cards.
+#[inline(never)]
+fn earn_on_cards(
+    draft: &mut Draft<'_>,
+    purchase: &Purchase,
+    lines: &[ReceiptLine],
+    seller: &FunderId,
+) -> Result<Vec<StampEarning>, EvalError> {
+    let cards = &draft.program.cards;
     let eligible_total = checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?;
-    let tiers = draft.program.program.tiers.as_ref();
-    let tier = tiers::level(draft).zip(tiers).map(|(level, tiers)| &tiers.levels[level as usize].id);
+    let tier = tiers::level(draft).map(|(_, id)| id);
     let mut earned = Vec::new();
     for compiled in cards.iter().filter(|compiled| compiled.when.matches_order(purchase, eligible_total, tier)) {
         for (index, (line, bought)) in purchase.lines.iter().zip(lines).enumerate() {

@@ -291,9 +291,19 @@ fn working_copy(draft: &mut Draft<'_>, ladder: &Ladder<'_>) -> Result<TierState,
     Ok(state)
 }
 
-/// Reviews and grace periods due by the draft's time: part of settling every event.
+/// Reviews and grace periods due by the draft's time: part of settling every event. Inlined
+/// (see the module `engine`): many programs have no tiers.
+#[inline(always)]
 pub(crate) fn settle(draft: &mut Draft<'_>) -> Result<(), EvalError> {
-    let Some(ladder) = ladder(draft) else { return Ok(()) };
+    match ladder(draft) {
+        Some(ladder) => settle_on_ladder(draft, &ladder),
+        None => Ok(()),
+    }
+}
+
+/// [`settle`] for a program with tiers.
+#[inline(never)]
+fn settle_on_ladder(draft: &mut Draft<'_>, ladder: &Ladder<'_>) -> Result<(), EvalError> {
     let held = draft.tier.as_deref().or(draft.state.tier());
     let due = held.is_none_or(|state| {
         let run = &state.current;
@@ -302,12 +312,12 @@ pub(crate) fn settle(draft: &mut Draft<'_>) -> Result<(), EvalError> {
     if !due {
         return Ok(());
     }
-    let mut state = working_copy(draft, &ladder)?;
+    let mut state = working_copy(draft, ladder)?;
     let pending_before = state.current.downgrade;
     let mut changes = Vec::new();
     ladder.advance(&mut state, draft.at, &mut changes)?;
     ladder.forget_the_past(&mut state)?;
-    report(draft, &ladder, changes, pending_before, state);
+    report(draft, ladder, changes, pending_before, state);
     Ok(())
 }
 
@@ -329,26 +339,44 @@ fn report(
     draft.tier = Some(Arc::new(state));
 }
 
-/// The member's level now (after settling), for earn rules and tier benefits.
-pub(crate) fn level(draft: &Draft<'_>) -> Option<u32> {
+/// The member's level now (after settling) and its id, for earn rules and tier benefits.
+pub(crate) fn level<'a>(draft: &Draft<'a>) -> Option<(u32, &'a Tag)> {
     let tiers = draft.program.program.tiers.as_ref()?;
     let top = top_level(tiers);
-    Some(draft.tier.as_deref().or(draft.state.tier()).map_or(0, |state| state.current.level.min(top)))
+    let level = draft.tier.as_deref().or(draft.state.tier()).map_or(0, |state| state.current.level.min(top));
+    Some((level, &tiers.levels[level as usize].id))
 }
 
-/// The id of the member's level now.
-pub(crate) fn level_id<'a>(draft: &Draft<'a>) -> Option<&'a Tag> {
-    let tiers = draft.program.program.tiers.as_ref()?;
-    Some(&tiers.levels[level(draft)? as usize].id)
+/// Takes a purchase's new order in: it may upgrade the member, and it places no other order at
+/// another level. Inlined (see the module `engine`): many programs have no tiers.
+#[inline(always)]
+pub(crate) fn take_in_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<(), EvalError> {
+    let Some(ladder) = ladder(draft) else { return Ok(()) };
+    let misplaced = record_on_ladder(draft, &ladder, receipt)?;
+    debug_assert!(misplaced.is_empty(), "a new order places no other order at another level");
+    Ok(())
 }
 
 /// Records what an order now contributes: a new order is taken in (and may upgrade the
 /// member); a returned one changes its contribution and the level is re-derived. Returns the
 /// orders that, by the re-derived levels, were placed at another level than their receipts say.
+/// Purchases use [`take_in_order`].
 pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<Vec<(OrderId, Tag)>, EvalError> {
-    let Some(ladder) = ladder(draft) else { return Ok(Vec::new()) };
+    match ladder(draft) {
+        Some(ladder) => record_on_ladder(draft, &ladder, receipt),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// [`record_order`] for a program with tiers.
+#[inline(never)]
+fn record_on_ladder(
+    draft: &mut Draft<'_>,
+    ladder: &Ladder<'_>,
+    receipt: &Receipt,
+) -> Result<Vec<(OrderId, Tag)>, EvalError> {
     let amount = ladder.contribution(receipt)?;
-    let mut state = working_copy(draft, &ladder)?;
+    let mut state = working_copy(draft, ladder)?;
     let (held, pending_before) = (state.current.level, state.current.downgrade);
     let mut changes = Vec::new();
     let mut misplaced = Vec::new();
@@ -385,7 +413,7 @@ pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<V
         // A return of an order from before the anchor's window: it can't change the tier.
         None => {}
     }
-    report(draft, &ladder, changes, pending_before, state);
+    report(draft, ladder, changes, pending_before, state);
     Ok(misplaced)
 }
 

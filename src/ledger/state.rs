@@ -531,6 +531,7 @@ impl Creditors {
 
     /// Follows a posting into or out of `debt` or `forgiven`; pushes onto `paid` which funders
     /// a payment paid, and how much.
+    #[inline]
     pub(crate) fn track(&mut self, posting: &Posting, paid: &mut Vec<(FunderId, Decimal)>) {
         let (asset, amount) = (&posting.asset, posting.amount);
         match Creditors::owed_change(posting) {

@@ -47,7 +47,19 @@ impl Expiry {
 
     /// When points that become available at `available_at` expire. Always later than
     /// `available_at`; `None` for never (or past the end of the calendar chrono supports).
+    /// Inlined, like the engine's entries of mechanics a program may not use: many programs'
+    /// points never expire.
+    #[inline(always)]
     pub(crate) fn expires_at(&self, available_at: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Utc>> {
+        match self {
+            Expiry::Never => None,
+            _ => self.expiry_after(available_at, offset),
+        }
+    }
+
+    /// [`Expiry::expires_at`] for points that expire.
+    #[inline(never)]
+    fn expiry_after(&self, available_at: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Utc>> {
         let local = available_at.with_timezone(&offset);
         let expires = match *self {
             Expiry::Never => return None,

@@ -149,6 +149,12 @@ pub(crate) fn within_limits(value: Decimal) -> bool {
     scale <= MAX_DECIMAL_PLACES && value.mantissa().unsigned_abs() <= LIMIT_MANTISSAS[scale as usize]
 }
 
+/// Whether `value` is a zero that [`within_limits`] accepts: the check of an amount that is
+/// usually zero, such as a purchase's payment with points or cashback.
+pub(crate) fn is_zero_within_limits(value: Decimal) -> bool {
+    value.is_zero() && value.scale() <= MAX_DECIMAL_PLACES
+}
+
 /// Whether `value`'s magnitude is above [`MAX_DECIMAL_MAGNITUDE`]; on the mantissa where the
 /// scale allows, since every posting asks.
 pub(crate) fn above_magnitude(value: Decimal) -> bool {
@@ -406,6 +412,17 @@ fn split_in_decimals<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortcut for zeros agrees with the full check at every scale a `Decimal` has, and
+    /// takes no other value for a zero.
+    #[test]
+    fn a_zero_is_within_limits_exactly_when_the_full_check_says_so() {
+        for scale in 0..=28 {
+            let zero = Decimal::new(0, scale);
+            assert_eq!(is_zero_within_limits(zero), within_limits(zero), "a zero at scale {scale}");
+        }
+        assert!(!is_zero_within_limits(Decimal::ONE));
+    }
 
     fn split(total: Decimal, weights: &[i64], decimal_places: u32) -> Vec<Decimal> {
         let mut items: Vec<Decimal> = weights.iter().map(|weight| Decimal::from(*weight)).collect();

@@ -158,6 +158,20 @@ fn decimals_built_in_rust_are_held_to_the_same_limits_as_parsed_ones() {
         purchase.lines[0].qty = rust_decimal::Decimal::new(1, 20);
     }
     assert!(matches!(engine.evaluate(&state, &purchase), Err(EvalError::DecimalOutOfRange { field: "qty", .. })));
+    // Zero too: a zero with more places than the limit is as out of range as any other value.
+    let out_of_range_zero = || rust_decimal::Decimal::new(0, 20);
+    if let loyalty_engine::Event::Purchase(purchase) = &mut purchase {
+        purchase.lines[0].qty = rust_decimal::Decimal::ONE;
+        purchase.pay_with_cashback = loyalty_engine::Money::new(out_of_range_zero());
+    }
+    let refused = engine.evaluate(&state, &purchase);
+    assert!(matches!(refused, Err(EvalError::DecimalOutOfRange { field: "pay_with_cashback", .. })), "{refused:?}");
+    if let loyalty_engine::Event::Purchase(purchase) = &mut purchase {
+        purchase.pay_with_cashback = loyalty_engine::Money::ZERO;
+        purchase.pay_with_points = loyalty_engine::Points::new(out_of_range_zero());
+    }
+    let refused = engine.evaluate(&state, &purchase);
+    assert!(matches!(refused, Err(EvalError::DecimalOutOfRange { field: "pay_with_points", .. })), "{refused:?}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::amount::{Money, Rounding, RoundingMode, floor_to, split_exact};
+use crate::amount::{Money, Rounding, RoundingMode, floor_to, is_zero_within_limits, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::purchase::{Charge, OrderContext, drain_payment, push_shares, round_line};
 use crate::engine::{EvalError, check_decimal, checked, checked_sum};
@@ -13,8 +13,8 @@ use crate::program::Effect;
 
 /// Drains the cashback that pays for the order and spreads it over the lines by value; at most
 /// the program's share of the order, and never more than `unpaid` (what points left to pay).
-/// Returns the amount paid. Most purchases pay nothing with cashback (and zero is always a
-/// valid amount): see the module `engine` on inlined entries.
+/// Returns the amount paid. Most purchases pay nothing with cashback: see the module `engine`
+/// on inlined entries.
 #[inline(always)]
 pub(super) fn pay(
     draft: &mut Draft<'_>,
@@ -24,13 +24,14 @@ pub(super) fn pay(
     seller: &FunderId,
     payment: &mut Payment,
 ) -> Result<Decimal, EvalError> {
-    if purchase.pay_with_cashback.value().is_zero() {
+    let requested = purchase.pay_with_cashback.value();
+    if is_zero_within_limits(requested) {
         return Ok(Decimal::ZERO);
     }
     pay_requested(draft, purchase, lines, unpaid, seller, payment)
 }
 
-/// [`pay`] for a purchase that asks to pay with cashback.
+/// [`pay`] for a purchase that asks to pay with cashback, or whose amount is out of range.
 #[inline(never)]
 fn pay_requested(
     draft: &mut Draft<'_>,

@@ -45,14 +45,15 @@ impl MemberBalances {
     fn of(state: &MemberState) -> MemberBalances {
         let mut balances = MemberBalances::default();
         for (account, asset, balance) in state.balances() {
-            if let Some(held) = balances.get_mut(account, asset) {
+            if let Some(held) = balances.balance_mut(account, asset) {
                 *held = balance;
             }
         }
         balances
     }
 
-    fn get(&self, asset: &Asset) -> Buckets {
+    /// The buckets of `asset`: cashback's, or else points'.
+    fn buckets(&self, asset: &Asset) -> Buckets {
         match asset {
             Asset::Cashback => self.cashback,
             _ => self.points,
@@ -60,7 +61,7 @@ impl MemberBalances {
     }
 
     /// The balance of one of the member's own accounts, if `account` is one and `asset` has lots.
-    fn get_mut(&mut self, account: &Account, asset: &Asset) -> Option<&mut Decimal> {
+    fn balance_mut(&mut self, account: &Account, asset: &Asset) -> Option<&mut Decimal> {
         let buckets = match asset {
             Asset::Points => &mut self.points,
             Asset::Cashback => &mut self.cashback,
@@ -117,12 +118,13 @@ struct TouchedLots {
 
 impl TouchedLots {
     const SCAN_LIMIT: usize = 8;
+    const BUILT_PAST_THE_LIMIT: &str = "the map of positions is built when the lots pass the scan limit";
 
     fn position(&self, id: LotId) -> Option<usize> {
         if self.lots.len() <= TouchedLots::SCAN_LIMIT {
             self.lots.iter().position(|lot| lot.id == id)
         } else {
-            self.positions.as_ref().and_then(|positions| positions.get(&id).copied())
+            self.positions.as_ref().expect(TouchedLots::BUILT_PAST_THE_LIMIT).get(&id).copied()
         }
     }
 
@@ -139,8 +141,8 @@ impl TouchedLots {
                     self.positions =
                         Some(self.lots.iter().enumerate().map(|(position, lot)| (lot.id, position)).collect());
                 } else if self.lots.len() > TouchedLots::SCAN_LIMIT {
-                    let positions = self.positions.as_mut().expect("built when the lots passed the scan limit");
-                    positions.insert(id, self.lots.len() - 1);
+                    let position = self.lots.len() - 1;
+                    self.positions.as_mut().expect(TouchedLots::BUILT_PAST_THE_LIMIT).insert(id, position);
                 }
                 self.lots.len() - 1
             }
@@ -173,7 +175,7 @@ impl<'a> Draft<'a> {
 
     /// The member's buckets of an asset that has lots (points or cashback), within the draft.
     pub(crate) fn buckets(&self, asset: &Asset) -> Buckets {
-        self.balances.get(asset)
+        self.balances.buckets(asset)
     }
 
     /// Records a points posting (a zero amount records nothing) and applies it to the overlay.
@@ -208,10 +210,10 @@ impl<'a> Draft<'a> {
         let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
         let id = PostingId { event: self.outcome.event.clone(), index };
         let posting = Posting { id, from, to, asset: asset.clone(), amount, lot };
-        if let Some(balance) = self.balances.get_mut(&posting.from, asset) {
+        if let Some(balance) = self.balances.balance_mut(&posting.from, asset) {
             *balance = checked(balance.checked_sub(amount))?;
         }
-        if let Some(balance) = self.balances.get_mut(&posting.to, asset) {
+        if let Some(balance) = self.balances.balance_mut(&posting.to, asset) {
             *balance = checked(balance.checked_add(amount))?;
         }
         self.creditors.track(&posting, &mut self.paid_creditors);
@@ -341,7 +343,7 @@ impl<'a> Draft<'a> {
     }
 
     /// Hands what the draft changed beyond postings over to the outcome. By reference, not by
-    /// value: moving the draft would copy all of it.
+    /// value: moving the draft would copy all of it. Inlined: two moves don't need a call.
     #[inline]
     pub(crate) fn finish(&mut self) {
         self.outcome.tier = self.tier.take();

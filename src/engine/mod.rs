@@ -4,8 +4,8 @@
 //! (cashback, stamp cards, tiers, paying with points or cashback, expiry, debt) is a check
 //! inlined into its caller (`#[inline(always)]`) that calls the work only when there is some;
 //! the work stays out of line (`#[inline(never)]`), or the compiler would inline it into the
-//! check and then call the check. A one-line purchase under a program with none of them spent
-//! about 400 of its 3,740 instructions on those calls (BENCHMARKS.md).
+//! check and then call the check (BENCHMARKS.md, "Instructions per call", has what the calls
+//! cost a one-line purchase).
 
 mod cashback;
 mod draft;
@@ -84,7 +84,8 @@ pub(crate) struct Compiled {
 const MAX_RESERVED_EARNINGS_PER_LINE: usize = 8;
 
 impl Compiled {
-    /// Who sells for `merchant`: its partner, else the program's owner.
+    /// Who sells for `merchant`: its partner, else the program's owner. Inlined (see the module
+    /// docs): most events name no merchant.
     #[inline(always)]
     pub(crate) fn seller(&self, merchant: Option<&Tag>) -> &FunderId {
         let partner = merchant.and_then(|merchant| {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use rust_decimal::Decimal;
 
-use crate::amount::{Money, Rounding, is_negative, is_positive, split_exact};
+use crate::amount::{Money, Rounding, is_negative, is_positive, is_zero_within_limits, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps, tiers};
@@ -41,9 +41,9 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     let mut payment = Payment::default();
     let points_value = pay_with_points(draft, purchase, &lines, order_total, seller, &mut payment)?;
     let cashback_paid = cashback::pay(draft, purchase, &lines, order_total - points_value, seller, &mut payment)?;
-    let order = order_context(draft, purchase, &lines, order_total, points_value + cashback_paid, seller)?;
-    let earnings = earn(draft, &order, &lines, earnings)?;
-    let cashback = cashback::earn(draft, &order, &lines)?;
+    let context = order_context(draft, purchase, &lines, order_total, points_value + cashback_paid, seller)?;
+    let earnings = earn(draft, &context, &lines, earnings)?;
+    let cashback = cashback::earn(draft, &context, &lines)?;
     let first_index = draft.outcome.lots_opened.len();
     let first_lot = LotId(draft.state.next_lot().0 + first_index as u64);
     let program = &draft.program.program;
@@ -60,9 +60,9 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         open_lots(draft, purchase, &Asset::Cashback, &cashback, vesting_end(purchase, section.vesting_days)?, None)?;
     }
     let lot_count = u32::try_from(draft.outcome.lots_opened.len() - first_index).expect("one lot per asset and funder");
-    let stamps = stamps::earn(draft, purchase, &lines, seller)?;
+    let stamps = stamps::earn(draft, purchase, &lines, seller, context.tier)?;
     let partner = (*seller != compiled.program.owner).then(|| seller.clone());
-    let tier = order.tier.cloned();
+    let tier = context.tier.cloned();
     let order = purchase.order.clone();
     let (withheld_points, withheld_money) = (Decimal::ZERO, Money::ZERO);
     // The receipt is kept for good; a `Vec` leaves room for four groups after the first.
@@ -151,13 +151,15 @@ fn pay_with_points(
     seller: &FunderId,
     payment: &mut Payment,
 ) -> Result<Decimal, EvalError> {
-    if purchase.pay_with_points.value().is_zero() {
+    let requested = purchase.pay_with_points.value();
+    if is_zero_within_limits(requested) {
         return Ok(Decimal::ZERO);
     }
     pay_requested_points(draft, purchase, lines, order_total, seller, payment)
 }
 
-/// [`pay_with_points`] for a purchase that asks to pay with points.
+/// [`pay_with_points`] for a purchase that asks to pay with points, or whose amount is out of
+/// range.
 #[inline(never)]
 fn pay_requested_points(
     draft: &mut Draft<'_>,
@@ -167,7 +169,7 @@ fn pay_requested_points(
     seller: &FunderId,
     payment: &mut Payment,
 ) -> Result<Decimal, EvalError> {
-    let requested = purchase.pay_with_points.value();
+    let requested = check_decimal("pay_with_points", purchase.pay_with_points.value())?;
     let program = &draft.program.program;
     let redemption = check_points_amount(program, requested)?;
     let max_points = max_points_for_order(program, redemption, order_total)?;
@@ -446,7 +448,8 @@ pub(super) fn round_line(line_earnings: &mut [Earning], rounding: Rounding) -> R
     Ok(())
 }
 
-/// When what a purchase earns becomes available, `vesting_days` after it.
+/// When what a purchase earns becomes available, `vesting_days` after it. Inlined (see the
+/// module `engine`): many programs vest nothing.
 #[inline(always)]
 fn vesting_end(purchase: &Purchase, vesting_days: u32) -> Result<chrono::DateTime<chrono::Utc>, EvalError> {
     if vesting_days == 0 {

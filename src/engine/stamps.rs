@@ -6,7 +6,7 @@ use rust_decimal::prelude::ToPrimitive;
 
 use crate::amount::{ceiling_to, split_exact};
 use crate::engine::draft::Draft;
-use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked, checked_sum, tiers};
+use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked, checked_sum};
 use crate::event::{Purchase, RewardEvent};
 use std::collections::BTreeMap;
 
@@ -15,19 +15,20 @@ use crate::id::{FunderId, RewardId, Tag};
 use crate::ledger::{Account, Asset, MemberState, Notice, Receipt, ReceiptLine, Reward, RewardStatus, StampEarning};
 use crate::program::{CompiledCard, RewardKind};
 
-/// Stamps the purchase's lines earn, by card; posts them and fills cards. Inlined (see the
-/// module `engine`): many programs have no stamp cards.
+/// Stamps the purchase's lines earn, by card, for a member at level `tier`; posts them and
+/// fills cards. Inlined (see the module `engine`): many programs have no stamp cards.
 #[inline(always)]
 pub(crate) fn earn(
     draft: &mut Draft<'_>,
     purchase: &Purchase,
     lines: &[ReceiptLine],
     seller: &FunderId,
+    tier: Option<&Tag>,
 ) -> Result<Vec<StampEarning>, EvalError> {
     if draft.program.cards.is_empty() {
         return Ok(Vec::new());
     }
-    earn_on_cards(draft, purchase, lines, seller)
+    earn_on_cards(draft, purchase, lines, seller, tier)
 }
 
 /// [`earn`] for a program with stamp cards.
@@ -37,10 +38,10 @@ fn earn_on_cards(
     purchase: &Purchase,
     lines: &[ReceiptLine],
     seller: &FunderId,
+    tier: Option<&Tag>,
 ) -> Result<Vec<StampEarning>, EvalError> {
     let cards = &draft.program.cards;
     let eligible_total = checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?;
-    let tier = tiers::level(draft).map(|(_, id)| id);
     let mut earned = Vec::new();
     for compiled in cards.iter().filter(|compiled| compiled.when.matches_order(purchase, eligible_total, tier)) {
         for (index, (line, bought)) in purchase.lines.iter().zip(lines).enumerate() {

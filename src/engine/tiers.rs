@@ -347,20 +347,19 @@ pub(crate) fn level<'a>(draft: &Draft<'a>) -> Option<(u32, &'a Tag)> {
     Some((level, &tiers.levels[level as usize].id))
 }
 
-/// Takes a purchase's new order in: it may upgrade the member, and it places no other order at
-/// another level. Inlined (see the module `engine`): many programs have no tiers.
+/// Takes a purchase's new order in; it may upgrade the member. Only a changed contribution (a
+/// return's) re-places other orders, so a purchase has none to revise. Inlined (see the module
+/// `engine`): many programs have no tiers.
 #[inline(always)]
 pub(crate) fn take_in_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<(), EvalError> {
     let Some(ladder) = ladder(draft) else { return Ok(()) };
-    let misplaced = record_on_ladder(draft, &ladder, receipt)?;
-    debug_assert!(misplaced.is_empty(), "a new order places no other order at another level");
+    record_on_ladder(draft, &ladder, receipt)?;
     Ok(())
 }
 
-/// Records what an order now contributes: a new order is taken in (and may upgrade the
-/// member); a returned one changes its contribution and the level is re-derived. Returns the
-/// orders that, by the re-derived levels, were placed at another level than their receipts say.
-/// Purchases use [`take_in_order`].
+/// Records what a returned order now contributes: its contribution changes and the level is
+/// re-derived. Returns the orders that, by the re-derived levels, were placed at another level
+/// than their receipts say. (Purchases take their orders in with [`take_in_order`].)
 pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<Vec<(OrderId, Tag)>, EvalError> {
     match ladder(draft) {
         Some(ladder) => record_on_ladder(draft, &ladder, receipt),
@@ -368,7 +367,8 @@ pub(crate) fn record_order(draft: &mut Draft<'_>, receipt: &Receipt) -> Result<V
     }
 }
 
-/// [`record_order`] for a program with tiers.
+/// [`record_order`] and [`take_in_order`] for a program with tiers: a new order is taken in (and
+/// may upgrade the member), a returned one changes its contribution.
 #[inline(never)]
 fn record_on_ladder(
     draft: &mut Draft<'_>,

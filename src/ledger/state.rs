@@ -530,7 +530,8 @@ impl Creditors {
     }
 
     /// Follows a posting into or out of `debt` or `forgiven`; pushes onto `paid` which funders
-    /// a payment paid, and how much.
+    /// a payment paid, and how much. Inlined: it follows every posting, and most postings are
+    /// none of those.
     #[inline]
     pub(crate) fn track(&mut self, posting: &Posting, paid: &mut Vec<(FunderId, Decimal)>) {
         let (asset, amount) = (&posting.asset, posting.amount);

@@ -414,7 +414,7 @@ mod tests {
     use super::*;
 
     /// The shortcut for zeros agrees with the full check at every scale a `Decimal` has, and
-    /// takes no other value for a zero.
+    /// accepts nothing but zeros.
     #[test]
     fn a_zero_is_within_limits_exactly_when_the_full_check_says_so() {
         for scale in 0..=28 {

@@ -60,7 +60,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         open_lots(draft, purchase, &Asset::Cashback, &cashback, vesting_end(purchase, section.vesting_days)?, None)?;
     }
     let lot_count = u32::try_from(draft.outcome.lots_opened.len() - first_index).expect("one lot per asset and funder");
-    let stamps = stamps::earn(draft, purchase, &lines, seller, context.tier)?;
+    let stamps = stamps::earn(draft, &context, &lines)?;
     let partner = (*seller != compiled.program.owner).then(|| seller.clone());
     let tier = context.tier.cloned();
     let order = purchase.order.clone();

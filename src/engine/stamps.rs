@@ -6,7 +6,8 @@ use rust_decimal::prelude::ToPrimitive;
 
 use crate::amount::{ceiling_to, split_exact};
 use crate::engine::draft::Draft;
-use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked, checked_sum};
+use crate::engine::purchase::OrderContext;
+use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked};
 use crate::event::{Purchase, RewardEvent};
 use std::collections::BTreeMap;
 
@@ -15,35 +16,33 @@ use crate::id::{FunderId, RewardId, Tag};
 use crate::ledger::{Account, Asset, MemberState, Notice, Receipt, ReceiptLine, Reward, RewardStatus, StampEarning};
 use crate::program::{CompiledCard, RewardKind};
 
-/// Stamps the purchase's lines earn, by card, for a member at level `tier`; posts them and
-/// fills cards. Inlined (see the module `engine`): many programs have no stamp cards.
+/// Stamps the order's lines earn, by card; posts them and fills cards. Inlined (see the module
+/// `engine`): many programs have no stamp cards.
 #[inline(always)]
 pub(crate) fn earn(
     draft: &mut Draft<'_>,
-    purchase: &Purchase,
+    order: &OrderContext<'_>,
     lines: &[ReceiptLine],
-    seller: &FunderId,
-    tier: Option<&Tag>,
 ) -> Result<Vec<StampEarning>, EvalError> {
     if draft.program.cards.is_empty() {
         return Ok(Vec::new());
     }
-    earn_on_cards(draft, purchase, lines, seller, tier)
+    earn_on_cards(draft, order, lines)
 }
 
 /// [`earn`] for a program with stamp cards.
 #[inline(never)]
 fn earn_on_cards(
     draft: &mut Draft<'_>,
-    purchase: &Purchase,
+    order: &OrderContext<'_>,
     lines: &[ReceiptLine],
-    seller: &FunderId,
-    tier: Option<&Tag>,
 ) -> Result<Vec<StampEarning>, EvalError> {
+    let (purchase, seller) = (order.purchase, order.seller);
     let cards = &draft.program.cards;
-    let eligible_total = checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?;
     let mut earned = Vec::new();
-    for compiled in cards.iter().filter(|compiled| compiled.when.matches_order(purchase, eligible_total, tier)) {
+    let matches_order =
+        |compiled: &&CompiledCard| compiled.when.matches_order(purchase, order.eligible_total, order.tier);
+    for compiled in cards.iter().filter(matches_order) {
         for (index, (line, bought)) in purchase.lines.iter().zip(lines).enumerate() {
             if !bought.eligible || !compiled.when.matches_line(line) {
                 continue;

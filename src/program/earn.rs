@@ -333,12 +333,9 @@ impl RuleIndex {
     /// The rules that may match `line`, in program order, each once.
     pub(crate) fn candidates<'a>(&'a self, line: &PurchaseLine, scratch: &'a mut Vec<u32>) -> &'a [u32] {
         let empty: &[u32] = &[];
-        let by_sku = self.by_sku.get(line.sku.as_str()).map_or(empty, Vec::as_slice);
-        let by_category = line
-            .category
-            .as_ref()
-            .and_then(|category| self.by_category.get(category.as_str()))
-            .map_or(empty, Vec::as_slice);
+        let by_sku = self.by_sku.get(&line.sku).map_or(empty, Vec::as_slice);
+        let by_category =
+            line.category.as_ref().and_then(|category| self.by_category.get(category)).map_or(empty, Vec::as_slice);
         let has_labels = !self.by_label.is_empty() && !line.labels.is_empty();
         if !has_labels {
             match (self.general.is_empty(), by_sku.is_empty(), by_category.is_empty()) {
@@ -353,7 +350,7 @@ impl RuleIndex {
         scratch.extend_from_slice(by_sku);
         scratch.extend_from_slice(by_category);
         for (key, value) in &line.labels {
-            let listed = self.by_label.get(key.as_str()).and_then(|by_value| by_value.get(value.as_str()));
+            let listed = self.by_label.get(key).and_then(|by_value| by_value.get(value));
             scratch.extend_from_slice(listed.map_or(empty, Vec::as_slice));
         }
         scratch.sort_unstable();

@@ -46,10 +46,10 @@ fn validate(text: &str) -> Result<(), IdError> {
 const INLINE_BYTES: usize = 14;
 
 /// An identifier's text. Ids are cloned into every posting, lot and receipt an event writes,
-/// and the shared counter of an `Arc` costs an atomic update per clone and per drop (about 9 ns
-/// each on the benchmark host, a sixth of a one-line purchase in all), so short ids, which
-/// most are, are copied instead. Canonical: a text is in place exactly when it is at most
-/// [`INLINE_BYTES`] long, so equal texts have equal variants.
+/// and the shared counter of an `Arc` costs an atomic update per clone and per drop, slower
+/// than the rest of a purchase's steps (BENCHMARKS.md), so short ids, which most are, are
+/// copied instead. Canonical: a text is in place exactly when it is at most [`INLINE_BYTES`]
+/// long, so equal texts have equal variants.
 #[derive(Clone)]
 enum Text {
     /// The text in the first `length` bytes; the rest are zero.

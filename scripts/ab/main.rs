@@ -70,7 +70,8 @@ macro_rules! side {
                         let mut states = std::collections::HashMap::new();
                         for event in events.iter() {
                             let member = event.member();
-                            let state = states.entry(member.clone()).or_insert_with(|| MemberState::new(member.clone()));
+                            let state =
+                                states.entry(member.clone()).or_insert_with(|| MemberState::new(member.clone()));
                             let outcome = engine.evaluate(state, black_box(event)).unwrap();
                             state.apply(&outcome);
                         }
@@ -115,9 +116,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let arguments: Vec<String> = std::env::args().collect();
-    let [_, scenario, rounds, calls] = arguments.as_slice() else {
-        panic!("usage: ab SCENARIO ROUNDS CALLS")
-    };
+    let [_, scenario, rounds, calls] = arguments.as_slice() else { panic!("usage: ab SCENARIO ROUNDS CALLS") };
     let (rounds, calls): (usize, usize) = (rounds.parse().expect("ROUNDS"), calls.parse().expect("CALLS"));
     let (mut base, mut new) = (base::setup(scenario), new::setup(scenario));
     let has_floor = !scenario.starts_with("replay");
@@ -140,10 +139,21 @@ fn main() {
             times[slot].push(start.elapsed().as_secs_f64() * 1e9 / per_call);
         }
     }
-    let ratio = |top: usize, bottom: usize| median((0..rounds).map(|round| times[top][round] / times[bottom][round]).collect());
-    print!("base_ns={:.1} new_ns={:.1} new_over_base={:.4}", median(times[0].clone()), median(times[1].clone()), ratio(1, 0));
+    let ratio =
+        |top: usize, bottom: usize| median((0..rounds).map(|round| times[top][round] / times[bottom][round]).collect());
+    print!(
+        "base_ns={:.1} new_ns={:.1} new_over_base={:.4}",
+        median(times[0].clone()),
+        median(times[1].clone()),
+        ratio(1, 0)
+    );
     if has_floor {
-        print!(" floor_ns={:.1} base_over_floor={:.3} new_over_floor={:.3}", median(times[2].clone()), ratio(0, 2), ratio(1, 2));
+        print!(
+            " floor_ns={:.1} base_over_floor={:.3} new_over_floor={:.3}",
+            median(times[2].clone()),
+            ratio(0, 2),
+            ratio(1, 2)
+        );
     }
     println!();
 }

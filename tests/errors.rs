@@ -283,3 +283,30 @@ fn a_corrupt_stored_state_is_refused_when_read_not_when_used() {
 
     assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("m"));
 }
+
+#[test]
+fn a_stored_tier_that_counts_an_unknown_order_or_is_out_of_time_order_is_refused_when_read() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "tiers":{"metric":"net_spend","window":"lifetime","downgrade":"one_level","grace_days":0,
+              "levels":[{"id":"blue","threshold":"0"},{"id":"silver","threshold":"1000"}]}}"#,
+    );
+    shop.buy("m", "2026-03-01", "o-1", "desk", "600");
+    shop.buy("m", "2026-03-02", "o-2", "lamp", "600");
+    let stored = serde_json::to_value(shop.state("m")).unwrap();
+    let contributions = &stored["tier"]["contributions"];
+    assert_eq!(contributions.as_array().map(Vec::len), Some(2), "{contributions}");
+
+    let mut unknown_order = stored.clone();
+    unknown_order["tier"]["contributions"][1]["order"] = "o-3".into();
+    let error = serde_json::from_value::<MemberState>(unknown_order).unwrap_err().to_string();
+    assert!(error.contains("counts order o-3, which has no receipt"), "{error}");
+
+    let mut out_of_order = stored.clone();
+    out_of_order["tier"]["contributions"].as_array_mut().unwrap().swap(0, 1);
+    let error = serde_json::from_value::<MemberState>(out_of_order).unwrap_err().to_string();
+    assert!(error.contains("out of time order"), "{error}");
+
+    assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("m"));
+}

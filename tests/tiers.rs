@@ -286,6 +286,31 @@ fn purchases_count_orders_and_a_fully_returned_order_does_not_count() {
 }
 
 #[test]
+fn a_member_above_the_top_of_a_shortened_ladder_is_held_at_its_top() {
+    let mut shop = furniture_shop(r#""lifetime""#, "one_level", 0);
+    shop.buy("deniz", "2026-01-10", "sofa", "sofa", "6000");
+    assert_eq!(tier(&mut shop, "deniz", "2026-01-11").level.as_str(), "gold");
+    let mut shortened = shop.ledger.engine().program().clone();
+    shortened.tiers.as_mut().unwrap().levels.pop();
+    shortened.earn.rules.retain(|rule| rule.id.as_str() != "gold-lamps");
+    let engine = shortened.compile().unwrap();
+    let state = shop.state("deniz");
+
+    let at = "2026-01-12T12:00:00Z".parse().unwrap();
+    assert_eq!(engine.tier_at(&state, at).unwrap().unwrap().level.as_str(), "silver");
+    let lamp = common::event(
+        r#"{"type":"purchase","id":"e-lamp","member":"deniz","at":"2026-01-12T12:00:00Z","order":"lamp",
+            "lines":[{"sku":"lamp","qty":"1","unit_price":"100"}]}"#,
+    );
+    let outcome = engine.evaluate(&state, &lamp).unwrap();
+    // Silver's earn multiplier, 1.5: 150 points, where gold's would give 200.
+    assert_eq!(
+        outcome.receipt.as_ref().unwrap().earnings.iter().map(|earning| earning.points).sum::<rust_decimal::Decimal>(),
+        decimal("150")
+    );
+}
+
+#[test]
 fn the_tier_state_survives_serialization() {
     let mut shop = furniture_shop(r#"{"calendar":"quarter"}"#, "one_level", 10);
     shop.buy("deniz", "2026-01-10", "desk", "desk", "1200");

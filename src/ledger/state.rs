@@ -346,8 +346,9 @@ impl MemberState {
         }
     }
 
-    /// A scan for equality, not a binary search: ids compare by pointer before bytes, and a
-    /// member has a handful of balances. The order only matters for placing a new one.
+    /// A scan for equality, not a binary search: an equality test of two accounts is a few
+    /// word compares (short ids compare their bytes in place), and a member has a handful of
+    /// balances. The order only matters for placing a new one.
     fn balance_position(&self, account: &Account, asset: &Asset) -> Option<usize> {
         self.balances.iter().position(|(held, held_asset, _)| held == account && held_asset == asset)
     }
@@ -380,7 +381,7 @@ impl MemberState {
 
 /// How much room to add before one more element goes into a collection of `len` elements and
 /// room for `capacity`: by half rather than doubling from four, as `Vec` and `VecDeque` would,
-/// because most members hold a lot or two, each lot takes 152 bytes and each index key 24.
+/// because most members hold a lot or two, each lot takes 144 bytes and each index key 24.
 /// Growth stays geometric, so pushing stays amortized constant time.
 fn gentle_growth(len: usize, capacity: usize) -> Option<usize> {
     (len == capacity).then_some(len / 2 + 1)
@@ -695,6 +696,9 @@ impl TryFrom<StateRecord> for MemberState {
             }
             state.file_receipt(Arc::new(receipt));
         }
+        if let Some(tier) = &state.tier {
+            check_tier(tier, &state)?;
+        }
         for asset in [Asset::Points, Asset::Cashback] {
             for (bucket, account) in [(Bucket::Pending, Account::Pending), (Bucket::Available, Account::Available)] {
                 let in_bucket = |lot: &&Lot| lot.bucket == bucket && lot.asset == asset;
@@ -747,6 +751,20 @@ fn check_receipt(receipt: &Receipt, next_lot: LotId) -> Result<(), String> {
         return Err(format!("order {order} names lots not yet opened"));
     }
     Ok(())
+}
+
+/// What re-deriving a tier relies on: contributions in the order placed (the engine finds a
+/// window's start by bisection, and sums from there up to an order), each of an order whose
+/// receipt the state keeps (a return of it finds its contribution, and a lost level re-places
+/// the orders it counted).
+fn check_tier(tier: &TierState, state: &MemberState) -> Result<(), String> {
+    if tier.contributions.windows(2).any(|pair| pair[0].at > pair[1].at) {
+        return Err("the tier's contributions are out of time order".to_owned());
+    }
+    match tier.contributions.iter().find(|contribution| state.order(&contribution.order).is_none()) {
+        Some(contribution) => Err(format!("the tier counts order {}, which has no receipt", contribution.order)),
+        None => Ok(()),
+    }
 }
 
 /// What a return relies on in a payment: one share per line, and for each asset, shares and

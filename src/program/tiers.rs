@@ -46,6 +46,9 @@ pub struct Tiers {
     #[serde(default)]
     pub grace_days: u32,
     /// The levels, lowest first; the first has threshold 0 and is where every member starts.
+    /// Members store their level as a position in this list, so a program that drops levels
+    /// from the top holds the members above its new top level at that level until their next
+    /// review re-derives it.
     pub levels: Vec<TierLevel>,
 }
 

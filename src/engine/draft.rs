@@ -2,6 +2,7 @@
 //! the lots they touched. Nothing reaches the member's state until the host applies the outcome,
 //! so an error half-way leaves no trace.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -95,8 +96,9 @@ pub(crate) struct Draft<'a> {
     pub(crate) tier: Option<Arc<TierState>>,
     /// Rewards this draft issued or changed, as it left them.
     pub(crate) rewards: Vec<Reward>,
-    /// Whom the member owes, as the draft left it.
-    creditors: Creditors,
+    /// Whom the member owes, as the draft left it: the state's book until a posting changes it
+    /// (most drafts never do, and copying even an empty book costs a call).
+    creditors: Cow<'a, Creditors>,
     /// The creditors the last posting into `debt` or `forgiven` paid.
     paid_creditors: Vec<(FunderId, Decimal)>,
     /// The receipt `evaluate_into` wrote last time, whose memory a purchase reuses for its own
@@ -167,7 +169,7 @@ impl<'a> Draft<'a> {
             balances: MemberBalances::of(state),
             tier: None,
             rewards: Vec::new(),
-            creditors: state.creditor_book().clone(),
+            creditors: Cow::Borrowed(state.creditor_book()),
             paid_creditors: Vec::new(),
             spare_receipt: None,
         }
@@ -216,7 +218,9 @@ impl<'a> Draft<'a> {
         if let Some(balance) = self.balances.balance_mut(&posting.to, asset) {
             *balance = checked(balance.checked_add(amount))?;
         }
-        self.creditors.track(&posting, &mut self.paid_creditors);
+        if Creditors::owed_change(&posting).is_some() {
+            self.creditors.to_mut().track(&posting, &mut self.paid_creditors);
+        }
         if let Some(id) = lot {
             let from_state = id < self.state.next_lot();
             let lot = self.lot_mut(id);

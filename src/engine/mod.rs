@@ -341,10 +341,14 @@ pub(crate) fn checked<T>(value: Option<T>) -> Result<T, EvalError> {
 }
 
 /// The sum of `values`, or [`EvalError::Overflow`].
+#[inline]
 pub(crate) fn checked_sum(mut values: impl Iterator<Item = Decimal>) -> Result<Decimal, EvalError> {
     // From the first value on, not from zero: most sums here have a single term.
-    let Some(first) = values.next() else { return Ok(Decimal::ZERO) };
-    values.try_fold(first, |sum, value| checked(sum.checked_add(value)))
+    let Some(mut sum) = values.next() else { return Ok(Decimal::ZERO) };
+    for value in values {
+        sum = checked(sum.checked_add(value))?;
+    }
+    Ok(sum)
 }
 
 /// An event the engine refuses. The state is untouched; nothing was posted.

@@ -522,7 +522,9 @@ impl Creditors {
     /// The `debt` or `forgiven` account a posting changes, if any: with the funder it credits
     /// when it moves what the member can't cover to that funder, or with none when it pays the
     /// account back. The only postings the book follows, so a member who never owes needs none.
-    fn owed_change(posting: &Posting) -> Option<(&Account, Option<&FunderId>)> {
+    /// Inlined: callers test every posting with it, and most postings are none of those.
+    #[inline]
+    pub(crate) fn owed_change(posting: &Posting) -> Option<(&Account, Option<&FunderId>)> {
         match (&posting.from, &posting.to) {
             (owed @ (Account::Debt | Account::Forgiven), Account::Funder(funder)) => Some((owed, Some(funder))),
             (_, owed @ (Account::Debt | Account::Forgiven)) => Some((owed, None)),
@@ -531,9 +533,8 @@ impl Creditors {
     }
 
     /// Follows a posting into or out of `debt` or `forgiven`; pushes onto `paid` which funders
-    /// a payment paid, and how much. Inlined: it follows every posting, and most postings are
-    /// none of those.
-    #[inline]
+    /// a payment paid, and how much. Callers test [`Creditors::owed_change`] first, so that a
+    /// book is reached (and the draft's copied) only for the postings it follows.
     pub(crate) fn track(&mut self, posting: &Posting, paid: &mut Vec<(FunderId, Decimal)>) {
         let (asset, amount) = (&posting.asset, posting.amount);
         match Creditors::owed_change(posting) {

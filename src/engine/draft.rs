@@ -218,8 +218,8 @@ impl<'a> Draft<'a> {
         if let Some(balance) = self.balances.balance_mut(&posting.to, asset) {
             *balance = checked(balance.checked_add(amount))?;
         }
-        if Creditors::owed_change(&posting).is_some() {
-            self.creditors.to_mut().track(&posting, &mut self.paid_creditors);
+        if let Some(change) = Creditors::owed_change(&posting) {
+            self.creditors.to_mut().track(change, &posting, &mut self.paid_creditors);
         }
         if let Some(id) = lot {
             let from_state = id < self.state.next_lot();

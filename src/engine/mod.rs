@@ -345,6 +345,8 @@ pub(crate) fn checked<T>(value: Option<T>) -> Result<T, EvalError> {
 pub(crate) fn checked_sum(mut values: impl Iterator<Item = Decimal>) -> Result<Decimal, EvalError> {
     // From the first value on, not from zero: most sums here have a single term.
     let Some(mut sum) = values.next() else { return Ok(Decimal::ZERO) };
+    // A loop, not `try_fold`: the fold stayed out of line in every caller, a call per sum on
+    // the hot path (BENCHMARKS.md, the step table).
     for value in values {
         sum = checked(sum.checked_add(value))?;
     }

@@ -316,8 +316,8 @@ impl MemberState {
         assert!(is_positive(posting.amount), "posting {} is not positive", posting.id);
         *self.balance_mut(&posting.from, &posting.asset) -= posting.amount;
         *self.balance_mut(&posting.to, &posting.asset) += posting.amount;
-        if Creditors::owed_change(posting).is_some() {
-            self.rare_mut().creditors.track(posting, &mut Vec::new());
+        if let Some(change) = Creditors::owed_change(posting) {
+            self.rare_mut().creditors.track(change, posting, &mut Vec::new());
         }
         let Some(id) = posting.lot else { return };
         let lot = self.lots.get_mut(id).expect("a posting names a lot the member does not hold");
@@ -521,8 +521,9 @@ pub(crate) struct Creditors {
 impl Creditors {
     /// The `debt` or `forgiven` account a posting changes, if any: with the funder it credits
     /// when it moves what the member can't cover to that funder, or with none when it pays the
-    /// account back. The only postings the book follows, so a member who never owes needs none.
-    /// Inlined: callers test every posting with it, and most postings are none of those.
+    /// account back. The only postings the book follows, so a member who never owes needs none:
+    /// [`Creditors::track`] takes what this finds. Inlined: every posting is tested with it, and
+    /// most postings are none of those.
     #[inline]
     pub(crate) fn owed_change(posting: &Posting) -> Option<(&Account, Option<&FunderId>)> {
         match (&posting.from, &posting.to) {
@@ -532,15 +533,18 @@ impl Creditors {
         }
     }
 
-    /// Follows a posting into or out of `debt` or `forgiven`; pushes onto `paid` which funders
-    /// a payment paid, and how much. Callers test [`Creditors::owed_change`] first, so that a
-    /// book is reached (and the draft's copied) only for the postings it follows.
-    pub(crate) fn track(&mut self, posting: &Posting, paid: &mut Vec<(FunderId, Decimal)>) {
+    /// Follows a posting into or out of `debt` or `forgiven`, as [`Creditors::owed_change`]
+    /// found it to be; pushes onto `paid` which funders a payment paid, and how much.
+    pub(crate) fn track(
+        &mut self,
+        (owed, funder): (&Account, Option<&FunderId>),
+        posting: &Posting,
+        paid: &mut Vec<(FunderId, Decimal)>,
+    ) {
         let (asset, amount) = (&posting.asset, posting.amount);
-        match Creditors::owed_change(posting) {
-            Some((owed, Some(funder))) => self.credit(owed, asset, funder, amount),
-            Some((owed, None)) => self.pay(owed, asset, amount, paid),
-            None => {}
+        match funder {
+            Some(funder) => self.credit(owed, asset, funder, amount),
+            None => self.pay(owed, asset, amount, paid),
         }
     }
 

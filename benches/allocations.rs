@@ -8,7 +8,8 @@
 //! event with its outcome in the log, spare room of the log's vectors included), per member and
 //! per event; and what the member states alone hold per member, replayed into a `HashMap`,
 //! with a census of what they hold (orders, lines, earnings, lots, balances) and the sizes of
-//! the types that hold it; and what they hold once the events are dropped too.
+//! the types that hold it; and what they hold once the events are dropped too; and, beside them,
+//! what the ledger floor's hand-kept books hold (`floor_ledger`).
 //!
 //! Each row warms up with `WARM_UP` calls, then averages `CALLS` calls in the steady state. An
 //! outcome is dropped inside the measured call (frees are not counted). Where a row applies the
@@ -188,6 +189,7 @@ fn main() {
         return;
     };
     let engine = compile(REPLAY_PROGRAM);
+    let steps = floor_steps(&rows, &cdnow_events(&rows));
     let live_before_events = LIVE.load(Ordering::Relaxed);
     let events: Vec<Event> = cdnow_events(&rows).into_iter().map(|(event, ..)| event).collect();
     let live_before = LIVE.load(Ordering::Relaxed);
@@ -240,6 +242,15 @@ fn main() {
     println!(
         "memory held after the replay once the events are dropped: {:.0} bytes per member",
         held_alone as f64 / states.len() as f64
+    );
+    // The least a ledger keeps for the same events: the ledger floor's books.
+    let live_before = LIVE.load(Ordering::Relaxed);
+    let mut books = HashMap::new();
+    floor_ledger(&steps, &mut cdnow_floor(), &mut books).expect("the ledger floor keeps every row");
+    let held_by_books = LIVE.load(Ordering::Relaxed) - live_before;
+    println!(
+        "memory held by the ledger floor's books after the replay: {:.0} bytes per member",
+        held_by_books as f64 / books.len() as f64
     );
 }
 

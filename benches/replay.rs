@@ -2,8 +2,9 @@
 //! purchase, and one order in 20 comes back 3 to 10 days later; the events are applied member
 //! by member, each member's in time order (see `cdnow_events`), through `Ledger<MemoryStore>`,
 //! reported as events per second. Beside it: the same
-//! events through `Engine::evaluate` + `MemberState::apply` on a map of states (no store), and
-//! the floor, the per-event arithmetic alone over the same rows.
+//! events through `Engine::evaluate` + `MemberState::apply` on a map of states (no store),
+//! the ledger floor (the same books kept by hand, see `floor_ledger`), and the floor, the
+//! per-event arithmetic alone over the same rows.
 //!
 //! `cargo bench --bench replay`
 
@@ -13,20 +14,10 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use common::*;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use loyalty_engine::{Event, Ledger, MemberId, MemberState, MemoryStore, Outcome};
+use loyalty_engine::{Account, Asset, Engine, Event, Ledger, MemberId, MemberState, MemoryStore, Outcome};
 use rust_decimal::Decimal;
-
-/// What the floor needs of one replayed event.
-#[derive(Clone, Copy)]
-enum FloorStep {
-    /// A row's quantity, unit price, discount and time, and the row's index.
-    Purchase { line: (Decimal, Decimal, Decimal), at: DateTime<Utc>, row: usize },
-    /// Units returned of the row's order, of those bought.
-    Return { row: usize, returned: Decimal, bought: Decimal },
-}
 
 /// The floor over every step: points issued less points clawed back. The points each order
 /// earned are kept by row, as the engine keeps them in receipts.
@@ -34,14 +25,14 @@ fn floor_replay(steps: &[FloorStep], template: &mut FloorPurchase, earned: &mut 
     let mut issued = Decimal::ZERO;
     for step in steps {
         match *step {
-            FloorStep::Purchase { line: (qty, unit_price, discount), at, row } => {
+            FloorStep::Purchase { line: (qty, unit_price, discount), at, row, .. } => {
                 let floor_line = &mut template.lines[0];
                 (floor_line.qty, floor_line.unit_price, floor_line.discount) = (qty, unit_price, discount);
                 template.at = at;
                 earned[row] = floor_purchase(template)?.postings[0].amount;
                 issued += earned[row];
             }
-            FloorStep::Return { row, returned, bought } => issued -= floor_clawback(earned[row], returned, bought)?,
+            FloorStep::Return { row, returned, bought, .. } => issued -= floor_clawback(earned[row], returned, bought)?,
         }
     }
     Some(issued)
@@ -60,20 +51,7 @@ fn replay(c: &mut Criterion) {
     };
     let replayed = cdnow_events(&rows);
     let events: Vec<Event> = replayed.iter().map(|(event, ..)| event.clone()).collect();
-    let steps: Vec<FloorStep> = replayed
-        .iter()
-        .map(|&(_, row, step)| {
-            let source = &rows[row];
-            match step {
-                CdnowStep::Purchase => FloorStep::Purchase {
-                    line: (source.cds, source.unit_price, source.discount),
-                    at: source.date.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
-                    row,
-                },
-                CdnowStep::Return(returned) => FloorStep::Return { row, returned, bought: source.cds },
-            }
-        })
-        .collect();
+    let steps = floor_steps(&rows, &replayed);
     let returns = steps.iter().filter(|step| matches!(step, FloorStep::Return { .. })).count();
     let engine = compile(REPLAY_PROGRAM);
 
@@ -88,6 +66,9 @@ fn replay(c: &mut Criterion) {
     let floor_cost = floor_replay(&steps, &mut template, &mut earned).expect("the floor computes every row");
     assert_eq!(cost, floor_cost, "engine and floor disagree");
     drop(ledger);
+    let mut books = HashMap::new();
+    floor_ledger(&steps, &mut template, &mut books).expect("the ledger floor keeps every row");
+    assert_books_agree(&evaluate_and_apply(&engine, &events, HashMap::new()), &books);
     println!("replay: {} events ({returns} returns), funders' cost {cost} points", events.len());
 
     let mut group = c.benchmark_group("replay");
@@ -110,23 +91,49 @@ fn replay(c: &mut Criterion) {
         )
     });
     group.bench_function("engine_apply", |b| {
+        b.iter_batched(HashMap::new, |states| evaluate_and_apply(&engine, &events, states), BatchSize::PerIteration)
+    });
+    group.bench_function("ledger_floor", |b| {
         b.iter_batched(
-            HashMap::<MemberId, MemberState>::new,
-            |mut states| {
-                for event in &events {
-                    let member = event.member();
-                    let state = states.entry(member.clone()).or_insert_with(|| MemberState::new(member.clone()));
-                    let outcome = engine.evaluate(state, black_box(event)).unwrap();
-                    state.apply(&outcome);
-                    black_box(outcome);
-                }
-                states
+            HashMap::new,
+            |mut books| {
+                floor_ledger(black_box(&steps), &mut template, &mut books).unwrap();
+                books
             },
             BatchSize::PerIteration,
         )
     });
     group.bench_function("floor", |b| b.iter(|| floor_replay(black_box(&steps), &mut template, &mut earned).unwrap()));
     group.finish();
+}
+
+/// Every event through `Engine::evaluate` and `MemberState::apply`, into a map of states.
+fn evaluate_and_apply(
+    engine: &Engine,
+    events: &[Event],
+    mut states: HashMap<MemberId, MemberState>,
+) -> HashMap<MemberId, MemberState> {
+    for event in events {
+        let member = event.member();
+        let state = states.entry(member.clone()).or_insert_with(|| MemberState::new(member.clone()));
+        let outcome = engine.evaluate(state, black_box(event)).unwrap();
+        state.apply(&outcome);
+        black_box(outcome);
+    }
+    states
+}
+
+/// Every member's pending, available and expired points are the same in the engine's states
+/// and in the ledger floor's books, so the floor keeps the same books.
+fn assert_books_agree(states: &HashMap<MemberId, MemberState>, books: &HashMap<u32, FloorMember>) {
+    assert_eq!(states.len(), books.len(), "the same members");
+    for (customer, member_books) in books {
+        let state = &states[format!("c-{customer:05}").as_str()];
+        let points = |account| state.balance(&account, Asset::Points);
+        let engine = (points(Account::Pending), points(Account::Available), points(Account::Expired));
+        let floor = (member_books.pending, member_books.available, member_books.expired);
+        assert_eq!(engine, floor, "member c-{customer:05}: (pending, available, expired) differ");
+    }
 }
 
 criterion_group!(benches, replay);

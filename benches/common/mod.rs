@@ -786,3 +786,138 @@ pub fn cdnow_floor() -> FloorPurchase {
         expiry_months: Some(12),
     }
 }
+
+/// A replayed CDNOW event as the floors take it: numbers, no ids.
+#[derive(Clone, Copy, Debug)]
+pub enum FloorStep {
+    /// The purchase of a row: its line (quantity, unit price, discount) and time.
+    Purchase { member: u32, row: usize, line: (Decimal, Decimal, Decimal), at: DateTime<Utc> },
+    /// The return of units of a row's order, of those bought.
+    Return { member: u32, row: usize, returned: Decimal, bought: Decimal, at: DateTime<Utc> },
+}
+
+/// The floors' steps for the replay's events ([`cdnow_events`]), in the same order.
+pub fn floor_steps(rows: &[CdnowRow], replayed: &[(Event, usize, CdnowStep)]) -> Vec<FloorStep> {
+    replayed
+        .iter()
+        .map(|(event, row, step)| {
+            let (row, source, at) = (*row, &rows[*row], event.at());
+            match *step {
+                CdnowStep::Purchase => FloorStep::Purchase {
+                    member: source.customer,
+                    row,
+                    line: (source.cds, source.unit_price, source.discount),
+                    at,
+                },
+                CdnowStep::Return(returned) => {
+                    FloorStep::Return { member: source.customer, row, returned, bought: source.cds, at }
+                }
+            }
+        })
+        .collect()
+}
+
+/// A lot of the ledger floor. Every lot of [`REPLAY_PROGRAM`] vests after the same days and
+/// expires after the same months, so lots vest and expire in the order they were earned.
+#[derive(Clone, Copy, Debug)]
+struct FloorLot {
+    points: Decimal,
+    vests_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+/// What a return of one order needs: the units bought, the points earned, the order's lot.
+#[derive(Clone, Copy, Debug)]
+struct FloorOrder {
+    row: usize,
+    bought: Decimal,
+    points: Decimal,
+    /// `None` when the order earned nothing, so opened no lot.
+    lot: Option<u32>,
+}
+
+/// One member's books in the ledger floor: the balances, the lots and the orders.
+#[derive(Clone, Debug, Default)]
+pub struct FloorMember {
+    pub pending: Decimal,
+    pub available: Decimal,
+    pub expired: Decimal,
+    lots: Vec<FloorLot>,
+    /// Lots before this index have vested.
+    vested_lots: usize,
+    /// Lots before this index have expired.
+    expired_lots: usize,
+    orders: Vec<FloorOrder>,
+}
+
+impl FloorMember {
+    /// Vests the lots due by `at`, then expires the vested lots due by `at`.
+    fn settle(&mut self, at: DateTime<Utc>) {
+        while let Some(lot) = self.lots.get(self.vested_lots).filter(|lot| lot.vests_at <= at) {
+            self.pending -= lot.points;
+            self.available += lot.points;
+            self.vested_lots += 1;
+        }
+        while self.expired_lots < self.vested_lots && self.lots[self.expired_lots].expires_at <= at {
+            let points = self.lots[self.expired_lots].points;
+            self.available -= points;
+            self.expired += points;
+            self.expired_lots += 1;
+        }
+    }
+
+    /// Takes what a return claws back from the order's lot, in whichever bucket it is.
+    fn claw_back(&mut self, order: &FloorOrder, points: Decimal) {
+        let Some(index) = order.lot else { return };
+        let index = index as usize;
+        let lot = &mut self.lots[index];
+        let taken = points.min(lot.points);
+        lot.points -= taken;
+        match (index < self.expired_lots, index < self.vested_lots) {
+            (true, _) => self.expired -= taken,
+            (false, true) => self.available -= taken,
+            (false, false) => self.pending -= taken,
+        }
+    }
+}
+
+/// The ledger floor: the replay kept as a hand-written ledger for [`REPLAY_PROGRAM`] would
+/// keep it, with the least a correct one needs: a map from member to books; per event the
+/// member's lots settled up to its time; per purchase the points ([`floor_purchase`]), a lot
+/// and an order record; per return the order found and the clawback ([`floor_clawback`])
+/// taken from its lot. No ids, no postings, no checks, no log: what a ledger must do,
+/// without what makes it an engine.
+pub fn floor_ledger(
+    steps: &[FloorStep],
+    template: &mut FloorPurchase,
+    members: &mut std::collections::HashMap<u32, FloorMember>,
+) -> Option<()> {
+    for step in steps {
+        match *step {
+            FloorStep::Purchase { member, row, line: (qty, unit_price, discount), at } => {
+                let books = members.entry(member).or_default();
+                books.settle(at);
+                let floor_line = &mut template.lines[0];
+                (floor_line.qty, floor_line.unit_price, floor_line.discount) = (qty, unit_price, discount);
+                template.at = at;
+                let outcome = floor_purchase(template)?;
+                let points = outcome.postings[0].amount;
+                let lot = (!points.is_zero()).then(|| {
+                    let (vests_at, expires_at) =
+                        (outcome.vests_at.expect("vests"), outcome.expires_at.expect("expires"));
+                    books.lots.push(FloorLot { points, vests_at, expires_at });
+                    books.pending += points;
+                    books.lots.len() as u32 - 1
+                });
+                books.orders.push(FloorOrder { row, bought: qty, points, lot });
+            }
+            FloorStep::Return { member, row, returned, at, .. } => {
+                let books = members.get_mut(&member)?;
+                books.settle(at);
+                let order = *books.orders.iter().rev().find(|order| order.row == row)?;
+                books.claw_back(&order, floor_clawback(order.points, returned, order.bought)?);
+            }
+        }
+    }
+    Some(())
+}

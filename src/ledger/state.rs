@@ -348,9 +348,16 @@ impl MemberState {
 
     /// A scan for equality, not a binary search: an equality test of two accounts is a few
     /// word compares (short ids compare their bytes in place), and a member has a handful of
-    /// balances. The order only matters for placing a new one.
+    /// balances. The order only matters for placing a new one. The variants are compared
+    /// first, inline: most entries differ in them, and the full comparison is a call.
     fn balance_position(&self, account: &Account, asset: &Asset) -> Option<usize> {
-        self.balances.iter().position(|(held, held_asset, _)| held == account && held_asset == asset)
+        let (variant, asset_variant) = (std::mem::discriminant(account), std::mem::discriminant(asset));
+        self.balances.iter().position(|(held, held_asset, _)| {
+            std::mem::discriminant(held) == variant
+                && std::mem::discriminant(held_asset) == asset_variant
+                && held == account
+                && held_asset == asset
+        })
     }
 
     fn balance_mut(&mut self, account: &Account, asset: &Asset) -> &mut Decimal {

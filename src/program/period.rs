@@ -1,6 +1,6 @@
 //! Calendar periods in the program's UTC offset: tier windows and caps per period.
 
-use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A calendar period, in the program's UTC offset.
@@ -31,15 +31,29 @@ impl CalendarPeriod {
 
     /// The period that contains `at`: its start (inclusive) and end (exclusive). `None` only at
     /// the edge of the calendar chrono supports.
+    ///
+    /// Both ends are local midnights on the first of a month, built from the year and month
+    /// directly: chrono's month arithmetic and local-time conversions took about 400
+    /// instructions a call, and tiers and cashback caps ask several times an event.
     pub(crate) fn bounds(self, at: DateTime<Utc>, offset: FixedOffset) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let local = at.with_timezone(&offset);
+        let local = at.naive_utc().checked_add_offset(offset)?;
         let months = self.months();
-        let first_month = (local.month0() / months) * months + 1;
-        let first_day = NaiveDate::from_ymd_opt(local.year(), first_month, 1)?;
-        let start = offset.from_local_datetime(&first_day.and_hms_opt(0, 0, 0)?).single()?;
-        let end = start.checked_add_months(Months::new(months))?;
-        Some((start.with_timezone(&Utc), end.with_timezone(&Utc)))
+        let first_month0 = (local.month0() / months) * months;
+        let (year, next_month0) = (local.year(), first_month0 + months);
+        let start = month_start(year, first_month0, offset)?;
+        // A period never spans more than a year, so the next one starts this year or the next.
+        let end = match next_month0.checked_sub(12) {
+            Some(month0) => month_start(year.checked_add(1)?, month0, offset)?,
+            None => month_start(year, next_month0, offset)?,
+        };
+        Some((start, end))
     }
+}
+
+/// Local midnight on the first of a month (0 for January), as a UTC time.
+fn month_start(year: i32, month0: u32, offset: FixedOffset) -> Option<DateTime<Utc>> {
+    let local = NaiveDate::from_ymd_opt(year, month0 + 1, 1)?.and_time(NaiveTime::MIN);
+    Some(local.checked_sub_offset(offset)?.and_utc())
 }
 
 #[cfg(test)]
@@ -64,5 +78,49 @@ mod tests {
         assert_eq!((start, end), (at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z")));
         let (start, end) = CalendarPeriod::Month.bounds(at("2026-02-01T00:00:00Z"), utc).unwrap();
         assert_eq!((start, end), (at("2026-02-01T00:00:00Z"), at("2026-03-01T00:00:00Z")));
+    }
+
+    /// What `bounds` computed before it built the ends from the year and month: chrono's local
+    /// time and month arithmetic.
+    fn bounds_by_chrono(
+        period: CalendarPeriod,
+        at: DateTime<Utc>,
+        offset: FixedOffset,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        use chrono::{Months, TimeZone};
+        let local = at.with_timezone(&offset);
+        let months = period.months();
+        let first_month = (local.month0() / months) * months + 1;
+        let first_day = NaiveDate::from_ymd_opt(local.year(), first_month, 1)?;
+        let start = offset.from_local_datetime(&first_day.and_hms_opt(0, 0, 0)?).single()?;
+        let end = start.checked_add_months(Months::new(months))?;
+        Some((start.with_timezone(&Utc), end.with_timezone(&Utc)))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Any time in chrono's calendar, to its edges, and any whole-minute offset a program
+        /// may have.
+        #[test]
+        fn bounds_agree_with_chrono_month_arithmetic(
+            seconds in DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp(),
+            near_the_edge in proptest::bool::ANY,
+            offset_minutes in -(23 * 60 + 59)..=(23 * 60 + 59),
+            period in proptest::sample::select(vec![
+                CalendarPeriod::Month, CalendarPeriod::Quarter, CalendarPeriod::HalfYear, CalendarPeriod::Year,
+            ]),
+        ) {
+            // Half the cases within a year of the calendar's edges, where the ends overflow.
+            let year_seconds = 366 * 86_400;
+            let seconds = match near_the_edge {
+                true if seconds < 0 => DateTime::<Utc>::MIN_UTC.timestamp() + seconds.rem_euclid(year_seconds),
+                true => DateTime::<Utc>::MAX_UTC.timestamp() - seconds.rem_euclid(year_seconds),
+                false => seconds,
+            };
+            let at = DateTime::from_timestamp(seconds, 0).unwrap();
+            let offset = FixedOffset::east_opt(offset_minutes * 60).unwrap();
+            proptest::prop_assert_eq!(period.bounds(at, offset), bounds_by_chrono(period, at, offset));
+        }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! A floor computes only what the answer needs for its program (no rule matching, no checks,
 //! no receipts, no allocation), with the engine's own algorithms (the same largest-remainder
-//! split): the cost of the arithmetic itself.
+//! split): the cost of the arithmetic itself. One floor is more: the ledger floor
+//! ([`floor_ledger`]) keeps, by hand, the least books a replay needs.
 
 // Each bench binary uses a different part of this module.
 #![allow(dead_code)]

@@ -1,6 +1,6 @@
 //! Times two builds of the crate in one process, taking turns: `base` (a git ref, unpacked by
 //! `scripts/ab/run.sh`) and `new` (the working tree), with the benches' hand-written floor
-//! beside them. Drifts of a noisy host hit all three alike within a round, so the per-round
+//! beside them (for the replays, the ledger floor). Drifts of a noisy host hit all three alike within a round, so the per-round
 //! ratios hold where separate runs of criterion disagree by more than the change measured.
 //! One process keeps one memory layout, which can favour either build by a few percent, so the
 //! script runs several processes and takes the median of their medians.
@@ -98,17 +98,47 @@ macro_rules! side {
 side!(base, loyalty_base);
 side!(new, loyalty_engine);
 
-/// The floor of the scenario, from the new build's benches, `calls` times.
-fn run_floor(scenario: &str, calls: usize) {
+/// The scenario's floor, from the new build's benches: the purchase floors, or for the replays
+/// the ledger floor (the same books kept by hand) over the same events.
+enum Floor {
+    Points(new::common::FloorPurchase),
+    Full(new::common::FloorFull),
+    Ledger(Vec<new::common::FloorStep>, new::common::FloorPurchase),
+}
+
+fn floor_setup(scenario: &str) -> Floor {
     if scenario.starts_with("points") {
-        let floor = new::common::points_floor();
-        for _ in 0..calls {
-            black_box(new::common::floor_purchase(black_box(&floor)).unwrap());
-        }
+        Floor::Points(new::common::points_floor())
+    } else if scenario.starts_with("full") {
+        Floor::Full(new::common::full_floor())
     } else {
-        let floor = new::common::full_floor();
-        for _ in 0..calls {
-            black_box(new::common::floor_purchase_full(black_box(&floor)).unwrap());
+        let rows = new::common::cdnow_rows().expect("the CDNOW file (see benches/common)");
+        let steps = new::common::floor_steps(&rows, &new::common::cdnow_events(&rows));
+        Floor::Ledger(steps, new::common::cdnow_floor())
+    }
+}
+
+/// Runs the floor `calls` times (the ledger floor once, over every event), handing back what
+/// the ledger floor built, as [`new::run`] does.
+#[inline(never)]
+fn run_floor(floor: &mut Floor, calls: usize) -> Box<dyn std::any::Any> {
+    match floor {
+        Floor::Points(floor) => {
+            for _ in 0..calls {
+                black_box(new::common::floor_purchase(black_box(floor)).unwrap());
+            }
+            Box::new(())
+        }
+        Floor::Full(floor) => {
+            for _ in 0..calls {
+                black_box(new::common::floor_purchase_full(black_box(floor)).unwrap());
+            }
+            Box::new(())
+        }
+        Floor::Ledger(steps, template) => {
+            let mut books = std::collections::HashMap::new();
+            new::common::floor_ledger(black_box(steps), template, &mut books).unwrap();
+            Box::new(books)
         }
     }
 }
@@ -125,22 +155,21 @@ fn main() {
     let [_, scenario, rounds, calls] = arguments.as_slice() else { panic!("usage: ab SCENARIO ROUNDS CALLS") };
     let (rounds, calls): (usize, usize) = (rounds.parse().expect("ROUNDS"), calls.parse().expect("CALLS"));
     assert!(rounds > 0 && calls > 0, "ROUNDS and CALLS must be at least 1");
-    let (mut base, mut new) = (base::setup(scenario), new::setup(scenario));
-    let has_floor = !scenario.starts_with("replay");
+    let (mut base, mut new, mut floor) = (base::setup(scenario), new::setup(scenario), floor_setup(scenario));
+    let is_replay = scenario.starts_with("replay");
     // The replays time one pass over every event, the others one call.
-    let calls_per_timing = if has_floor { calls as f64 } else { 1.0 };
+    let calls_per_timing = if is_replay { 1.0 } else { calls as f64 };
     // Slot 0 is the base, 1 the new build, 2 the floor; times in ns per call.
-    let slots = if has_floor { 3 } else { 2 };
     let mut times: [Vec<f64>; 3] = Default::default();
     for round in 0..rounds {
         // The slots take turns in an order that rotates, so that each runs first as often.
-        for step in 0..slots {
-            let slot = (round + step) % slots;
+        for step in 0..3 {
+            let slot = (round + step) % 3;
             let start = Instant::now();
             let built = match slot {
                 0 => base::run(&mut base, scenario, calls),
                 1 => new::run(&mut new, scenario, calls),
-                _ => Box::new(run_floor(scenario, calls)),
+                _ => run_floor(&mut floor, calls),
             };
             times[slot].push(start.elapsed().as_secs_f64() * 1e9 / calls_per_timing);
             drop(built);
@@ -148,11 +177,10 @@ fn main() {
     }
     let ratio =
         |top: usize, bottom: usize| median((0..rounds).map(|round| times[top][round] / times[bottom][round]).collect());
-    print!("new_over_base={:.4}", ratio(1, 0));
-    if has_floor {
-        print!(" base_over_floor={:.3} new_over_floor={:.3}", ratio(0, 2), ratio(1, 2));
-    } else {
-        print!(" base_ms={:.1} new_ms={:.1}", median(times[0].clone()) / 1e6, median(times[1].clone()) / 1e6);
+    print!("new_over_base={:.4} base_over_floor={:.3} new_over_floor={:.3}", ratio(1, 0), ratio(0, 2), ratio(1, 2));
+    if is_replay {
+        let milliseconds = |slot: usize| median(times[slot].clone()) / 1e6;
+        print!(" base_ms={:.1} new_ms={:.1} floor_ms={:.1}", milliseconds(0), milliseconds(1), milliseconds(2));
     }
     println!();
 }

@@ -7,7 +7,8 @@
 #
 # SCENARIO: points, points_into, full, full_into (the engine bench's purchases, `evaluate` or
 # `evaluate_into`, each beside its floor); replay (evaluate + apply over the CDNOW events);
-# replay_ledger (the same through `Ledger<MemoryStore>`). Defaults: 9 processes of 60 rounds of
+# replay_ledger (the same through `Ledger<MemoryStore>`), both beside the ledger floor (the same
+# books kept by hand, `floor_ledger`). Defaults: 9 processes of 60 rounds of
 # 20,000 calls (the replays run once per round: give them fewer rounds). Prints each process's
 # medians, then the median of each field over the processes. BASE_REF must have the benches'
 # common module with the functions main.rs calls. Builds in $AB_DIR (default /tmp/loyalty-ab),

@@ -724,6 +724,18 @@ pub fn cdnow_event(index: usize, row: &CdnowRow) -> Event {
     ))
 }
 
+/// The return of `units` of a row's order (see [`cdnow_event`]) by its member, `days_later`
+/// days after the purchase; `id_suffix` tells two returns of one order apart.
+pub fn cdnow_return(index: usize, row: &CdnowRow, units: Decimal, days_later: u64, id_suffix: &str) -> Event {
+    let at = row.date + chrono::Days::new(days_later);
+    event(&format!(
+        r#"{{"type": "return", "id": "r-{index}{id_suffix}", "member": "c-{:05}", "at": "{}T00:00:00Z",
+          "order": "o-{index}", "lines": [{{"sku": "cd", "line": 0, "qty": "{units}"}}]}}"#,
+        row.customer,
+        at.format("%Y-%m-%d"),
+    ))
+}
+
 /// One order in this many comes back in the replay, as in `examples/replay.rs`.
 pub const CDNOW_RETURN_ONE_IN: usize = 20;
 
@@ -747,14 +759,9 @@ pub fn cdnow_events(rows: &[CdnowRow]) -> Vec<(Event, usize, CdnowStep)> {
     for (index, row) in rows.iter().enumerate() {
         events.push((cdnow_event(index, row), index, CdnowStep::Purchase));
         if index % CDNOW_RETURN_ONE_IN == CDNOW_RETURN_ONE_IN / 2 {
-            let at = row.date + chrono::Days::new(3 + index as u64 % 8);
-            let json = format!(
-                r#"{{"type": "return", "id": "r-{index}", "member": "c-{:05}", "at": "{}T00:00:00Z", "order": "o-{index}",
-                  "lines": [{{"sku": "cd", "line": 0, "qty": "1"}}]}}"#,
-                row.customer,
-                at.format("%Y-%m-%d"),
-            );
-            events.push((event(&json), index, CdnowStep::Return(Decimal::ONE)));
+            let days_later = 3 + index as u64 % 8;
+            let returned = cdnow_return(index, row, Decimal::ONE, days_later, "");
+            events.push((returned, index, CdnowStep::Return(Decimal::ONE)));
         }
     }
     let key = |event: &Event| (event.member().clone(), event.at(), event.id().clone());
@@ -762,12 +769,25 @@ pub fn cdnow_events(rows: &[CdnowRow]) -> Vec<(Event, usize, CdnowStep)> {
     events
 }
 
-/// The floor of a replayed return: the returned units' share of what the order earned, rounded
-/// up to whole points, at most what it earned (the engine's rule for a return with nothing
-/// clawed back before).
+/// What returns have clawed back of an order once `returned` of its `bought` units came back:
+/// their share of what the order earned, rounded up to whole points, at most what it earned
+/// (the engine's rule; a return takes this less what the returns before it took).
 pub fn floor_clawback(points: Decimal, returned: Decimal, bought: Decimal) -> Option<Decimal> {
     let share = points.checked_mul(returned)?.checked_div(bought)?;
     Some(share.round_dp_with_strategy(0, RoundingStrategy::ToPositiveInfinity).min(points))
+}
+
+/// The floor of one CDNOW purchase: `template` ([`cdnow_floor`]) with the row's line
+/// (quantity, unit price, discount) and time.
+pub fn floor_cdnow_purchase(
+    template: &mut FloorPurchase,
+    (qty, unit_price, discount): (Decimal, Decimal, Decimal),
+    at: DateTime<Utc>,
+) -> Option<FloorOutcome> {
+    let line = &mut template.lines[0];
+    (line.qty, line.unit_price, line.discount) = (qty, unit_price, discount);
+    template.at = at;
+    floor_purchase(template)
 }
 
 /// The floor of one CDNOW event under [`REPLAY_PROGRAM`], as a template: the replay sets the
@@ -827,11 +847,13 @@ struct FloorLot {
     expires_at: DateTime<Utc>,
 }
 
-/// What a return of one order needs: the units bought, the points earned, the order's lot.
+/// What the returns of one order need: the units bought and returned so far, the points
+/// earned, the order's lot.
 #[derive(Clone, Copy, Debug)]
 struct FloorOrder {
     row: usize,
     bought: Decimal,
+    returned: Decimal,
     points: Decimal,
     /// `None` when the order earned nothing, so opened no lot.
     lot: Option<u32>,
@@ -840,8 +862,11 @@ struct FloorOrder {
 /// One member's books in the ledger floor: the balances, the lots and the orders.
 #[derive(Clone, Debug, Default)]
 pub struct FloorMember {
+    /// Points earned and not yet vested.
     pub pending: Decimal,
+    /// Points vested and not yet expired.
     pub available: Decimal,
+    /// Points expired, less what returns took back from them.
     pub expired: Decimal,
     lots: Vec<FloorLot>,
     /// Lots before this index have vested.
@@ -867,9 +892,28 @@ impl FloorMember {
         }
     }
 
-    /// Takes what a return claws back from the order's lot, in whichever bucket it is.
-    fn claw_back(&mut self, order: &FloorOrder, points: Decimal) {
-        let Some(index) = order.lot else { return };
+    /// Gives back the room the vectors hold beyond their lots and orders.
+    pub fn shrink_to_fit(&mut self) {
+        self.lots.shrink_to_fit();
+        self.orders.shrink_to_fit();
+    }
+
+    /// Takes `returned` units of a row's order back: what they earned comes out of the
+    /// order's lot, in whichever bucket it is. `None` for an order the member never placed or
+    /// more units than it had left.
+    fn take_back(&mut self, row: usize, returned: Decimal) -> Option<()> {
+        let order = self.orders.iter_mut().rev().find(|order| order.row == row)?;
+        let (before, after) = (order.returned, order.returned.checked_add(returned)?);
+        if after > order.bought {
+            return None;
+        }
+        order.returned = after;
+        let points = floor_clawback(order.points, after, order.bought)?.checked_sub(floor_clawback(
+            order.points,
+            before,
+            order.bought,
+        )?)?;
+        let Some(index) = order.lot else { return Some(()) };
         let index = index as usize;
         let lot = &mut self.lots[index];
         let taken = points.min(lot.points);
@@ -879,15 +923,17 @@ impl FloorMember {
             (false, true) => self.available -= taken,
             (false, false) => self.pending -= taken,
         }
+        Some(())
     }
 }
 
 /// The ledger floor: the replay kept as a hand-written ledger for [`REPLAY_PROGRAM`] would
 /// keep it, with the least a correct one needs: a map from member to books; per event the
-/// member's lots settled up to its time; per purchase the points ([`floor_purchase`]), a lot
-/// and an order record; per return the order found and the clawback ([`floor_clawback`])
-/// taken from its lot. No ids, no postings, no checks, no log: what a ledger must do,
-/// without what makes it an engine.
+/// member's lots settled up to its time; per purchase the points ([`floor_cdnow_purchase`]), a
+/// lot and an order record; per return the order found, the units checked against what is
+/// left, and what they earned ([`floor_clawback`]) taken from its lot. No ids, no postings, no
+/// log: what a ledger must do, without what makes it an engine. `None` where the engine would
+/// refuse the event.
 pub fn floor_ledger(
     steps: &[FloorStep],
     template: &mut FloorPurchase,
@@ -895,13 +941,10 @@ pub fn floor_ledger(
 ) -> Option<()> {
     for step in steps {
         match *step {
-            FloorStep::Purchase { member, row, line: (qty, unit_price, discount), at } => {
+            FloorStep::Purchase { member, row, line, at } => {
                 let books = members.entry(member).or_default();
                 books.settle(at);
-                let floor_line = &mut template.lines[0];
-                (floor_line.qty, floor_line.unit_price, floor_line.discount) = (qty, unit_price, discount);
-                template.at = at;
-                let outcome = floor_purchase(template)?;
+                let outcome = floor_cdnow_purchase(template, line, at)?;
                 let points = outcome.postings[0].amount;
                 let lot = (!points.is_zero()).then(|| {
                     let (vests_at, expires_at) =
@@ -910,13 +953,12 @@ pub fn floor_ledger(
                     books.pending += points;
                     books.lots.len() as u32 - 1
                 });
-                books.orders.push(FloorOrder { row, bought: qty, points, lot });
+                books.orders.push(FloorOrder { row, bought: line.0, returned: Decimal::ZERO, points, lot });
             }
             FloorStep::Return { member, row, returned, at, .. } => {
                 let books = members.get_mut(&member)?;
                 books.settle(at);
-                let order = *books.orders.iter().rev().find(|order| order.row == row)?;
-                books.claw_back(&order, floor_clawback(order.points, returned, order.bought)?);
+                books.take_back(row, returned)?;
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Times two builds of the crate in one process, taking turns: `base` (a git ref, unpacked by
 //! `scripts/ab/run.sh`) and `new` (the working tree), with the benches' hand-written floor
-//! beside them (for the replays, the ledger floor). Drifts of a noisy host hit all three alike within a round, so the per-round
-//! ratios hold where separate runs of criterion disagree by more than the change measured.
+//! beside them (for the replays, the ledger floor). Drifts of a noisy host hit all three alike
+//! within a round, so the per-round ratios hold where separate runs of criterion disagree by
+//! more than the change measured.
 //! One process keeps one memory layout, which can favour either build by a few percent, so the
 //! script runs several processes and takes the median of their medians.
 //!
@@ -101,11 +102,15 @@ side!(new, loyalty_engine);
 /// The scenario's floor, from the new build's benches: the purchase floors, or for the replays
 /// the ledger floor (the same books kept by hand) over the same events.
 enum Floor {
+    /// `points` and `points_into`.
     Points(new::common::FloorPurchase),
+    /// `full` and `full_into`.
     Full(new::common::FloorFull),
+    /// The replays: the events as the floor takes them, and its purchase template.
     Ledger(Vec<new::common::FloorStep>, new::common::FloorPurchase),
 }
 
+/// The scenario's floor with its inputs, built once per process.
 fn floor_setup(scenario: &str) -> Floor {
     if scenario.starts_with("points") {
         Floor::Points(new::common::points_floor())
@@ -143,6 +148,9 @@ fn run_floor(floor: &mut Floor, calls: usize) -> Box<dyn std::any::Any> {
     }
 }
 
+/// The orders the three slots run in: base 0, new 1, floor 2.
+const ORDERS: [[usize; 3]; 6] = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 0, 2]];
+
 /// The median, the mean of the two middle values for an even count (as `run.sh` takes it).
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -162,9 +170,10 @@ fn main() {
     // Slot 0 is the base, 1 the new build, 2 the floor; times in ns per call.
     let mut times: [Vec<f64>; 3] = Default::default();
     for round in 0..rounds {
-        // The slots take turns in an order that rotates, so that each runs first as often.
-        for step in 0..3 {
-            let slot = (round + step) % 3;
+        // The slots take turns in all six orders, round after round, so that each runs first
+        // and after each other as often: what one drops can slow the next (a replay drops a
+        // map of states).
+        for &slot in &ORDERS[round % ORDERS.len()] {
             let start = Instant::now();
             let built = match slot {
                 0 => base::run(&mut base, scenario, calls),

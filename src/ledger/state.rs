@@ -349,7 +349,8 @@ impl MemberState {
     /// A scan for equality, not a binary search: an equality test of two accounts is a few
     /// word compares (short ids compare their bytes in place), and a member has a handful of
     /// balances. The order only matters for placing a new one. The variants are compared
-    /// first, inline: most entries differ in them, and the full comparison is a call.
+    /// first, inline: most entries differ in them, and the full comparison (derived, so it
+    /// finds different variants unequal too) is a call.
     fn balance_position(&self, account: &Account, asset: &Asset) -> Option<usize> {
         let (variant, asset_variant) = (std::mem::discriminant(account), std::mem::discriminant(asset));
         self.balances.iter().position(|(held, held_asset, _)| {

@@ -97,21 +97,30 @@ mod tests {
         Some((start.with_timezone(&Utc), end.with_timezone(&Utc)))
     }
 
+    fn any_period() -> impl proptest::strategy::Strategy<Value = CalendarPeriod> {
+        proptest::sample::select(vec![
+            CalendarPeriod::Month,
+            CalendarPeriod::Quarter,
+            CalendarPeriod::HalfYear,
+            CalendarPeriod::Year,
+        ])
+    }
+
+    /// Any offset a `FixedOffset` takes, to the second.
+    const OFFSET_SECONDS: std::ops::RangeInclusive<i32> = -86_399..=86_399;
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
 
-        /// Any time in chrono's calendar, to its edges, and any whole-minute offset a program
-        /// may have.
+        /// Any time in chrono's calendar, half of them within a year of its edges, where the
+        /// ends overflow.
         #[test]
         fn bounds_agree_with_chrono_month_arithmetic(
             seconds in DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp(),
             near_the_edge in proptest::bool::ANY,
-            offset_minutes in -(23 * 60 + 59)..=(23 * 60 + 59),
-            period in proptest::sample::select(vec![
-                CalendarPeriod::Month, CalendarPeriod::Quarter, CalendarPeriod::HalfYear, CalendarPeriod::Year,
-            ]),
+            offset_seconds in OFFSET_SECONDS,
+            period in any_period(),
         ) {
-            // Half the cases within a year of the calendar's edges, where the ends overflow.
             let year_seconds = 366 * 86_400;
             let seconds = match near_the_edge {
                 true if seconds < 0 => DateTime::<Utc>::MIN_UTC.timestamp() + seconds.rem_euclid(year_seconds),
@@ -119,7 +128,28 @@ mod tests {
                 false => seconds,
             };
             let at = DateTime::from_timestamp(seconds, 0).unwrap();
-            let offset = FixedOffset::east_opt(offset_minutes * 60).unwrap();
+            let offset = FixedOffset::east_opt(offset_seconds).unwrap();
+            proptest::prop_assert_eq!(period.bounds(at, offset), bounds_by_chrono(period, at, offset));
+        }
+
+        /// Times a second or two either side of a local midnight on the first of a month, where
+        /// one period ends and the next begins, in any year chrono has.
+        #[test]
+        fn bounds_agree_at_the_turn_of_a_month(
+            year in NaiveDate::MIN.year()..=NaiveDate::MAX.year(),
+            month in 1_u32..=12,
+            seconds_after in -2_i64..=2,
+            offset_seconds in OFFSET_SECONDS,
+            period in any_period(),
+        ) {
+            let offset = FixedOffset::east_opt(offset_seconds).unwrap();
+            let midnight = NaiveDate::from_ymd_opt(year, month, 1).unwrap().and_time(NaiveTime::MIN);
+            let at = midnight
+                .checked_sub_offset(offset)
+                .and_then(|utc| utc.checked_add_signed(chrono::TimeDelta::seconds(seconds_after)))
+                .map(|utc| utc.and_utc());
+            proptest::prop_assume!(at.is_some(), "beyond chrono's calendar in UTC");
+            let at = at.unwrap();
             proptest::prop_assert_eq!(period.bounds(at, offset), bounds_by_chrono(period, at, offset));
         }
     }

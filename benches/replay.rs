@@ -20,7 +20,8 @@ use loyalty_engine::{Account, Asset, Engine, Event, Ledger, MemberId, MemberStat
 use rust_decimal::Decimal;
 
 /// The floor over every step: points issued less points clawed back. The points each order
-/// earned are kept by row, as the engine keeps them in receipts.
+/// earned are kept by row, as the engine keeps them in receipts; each return claws back as if
+/// it were its order's first, which it is in this replay (one return per chosen order).
 fn floor_replay(steps: &[FloorStep], template: &mut FloorPurchase, earned: &mut [Decimal]) -> Option<Decimal> {
     let mut issued = Decimal::ZERO;
     for step in steps {

@@ -16,6 +16,12 @@ pub const MAX_DECIMAL_PLACES: u32 = 10;
 /// and checked arithmetic catches whatever still overflows.
 pub const MAX_DECIMAL_MAGNITUDE: Decimal = Decimal::from_parts(2_808_348_672, 232_830_643, 0, false, 0); // 10^18
 
+/// The largest magnitude of an amount the engine stores (a balance, a line's value, a tier's
+/// metric), checked when a stored record is read. Inputs within [`MAX_DECIMAL_MAGNITUDE`] keep
+/// every stored amount far below it (a balance would take a billion postings of the largest
+/// size), and it keeps sums of stored amounts far inside `Decimal`'s 96 bits.
+const MAX_STORED_MAGNITUDE: Decimal = Decimal::from_parts(3_892_314_112, 2_681_241_660, 54_210_108, false, 0); // 10^27
+
 macro_rules! decimal_newtype {
     ($(#[$meta:meta])* $name:ident, $unit:literal) => {
         $(#[$meta])*
@@ -113,12 +119,19 @@ pub enum AmountParseError {
     /// The number is larger than [`MAX_DECIMAL_MAGNITUDE`].
     #[error("`{0}` is larger than 10^18 in magnitude")]
     TooLarge(String),
+    /// A stored amount (in a member's state or an outcome) larger than any the engine writes.
+    #[error("`{0}` is larger than 10^27 in magnitude, more than any amount the engine stores")]
+    TooLargeToStore(String),
 }
 
 /// Parses a decimal exactly, refusing scientific notation, excess scale and huge magnitudes.
 fn parse_exact(text: &str) -> Result<Decimal, AmountParseError> {
-    let value = Decimal::from_str_exact(text).map_err(|_| AmountParseError::NotADecimal(text.to_owned()))?;
-    check_limits(value, text)
+    check_limits(parse_decimal(text)?, text)
+}
+
+/// Parses a decimal exactly, refusing scientific notation and more places than `Decimal` holds.
+fn parse_decimal(text: &str) -> Result<Decimal, AmountParseError> {
+    Decimal::from_str_exact(text).map_err(|_| AmountParseError::NotADecimal(text.to_owned()))
 }
 
 fn check_limits(value: Decimal, text: &str) -> Result<Decimal, AmountParseError> {
@@ -182,14 +195,29 @@ pub(crate) mod exact_decimal {
     use super::*;
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
-        deserializer.deserialize_any(ExactDecimalVisitor)
+        deserializer.deserialize_any(ExactDecimalVisitor { limited: true })
     }
 
     pub(crate) fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(value)
     }
 
-    struct ExactDecimalVisitor;
+    /// Reads an exact decimal: from outside when `limited` (within [`MAX_DECIMAL_PLACES`] and
+    /// [`MAX_DECIMAL_MAGNITUDE`]), else as the engine stored it (within
+    /// [`MAX_STORED_MAGNITUDE`]).
+    pub(super) struct ExactDecimalVisitor {
+        pub(super) limited: bool,
+    }
+
+    impl ExactDecimalVisitor {
+        fn checked(&self, value: Decimal, text: &str) -> Result<Decimal, AmountParseError> {
+            match self.limited {
+                true => check_limits(value, text),
+                false if value.abs() > MAX_STORED_MAGNITUDE => Err(AmountParseError::TooLargeToStore(text.to_owned())),
+                false => Ok(value),
+            }
+        }
+    }
 
     impl Visitor<'_> for ExactDecimalVisitor {
         type Value = Decimal;
@@ -199,16 +227,34 @@ pub(crate) mod exact_decimal {
         }
 
         fn visit_str<E: de::Error>(self, text: &str) -> Result<Decimal, E> {
-            parse_exact(text).map_err(E::custom)
+            self.checked(parse_decimal(text).map_err(E::custom)?, text).map_err(E::custom)
         }
 
         fn visit_i64<E: de::Error>(self, value: i64) -> Result<Decimal, E> {
-            check_limits(Decimal::from(value), &value.to_string()).map_err(E::custom)
+            self.checked(Decimal::from(value), &value.to_string()).map_err(E::custom)
         }
 
         fn visit_u64<E: de::Error>(self, value: u64) -> Result<Decimal, E> {
-            check_limits(Decimal::from(value), &value.to_string()).map_err(E::custom)
+            self.checked(Decimal::from(value), &value.to_string()).map_err(E::custom)
         }
+    }
+}
+
+/// Serde support for the amounts the engine writes into its records (states, receipts, lots,
+/// postings, outcomes): exact, as [`exact_decimal`], but within [`MAX_STORED_MAGNITUDE`] rather
+/// than the limits on decimals from outside. Records hold what checked arithmetic made of inputs
+/// within those limits, which may go past them (a balance summed over many events, a line's
+/// quantity times its price with more places than either), and what the engine wrote must read
+/// back. For [`Decimal`] and the amount types alike.
+pub(crate) mod stored_decimal {
+    use super::*;
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: From<Decimal>>(deserializer: D) -> Result<T, D::Error> {
+        deserializer.deserialize_any(exact_decimal::ExactDecimalVisitor { limited: false }).map(T::from)
+    }
+
+    pub(crate) fn serialize<S: Serializer, T: fmt::Display>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
     }
 }
 

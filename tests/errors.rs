@@ -231,6 +231,13 @@ fn compile_errors_name_the_path_of_the_field() {
     assert!(exclusion.starts_with("earn.exclude[0]:"), "{exclusion}");
     let expiry = compile_error(r#"{"id":"p","currency":"TRY","owner":"o","expiry":{"after_days":0}}"#);
     assert!(expiry.starts_with("expiry:"), "{expiry}");
+    let card = r#"{"id":"p","currency":"TRY","owner":"o",
+        "stamp_cards":[{"id":"c","stamps_per_unit":PER_UNIT,"stamps_needed":1,"reward":{"points":"1"}}]}"#;
+    let unusable = compile_error(&card.replace("PER_UNIT", "101"));
+    assert!(unusable.starts_with("stamp_cards[0].stamps_per_unit:"), "{unusable}");
+    program(&card.replace("PER_UNIT", "100"))
+        .compile()
+        .expect("a unit fills the card 100 times, the most an event may");
 }
 
 #[test]
@@ -309,4 +316,165 @@ fn a_stored_tier_that_counts_an_unknown_order_or_is_out_of_time_order_is_refused
     assert!(error.contains("out of time order"), "{error}");
 
     assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("m"));
+}
+
+#[test]
+fn what_the_engine_writes_reads_back_even_past_the_limits_on_input() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"star","when":{"skus":["star"]},"effect":{"points_per_unit":"1000000000000000000"}}]},
+            "tiers":{"metric":"net_spend","window":"lifetime",
+              "levels":[{"id":"blue","threshold":"0"},{"id":"gold","threshold":"1000"}]}}"#,
+    );
+    // A line worth more places than any input may have, an order worth more than 10^18 (which
+    // the tier counts), and two accruals of 10^18 points, which take the balances past 10^18.
+    let orders = [
+        r#"{"sku":"dust","qty":"0.1","unit_price":"0.0000000001"}"#,
+        r#"{"sku":"gold","qty":"1","unit_price":"1000000000000000000"},{"sku":"gold","qty":"1","unit_price":"1000000000000000000"}"#,
+        r#"{"sku":"star","qty":"1","unit_price":"1"}"#,
+        r#"{"sku":"star","qty":"1","unit_price":"1"}"#,
+    ];
+    let outcomes: Vec<_> = (0..orders.len())
+        .map(|index| {
+            let purchase = purchase_line(orders[index]).replace("o-2", &format!("o-{index}"));
+            shop.apply(&purchase.replace("10:00", &format!("10:0{index}")))
+        })
+        .collect();
+    let state = shop.state("m");
+    assert_eq!(state.points().available.value(), common::decimal("2000000000000000000"));
+    assert_eq!(state.order(&"o-0".parse().unwrap()).unwrap().lines[0].value.value().scale(), 11);
+    assert_eq!(state.tier().unwrap().contributions[1].amount, common::decimal("2000000000000000000"));
+
+    let stored = serde_json::to_value(&state).unwrap();
+    assert_eq!(serde_json::from_value::<MemberState>(stored.clone()).unwrap(), state);
+    for outcome in outcomes {
+        let recorded = serde_json::to_string(&*outcome).unwrap();
+        assert_eq!(serde_json::from_str::<loyalty_engine::Outcome>(&recorded).unwrap(), *outcome);
+    }
+
+    // What no engine writes is refused: a line worth more than 10^18, a stored amount past 10^27.
+    let too_much = purchase_line(r#"{"sku":"gold","qty":"10","unit_price":"1000000000000000000"}"#);
+    let error = refused(&mut shop, &too_much.replace("10:00", "11:00").replace("o-2", "o-9"));
+    assert!(matches!(error, EvalError::DecimalOutOfRange { field: "qty x unit_price", .. }), "{error}");
+    let mut tampered = stored;
+    tampered["orders"][1]["lines"][0]["value"] = "10000000000000000000000000000".into();
+    let error = serde_json::from_value::<MemberState>(tampered).unwrap_err().to_string();
+    assert!(error.contains("larger than 10^27"), "{error}");
+}
+
+#[test]
+fn points_worth_a_hair_more_than_the_order_are_above_its_cap() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "redemption":{"point_value":"3"}}"#,
+    );
+    shop.buy("m", "2026-03-01", "o-1", "tv", "150000000");
+    // The order is worth 449,999,999.99999999999999999999: 150,000,000 points at 3 are worth
+    // a hair more, though the quotient, rounded to a decimal's 28 digits, is 150,000,000.
+    let line = r#"{"sku":"b","qty":"0.0000000929","unit_price":"4843918191603875.1345532831"}"#;
+    let paying = purchase_line(line).replace("}]}", r#"}],"pay_with_points":"POINTS"}"#);
+    let error = refused(&mut shop, &paying.replace("POINTS", "150000000"));
+    assert!(
+        matches!(error, EvalError::PointsAboveCap { max_points, .. } if max_points.value() == common::decimal("149999999"))
+    );
+    let paid = shop.apply(&paying.replace("POINTS", "149999999"));
+    assert!(paid.postings.iter().all(|posting| posting.amount > common::decimal("0")));
+}
+
+#[test]
+fn a_stored_state_whose_numbers_no_engine_writes_is_refused_when_read() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "redemption":{"point_value":"1"},
+            "stamp_cards":[{"id":"card","stamps_needed":2,"reward":{"points":"5"}}]}"#,
+    );
+    shop.apply(&purchase_line(r#"{"sku":"mug","qty":"3","unit_price":"10"}"#));
+    let stored = serde_json::to_value(shop.state("m")).unwrap();
+    assert_eq!(stored["orders"][0]["stamps"][0]["stamps"], 3, "{stored}");
+    assert_eq!(stored["rewards"][0]["funded_by"]["shop"], "1", "{stored}");
+
+    type Tampering = fn(&mut serde_json::Value);
+    let tamperings: [(&str, Tampering, &str); 9] = [
+        ("a next lot id past any ledger's", |state| state["next_lot"] = u64::MAX.into(), "next lot id"),
+        (
+            "lots past the last lot id",
+            |state| {
+                state["orders"][0]["first_lot"] = (u64::MAX - 1).into();
+                state["orders"][0]["lot_count"] = 2.into();
+            },
+            "names lots not yet opened",
+        ),
+        (
+            "more clawed back than earned",
+            |state| state["orders"][0]["earnings"][0]["clawed_back"] = "31".into(),
+            "clawed back more",
+        ),
+        (
+            "a negative line value",
+            |state| state["orders"][0]["lines"][0]["value"] = "-30".into(),
+            "bad quantity or value",
+        ),
+        (
+            "more stamps taken back than earned",
+            |state| state["orders"][0]["stamps"][0]["taken_back"] = 4.into(),
+            "takes back more",
+        ),
+        ("a reward nobody funds", |state| state["rewards"][0]["funded_by"] = serde_json::json!({}), "has no funder"),
+        ("a reward funded twice over", |state| state["rewards"][0]["funded_by"]["shop"] = "2".into(), "funded_by"),
+        (
+            "a reward of negative points",
+            |state| state["rewards"][0]["kind"] = serde_json::json!({"points": "-5"}),
+            "kind",
+        ),
+        (
+            "one reward stored twice",
+            |state| {
+                let reward = state["rewards"][0].clone();
+                state["rewards"].as_array_mut().unwrap().push(reward);
+            },
+            "stored twice",
+        ),
+    ];
+    for (story, tamper, expected) in tamperings {
+        let mut tampered = stored.clone();
+        tamper(&mut tampered);
+        let error = serde_json::from_value::<MemberState>(tampered).unwrap_err().to_string();
+        assert!(error.contains(expected), "{story}: {error}");
+    }
+    assert_eq!(serde_json::from_value::<MemberState>(stored.clone()).unwrap(), shop.state("m"));
+
+    // Stamps a receipt says were taken back already stay taken back: a return takes no more.
+    let mut taken = stored;
+    taken["orders"][0]["stamps"][0]["taken_back"] = 3.into();
+    let state: MemberState = serde_json::from_value(taken).expect("no more taken back than earned");
+    let back = event(
+        r#"{"type":"return","id":"r-1","member":"m","at":"2026-03-03T10:00:00Z","order":"o-2","lines":[{"sku":"mug","qty":"1"}]}"#,
+    );
+    let outcome = shop.ledger.engine().evaluate(&state, &back).expect("a return of a stored order");
+    assert!(outcome.postings.iter().all(|posting| !matches!(posting.asset, loyalty_engine::Asset::Stamps(_))));
+}
+
+#[test]
+fn a_stored_receipt_that_already_gave_back_more_than_its_returns_gives_back_nothing_more() {
+    let mut shop = shop_with_points();
+    shop.apply(
+        r#"{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2",
+            "lines":[{"sku":"radio","qty":"2","unit_price":"80"}],"pay_with_points":"40"}"#,
+    );
+    let mut stored = serde_json::to_value(shop.state("m")).unwrap();
+    let payment = &mut stored["orders"][1]["payment"];
+    (payment["paid_with"][0]["refunded"], payment["lines"][0]["points_refunded"]) = ("40".into(), "40".into());
+    let state: MemberState = serde_json::from_value(stored).expect("within what a payment may give back");
+
+    let engine = shop.ledger.engine();
+    let back = event(
+        r#"{"type":"return","id":"r-1","member":"m","at":"2026-03-03T10:00:00Z","order":"o-2","lines":[{"sku":"radio","qty":"1"}]}"#,
+    );
+    let outcome = engine.evaluate(&state, &back).expect("a return of a stored order");
+    assert!(
+        outcome.postings.iter().all(|posting| posting.to != loyalty_engine::Account::Available),
+        "nothing given back"
+    );
 }

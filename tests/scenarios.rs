@@ -187,6 +187,33 @@ fn a_refund_withholds_at_most_the_money_it_refunds_and_rounds_once_per_order() {
 }
 
 #[test]
+fn a_refund_too_small_for_the_spent_points_withholds_only_what_the_points_it_covers_are_worth() {
+    let shop_json = r#"{"id":"vinyl","currency":"TRY","owner":"vinyl",
+        "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"RATE"}}]},
+        "redemption":{"point_value":"VALUE"},
+        "returns":{"when_points_spent":"deduct_from_refund"}}"#;
+    let mut shop = Shop::new(&shop_json.replace("RATE", "2").replace("VALUE", "0.7"));
+    shop.buy("deniz", "2026-06-01", "o-1", "record", "100.00");
+    shop.apply(r#"{"type":"redeem","member":"deniz","at":"2026-06-02T10:00:00Z","points":"200"}"#);
+
+    let back = shop.give_back("deniz", "2026-06-03", "o-1", "record", "1");
+
+    // The 100.00 refund pays for 142 points at 0.70 (99.40); the 143rd would take 100.10.
+    assert_eq!(back.refund_withheld.value(), decimal("99.40"), "142 points' worth, not the whole refund");
+    assert_eq!(shop.debt("deniz"), decimal("-58"), "the member owes the 58 points the refund can't pay for");
+    let receipt = back.receipt.as_ref().unwrap();
+    assert_eq!((receipt.withheld_points, receipt.withheld_money.value()), (decimal("142"), decimal("99.40")));
+
+    // A refund that can't pay for a single point withholds nothing.
+    let mut shop = Shop::new(&shop_json.replace("RATE", "1").replace("VALUE", "10"));
+    shop.buy("deniz", "2026-06-01", "o-1", "sticker", "5.00");
+    shop.apply(r#"{"type":"redeem","member":"deniz","at":"2026-06-02T10:00:00Z","points":"5"}"#);
+    let back = shop.give_back("deniz", "2026-06-03", "o-1", "sticker", "1");
+    assert!(back.refund_withheld.value().is_zero(), "5.00 buys no point at 10.00");
+    assert_eq!(shop.debt("deniz"), decimal("-5"));
+}
+
+#[test]
 fn money_withheld_over_several_partial_returns_is_rounded_once() {
     let mut shop = Shop::new(
         r#"{"id":"tea","currency":"TRY","owner":"tea",

@@ -480,3 +480,53 @@ fn an_order_placed_as_a_grace_period_ends_counts_at_the_level_the_grace_left() {
     let again = shop.try_apply(&give_back("o-3", &at("2026-03-04", "02:00")));
     assert!(again.is_err(), "nothing of o-3 is left to return");
 }
+
+#[test]
+fn a_tier_can_be_read_and_reviewed_at_the_last_instant_a_date_holds() {
+    let mut shop = Shop::new(
+        r#"{"id":"p","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "tiers":{"metric":"net_spend","window":{"rolling_days":1},"grace_days":1,
+              "levels":[{"id":"blue","threshold":"0"},{"id":"silver","threshold":"10"}]}}"#,
+    );
+    let last_instant = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+    let fresh = shop.state("m");
+    let status = shop.ledger.engine().tier_at(&fresh, last_instant).unwrap().expect("the program has tiers");
+    assert_eq!(status.level.as_str(), "blue");
+
+    shop.apply(
+        r#"{"type":"purchase","member":"m","at":"+262142-12-28T23:59:59.999999999Z","order":"o-1",
+            "lines":[{"sku":"a","qty":"1","unit_price":"100"}]}"#,
+    );
+    // The review a day later starts a day's grace, which ends at the last instant.
+    shop.apply(r#"{"type":"tick","member":"m","at":"+262142-12-31T23:59:59.999999999Z"}"#);
+    let reviewed = shop.state("m");
+    assert_eq!(reviewed.tier().unwrap().current.level, 0, "no spend in the day before: back to blue");
+}
+
+#[test]
+fn years_away_leave_the_tier_as_a_tick_every_month_would() {
+    let shop = || furniture_shop(r#"{"calendar":"month"}"#, "one_level", 10);
+    let (mut away, mut ticking) = (shop(), shop());
+    for shop in [&mut away, &mut ticking] {
+        shop.buy("m", "2026-03-01", "o-1", "sofa", "6000");
+    }
+    for month in 0..120 {
+        let (year, month) = (2026 + (month + 3) / 12, (month + 3) % 12 + 1);
+        ticking.tick("m", &format!("{year}-{month:02}-15"));
+    }
+    for shop in [&mut away, &mut ticking] {
+        shop.tick("m", "2036-03-20");
+    }
+    // When a run was last looked at differs: the ticks left nothing to change at the end.
+    let tier = |shop: &mut Shop| {
+        let mut tier = shop.state("m").tier().unwrap().clone();
+        for run in std::iter::once(&mut tier.current).chain(&mut tier.last_review).chain([&mut tier.anchor]) {
+            run.at = chrono::DateTime::<chrono::Utc>::MIN_UTC;
+        }
+        tier
+    };
+    let (away, ticking) = (tier(&mut away), tier(&mut ticking));
+    assert_eq!(away.current.level, 0, "gold for the spend's month, then down a level each month");
+    assert_eq!(away, ticking, "the same levels, dates and anchor");
+}

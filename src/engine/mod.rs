@@ -564,7 +564,8 @@ pub enum EvalError {
         /// The member.
         member: MemberId,
     },
-    /// A computation exceeded what a decimal can hold.
-    #[error("a decimal computation overflowed")]
+    /// A computation exceeded what a decimal can hold, or a date went past the calendar's
+    /// range (about 262,000 years either side of year 0).
+    #[error("a computation overflowed: a decimal past what it holds, or a date past the calendar")]
     Overflow,
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use rust_decimal::Decimal;
 
-use crate::amount::{Money, Rounding, is_negative, is_positive, is_zero_within_limits, split_exact};
+use crate::amount::{Money, Rounding, above_magnitude, is_negative, is_positive, is_zero_within_limits, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps, tiers};
@@ -115,6 +115,11 @@ fn receipt_lines(
             return Err(EvalError::InvalidPrice { line: index, unit_price: line.unit_price });
         }
         let gross = checked(qty.checked_mul(unit_price))?;
+        // Bounds every amount an order stores (its total, a tier's metric) far inside what a
+        // stored record may hold.
+        if above_magnitude(gross) {
+            return Err(EvalError::DecimalOutOfRange { field: "qty x unit_price", value: gross });
+        }
         if is_negative(discount) || (!discount.is_zero() && discount > gross) {
             let line_value = Money::new(gross);
             return Err(EvalError::InvalidDiscount { line: index, discount: line.discount, line_value });

@@ -47,9 +47,15 @@ pub(super) fn max_points_for_order(
     redemption: &Redemption,
     order_total: Decimal,
 ) -> Result<Decimal, EvalError> {
+    let (point_value, decimal_places) = (redemption.point_value.value(), program.rounding.decimal_places);
     let max_value = checked(order_total.checked_mul(redemption.max_share_of_order.value()))?;
-    let max_points = checked(max_value.checked_div(redemption.point_value.value()))?;
-    Ok(floor_to(max_points, program.rounding.decimal_places))
+    let max_points = floor_to(checked(max_value.checked_div(point_value))?, decimal_places);
+    // The quotient is rounded to a decimal's 28 digits, possibly up to the next whole unit;
+    // then the unit below is the most whose value fits.
+    if checked(max_points.checked_mul(point_value))? > max_value {
+        return Ok(max_points - Decimal::new(1, decimal_places));
+    }
+    Ok(max_points)
 }
 
 /// Checks that the member may spend `points` now: the minimum balance and what is available.

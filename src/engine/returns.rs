@@ -161,9 +161,9 @@ fn lines_to_return(receipt: &Receipt, line: &ReturnLine) -> Result<Vec<usize>, E
 /// Claws back what the returned units earned and returns the new clawbacks by funder, in the
 /// receipt's order.
 ///
-/// Each line has one cumulative target: what its units returned so far earned, rounded up (a
-/// partial return never leaves the member more than buying fewer units would have earned), all
-/// of it once every unit is back. What the target adds is spread over the line's earnings in
+/// Each line has one cumulative target: what its units returned so far earned, rounded up, so
+/// that the kept units keep their share of what the line earned, rounded down; all of it once
+/// every unit is back. What the target adds is spread over the line's earnings in
 /// proportion to what each has left, so they reach their totals together and never overshoot.
 /// An earning whose rule's order minimum the kept order no longer meets, or that needed a tier
 /// level the order no longer counts as placed at, goes back whole. Points are counted at
@@ -251,8 +251,8 @@ fn refund_targets(
         let (qty, returned_qty) = (line.qty, line.returned_qty);
         let (paid, refunded) = paid(share);
         let target = floor_to(checked(checked(paid.checked_mul(returned_qty))?.checked_div(qty))?, decimal_places);
-        let target = target.min(paid);
-        assert!(target >= *refunded, "refund targets only grow");
+        // Only grows, whatever a stored receipt says was given back already.
+        let target = target.min(paid).max(*refunded);
         refund += target - *refunded;
         *refunded = target;
     }
@@ -427,7 +427,8 @@ fn money_refund_due(
 
 /// Withholds the value of the spent points from the money this return refunds, at the program's
 /// point value. The money is rounded up once, on the order's running total, so several partial
-/// returns withhold what one would. What the refund can't cover, the member owes.
+/// returns withhold what one would. When the refund can't cover them all, it covers the whole
+/// points it can pay for and withholds what those are worth; the member owes the rest.
 fn deduct_from_refund(
     draft: &mut Draft<'_>,
     receipt: &mut Receipt,
@@ -438,15 +439,21 @@ fn deduct_from_refund(
     let program = &draft.program.program;
     let (money_places, point_places) = (program.money_decimal_places, program.rounding.decimal_places);
     let total: Decimal = spent.iter().map(|(_, points)| *points).sum();
-    let wanted = ceiling_to(checked((receipt.withheld_points + total).checked_mul(point_value))?, money_places);
+    // What the order's withheld points, with `more` of them, are worth.
+    let worth = |more: Decimal| -> Result<Decimal, EvalError> {
+        let points = receipt.withheld_points + more;
+        Ok(ceiling_to(checked(points.checked_mul(point_value))?, money_places))
+    };
+    let already = receipt.withheld_money.value();
     let room = floor_to(refund_due, money_places);
-    let mut money = (wanted - receipt.withheld_money.value()).min(room).max(Decimal::ZERO);
-    let covered = if money + receipt.withheld_money.value() == wanted {
+    let covered = if worth(total)? - already <= room {
         total
     } else {
-        let affordable = checked((receipt.withheld_money.value() + money).checked_div(point_value))?;
+        let affordable = checked((already + room).checked_div(point_value))?;
         (floor_to(affordable, point_places) - receipt.withheld_points).clamp(Decimal::ZERO, total)
     };
+    let mut money = (worth(covered)? - already).max(Decimal::ZERO);
+    debug_assert!(money <= room.max(Decimal::ZERO), "withholding {money} from a refund of {room}");
     let mut withheld_left = covered;
     for (funder, points) in spent {
         let withheld = withheld_left.min(*points);

@@ -157,6 +157,8 @@ pub(crate) fn take_back(draft: &mut Draft<'_>, receipt: &mut Receipt) -> Result<
         let line = &receipt.lines[earning.line as usize];
         let returned = checked(Decimal::from(earning.stamps).checked_mul(line.returned_qty))?;
         let target = checked(ceiling_to(checked(returned.checked_div(line.qty))?, 0).to_u32())?.min(earning.stamps);
+        // Only grows, whatever a stored receipt says was taken back already.
+        let target = target.max(earning.taken_back);
         // The lost stamps go back first: they never counted towards a reward.
         let from_lost = u64::from(target.min(earning.lost) - earning.taken_back.min(earning.lost));
         let delta = u64::from(target - earning.taken_back) - from_lost;

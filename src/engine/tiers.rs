@@ -49,29 +49,30 @@ impl Ladder<'_> {
         }
     }
 
-    /// The metric over `[from, until)`.
+    /// The metric over the contributions from `from` on that `before_end` accepts (a bound
+    /// rather than an end time, so that a window may end at the last instant a date can hold).
     fn metric(
         &self,
         contributions: &[Contribution],
         from: DateTime<Utc>,
-        until: DateTime<Utc>,
+        before_end: impl Fn(DateTime<Utc>) -> bool,
     ) -> Result<Decimal, EvalError> {
         let start = contributions.partition_point(|contribution| contribution.at < from);
-        let within = contributions[start..].iter().take_while(|contribution| contribution.at < until);
+        let within = contributions[start..].iter().take_while(|contribution| before_end(contribution.at));
         checked_sum(within.map(|contribution| contribution.amount))
     }
 
     /// The metric at `at`, counting what happened at `at`.
     fn live_metric(&self, contributions: &[Contribution], at: DateTime<Utc>) -> Result<Decimal, EvalError> {
         let from = checked(self.tiers.window_start(at, self.offset))?;
-        self.metric(contributions, from, at + TimeDelta::nanoseconds(1))
+        self.metric(contributions, from, |contribution_at| contribution_at <= at)
     }
 
     /// The metric a review at `at` judges: the window as it stood just before.
     fn review_metric(&self, contributions: &[Contribution], at: DateTime<Utc>) -> Result<Decimal, EvalError> {
-        let just_before = at - TimeDelta::nanoseconds(1);
+        let just_before = checked(at.checked_sub_signed(TimeDelta::nanoseconds(1)))?;
         let from = checked(self.tiers.window_start(just_before, self.offset))?;
-        self.metric(contributions, from, at)
+        self.metric(contributions, from, |contribution_at| contribution_at < at)
     }
 
     /// The level a review at `at` leaves a member at `held` with.
@@ -94,12 +95,36 @@ impl Ladder<'_> {
             match (review, grace) {
                 (Some(review), Some(grace)) if grace.at <= review => self.end_grace(state, grace, changes)?,
                 (_, Some(grace)) if review.is_none() => self.end_grace(state, grace, changes)?,
-                (Some(review), _) => self.review(state, review, changes)?,
+                (Some(review), _) => {
+                    let review = self.first_review_that_matters(state, review, until)?;
+                    self.review(state, review, changes)?
+                }
                 (None, _) => break,
             }
         }
         state.current.at = until.max(state.current.at);
         Ok(())
+    }
+
+    /// Of the reviews due from `review` to `until`, the first that matters. Calendar windows
+    /// review every period even at the lowest level, where a review changes nothing but the
+    /// dates it leaves: with no downgrade waiting either, only the last two matter (the anchor
+    /// stays one review behind), so an event after years away costs two reviews, not one per
+    /// period.
+    fn first_review_that_matters(
+        &self,
+        state: &TierState,
+        review: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, EvalError> {
+        let run = &state.current;
+        if run.level > 0 || run.downgrade.is_some() || self.calendar_review(review)?.is_none() {
+            return Ok(review);
+        }
+        let last = checked(self.tiers.window_start(until, self.offset))?;
+        let just_before_last = checked(last.checked_sub_signed(TimeDelta::nanoseconds(1)))?;
+        let before_last = checked(self.tiers.window_start(just_before_last, self.offset))?;
+        Ok(review.max(before_last))
     }
 
     fn review(&self, state: &mut TierState, at: DateTime<Utc>, changes: &mut Vec<Change>) -> Result<(), EvalError> {

@@ -8,14 +8,15 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::amount::{Money, Points, is_negative, is_positive};
+use crate::amount::{MAX_DECIMAL_PLACES, Money, Points, is_negative, is_positive};
 use crate::id::{FunderId, MemberId, OrderId};
 use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
 use crate::ledger::posting::{Account, Asset, Posting, is_points, points};
-use crate::ledger::receipt::{Payment, Receipt};
+use crate::ledger::receipt::{Payment, Receipt, ReceiptLine, StampEarning};
 use crate::ledger::reward::Reward;
 use crate::ledger::tier::TierState;
+use crate::program::{check_reward, compile_funders};
 
 /// Everything the engine knows about one member, and nothing about any other.
 ///
@@ -67,10 +68,13 @@ static NO_CREDITORS: Creditors = Creditors { owed: Vec::new() };
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointsBalance {
     /// Earned, waiting to vest.
+    #[serde(with = "crate::amount::stored_decimal")]
     pub pending: Points,
     /// Spendable.
+    #[serde(with = "crate::amount::stored_decimal")]
     pub available: Points,
     /// Owed (zero or negative), repaid first from points that become available.
+    #[serde(with = "crate::amount::stored_decimal")]
     pub debt: Points,
 }
 
@@ -78,10 +82,13 @@ pub struct PointsBalance {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CashbackBalance {
     /// Earned, waiting to vest.
+    #[serde(with = "crate::amount::stored_decimal")]
     pub pending: Money,
     /// Spendable.
+    #[serde(with = "crate::amount::stored_decimal")]
     pub available: Money,
     /// Owed (zero or negative), repaid first from cashback that becomes available.
+    #[serde(with = "crate::amount::stored_decimal")]
     pub debt: Money,
 }
 
@@ -580,9 +587,9 @@ impl Creditors {
     }
 
     /// What is owed in `account` of `asset`, over all funders.
-    fn total(&self, account: &Account, asset: &Asset) -> Decimal {
+    fn total(&self, account: &Account, asset: &Asset) -> Result<Decimal, String> {
         let owed = self.owed.iter().filter(|(held, of, _, _)| held == account && of == asset);
-        owed.map(|(_, _, _, owed)| *owed).sum()
+        checked_total(owed.map(|(_, _, _, owed)| *owed))
     }
 }
 
@@ -605,6 +612,10 @@ pub(crate) fn move_lot(lot: &mut Lot, posting: &Posting) {
     assert!(!is_negative(lot.amount_points), "lot {:?} drained below zero", lot.id);
     assert!(!is_negative(lot.expired_points), "lot {:?} un-expired more than expired", lot.id);
 }
+
+/// The largest next lot id a stored state may hold: what a database's signed 64-bit column
+/// holds, and far past the lots any member opens, so that opening more can't overflow.
+const MAX_LOT_ID: LotId = LotId(i64::MAX as u64);
 
 /// The serialized form of a [`MemberState`]: plain lists, so that any serde format (JSON in a
 /// database column, say) can hold it. The indexes are rebuilt on load.
@@ -633,7 +644,7 @@ struct CreditorRecord {
     #[serde(default = "points", skip_serializing_if = "is_points")]
     asset: Asset,
     funder: FunderId,
-    #[serde(with = "crate::amount::exact_decimal")]
+    #[serde(with = "crate::amount::stored_decimal")]
     amount: Decimal,
 }
 
@@ -641,7 +652,7 @@ struct CreditorRecord {
 struct BalanceRecord {
     account: Account,
     asset: Asset,
-    #[serde(with = "crate::amount::exact_decimal")]
+    #[serde(with = "crate::amount::stored_decimal")]
     amount: Decimal,
 }
 
@@ -678,6 +689,10 @@ impl TryFrom<StateRecord> for MemberState {
     /// Rebuilds a stored state, refusing one that breaks the ledger's invariants (a corrupt row,
     /// a bad migration), so that it fails here, with a message, rather than in the engine.
     fn try_from(record: StateRecord) -> Result<MemberState, String> {
+        if record.next_lot > MAX_LOT_ID {
+            return Err(format!("the next lot id {} is past any a ledger reaches", record.next_lot.0));
+        }
+        check_rewards(&record.rewards)?;
         let mut state = MemberState::new(record.member);
         state.last_event_at = record.last_event_at;
         state.next_lot = record.next_lot;
@@ -715,7 +730,7 @@ impl TryFrom<StateRecord> for MemberState {
         for asset in [Asset::Points, Asset::Cashback] {
             for (bucket, account) in [(Bucket::Pending, Account::Pending), (Bucket::Available, Account::Available)] {
                 let in_bucket = |lot: &&Lot| lot.bucket == bucket && lot.asset == asset;
-                let in_lots: Decimal = state.lots.live().filter(in_bucket).map(|lot| lot.amount_points).sum();
+                let in_lots = checked_total(state.lots.live().filter(in_bucket).map(|lot| lot.amount_points))?;
                 if in_lots != state.balance(&account, asset.clone()) {
                     return Err(format!("the {account} {asset} balance is not the sum of its lots ({in_lots})"));
                 }
@@ -723,7 +738,7 @@ impl TryFrom<StateRecord> for MemberState {
         }
         for asset in [Asset::Points, Asset::Cashback] {
             for account in [Account::Debt, Account::Forgiven] {
-                if state.creditor_book().total(&account, &asset) != -state.balance(&account, asset.clone()) {
+                if state.creditor_book().total(&account, &asset)? != -state.balance(&account, asset.clone()) {
                     return Err(format!("the {account} {asset} balance is not what its creditors are owed"));
                 }
             }
@@ -753,17 +768,62 @@ fn check_receipt(receipt: &Receipt, next_lot: LotId) -> Result<(), String> {
         if earnings.windows(2).any(|pair| pair[0].line > pair[1].line) {
             return Err(format!("order {order} has earnings out of line order"));
         }
+        if earnings.iter().any(|earning| !part_of(earning.clawed_back, earning.points)) {
+            return Err(format!("order {order} has an earning that clawed back more than it earned"));
+        }
     }
     if let Some(payment) = &receipt.payment {
         check_payment(payment, lines).map_err(|problem| format!("order {order} has a payment {problem}"))?;
     }
-    if receipt.lines.iter().any(|line| line.qty <= Decimal::ZERO || line.returned_qty > line.qty) {
-        return Err(format!("order {order} has a line with a bad quantity"));
+    let bad_line = |line: &ReceiptLine| {
+        line.qty <= Decimal::ZERO || !part_of(line.returned_qty, line.qty) || line.value.value().is_sign_negative()
+    };
+    if receipt.lines.iter().any(bad_line) {
+        return Err(format!("order {order} has a line with a bad quantity or value"));
     }
-    if receipt.first_lot.0.saturating_add(u64::from(receipt.lot_count)) > next_lot.0 {
+    let bad_stamps = |stamps: &StampEarning| {
+        stamps.line as usize >= lines || stamps.taken_back > stamps.stamps || stamps.lost > stamps.stamps
+    };
+    if receipt.stamps.iter().any(bad_stamps) {
+        return Err(format!("order {order} has stamps for a line it does not have, or takes back more than it earned"));
+    }
+    if receipt.withheld_points.is_sign_negative() || receipt.withheld_money.value().is_sign_negative() {
+        return Err(format!("order {order} has withheld a negative amount"));
+    }
+    if receipt.first_lot.0.checked_add(u64::from(receipt.lot_count)).is_none_or(|end| end > next_lot.0) {
         return Err(format!("order {order} names lots not yet opened"));
     }
     Ok(())
+}
+
+/// Whether `part` is zero or more and at most `whole`.
+fn part_of(part: Decimal, whole: Decimal) -> bool {
+    !part.is_sign_negative() && part <= whole
+}
+
+/// What redeeming a reward relies on: its kind's amount in range, its shares summing to one,
+/// and one reward to an id.
+fn check_rewards(rewards: &[Reward]) -> Result<(), String> {
+    let mut ids = std::collections::BTreeSet::new();
+    for reward in rewards {
+        let problem = |detail: String| format!("reward {} {detail}", reward.id);
+        if !ids.insert(&reward.id) {
+            return Err(problem("is stored twice".to_owned()));
+        }
+        if reward.funded_by.is_empty() {
+            return Err(problem("has no funder".to_owned()));
+        }
+        compile_funders(&reward.funded_by, "funded_by").map_err(|error| problem(error.to_string()))?;
+        check_reward(&reward.kind, MAX_DECIMAL_PLACES, "kind").map_err(|error| problem(error.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The sum of stored amounts, which a corrupt record may push past what a decimal holds.
+fn checked_total(mut amounts: impl Iterator<Item = Decimal>) -> Result<Decimal, String> {
+    amounts
+        .try_fold(Decimal::ZERO, |total, amount| total.checked_add(amount))
+        .ok_or_else(|| "stored amounts add up to more than a decimal holds".to_owned())
 }
 
 /// What re-deriving a tier relies on: contributions in the order placed (the engine finds a

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use cashback::{Cashback, CashbackRule, CashbackSpending, PeriodCap};
-pub(crate) use earn::{CompiledRule, RuleIndex};
+pub(crate) use earn::{CompiledRule, RuleIndex, compile_funders};
 pub use earn::{
     Condition, Earn, EarnRule, Effect, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE,
 };
@@ -27,7 +27,7 @@ pub use partners::{MAX_PARTNERS, Partner};
 pub use period::CalendarPeriod;
 pub use redemption::Redemption;
 pub use returns::{MAX_VESTING_DAYS, Returns, SpentPointsPolicy};
-pub(crate) use stamps::CompiledCard;
+pub(crate) use stamps::{CompiledCard, check_reward};
 pub use stamps::{MAX_STAMP_CARDS, MAX_STAMPS, RewardKind, StampCard};
 pub use tiers::{Downgrade, MAX_TIER_FLAGS, MAX_TIER_LEVELS, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers};
 

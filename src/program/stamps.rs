@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Points, Ratio};
+use crate::engine::MAX_REWARDS_PER_EVENT;
 use crate::id::{FunderId, Tag};
 use crate::program::CompileError;
 use crate::program::earn::{Condition, compile_funders};
@@ -25,7 +26,9 @@ pub const MAX_STAMPS: u32 = 10_000;
 /// [`MAX_REWARDS_PER_EVENT`](crate::MAX_REWARDS_PER_EVENT)); with `carry_over` false it fills
 /// one at most and the stamps beyond it are lost (a return takes those back first).
 ///
-/// A return takes back the stamps its units earned. If they had already filled a card, the
+/// A return takes back the returned units' share of the line's stamps, rounded up, as for
+/// points: the kept units keep their share, rounded down (returning 0.5 of a line of 2.5 units
+/// that earned 2 stamps takes 1 back). If they had already filled a card, the
 /// latest unused reward of that card is revoked and its stamps come back; if the reward was
 /// used, the stamp count goes negative and later stamps fill it first.
 ///
@@ -113,6 +116,11 @@ pub(crate) fn compile_cards(cards: &[StampCard], decimal_places: u32) -> Result<
                 return Err(CompileError::new(format!("{path}.{field}"), format!("must be 1 to {MAX_STAMPS}")));
             }
         }
+        if card.carry_over && card.stamps_per_unit / card.stamps_needed > MAX_REWARDS_PER_EVENT {
+            let problem =
+                format!("fills the card more than {MAX_REWARDS_PER_EVENT} times a unit, so no purchase could earn");
+            return Err(CompileError::new(format!("{path}.stamps_per_unit"), problem));
+        }
         check_reward(&card.reward, decimal_places, &format!("{path}.reward"))?;
         let funders = compile_funders(&card.funded_by, &format!("{path}.funded_by"))?;
         compiled.push(CompiledCard { card: card.clone(), when: card.when.sorted(), funders });
@@ -120,7 +128,7 @@ pub(crate) fn compile_cards(cards: &[StampCard], decimal_places: u32) -> Result<
     Ok(compiled)
 }
 
-fn check_reward(reward: &RewardKind, decimal_places: u32, path: &str) -> Result<(), CompileError> {
+pub(crate) fn check_reward(reward: &RewardKind, decimal_places: u32, path: &str) -> Result<(), CompileError> {
     let (field, value, at_most_one) = match reward {
         RewardKind::FreeItem { max_value } => ("free_item.max_value", max_value.value(), false),
         RewardKind::Points(points) => ("points", points.value(), false),

@@ -530,3 +530,25 @@ fn years_away_leave_the_tier_as_a_tick_every_month_would() {
     assert_eq!(away.current.level, 0, "gold for the spend's month, then down a level each month");
     assert_eq!(away, ticking, "the same levels, dates and anchor");
 }
+
+#[test]
+fn a_return_that_makes_a_later_order_reach_the_level_takes_back_what_the_level_gave_the_orders_before_it() {
+    let mut shop = furniture_shop(r#""lifetime""#, "one_level", 0);
+    shop.buy("deniz", "2026-03-01", "o-1", "desk", "600");
+    shop.apply(
+        r#"{"type":"purchase","member":"deniz","at":"2026-03-02T10:00:00Z","order":"o-2",
+            "lines":[{"sku":"chair","qty":"2","unit_price":"300"}]}"#,
+    );
+    assert_eq!(tier(&mut shop, "deniz", "2026-03-02").level.as_str(), "silver", "1,200 lira: silver from o-2");
+    shop.buy("deniz", "2026-03-03", "o-3", "shelf", "400");
+    assert_eq!(shop.available("deniz"), decimal("1800"), "o-3 earned 400 and 200 more at silver");
+
+    let back = shop.give_back("deniz", "2026-03-04", "o-2", "chair", "1");
+
+    // Without the returned chair, 900 lira before o-3: silver only from o-3, placed at blue.
+    assert_eq!(tier(&mut shop, "deniz", "2026-03-04").level.as_str(), "silver");
+    let revised: Vec<_> = back.revised.iter().map(|receipt| receipt.order.as_str().to_owned()).collect();
+    assert_eq!(revised, ["o-3"]);
+    assert!(tier_changes(&back.notices).is_empty(), "the level held is the same");
+    assert_eq!(shop.available("deniz"), decimal("1300"), "the chair's 300 and o-3's 200 at silver come back");
+}

@@ -30,7 +30,8 @@ pub const MAX_STAMPS: u32 = 10_000;
 /// points: the kept units keep their share, rounded down (returning 0.5 of a line of 2.5 units
 /// that earned 2 stamps takes 1 back). If they had already filled a card, the
 /// latest unused reward of that card is revoked and its stamps come back; if the reward was
-/// used, the stamp count goes negative and later stamps fill it first.
+/// closed (redeemed, or voided by the host, which counts as used up), the stamp count goes
+/// negative and later stamps fill it first.
 ///
 /// ```json
 /// {"id": "coffee", "when": {"categories": ["coffee"]}, "stamps_needed": 6,

@@ -16,11 +16,11 @@ pub const MAX_DECIMAL_PLACES: u32 = 10;
 /// and checked arithmetic catches whatever still overflows.
 pub const MAX_DECIMAL_MAGNITUDE: Decimal = Decimal::from_parts(2_808_348_672, 232_830_643, 0, false, 0); // 10^18
 
-/// The largest magnitude of an amount the engine stores (a balance, a line's value, a tier's
-/// metric), checked when a stored record is read. Inputs within [`MAX_DECIMAL_MAGNITUDE`] keep
-/// every stored amount far below it (a balance would take a billion postings of the largest
-/// size), and it keeps sums of stored amounts far inside `Decimal`'s 96 bits.
-const MAX_STORED_MAGNITUDE: Decimal = Decimal::from_parts(3_892_314_112, 2_681_241_660, 54_210_108, false, 0); // 10^27
+/// The largest magnitude of a total the engine stores (a balance, a tier's metric, the money
+/// withheld from an order's refunds), checked when a stored record is read. Totals add up
+/// amounts within [`MAX_DECIMAL_MAGNITUDE`] (a balance would take a billion postings of the
+/// largest size to reach it), and the bound keeps sums of them far inside `Decimal`'s 96 bits.
+const MAX_STORED_TOTAL: Decimal = Decimal::from_parts(3_892_314_112, 2_681_241_660, 54_210_108, false, 0); // 10^27
 
 macro_rules! decimal_newtype {
     ($(#[$meta:meta])* $name:ident, $unit:literal) => {
@@ -119,8 +119,9 @@ pub enum AmountParseError {
     /// The number is larger than [`MAX_DECIMAL_MAGNITUDE`].
     #[error("`{0}` is larger than 10^18 in magnitude")]
     TooLarge(String),
-    /// A stored amount (in a member's state or an outcome) larger than any the engine writes.
-    #[error("`{0}` is larger than 10^27 in magnitude, more than any amount the engine stores")]
+    /// A stored amount (in a member's state or an outcome) larger than any the engine writes
+    /// there: 10^18, or 10^27 for a total such as a balance.
+    #[error("`{0}` is larger than the engine stores there (10^18, or 10^27 for a total) in magnitude")]
     TooLargeToStore(String),
 }
 
@@ -190,32 +191,40 @@ const LIMIT_MANTISSAS: [u128; MAX_DECIMAL_PLACES as usize + 1] = {
 
 /// Serde support for decimals that must be exact: strings such as `"10.50"`, or JSON integers.
 /// Floating-point numbers are refused (the visitor does not accept them), because by the time
-/// serde sees them they may already have lost digits.
+/// serde sees them they may already have lost digits. These come from outside, within
+/// [`MAX_DECIMAL_PLACES`] and [`MAX_DECIMAL_MAGNITUDE`].
 pub(crate) mod exact_decimal {
     use super::*;
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
-        deserializer.deserialize_any(ExactDecimalVisitor { limited: true })
+        deserializer.deserialize_any(ExactDecimalVisitor(Limits::Input))
     }
 
     pub(crate) fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(value)
     }
 
-    /// Reads an exact decimal: from outside when `limited` (within [`MAX_DECIMAL_PLACES`] and
-    /// [`MAX_DECIMAL_MAGNITUDE`]), else as the engine stored it (within
-    /// [`MAX_STORED_MAGNITUDE`]).
-    pub(super) struct ExactDecimalVisitor {
-        pub(super) limited: bool,
+    /// Which decimals a field holds, and so what it refuses.
+    #[derive(Clone, Copy)]
+    pub(super) enum Limits {
+        /// From outside: [`MAX_DECIMAL_PLACES`] and [`MAX_DECIMAL_MAGNITUDE`].
+        Input,
+        /// What the engine computed from inputs: any places, [`MAX_DECIMAL_MAGNITUDE`].
+        StoredAmount,
+        /// What the engine summed over events or lines: any places, [`MAX_STORED_TOTAL`].
+        StoredTotal,
     }
+
+    pub(super) struct ExactDecimalVisitor(pub(super) Limits);
 
     impl ExactDecimalVisitor {
         fn checked(&self, value: Decimal, text: &str) -> Result<Decimal, AmountParseError> {
-            match self.limited {
-                true => check_limits(value, text),
-                false if value.abs() > MAX_STORED_MAGNITUDE => Err(AmountParseError::TooLargeToStore(text.to_owned())),
-                false => Ok(value),
-            }
+            let too_large = match self.0 {
+                Limits::Input => return check_limits(value, text),
+                Limits::StoredAmount => value.abs() > MAX_DECIMAL_MAGNITUDE,
+                Limits::StoredTotal => value.abs() > MAX_STORED_TOTAL,
+            };
+            if too_large { Err(AmountParseError::TooLargeToStore(text.to_owned())) } else { Ok(value) }
         }
     }
 
@@ -238,24 +247,45 @@ pub(crate) mod exact_decimal {
             self.checked(Decimal::from(value), &value.to_string()).map_err(E::custom)
         }
     }
+
+    /// Deserializes into [`Decimal`] or an amount type, within `limits`.
+    pub(super) fn deserialize_stored<'de, D: Deserializer<'de>, T: From<Decimal>>(
+        deserializer: D,
+        limits: Limits,
+    ) -> Result<T, D::Error> {
+        deserializer.deserialize_any(ExactDecimalVisitor(limits)).map(T::from)
+    }
 }
 
 /// Serde support for the amounts the engine writes into its records (states, receipts, lots,
-/// postings, outcomes): exact, as [`exact_decimal`], but within [`MAX_STORED_MAGNITUDE`] rather
-/// than the limits on decimals from outside. Records hold what checked arithmetic made of inputs
-/// within those limits, which may go past them (a balance summed over many events, a line's
-/// quantity times its price with more places than either), and what the engine wrote must read
-/// back. For [`Decimal`] and the amount types alike.
-pub(crate) mod stored_decimal {
+/// postings, outcomes): exact, as [`exact_decimal`], within [`MAX_DECIMAL_MAGNITUDE`] but with any
+/// number of places (a line's quantity times its price may have more than either). What the
+/// engine wrote must read back. For [`Decimal`] and the amount types alike.
+pub(crate) mod stored_amount {
+    use super::exact_decimal::{Limits, deserialize_stored};
     use super::*;
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: From<Decimal>>(deserializer: D) -> Result<T, D::Error> {
-        deserializer.deserialize_any(exact_decimal::ExactDecimalVisitor { limited: false }).map(T::from)
+        deserialize_stored(deserializer, Limits::StoredAmount)
     }
 
     pub(crate) fn serialize<S: Serializer, T: fmt::Display>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(value)
     }
+}
+
+/// Serde support for the totals the engine writes into its records (balances, tier metrics,
+/// what an order's returns withheld): as [`stored_amount`], within [`MAX_STORED_TOTAL`], since
+/// they add up amounts over many events or lines.
+pub(crate) mod stored_total {
+    use super::exact_decimal::{Limits, deserialize_stored};
+    use super::*;
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: From<Decimal>>(deserializer: D) -> Result<T, D::Error> {
+        deserialize_stored(deserializer, Limits::StoredTotal)
+    }
+
+    pub(crate) use super::stored_amount::serialize;
 }
 
 /// How a program rounds the points a line earns: a mode and a number of decimal places.

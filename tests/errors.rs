@@ -232,12 +232,11 @@ fn compile_errors_name_the_path_of_the_field() {
     let expiry = compile_error(r#"{"id":"p","currency":"TRY","owner":"o","expiry":{"after_days":0}}"#);
     assert!(expiry.starts_with("expiry:"), "{expiry}");
     let card = r#"{"id":"p","currency":"TRY","owner":"o",
-        "stamp_cards":[{"id":"c","stamps_per_unit":PER_UNIT,"stamps_needed":1,"reward":{"points":"1"}}]}"#;
-    let unusable = compile_error(&card.replace("PER_UNIT", "101"));
+        "stamp_cards":[{"id":"c","stamps_per_unit":PER_UNIT,"stamps_needed":2,"reward":{"points":"1"}}]}"#;
+    // A unit on top of a card one stamp short: 202 stamps fill 101 cards, more than an event may.
+    let unusable = compile_error(&card.replace("PER_UNIT", "201"));
     assert!(unusable.starts_with("stamp_cards[0].stamps_per_unit:"), "{unusable}");
-    program(&card.replace("PER_UNIT", "100"))
-        .compile()
-        .expect("a unit fills the card 100 times, the most an event may");
+    program(&card.replace("PER_UNIT", "200")).compile().expect("a unit fills the card 100 times at most");
 }
 
 #[test]
@@ -352,14 +351,22 @@ fn what_the_engine_writes_reads_back_even_past_the_limits_on_input() {
         assert_eq!(serde_json::from_str::<loyalty_engine::Outcome>(&recorded).unwrap(), *outcome);
     }
 
-    // What no engine writes is refused: a line worth more than 10^18, a stored amount past 10^27.
+    // What no engine writes is refused: a line worth more than 10^18, and stored that way; a
+    // balance past 10^27.
     let too_much = purchase_line(r#"{"sku":"gold","qty":"10","unit_price":"1000000000000000000"}"#);
     let error = refused(&mut shop, &too_much.replace("10:00", "11:00").replace("o-2", "o-9"));
     assert!(matches!(error, EvalError::DecimalOutOfRange { field: "qty x unit_price", .. }), "{error}");
-    let mut tampered = stored;
-    tampered["orders"][1]["lines"][0]["value"] = "10000000000000000000000000000".into();
-    let error = serde_json::from_value::<MemberState>(tampered).unwrap_err().to_string();
-    assert!(error.contains("larger than 10^27"), "{error}");
+    type Tampering = fn(&mut serde_json::Value);
+    let tamperings: [Tampering; 2] = [
+        |state| state["orders"][1]["lines"][0]["value"] = "10000000000000000000".into(),
+        |state| state["balances"][0]["amount"] = "10000000000000000000000000000".into(),
+    ];
+    for tamper in tamperings {
+        let mut tampered = stored.clone();
+        tamper(&mut tampered);
+        let error = serde_json::from_value::<MemberState>(tampered).unwrap_err().to_string();
+        assert!(error.contains("larger than the engine stores there"), "{error}");
+    }
 }
 
 #[test]
@@ -379,7 +386,8 @@ fn points_worth_a_hair_more_than_the_order_are_above_its_cap() {
         matches!(error, EvalError::PointsAboveCap { max_points, .. } if max_points.value() == common::decimal("149999999"))
     );
     let paid = shop.apply(&paying.replace("POINTS", "149999999"));
-    assert!(paid.postings.iter().all(|posting| posting.amount > common::decimal("0")));
+    let redeemed = paid.postings.iter().filter(|posting| posting.to == loyalty_engine::Account::Redeemed);
+    assert_eq!(redeemed.map(|posting| posting.amount).sum::<rust_decimal::Decimal>(), common::decimal("149999999"));
 }
 
 #[test]
@@ -419,7 +427,7 @@ fn a_stored_state_whose_numbers_no_engine_writes_is_refused_when_read() {
         (
             "more stamps taken back than earned",
             |state| state["orders"][0]["stamps"][0]["taken_back"] = 4.into(),
-            "takes back more",
+            "takes back or lost more",
         ),
         ("a reward nobody funds", |state| state["rewards"][0]["funded_by"] = serde_json::json!({}), "has no funder"),
         ("a reward funded twice over", |state| state["rewards"][0]["funded_by"]["shop"] = "2".into(), "funded_by"),

@@ -214,6 +214,83 @@ fn a_refund_too_small_for_the_spent_points_withholds_only_what_the_points_it_cov
 }
 
 #[test]
+fn partial_returns_whose_refunds_fall_short_each_withhold_what_their_own_refund_can() {
+    let shop_json = r#"{"id":"vinyl","currency":"TRY","owner":"vinyl",
+        "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"2"}}]},
+        "redemption":{"point_value":"0.7"},
+        "returns":{"when_points_spent":"deduct_from_refund"}}"#;
+    let two_records = r#"{"type":"purchase","member":"deniz","at":"2026-06-01T10:00:00Z","order":"o-1",
+        "lines":[{"sku":"record","qty":"2","unit_price":"100.00"}]}"#;
+    let spend = r#"{"type":"redeem","member":"deniz","at":"2026-06-02T10:00:00Z","points":"400"}"#;
+
+    let shop = || {
+        let mut shop = Shop::new(shop_json);
+        shop.apply(two_records);
+        shop.apply(spend);
+        shop
+    };
+    let mut at_once = shop();
+    let both = at_once.give_back("deniz", "2026-06-03", "o-1", "record", "2");
+    assert_eq!(both.refund_withheld.value(), decimal("199.50"), "the 200.00 refund pays for 285 points");
+    assert_eq!(at_once.debt("deniz"), decimal("-115"));
+
+    // One at a time, each 100.00 refund pays for 142 points (99.40): the first refund's 0.60
+    // left over was paid out, so the two cover a point less than one return would.
+    let mut one_by_one = shop();
+    let withheld: Vec<_> = ["2026-06-03", "2026-06-04"]
+        .map(|day| one_by_one.give_back("deniz", day, "o-1", "record", "1").refund_withheld.value())
+        .into();
+    assert_eq!(withheld, vec![decimal("99.40"), decimal("99.40")]);
+    assert_eq!(one_by_one.debt("deniz"), decimal("-116"));
+}
+
+#[test]
+fn a_refund_never_withholds_more_than_it_refunds() {
+    // The quotient of refund by point value, rounded to a decimal's 28 digits, reaches the
+    // next whole point, which is worth a hair more than the refund.
+    let mut shop = Shop::new(
+        r#"{"id":"hifi","currency":"TRY","owner":"hifi",
+            "earn":{"rules":[{"id":"order","effect":{"points_per_order":"2000000000"}}]},
+            "redemption":{"point_value":"3000000000.0000000001"},
+            "returns":{"when_points_spent":"deduct_from_refund"}}"#,
+    );
+    let big = r#"{"sku":"SKU","qty":"1","unit_price":"1000000000000000000"}"#;
+    let lines = ["a", "b", "c"].map(|sku| big.replace("SKU", sku)).join(",");
+    shop.apply(&format!(
+        r#"{{"type":"purchase","member":"ege","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{lines},{{"sku":"d","qty":"1","unit_price":"3000000000.10"}}]}}"#
+    ));
+    shop.apply(r#"{"type":"redeem","member":"ege","at":"2026-06-02T10:00:00Z","points":"2000000000"}"#);
+    let all_back = r#"{"sku":"a","qty":"1"},{"sku":"b","qty":"1"},{"sku":"c","qty":"1"},{"sku":"d","qty":"1"}"#;
+    let back = shop.apply(&format!(
+        r#"{{"type":"return","member":"ege","at":"2026-06-03T10:00:00Z","order":"o-1","lines":[{all_back}]}}"#
+    ));
+    assert!(back.refund_withheld.value() <= decimal("3000000003000000000.10"), "{}", back.refund_withheld);
+    assert_eq!(back.refund_withheld.value(), decimal("3000000000000000000.10"), "1,000,000,000 points' worth");
+
+    // A program whose point value rose between two returns of one order values only the
+    // points the second return covers at the new value.
+    let program = r#"{"id":"vinyl","currency":"TRY","owner":"vinyl",
+        "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"2"}}]},
+        "redemption":{"point_value":"VALUE"},
+        "returns":{"when_points_spent":"deduct_from_refund"}}"#;
+    let mut shop = Shop::new(&program.replace("VALUE", "0.7"));
+    shop.apply(
+        r#"{"type":"purchase","member":"deniz","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"record","qty":"2","unit_price":"100.00"}]}"#,
+    );
+    shop.apply(r#"{"type":"redeem","member":"deniz","at":"2026-06-02T10:00:00Z","points":"400"}"#);
+    assert_eq!(shop.give_back("deniz", "2026-06-03", "o-1", "record", "1").refund_withheld.value(), decimal("99.40"));
+    let dearer = common::program(&program.replace("VALUE", "2")).compile().unwrap();
+    let second = common::event(
+        r#"{"type":"return","id":"r-2","member":"deniz","at":"2026-06-04T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"record","qty":"1"}]}"#,
+    );
+    let outcome = dearer.evaluate(&shop.state("deniz"), &second).unwrap();
+    assert_eq!(outcome.refund_withheld.value(), decimal("100.00"), "50 points at 2.00, all the refund can pay for");
+}
+
+#[test]
 fn money_withheld_over_several_partial_returns_is_rounded_once() {
     let mut shop = Shop::new(
         r#"{"id":"tea","currency":"TRY","owner":"tea",

@@ -498,7 +498,8 @@ fn a_tier_can_be_read_and_reviewed_at_the_last_instant_a_date_holds() {
         r#"{"type":"purchase","member":"m","at":"+262142-12-28T23:59:59.999999999Z","order":"o-1",
             "lines":[{"sku":"a","qty":"1","unit_price":"100"}]}"#,
     );
-    // The review a day later starts a day's grace, which ends at the last instant.
+    // The review on the 29th keeps silver (the order is still in the day's window); the one on
+    // the 30th starts a day's grace, which ends at the last instant.
     shop.apply(r#"{"type":"tick","member":"m","at":"+262142-12-31T23:59:59.999999999Z"}"#);
     let reviewed = shop.state("m");
     assert_eq!(reviewed.tier().unwrap().current.level, 0, "no spend in the day before: back to blue");
@@ -515,8 +516,10 @@ fn years_away_leave_the_tier_as_a_tick_every_month_would() {
         let (year, month) = (2026 + (month + 3) / 12, (month + 3) % 12 + 1);
         ticking.tick("m", &format!("{year}-{month:02}-15"));
     }
+    // A return after the absence re-derives the tier from what the reviews left.
     for shop in [&mut away, &mut ticking] {
         shop.tick("m", "2036-03-20");
+        shop.give_back("m", "2036-03-21", "o-1", "sofa", "1");
     }
     // When a run was last looked at differs: the ticks left nothing to change at the end.
     let tier = |shop: &mut Shop| {

@@ -47,15 +47,24 @@ pub(super) fn max_points_for_order(
     redemption: &Redemption,
     order_total: Decimal,
 ) -> Result<Decimal, EvalError> {
-    let (point_value, decimal_places) = (redemption.point_value.value(), program.rounding.decimal_places);
     let max_value = checked(order_total.checked_mul(redemption.max_share_of_order.value()))?;
-    let max_points = floor_to(checked(max_value.checked_div(point_value))?, decimal_places);
+    points_worth_at_most(max_value, redemption.point_value.value(), program.rounding.decimal_places)
+}
+
+/// The most points, counted at `decimal_places`, that are worth at most `value` (not negative)
+/// at `point_value` each.
+pub(super) fn points_worth_at_most(
+    value: Decimal,
+    point_value: Decimal,
+    decimal_places: u32,
+) -> Result<Decimal, EvalError> {
+    let points = floor_to(checked(value.checked_div(point_value))?, decimal_places);
     // The quotient is rounded to a decimal's 28 digits, possibly up to the next whole unit;
     // then the unit below is the most whose value fits.
-    if checked(max_points.checked_mul(point_value))? > max_value {
-        return Ok(max_points - Decimal::new(1, decimal_places));
+    if checked(points.checked_mul(point_value))? > value {
+        return Ok(points - Decimal::new(1, decimal_places));
     }
-    Ok(max_points)
+    Ok(points)
 }
 
 /// Checks that the member may spend `points` now: the minimum balance and what is available.

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Points, ceiling_to, floor_to, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::purchase::check_line_count;
-use crate::engine::{EvalError, check_decimal, checked, stamps, tiers};
+use crate::engine::{EvalError, check_decimal, checked, redeem, stamps, tiers};
 use crate::event::{Return, ReturnLine};
 use crate::id::{FunderId, OrderId, Tag};
 use crate::ledger::{Account, Asset, Bucket, Coverage, Earning, LinePayment, Lot, LotId, Notice, Receipt, ReceiptLine};
@@ -426,9 +426,10 @@ fn money_refund_due(
 }
 
 /// Withholds the value of the spent points from the money this return refunds, at the program's
-/// point value. The money is rounded up once, on the order's running total, so several partial
-/// returns withhold what one would. When the refund can't cover them all, it covers the whole
-/// points it can pay for and withholds what those are worth; the member owes the rest.
+/// point value. The money is rounded up once, on the order's running total of points withheld,
+/// so partial returns whose refunds cover their points withhold what one return would. A
+/// refund too small for them all covers the points (at the program's places) that it can pay
+/// for and withholds what those are worth; the member owes the rest.
 fn deduct_from_refund(
     draft: &mut Draft<'_>,
     receipt: &mut Receipt,
@@ -439,21 +440,18 @@ fn deduct_from_refund(
     let program = &draft.program.program;
     let (money_places, point_places) = (program.money_decimal_places, program.rounding.decimal_places);
     let total: Decimal = spent.iter().map(|(_, points)| *points).sum();
-    // What the order's withheld points, with `more` of them, are worth.
+    // What the order's withheld points, with `more` of them, are worth at today's point value
+    // (which values only the points this return covers, should the program's have changed).
     let worth = |more: Decimal| -> Result<Decimal, EvalError> {
         let points = receipt.withheld_points + more;
         Ok(ceiling_to(checked(points.checked_mul(point_value))?, money_places))
     };
-    let already = receipt.withheld_money.value();
-    let room = floor_to(refund_due, money_places);
-    let covered = if worth(total)? - already <= room {
-        total
-    } else {
-        let affordable = checked((already + room).checked_div(point_value))?;
-        (floor_to(affordable, point_places) - receipt.withheld_points).clamp(Decimal::ZERO, total)
-    };
-    let mut money = (worth(covered)? - already).max(Decimal::ZERO);
-    debug_assert!(money <= room.max(Decimal::ZERO), "withholding {money} from a refund of {room}");
+    let (before, room) = (worth(Decimal::ZERO)?, floor_to(refund_due, money_places));
+    let affordable = redeem::points_worth_at_most(before + room, point_value, point_places)?;
+    let covered = (affordable - receipt.withheld_points).clamp(Decimal::ZERO, total);
+    // At most `room`: the covered points are worth at most `before + room`, which is at the
+    // money's places already.
+    let mut money = worth(covered)? - before;
     let mut withheld_left = covered;
     for (funder, points) in spent {
         let withheld = withheld_left.min(*points);

@@ -16,7 +16,7 @@ use crate::engine::draft::Draft;
 use crate::engine::{EvalError, checked, checked_sum};
 use crate::id::{OrderId, Tag};
 use crate::ledger::{Contribution, Notice, PendingDowngrade, Receipt, TierChangeReason, TierRun, TierState};
-use crate::program::{Downgrade, TierBenefits, TierMetric, Tiers};
+use crate::program::{Downgrade, TierBenefits, TierMetric, TierWindow, Tiers};
 
 /// The program's ladder with the calendar it runs in.
 pub(crate) struct Ladder<'a> {
@@ -44,7 +44,7 @@ impl Ladder<'_> {
     /// Calendar windows review every period, whatever the level, which keeps the anchor moving.
     fn calendar_review(&self, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EvalError> {
         match self.tiers.window {
-            crate::program::TierWindow::Calendar(_) => Ok(Some(checked(self.tiers.review_after(at, self.offset))?)),
+            TierWindow::Calendar(_) => Ok(Some(checked(self.tiers.review_after(at, self.offset))?)),
             _ => Ok(None),
         }
     }
@@ -118,7 +118,7 @@ impl Ladder<'_> {
         until: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, EvalError> {
         let run = &state.current;
-        if run.level > 0 || run.downgrade.is_some() || self.calendar_review(review)?.is_none() {
+        if run.level > 0 || run.downgrade.is_some() || !matches!(self.tiers.window, TierWindow::Calendar(_)) {
             return Ok(review);
         }
         let last = checked(self.tiers.window_start(until, self.offset))?;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::amount::stored_decimal;
+use crate::amount::stored_amount;
 use crate::id::{FunderId, OrderId};
 use crate::ledger::posting::{Account, Asset, is_points, points};
 
@@ -61,11 +61,11 @@ pub struct Lot {
     /// Where the points are now.
     pub bucket: Bucket,
     /// How many points are left in the lot.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     pub amount_points: Decimal,
     /// How many of the lot's points expired unused. A return of the order claws these back from
     /// the expired account rather than treating them as spent.
-    #[serde(default, with = "stored_decimal", skip_serializing_if = "Decimal::is_zero")]
+    #[serde(default, with = "stored_amount", skip_serializing_if = "Decimal::is_zero")]
     pub expired_points: Decimal,
     /// For points a return gave back: the lot they were first earned in. A return of that lot's
     /// order takes them from here (or from what expired of them) before calling them spent.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::amount::{Money, Points, stored_decimal};
+use crate::amount::{Money, Points, stored_total};
 use crate::id::{EventId, MemberId, RewardId, Tag};
 use crate::ledger::lot::Lot;
 use crate::ledger::posting::Posting;
@@ -52,7 +52,7 @@ pub struct Outcome {
     pub rewards: Vec<Reward>,
     /// Money the host must withhold from this return's refund, because the returned order's
     /// points were already spent (policy `deduct_from_refund`).
-    #[serde(default, with = "stored_decimal")]
+    #[serde(default, with = "stored_total")]
     pub refund_withheld: Money,
     /// Things to tell the member or the host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -128,7 +128,7 @@ pub enum Notice {
     /// other available points could cover; how the program's policy covered the rest.
     SpentPointsClawedBack {
         /// How many spent points this coverage took.
-        #[serde(with = "stored_decimal")]
+        #[serde(with = "stored_total")]
         points: Points,
         /// How they were covered.
         covered_by: Coverage,
@@ -159,7 +159,7 @@ pub enum Notice {
     /// other available cashback could cover; how the program's policy covered the rest.
     SpentCashbackClawedBack {
         /// How much spent cashback this coverage took.
-        #[serde(with = "stored_decimal")]
+        #[serde(with = "stored_total")]
         amount: Money,
         /// How it was covered.
         covered_by: Coverage,

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::amount::stored_decimal;
+use crate::amount::stored_amount;
 use crate::id::{EventId, FunderId, Tag};
 use crate::ledger::lot::LotId;
 
@@ -222,7 +222,7 @@ pub struct Posting {
     /// What moves.
     pub asset: Asset,
     /// How much; positive.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     pub amount: Decimal,
     /// The lot the member-side of this posting fills or drains, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]

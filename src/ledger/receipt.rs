@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::amount::{Money, stored_decimal};
+use crate::amount::{Money, stored_amount, stored_total};
 use crate::id::{FunderId, OrderId, RuleId, Sku, Tag};
 use crate::ledger::lot::LotId;
 use crate::ledger::posting::{Asset, is_points, points};
@@ -39,10 +39,10 @@ pub struct Receipt {
     /// Spent points that returns of this order recovered by withholding money from refunds
     /// (policy `deduct_from_refund`), and the money withheld for them so far: kept as running
     /// totals so that rounding the money happens once, not once per return.
-    #[serde(with = "stored_decimal", skip_serializing_if = "Decimal::is_zero")]
+    #[serde(with = "stored_total", skip_serializing_if = "Decimal::is_zero")]
     pub withheld_points: Decimal,
     /// The money withheld so far, in the program currency.
-    #[serde(with = "stored_decimal", skip_serializing_if = "is_zero_money")]
+    #[serde(with = "stored_total", skip_serializing_if = "is_zero_money")]
     pub withheld_money: Money,
     /// The member's tier level the order counts as placed at: the level when it was placed,
     /// lowered if a return later took away the level that it rested on. Earnings that needed a
@@ -67,13 +67,13 @@ pub struct ReceiptLine {
     /// What was bought.
     pub sku: Sku,
     /// Units bought.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     pub qty: Decimal,
     /// Units returned so far.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     pub returned_qty: Decimal,
     /// The line's price after its discount, before points paid.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     pub value: Money,
     /// Whether the line could earn (not excluded); only such lines count toward order minimums.
     pub eligible: bool,
@@ -96,16 +96,16 @@ pub struct Payment {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinePayment {
     /// The points that paid for this line.
-    #[serde(default, with = "stored_decimal", skip_serializing_if = "Decimal::is_zero")]
+    #[serde(default, with = "stored_amount", skip_serializing_if = "Decimal::is_zero")]
     pub points: Decimal,
     /// How many of `points` returns have given back.
-    #[serde(default, with = "stored_decimal", skip_serializing_if = "Decimal::is_zero")]
+    #[serde(default, with = "stored_amount", skip_serializing_if = "Decimal::is_zero")]
     pub points_refunded: Decimal,
     /// The cashback that paid for this line, in the program currency.
-    #[serde(default, with = "stored_decimal", skip_serializing_if = "Decimal::is_zero")]
+    #[serde(default, with = "stored_amount", skip_serializing_if = "Decimal::is_zero")]
     pub cashback: Decimal,
     /// How much of `cashback` returns have given back.
-    #[serde(default, with = "stored_decimal", skip_serializing_if = "Decimal::is_zero")]
+    #[serde(default, with = "stored_amount", skip_serializing_if = "Decimal::is_zero")]
     pub cashback_refunded: Decimal,
 }
 
@@ -119,10 +119,10 @@ pub struct Earning {
     /// Who pays.
     pub funder: FunderId,
     /// Points earned.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     pub points: Decimal,
     /// Points clawed back so far.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     pub clawed_back: Decimal,
     /// The rule's order minimum when it earned: if returns take the kept order below it, the
     /// whole earning is clawed back.
@@ -173,10 +173,10 @@ pub struct PaidWith {
     /// The funder of the lots the points came from.
     pub funder: FunderId,
     /// How many points.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     pub points: Decimal,
     /// How many of them returns have given back.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     pub refunded: Decimal,
     /// When the lot they came from expires; points given back keep it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,9 +211,9 @@ struct ReceiptRecord {
     payment: Option<Box<Payment>>,
     #[serde(default)]
     paid_with: Vec<PaidWith>,
-    #[serde(default, with = "stored_decimal")]
+    #[serde(default, with = "stored_total")]
     withheld_points: Decimal,
-    #[serde(default, with = "stored_decimal")]
+    #[serde(default, with = "stored_total")]
     withheld_money: Money,
     #[serde(default)]
     tier: Option<Tag>,
@@ -227,20 +227,20 @@ struct ReceiptRecord {
 #[derive(Deserialize)]
 struct LineRecord {
     sku: Sku,
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     qty: Decimal,
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     returned_qty: Decimal,
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_amount")]
     value: Money,
     eligible: bool,
-    #[serde(default, with = "stored_decimal")]
+    #[serde(default, with = "stored_amount")]
     points_paid: Decimal,
-    #[serde(default, with = "stored_decimal")]
+    #[serde(default, with = "stored_amount")]
     points_paid_refunded: Decimal,
-    #[serde(default, with = "stored_decimal")]
+    #[serde(default, with = "stored_amount")]
     cashback_paid: Decimal,
-    #[serde(default, with = "stored_decimal")]
+    #[serde(default, with = "stored_amount")]
     cashback_paid_refunded: Decimal,
 }
 

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{MAX_DECIMAL_PLACES, Money, Points, is_negative, is_positive};
+use crate::engine::checked_sum;
 use crate::id::{FunderId, MemberId, OrderId};
 use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
@@ -68,13 +69,13 @@ static NO_CREDITORS: Creditors = Creditors { owed: Vec::new() };
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointsBalance {
     /// Earned, waiting to vest.
-    #[serde(with = "crate::amount::stored_decimal")]
+    #[serde(with = "crate::amount::stored_total")]
     pub pending: Points,
     /// Spendable.
-    #[serde(with = "crate::amount::stored_decimal")]
+    #[serde(with = "crate::amount::stored_total")]
     pub available: Points,
     /// Owed (zero or negative), repaid first from points that become available.
-    #[serde(with = "crate::amount::stored_decimal")]
+    #[serde(with = "crate::amount::stored_total")]
     pub debt: Points,
 }
 
@@ -82,13 +83,13 @@ pub struct PointsBalance {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CashbackBalance {
     /// Earned, waiting to vest.
-    #[serde(with = "crate::amount::stored_decimal")]
+    #[serde(with = "crate::amount::stored_total")]
     pub pending: Money,
     /// Spendable.
-    #[serde(with = "crate::amount::stored_decimal")]
+    #[serde(with = "crate::amount::stored_total")]
     pub available: Money,
     /// Owed (zero or negative), repaid first from cashback that becomes available.
-    #[serde(with = "crate::amount::stored_decimal")]
+    #[serde(with = "crate::amount::stored_total")]
     pub debt: Money,
 }
 
@@ -644,7 +645,7 @@ struct CreditorRecord {
     #[serde(default = "points", skip_serializing_if = "is_points")]
     asset: Asset,
     funder: FunderId,
-    #[serde(with = "crate::amount::stored_decimal")]
+    #[serde(with = "crate::amount::stored_total")]
     amount: Decimal,
 }
 
@@ -652,7 +653,7 @@ struct CreditorRecord {
 struct BalanceRecord {
     account: Account,
     asset: Asset,
-    #[serde(with = "crate::amount::stored_decimal")]
+    #[serde(with = "crate::amount::stored_total")]
     amount: Decimal,
 }
 
@@ -785,7 +786,9 @@ fn check_receipt(receipt: &Receipt, next_lot: LotId) -> Result<(), String> {
         stamps.line as usize >= lines || stamps.taken_back > stamps.stamps || stamps.lost > stamps.stamps
     };
     if receipt.stamps.iter().any(bad_stamps) {
-        return Err(format!("order {order} has stamps for a line it does not have, or takes back more than it earned"));
+        return Err(format!(
+            "order {order} has stamps for a line it does not have, or takes back or lost more than it earned"
+        ));
     }
     if receipt.withheld_points.is_sign_negative() || receipt.withheld_money.value().is_sign_negative() {
         return Err(format!("order {order} has withheld a negative amount"));
@@ -820,10 +823,8 @@ fn check_rewards(rewards: &[Reward]) -> Result<(), String> {
 }
 
 /// The sum of stored amounts, which a corrupt record may push past what a decimal holds.
-fn checked_total(mut amounts: impl Iterator<Item = Decimal>) -> Result<Decimal, String> {
-    amounts
-        .try_fold(Decimal::ZERO, |total, amount| total.checked_add(amount))
-        .ok_or_else(|| "stored amounts add up to more than a decimal holds".to_owned())
+fn checked_total(amounts: impl Iterator<Item = Decimal>) -> Result<Decimal, String> {
+    checked_sum(amounts).map_err(|_| "stored amounts add up to more than a decimal holds".to_owned())
 }
 
 /// What re-deriving a tier relies on: contributions in the order placed (the engine finds a

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::amount::stored_decimal;
+use crate::amount::stored_total;
 use crate::id::OrderId;
 
 /// Where a member stands on the program's tier ladder, and what decides it.
@@ -62,6 +62,6 @@ pub struct Contribution {
     /// The order.
     pub order: OrderId,
     /// Its contribution: spend, 1 order, or points, net of returns.
-    #[serde(with = "stored_decimal")]
+    #[serde(with = "stored_total")]
     pub amount: Decimal,
 }

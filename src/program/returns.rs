@@ -40,8 +40,9 @@ pub enum SpentPointsPolicy {
     /// The host withholds their value (at the program's point value, rounded up to the
     /// currency's minor unit once per order) from the refund; the outcome says how much money.
     /// The member's other points are left alone. A refund too small to cover them all (the
-    /// returned units' value less the points given back for them) covers the whole points it
-    /// can pay for, and withholds what those are worth; the member owes the rest.
+    /// returned units' value less the points given back for them) covers the points it can pay
+    /// for (at the program's places), and withholds what those are worth; the member owes the
+    /// rest.
     DeductFromRefund,
     /// The member's other available points cover them down to zero; the program forgives the
     /// rest (the `forgiven` account), unless a later return gives back points that paid for

@@ -117,7 +117,9 @@ pub(crate) fn compile_cards(cards: &[StampCard], decimal_places: u32) -> Result<
                 return Err(CompileError::new(format!("{path}.{field}"), format!("must be 1 to {MAX_STAMPS}")));
             }
         }
-        if card.carry_over && card.stamps_per_unit / card.stamps_needed > MAX_REWARDS_PER_EVENT {
+        // With carry-over, one unit on top of a card one stamp short fills this many.
+        let cards_per_unit = card.stamps_per_unit.div_ceil(card.stamps_needed);
+        if card.carry_over && cards_per_unit > MAX_REWARDS_PER_EVENT {
             let problem =
                 format!("fills the card more than {MAX_REWARDS_PER_EVENT} times a unit, so no purchase could earn");
             return Err(CompileError::new(format!("{path}.stamps_per_unit"), problem));

@@ -22,11 +22,13 @@ fn engine() -> Engine {
     program(SHOP).compile().unwrap()
 }
 
-/// A store that lets another writer commit for the same member between the ledger's load and
-/// its first commit, as a concurrent host would.
+/// A store that lets another writer commit for the same member between the ledger's reads and
+/// its first commit, or between its first lookup of the event and its load, as a concurrent
+/// host would.
 struct RacingStore {
     inner: MemoryStore,
     rival: Option<Event>,
+    rival_after_lookup: Option<Event>,
 }
 
 impl Store for RacingStore {
@@ -37,7 +39,11 @@ impl Store for RacingStore {
     }
 
     fn recorded(&mut self, event: &EventId) -> Result<Option<Recorded>, Self::Error> {
-        self.inner.recorded(event)
+        let found = self.inner.recorded(event)?;
+        if let Some(rival) = self.rival_after_lookup.take().filter(|_| found.is_none()) {
+            Ledger::new(engine(), self.inner.clone()).apply(&rival).unwrap();
+        }
+        Ok(found)
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitStatus, Self::Error> {
@@ -49,11 +55,32 @@ impl Store for RacingStore {
 }
 
 #[test]
+fn the_same_event_applied_by_another_writer_while_the_ledger_reads_answers_its_first_outcome() {
+    let inner = MemoryStore::new();
+    let purchase = one_item_purchase("e-1", "m", "o-1", "100");
+    let twin = Some(purchase.clone());
+    let mut ledger = Ledger::new(engine(), RacingStore { inner: inner.clone(), rival: None, rival_after_lookup: twin });
+
+    let answer = ledger.apply(&purchase).expect("the event was applied, by the other writer");
+
+    let first = inner.clone().recorded(purchase.id()).unwrap().expect("recorded once").outcome;
+    assert_eq!(answer, first);
+    assert_eq!(inner.committed().unwrap().len(), 1);
+
+    // The same id with other content is a conflict, not a refusal of an order placed twice.
+    let other = one_item_purchase("e-2", "m", "o-2", "100");
+    let mut ledger =
+        Ledger::new(engine(), RacingStore { inner: inner.clone(), rival: None, rival_after_lookup: Some(other) });
+    let mine = ledger.apply(&one_item_purchase("e-2", "m", "o-2", "55"));
+    assert!(matches!(mine, Err(LedgerError::Conflict { .. })), "{mine:?}");
+}
+
+#[test]
 fn a_lost_race_is_retried_on_the_fresh_state_and_nothing_is_lost() {
     let inner = MemoryStore::new();
     Ledger::new(engine(), inner.clone()).apply(&one_item_purchase("e-1", "m", "o-1", "100")).unwrap();
     let rival = Some(redemption("rival", "m", "60"));
-    let mut ledger = Ledger::new(engine(), RacingStore { inner: inner.clone(), rival });
+    let mut ledger = Ledger::new(engine(), RacingStore { inner: inner.clone(), rival, rival_after_lookup: None });
 
     let mine = ledger.apply(&redemption("mine", "m", "60"));
 

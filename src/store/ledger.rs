@@ -112,11 +112,15 @@ pub(crate) fn apply_by_commit<S: Store + ?Sized>(
     event: &Event,
 ) -> Result<Arc<Outcome>, LedgerError> {
     for _ in 0..MAX_COMMIT_ATTEMPTS {
+        // The state first, then the lookup: an event another writer commits between the two is
+        // found by the lookup, rather than refused by an evaluation against a state that holds
+        // it already (an order placed twice, points spent twice); one committed after both
+        // makes this commit fail, and the next attempt finds it.
+        let loaded = store.load(event.member()).map_err(store_error)?;
         if let Some(recorded) = store.recorded(event.id()).map_err(store_error)? {
             check_retry(&recorded.event, event)?;
             return Ok(recorded.outcome);
         }
-        let loaded = store.load(event.member()).map_err(store_error)?;
         let outcome = engine.evaluate(&loaded.state, event)?;
         let mut next_state = loaded.state;
         next_state.apply(&outcome);

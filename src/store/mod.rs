@@ -51,9 +51,11 @@ pub trait Store {
 
     /// Applies one event exactly once, as [`Ledger::apply`] documents (the host calls that; this
     /// is where a store chooses how). The provided implementation suits a store whose states live
-    /// elsewhere, such as a database: it checks [`recorded`](Store::recorded),
-    /// [`load`](Store::load)s a copy of the member, evaluates, and [`commit`](Store::commit)s if
-    /// nobody wrote for the member meanwhile, retrying up to [`MAX_COMMIT_ATTEMPTS`] times.
+    /// elsewhere, such as a database: it [`load`](Store::load)s a copy of the member, checks
+    /// [`recorded`](Store::recorded) (in that order, so that the same event committed by another
+    /// writer in between is found, not evaluated twice), evaluates, and
+    /// [`commit`](Store::commit)s if nobody wrote for the member meanwhile, retrying up to
+    /// [`MAX_COMMIT_ATTEMPTS`] times.
     ///
     /// A store that holds states in memory, under a lock, can instead evaluate against the stored
     /// state by reference and apply the outcome to it in place, so that an event costs what it

@@ -537,9 +537,21 @@ fn wait_while_busy(tries: i32) -> bool {
 
 fn configure(connection: &Connection) -> Result<(), rusqlite::Error> {
     connection.busy_handler(Some(wait_while_busy))?;
-    connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
+    use_wal(connection)?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", true)
+}
+
+/// Switches the file to write-ahead logging. While other connections open a new file, this
+/// answers busy at once, without calling the busy handler, so it waits as the handler would.
+fn use_wal(connection: &Connection) -> Result<(), rusqlite::Error> {
+    let mut tries = 0;
+    loop {
+        match connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)) {
+            Err(error) if is_busy(&error) && wait_while_busy(tries) => tries += 1,
+            result => return result.map(drop),
+        }
+    }
 }
 
 fn schema_version(connection: &Connection) -> Result<Option<u32>, rusqlite::Error> {

@@ -76,6 +76,14 @@ fn replay(c: &mut Criterion) {
     let edge_events: Vec<Event> = edge_events.into_iter().map(|(event, ..)| event).collect();
     assert_books_agree(&evaluate_and_apply(&engine, &edge_events, HashMap::new()), &edge_books);
     println!("replay: {} events ({returns} returns), funders' cost {cost} points", events.len());
+    let new_ledger = || Ledger::new(engine.clone(), MemoryStore::new());
+    report_cpu_split("replay/ledger", events.len(), || apply_all(new_ledger(), &events));
+    report_cpu_split("replay/engine_apply", events.len(), || evaluate_and_apply(&engine, &events, HashMap::new()));
+    report_cpu_split("replay/ledger_floor", events.len(), || {
+        let mut books = HashMap::new();
+        floor_ledger(&steps, &mut template, &mut books).expect("the ledger floor keeps every row");
+        books
+    });
 
     let mut group = c.benchmark_group("replay");
     group
@@ -85,16 +93,7 @@ fn replay(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(7))
         .throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("ledger", |b| {
-        b.iter_batched(
-            || Ledger::new(engine.clone(), MemoryStore::new()),
-            |mut ledger| {
-                for event in &events {
-                    black_box(ledger.apply(black_box(event)).unwrap());
-                }
-                ledger
-            },
-            BatchSize::PerIteration,
-        )
+        b.iter_batched(new_ledger, |ledger| apply_all(ledger, &events), BatchSize::PerIteration)
     });
     group.bench_function("engine_apply", |b| {
         b.iter_batched(HashMap::new, |states| evaluate_and_apply(&engine, &events, states), BatchSize::PerIteration)
@@ -111,6 +110,14 @@ fn replay(c: &mut Criterion) {
     });
     group.bench_function("floor", |b| b.iter(|| floor_replay(black_box(&steps), &mut template, &mut earned).unwrap()));
     group.finish();
+}
+
+/// Every event through `Ledger::apply`.
+fn apply_all(mut ledger: Ledger<MemoryStore>, events: &[Event]) -> Ledger<MemoryStore> {
+    for event in events {
+        black_box(ledger.apply(black_box(event)).unwrap());
+    }
+    ledger
 }
 
 /// Every event through `Engine::evaluate` and `MemberState::apply`, into a map of states.
@@ -171,6 +178,51 @@ fn assert_books_agree(states: &HashMap<MemberId, MemberState>, books: &HashMap<u
         let floor = (member_books.pending, member_books.available, member_books.expired);
         assert_eq!(engine, floor, "member c-{customer:05}: (pending, available, expired) differ");
     }
+}
+
+/// This process's CPU time and minor page faults so far, from `/proc/self/stat` (Linux only).
+#[derive(Clone, Copy, Default)]
+struct ProcessUsage {
+    user_ticks: u64,
+    kernel_ticks: u64,
+    minor_faults: u64,
+}
+
+fn process_usage() -> Option<ProcessUsage> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name, in parentheses, may hold spaces: the fields after it start at field 3
+    // of `man 5 proc`.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |number: usize| fields.get(number - 3)?.parse().ok();
+    Some(ProcessUsage { minor_faults: field(10)?, user_ticks: field(14)?, kernel_ticks: field(15)? })
+}
+
+/// Prints how a replay's CPU time splits between user and kernel, and its page faults, over a
+/// few runs. Each run starts from fresh memory and drops what it built after the count, as in
+/// the timed runs. The kernel's share is mostly faulting in the memory a replay keeps: criterion's
+/// times include it, callgrind's instruction counts do not.
+fn report_cpu_split<T>(name: &str, events: usize, mut run: impl FnMut() -> T) {
+    const RUNS: u64 = 5;
+    // The unit of `/proc`'s times (USER_HZ) is 1/100 s on Linux.
+    const MICROSECONDS_PER_TICK: f64 = 10_000.0;
+    let mut total = ProcessUsage::default();
+    for _ in 0..RUNS {
+        let (Some(before), built, Some(after)) = (process_usage(), black_box(run()), process_usage()) else {
+            return;
+        };
+        total.user_ticks += after.user_ticks - before.user_ticks;
+        total.kernel_ticks += after.kernel_ticks - before.kernel_ticks;
+        total.minor_faults += after.minor_faults - before.minor_faults;
+        drop(built);
+    }
+    let per_event = |count: u64| count as f64 / (RUNS * events as u64) as f64;
+    let (user, kernel) =
+        (per_event(total.user_ticks) * MICROSECONDS_PER_TICK, per_event(total.kernel_ticks) * MICROSECONDS_PER_TICK);
+    println!(
+        "{name}: {user:.2} µs user and {kernel:.2} µs kernel CPU time per event ({:.0}% kernel), {:.3} page faults per event ({RUNS} runs)",
+        100.0 * kernel / (user + kernel).max(f64::MIN_POSITIVE),
+        per_event(total.minor_faults),
+    );
 }
 
 criterion_group!(benches, replay);

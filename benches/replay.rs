@@ -198,9 +198,10 @@ fn process_usage() -> Option<ProcessUsage> {
 }
 
 /// Prints how a replay's CPU time splits between user and kernel, and its page faults, over a
-/// few runs. Each run starts from fresh memory and drops what it built after the count, as in
-/// the timed runs. The kernel's share is mostly faulting in the memory a replay keeps: criterion's
-/// times include it, callgrind's instruction counts do not.
+/// few runs. Each run drops what it built after the count, so the next reuses the memory it
+/// freed, as the timed runs do. The kernel's share is mostly faulting memory in: criterion's times
+/// include it, callgrind's instruction counts do not. `/proc` counts in ticks of 10 ms, so over
+/// five replays of about 0.2 s each a share of a few percent is a tick or two.
 fn report_cpu_split<T>(name: &str, events: usize, mut run: impl FnMut() -> T) {
     const RUNS: u64 = 5;
     // The unit of `/proc`'s times (USER_HZ) is 1/100 s on Linux.

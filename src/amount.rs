@@ -106,7 +106,8 @@ decimal_newtype!(
     "units (a plain ratio)"
 );
 
-/// Why a decimal from outside was refused.
+/// Why a decimal was refused: one from outside past the limits on input, or a stored one past
+/// what the engine stores.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AmountParseError {

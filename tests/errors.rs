@@ -30,6 +30,9 @@ fn refused(shop: &mut Shop, json: &str) -> EvalError {
     error
 }
 
+/// A change to a stored state, as a corrupt row or a bad migration would make it.
+type Tampering = fn(&mut serde_json::Value);
+
 fn purchase_line(line: &str) -> String {
     format!(r#"{{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2","lines":[{line}]}}"#)
 }
@@ -230,13 +233,16 @@ fn compile_errors_name_the_path_of_the_field() {
         compile_error(r#"{"id":"p","currency":"TRY","owner":"o","earn":{"exclude":[{"channels":["web"]}]}}"#);
     assert!(exclusion.starts_with("earn.exclude[0]:"), "{exclusion}");
     let expiry = compile_error(r#"{"id":"p","currency":"TRY","owner":"o","expiry":{"after_days":0}}"#);
-    assert!(expiry.starts_with("expiry:"), "{expiry}");
-    let card = r#"{"id":"p","currency":"TRY","owner":"o",
-        "stamp_cards":[{"id":"c","stamps_per_unit":PER_UNIT,"stamps_needed":2,"reward":{"points":"1"}}]}"#;
-    // A unit on top of a card one stamp short: 202 stamps fill 101 cards, more than an event may.
-    let unusable = compile_error(&card.replace("PER_UNIT", "201"));
-    assert!(unusable.starts_with("stamp_cards[0].stamps_per_unit:"), "{unusable}");
-    program(&card.replace("PER_UNIT", "200")).compile().expect("a unit fills the card 100 times at most");
+    assert!(expiry.starts_with("expiry.after_days:"), "{expiry}");
+    let tier_named = compile_error(
+        r#"{"id":"p","currency":"TRY","owner":"o","earn":{"rules":[{"id":"tier:gold","effect":{"points_per_unit":"1"}}]}}"#,
+    );
+    assert!(tier_named.starts_with("earn.rules[0].id:"), "{tier_named}");
+    let partners = r#"{"id":"p","currency":"TRY","owner":"o","partners":[{"id":"a","merchants":["m","m"]}]}"#;
+    let listed_twice = compile_error(partners);
+    assert_eq!(listed_twice, "partners[0].merchants: lists merchant `m` twice");
+    let shared = compile_error(&partners.replace(r#""m","m"]}"#, r#""m"]},{"id":"b","merchants":["m"]}"#));
+    assert_eq!(shared, "partners: merchant `m` sells for more than one partner");
 }
 
 #[test]
@@ -257,7 +263,6 @@ fn a_stored_payment_that_could_give_back_more_than_it_took_is_refused_when_read(
     let payment = &stored["orders"][1]["payment"];
     assert_eq!(payment["paid_with"][0]["points"], "40", "{payment}");
 
-    type Tampering = fn(&mut serde_json::Value);
     let tamperings: [(&str, Tampering); 3] = [
         ("a group gave back more than it paid", |payment| payment["paid_with"][0]["refunded"] = "41".into()),
         ("the line paid more than the group", |payment| payment["lines"][0]["points"] = "50".into()),
@@ -356,7 +361,6 @@ fn what_the_engine_writes_reads_back_even_past_the_limits_on_input() {
     let too_much = purchase_line(r#"{"sku":"gold","qty":"10","unit_price":"1000000000000000000"}"#);
     let error = refused(&mut shop, &too_much.replace("10:00", "11:00").replace("o-2", "o-9"));
     assert!(matches!(error, EvalError::DecimalOutOfRange { field: "qty x unit_price", .. }), "{error}");
-    type Tampering = fn(&mut serde_json::Value);
     let tamperings: [Tampering; 2] = [
         |state| state["orders"][1]["lines"][0]["value"] = "10000000000000000000".into(),
         |state| state["balances"][0]["amount"] = "10000000000000000000000000000".into(),
@@ -403,7 +407,6 @@ fn a_stored_state_whose_numbers_no_engine_writes_is_refused_when_read() {
     assert_eq!(stored["orders"][0]["stamps"][0]["stamps"], 3, "{stored}");
     assert_eq!(stored["rewards"][0]["funded_by"]["shop"], "1", "{stored}");
 
-    type Tampering = fn(&mut serde_json::Value);
     let tamperings: [(&str, Tampering, &str); 9] = [
         ("a next lot id past any ledger's", |state| state["next_lot"] = u64::MAX.into(), "next lot id"),
         (
@@ -485,4 +488,26 @@ fn a_stored_receipt_that_already_gave_back_more_than_its_returns_gives_back_noth
         outcome.postings.iter().all(|posting| posting.to != loyalty_engine::Account::Available),
         "nothing given back"
     );
+}
+
+#[test]
+fn points_pay_for_an_order_worth_more_than_a_line_times_what_money_paid_can_hold() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "redemption":{"point_value":"0.01","max_share_of_order":"0.5"}}"#,
+    );
+    shop.buy("m", "2026-03-01", "o-1", "yacht", "1000000000000000000");
+    let order_value = common::decimal("1000000000000000");
+    let state = shop.state("m");
+    let at = "2026-03-02T10:00:00Z".parse().unwrap();
+    let spendable = shop.ledger.engine().spendable_on_order(&state, at, order_value.into()).unwrap();
+    assert_eq!(spendable.value(), common::decimal("50000000000000000"), "half the order, at 0.01 a point");
+    // The line's base (its value times what money paid, over the order) is past what a decimal
+    // holds before the division.
+    let paying = purchase_line(r#"{"sku":"jet","qty":"1","unit_price":"1000000000000000"}"#)
+        .replace("}]}", &format!(r#"}}],"pay_with_points":"{spendable}"}}"#));
+    let paid = shop.apply(&paying);
+    let earned = paid.postings.iter().filter(|posting| posting.to == loyalty_engine::Account::Available);
+    assert_eq!(earned.map(|posting| posting.amount).sum::<rust_decimal::Decimal>(), common::decimal("500000000000000"));
 }

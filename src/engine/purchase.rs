@@ -327,10 +327,13 @@ impl OrderContext<'_> {
     /// A line's earning base: its value less its share of what points and cashback paid.
     pub(super) fn base(&self, line: &ReceiptLine) -> Result<Decimal, EvalError> {
         let value = line.value.value();
-        // Multiplying first keeps the one division exact wherever the result is.
-        match self.paid_in_money {
-            Some(money) => checked(checked(value.checked_mul(money))?.checked_div(self.order_total)),
-            None => Ok(value),
+        let Some(money) = self.paid_in_money else { return Ok(value) };
+        match value.checked_mul(money) {
+            // Multiplying first keeps the one division exact wherever the result is.
+            Some(product) => checked(product.checked_div(self.order_total)),
+            // Past what a decimal holds (a line and an order worth 10^15 or so): the share of
+            // the order first, rounded to a decimal's 28 digits, far below any point.
+            None => checked(value.checked_mul(checked(money.checked_div(self.order_total))?)),
         }
     }
 }

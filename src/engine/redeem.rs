@@ -52,19 +52,25 @@ pub(super) fn max_points_for_order(
 }
 
 /// The most points, counted at `decimal_places`, that are worth at most `value` (not negative)
-/// at `point_value` each.
+/// at `point_value` each; at most 10^27 units of those places (10^17 points at 10 places),
+/// past which a quotient can't be counted to the unit, and which no order or refund needs.
 pub(super) fn points_worth_at_most(
     value: Decimal,
     point_value: Decimal,
     decimal_places: u32,
 ) -> Result<Decimal, EvalError> {
-    let points = floor_to(checked(value.checked_div(point_value))?, decimal_places);
-    // The quotient is rounded to a decimal's 28 digits, possibly up to the next whole unit;
-    // then the unit below is the most whose value fits.
-    if checked(points.checked_mul(point_value))? > value {
-        return Ok(points - Decimal::new(1, decimal_places));
+    let most = Decimal::try_from_i128_with_scale(10_i128.pow(27), decimal_places).expect("places are limited to 10");
+    let quotient = value.checked_div(point_value).map_or(most, |quotient| quotient.min(most));
+    let points = floor_to(quotient, decimal_places);
+    // The quotient is rounded to a decimal's 28 digits, which may put it a unit past the most
+    // that fits: then the unit below is.
+    for points in [points, points - Decimal::new(1, decimal_places)] {
+        if checked(points.checked_mul(point_value))? <= value {
+            return Ok(points);
+        }
     }
-    Ok(points)
+    // Not reached: 27 digits of quotient are exact to the unit (the proptest below checks).
+    Err(EvalError::Overflow)
 }
 
 /// Checks that the member may spend `points` now: the minimum balance and what is available.
@@ -83,4 +89,42 @@ pub(super) fn check_spendable(draft: &Draft<'_>, points: Decimal, redemption: &R
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    use super::points_worth_at_most;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// The points fit in the value, and one unit more would not: near the edge of what a
+        /// decimal holds too, where the quotient has fewer places than the points.
+        #[test]
+        fn the_points_are_the_most_whose_value_fits(
+            value_mantissa in 0_i64..=i64::MAX,
+            value_scale in 0_u32..=4,
+            point_value_mantissa in 1_i64..=10_000_000_000_000,
+            point_value_scale in 0_u32..=10,
+            decimal_places in 0_u32..=10,
+        ) {
+            let value = Decimal::new(value_mantissa, value_scale) * Decimal::from(100_000);
+            let point_value = Decimal::new(point_value_mantissa, point_value_scale);
+            let points = points_worth_at_most(value, point_value, decimal_places).unwrap();
+            let unit = Decimal::new(1, decimal_places);
+            let most = Decimal::from_i128_with_scale(10_i128.pow(27), decimal_places);
+            prop_assert!(points.normalize().scale() <= decimal_places);
+            prop_assert!(points * point_value <= value, "{} points at {} are worth more than {}", points, point_value, value);
+            // Where the product has more digits than a decimal keeps, it is rounded, and "one
+            // unit more" can't be told from the points found.
+            let digits = |value: Decimal| value.mantissa().unsigned_abs().checked_ilog10().map_or(1, |log| log + 1);
+            let next = points + unit;
+            if next <= most && digits(next) + digits(point_value) <= 28 {
+                prop_assert!(next * point_value > value, "{} points at {} leave room in {}", points, point_value, value);
+            }
+        }
+    }
 }

@@ -425,16 +425,16 @@ fn money_refund_due(
     Ok((due - checked(points_refund.checked_mul(point_value))? - cashback_refund).max(Decimal::ZERO))
 }
 
-/// Withholds the value of the spent points from the money this return refunds, at the program's
-/// point value. The money is rounded up once, on the order's running total of points withheld,
-/// so partial returns whose refunds cover their points withhold what one return would. A
-/// refund too small for them all covers the points (at the program's places) that it can pay
-/// for and withholds what those are worth; the member owes the rest.
+/// Withholds the value of the spent points, at the program's point value, from `refund_left`
+/// (what this return still refunds). The money is rounded up once, on the order's running total
+/// of points withheld, so partial returns whose refunds cover their points withhold what one
+/// return would. A refund too small for them all covers the points (at the program's places)
+/// that it can pay for and withholds what those are worth; the member owes the rest.
 fn deduct_from_refund(
     draft: &mut Draft<'_>,
     receipt: &mut Receipt,
     spent: &[(FunderId, Decimal)],
-    refund_due: Decimal,
+    refund_left: Decimal,
     point_value: Decimal,
 ) -> Result<(), EvalError> {
     let program = &draft.program.program;
@@ -446,7 +446,7 @@ fn deduct_from_refund(
         let points = receipt.withheld_points + more;
         Ok(ceiling_to(checked(points.checked_mul(point_value))?, money_places))
     };
-    let (before, room) = (worth(Decimal::ZERO)?, floor_to(refund_due, money_places));
+    let (before, room) = (worth(Decimal::ZERO)?, floor_to(refund_left, money_places));
     let affordable = redeem::points_worth_at_most(before + room, point_value, point_places)?;
     let covered = (affordable - receipt.withheld_points).clamp(Decimal::ZERO, total);
     // At most `room`: the covered points are worth at most `before + room`, which is at the

@@ -20,6 +20,9 @@ pub const MAX_CONDITION_VALUES: usize = 10_000;
 pub const MAX_FUNDERS_PER_RULE: usize = 16;
 /// The most exclusions a program may have.
 pub const MAX_EXCLUSIONS: usize = 1_000;
+/// How the ids of the rules that tiers' earn multipliers work as start (`tier:gold`); earn
+/// rules' ids may not.
+const TIER_RULE_PREFIX: &str = "tier:";
 
 /// How purchases earn points.
 ///
@@ -74,7 +77,7 @@ pub enum Effect {
     PointsPerCurrencyUnit(Ratio),
     /// Multiplies what the line earns from `points_per_currency_unit` rules: a multiplier of
     /// `m` adds `(m - 1)` times those points, so multipliers stack additively (2x and 3x on
-    /// one line give 4x). At least 1.
+    /// one line give 4x). More than 1.
     Multiplier(Ratio),
     /// Fixed points per unit bought.
     PointsPerUnit(Ratio),
@@ -236,10 +239,11 @@ impl CompiledRule {
         self.unconditional || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total, tier))
     }
 
-    /// The rule a tier's earn multiplier works as: `tier:LEVEL`, on every line, paid by the seller.
+    /// The rule a tier's earn multiplier works as: `tier:LEVEL` ([`TIER_RULE_PREFIX`]), on every
+    /// line, paid by the seller.
     pub(crate) fn tier_multiplier(level: &Tag, multiplier: Ratio) -> Result<CompiledRule, IdError> {
         Ok(CompiledRule {
-            id: RuleId::new(&format!("tier:{level}"))?,
+            id: RuleId::new(&format!("{TIER_RULE_PREFIX}{level}"))?,
             when: Condition::default(),
             unconditional: true,
             effect: Effect::Multiplier(multiplier),
@@ -297,6 +301,12 @@ impl RuleIndex {
                     format!("{path}.id"),
                     format!("`{}` is also the id of earn.rules[{first}]", rule.id),
                 ));
+            }
+            // Receipts name a tier's earn multiplier `tier:LEVEL`; a rule of that name would be
+            // told apart from it only by the earning's tier.
+            if rule.id.as_str().starts_with(TIER_RULE_PREFIX) {
+                let message = format!("`{TIER_RULE_PREFIX}` starts the ids of tiers' earn multipliers");
+                return Err(CompileError::new(format!("{path}.id"), message));
             }
             let compiled = compile_rule(rule, decimal_places, &path)?;
             index.insert(compiled);

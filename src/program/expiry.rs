@@ -34,13 +34,13 @@ pub enum Expiry {
 
 impl Expiry {
     pub(crate) fn validate(&self) -> Result<(), CompileError> {
-        let (count, limit) = match *self {
-            Expiry::AfterDays(days) => (days, MAX_EXPIRY_DAYS),
-            Expiry::AfterMonths(months) => (months, MAX_EXPIRY_DAYS / 30),
+        let (field, count, limit) = match *self {
+            Expiry::AfterDays(days) => ("expiry.after_days", days, MAX_EXPIRY_DAYS),
+            Expiry::AfterMonths(months) => ("expiry.after_months", months, MAX_EXPIRY_DAYS / 30),
             _ => return Ok(()),
         };
         if count == 0 || count > limit {
-            return Err(CompileError::new("expiry", format!("must be between 1 and {limit}, not {count}")));
+            return Err(CompileError::new(field, format!("must be between 1 and {limit}, not {count}")));
         }
         Ok(())
     }

@@ -50,7 +50,13 @@ pub(crate) fn compile_partners(partners: &[Partner]) -> Result<Vec<(Tag, FunderI
     }
     by_merchant.sort();
     if let Some(pair) = by_merchant.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-        return Err(CompileError::new("partners", format!("merchant `{}` sells for more than one partner", pair[0].0)));
+        let (merchant, partner) = &pair[0];
+        if *partner == pair[1].1 {
+            let position = partners.iter().position(|listed| listed.id == *partner).expect("a listed partner");
+            let path = format!("partners[{position}].merchants");
+            return Err(CompileError::new(path, format!("lists merchant `{merchant}` twice")));
+        }
+        return Err(CompileError::new("partners", format!("merchant `{merchant}` sells for more than one partner")));
     }
     Ok(by_merchant)
 }

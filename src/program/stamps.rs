@@ -6,7 +6,6 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Points, Ratio};
-use crate::engine::MAX_REWARDS_PER_EVENT;
 use crate::id::{FunderId, Tag};
 use crate::program::CompileError;
 use crate::program::earn::{Condition, compile_funders};
@@ -116,13 +115,6 @@ pub(crate) fn compile_cards(cards: &[StampCard], decimal_places: u32) -> Result<
             if count == 0 || count > MAX_STAMPS {
                 return Err(CompileError::new(format!("{path}.{field}"), format!("must be 1 to {MAX_STAMPS}")));
             }
-        }
-        // With carry-over, one unit on top of a card one stamp short fills this many.
-        let cards_per_unit = card.stamps_per_unit.div_ceil(card.stamps_needed);
-        if card.carry_over && cards_per_unit > MAX_REWARDS_PER_EVENT {
-            let problem =
-                format!("fills the card more than {MAX_REWARDS_PER_EVENT} times a unit, so no purchase could earn");
-            return Err(CompileError::new(format!("{path}.stamps_per_unit"), problem));
         }
         check_reward(&card.reward, decimal_places, &format!("{path}.reward"))?;
         let funders = compile_funders(&card.funded_by, &format!("{path}.funded_by"))?;

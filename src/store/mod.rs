@@ -55,7 +55,7 @@ pub trait Store {
     /// [`recorded`](Store::recorded) (in that order, so that the same event committed by another
     /// writer in between is found, not evaluated twice), evaluates, and
     /// [`commit`](Store::commit)s if nobody wrote for the member meanwhile, retrying up to
-    /// [`MAX_COMMIT_ATTEMPTS`] times.
+    /// [`MAX_COMMIT_ATTEMPTS`] times. A retry of an event recorded before pays for the load too.
     ///
     /// A store that holds states in memory, under a lock, can instead evaluate against the stored
     /// state by reference and apply the outcome to it in place, so that an event costs what it

@@ -186,13 +186,28 @@ fn a_refund_withholds_at_most_the_money_it_refunds_and_rounds_once_per_order() {
     assert_eq!(shop.debt("pelin"), decimal("-401"), "what the refund can't cover, the member owes");
 }
 
+/// A record shop under `deduct_from_refund`: `rate` points a lira, each worth `point_value`.
+fn record_shop(rate: &str, point_value: &str) -> String {
+    format!(
+        r#"{{"id":"vinyl","currency":"TRY","owner":"vinyl",
+            "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"{rate}"}}}}]}},
+            "redemption":{{"point_value":"{point_value}"}},
+            "returns":{{"when_points_spent":"deduct_from_refund"}}}}"#
+    )
+}
+
+/// Deniz buys two records at 100.00 (400 points at 2 a lira) and spends the 400 points.
+fn two_records_spent(shop: &mut Shop) {
+    shop.apply(
+        r#"{"type":"purchase","member":"deniz","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"record","qty":"2","unit_price":"100.00"}]}"#,
+    );
+    shop.apply(r#"{"type":"redeem","member":"deniz","at":"2026-06-02T10:00:00Z","points":"400"}"#);
+}
+
 #[test]
 fn a_refund_too_small_for_the_spent_points_withholds_only_what_the_points_it_covers_are_worth() {
-    let shop_json = r#"{"id":"vinyl","currency":"TRY","owner":"vinyl",
-        "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"RATE"}}]},
-        "redemption":{"point_value":"VALUE"},
-        "returns":{"when_points_spent":"deduct_from_refund"}}"#;
-    let mut shop = Shop::new(&shop_json.replace("RATE", "2").replace("VALUE", "0.7"));
+    let mut shop = Shop::new(&record_shop("2", "0.7"));
     shop.buy("deniz", "2026-06-01", "o-1", "record", "100.00");
     shop.apply(r#"{"type":"redeem","member":"deniz","at":"2026-06-02T10:00:00Z","points":"200"}"#);
 
@@ -205,7 +220,7 @@ fn a_refund_too_small_for_the_spent_points_withholds_only_what_the_points_it_cov
     assert_eq!((receipt.withheld_points, receipt.withheld_money.value()), (decimal("142"), decimal("99.40")));
 
     // A refund that can't pay for a single point withholds nothing.
-    let mut shop = Shop::new(&shop_json.replace("RATE", "1").replace("VALUE", "10"));
+    let mut shop = Shop::new(&record_shop("1", "10"));
     shop.buy("deniz", "2026-06-01", "o-1", "sticker", "5.00");
     shop.apply(r#"{"type":"redeem","member":"deniz","at":"2026-06-02T10:00:00Z","points":"5"}"#);
     let back = shop.give_back("deniz", "2026-06-03", "o-1", "sticker", "1");
@@ -215,18 +230,9 @@ fn a_refund_too_small_for_the_spent_points_withholds_only_what_the_points_it_cov
 
 #[test]
 fn partial_returns_whose_refunds_fall_short_each_withhold_what_their_own_refund_can() {
-    let shop_json = r#"{"id":"vinyl","currency":"TRY","owner":"vinyl",
-        "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"2"}}]},
-        "redemption":{"point_value":"0.7"},
-        "returns":{"when_points_spent":"deduct_from_refund"}}"#;
-    let two_records = r#"{"type":"purchase","member":"deniz","at":"2026-06-01T10:00:00Z","order":"o-1",
-        "lines":[{"sku":"record","qty":"2","unit_price":"100.00"}]}"#;
-    let spend = r#"{"type":"redeem","member":"deniz","at":"2026-06-02T10:00:00Z","points":"400"}"#;
-
     let shop = || {
-        let mut shop = Shop::new(shop_json);
-        shop.apply(two_records);
-        shop.apply(spend);
+        let mut shop = Shop::new(&record_shop("2", "0.7"));
+        two_records_spent(&mut shop);
         shop
     };
     let mut at_once = shop();
@@ -270,18 +276,10 @@ fn a_refund_never_withholds_more_than_it_refunds() {
 
     // A program whose point value rose between two returns of one order values only the
     // points the second return covers at the new value.
-    let program = r#"{"id":"vinyl","currency":"TRY","owner":"vinyl",
-        "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"2"}}]},
-        "redemption":{"point_value":"VALUE"},
-        "returns":{"when_points_spent":"deduct_from_refund"}}"#;
-    let mut shop = Shop::new(&program.replace("VALUE", "0.7"));
-    shop.apply(
-        r#"{"type":"purchase","member":"deniz","at":"2026-06-01T10:00:00Z","order":"o-1",
-            "lines":[{"sku":"record","qty":"2","unit_price":"100.00"}]}"#,
-    );
-    shop.apply(r#"{"type":"redeem","member":"deniz","at":"2026-06-02T10:00:00Z","points":"400"}"#);
+    let mut shop = Shop::new(&record_shop("2", "0.7"));
+    two_records_spent(&mut shop);
     assert_eq!(shop.give_back("deniz", "2026-06-03", "o-1", "record", "1").refund_withheld.value(), decimal("99.40"));
-    let dearer = common::program(&program.replace("VALUE", "2")).compile().unwrap();
+    let dearer = common::program(&record_shop("2", "2")).compile().unwrap();
     let second = common::event(
         r#"{"type":"return","id":"r-2","member":"deniz","at":"2026-06-04T10:00:00Z","order":"o-1",
             "lines":[{"sku":"record","qty":"1"}]}"#,

@@ -82,14 +82,15 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
         partner,
         stamps,
     };
-    tiers::take_in_order(draft, &receipt)?;
-    draft.outcome.receipt = Some(match shell {
+    let filed = match shell {
         Some(shell) => {
             *shell = receipt;
             spare.expect("the shell is the spare receipt")
         }
         None => Arc::new(receipt),
-    });
+    };
+    tiers::take_in_order(draft, &filed)?;
+    draft.outcome.receipt = Some(filed);
     Ok(())
 }
 

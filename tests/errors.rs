@@ -511,3 +511,22 @@ fn points_pay_for_an_order_worth_more_than_a_line_times_what_money_paid_can_hold
     let earned = paid.postings.iter().filter(|posting| posting.to == loyalty_engine::Account::Available);
     assert_eq!(earned.map(|posting| posting.amount).sum::<rust_decimal::Decimal>(), common::decimal("500000000000000"));
 }
+
+#[test]
+fn a_stored_review_at_the_first_instant_a_date_holds_is_an_error_not_a_panic() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "tiers":{"metric":"net_spend","window":{"calendar":"month"},
+              "levels":[{"id":"blue","threshold":"0"},{"id":"silver","threshold":"1000"}]}}"#,
+    );
+    shop.buy("m", "2026-03-01", "o-1", "desk", "1200");
+    let mut stored = serde_json::to_value(shop.state("m")).unwrap();
+    assert_eq!(stored["tier"]["current"]["level"], 1, "{stored}");
+    stored["tier"]["current"]["next_review"] = "-262143-01-01T00:00:00Z".into();
+    let state: MemberState = serde_json::from_value(stored).unwrap();
+
+    let tick = event(r#"{"type":"tick","id":"t-1","member":"m","at":"2026-03-02T10:00:00Z"}"#);
+    let error = shop.ledger.engine().evaluate(&state, &tick).unwrap_err();
+    assert_eq!(error, EvalError::Overflow, "the window before a review at the first instant starts before any date");
+}

@@ -133,7 +133,21 @@ fn parse_exact(text: &str) -> Result<Decimal, AmountParseError> {
 
 /// Parses a decimal exactly, refusing scientific notation and more places than `Decimal` holds.
 fn parse_decimal(text: &str) -> Result<Decimal, AmountParseError> {
-    Decimal::from_str_exact(text).map_err(|_| AmountParseError::NotADecimal(text.to_owned()))
+    let not_a_decimal = || AmountParseError::NotADecimal(text.to_owned());
+    if !is_plain_decimal(text) {
+        return Err(not_a_decimal());
+    }
+    Decimal::from_str_exact(text).map_err(|_| not_a_decimal())
+}
+
+/// Whether `text` is an optional sign, digits, and optionally a point and more digits: the
+/// one way to write a decimal. `rust_decimal` also reads `1_000`, `1._5`, `.5` and `5.`, which
+/// read as typos more often than as numbers in a program or an event.
+fn is_plain_decimal(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "1"));
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+    all_digits(whole) && all_digits(fraction)
 }
 
 fn check_limits(value: Decimal, text: &str) -> Result<Decimal, AmountParseError> {
@@ -560,6 +574,21 @@ mod tests {
             proptest::prop_assert_eq!(is_negative(value), value < Decimal::ZERO);
             proptest::prop_assert_eq!(above_magnitude(value), value.abs() > MAX_DECIMAL_MAGNITUDE);
         }
+
+        /// Whatever the engine writes reads back: every decimal's text is a plain decimal.
+        #[test]
+        fn every_decimal_written_reads_back(
+            low in proptest::prelude::any::<u32>(),
+            mid in proptest::prelude::any::<u32>(),
+            high in proptest::prelude::any::<u32>(),
+            negative in proptest::prelude::any::<bool>(),
+            scale in 0_u32..=28,
+        ) {
+            let value = Decimal::from_parts(low, mid, high, negative, scale);
+            let read = parse_decimal(&value.to_string()).unwrap();
+            proptest::prop_assert_eq!(read, value);
+            proptest::prop_assert_eq!(read.scale(), value.scale());
+        }
     }
 
     #[test]
@@ -578,5 +607,15 @@ mod tests {
         assert!(matches!(parse_exact("0.00000000001"), Err(AmountParseError::TooManyDecimalPlaces(_))));
         assert!(matches!(parse_exact("10000000000000000000"), Err(AmountParseError::TooLarge(_))));
         assert_eq!(MAX_DECIMAL_MAGNITUDE, Decimal::from(1_000_000_000_000_000_000_i64));
+    }
+
+    #[test]
+    fn only_plain_decimals_are_read() {
+        for typo in ["1_000", "1._5", ".5", "5.", "-.5", "", "-", "+", "1.2.3", " 5", "٥"] {
+            assert_eq!(parse_exact(typo), Err(AmountParseError::NotADecimal(typo.to_owned())), "{typo:?}");
+        }
+        for (text, read) in [("+5", "5"), ("-0.50", "-0.50"), ("007", "7")] {
+            assert_eq!(parse_exact(text).unwrap().to_string(), read);
+        }
     }
 }

@@ -157,24 +157,48 @@ fn decimals_built_in_rust_are_held_to_the_same_limits_as_parsed_ones() {
     let state = MemberState::new(MemberId::new("m").unwrap());
     let mut purchase =
         event(&purchase_line(r#"{"sku":"a","qty":"1","unit_price":"10"}"#).replacen('{', r#"{"id":"e","#, 1));
+    // On the second line, which the error names.
     if let loyalty_engine::Event::Purchase(purchase) = &mut purchase {
-        purchase.lines[0].qty = rust_decimal::Decimal::new(1, 20);
+        let mut second = purchase.lines[0].clone();
+        second.qty = rust_decimal::Decimal::new(1, 20);
+        purchase.lines.push(second);
     }
-    assert!(matches!(engine.evaluate(&state, &purchase), Err(EvalError::DecimalOutOfRange { field: "qty", .. })));
+    let refused = engine.evaluate(&state, &purchase).unwrap_err();
+    assert!(matches!(refused, EvalError::DecimalOutOfRange { line: Some(1), field: "qty", .. }), "{refused:?}");
+    assert!(refused.to_string().starts_with("lines[1]: qty 0.00000000000000000001 is out of range"), "{refused}");
     // Zero too: a zero with more places than the limit is as out of range as any other value.
     let out_of_range_zero = || rust_decimal::Decimal::new(0, 20);
     if let loyalty_engine::Event::Purchase(purchase) = &mut purchase {
-        purchase.lines[0].qty = rust_decimal::Decimal::ONE;
+        purchase.lines.pop();
         purchase.pay_with_cashback = loyalty_engine::Money::new(out_of_range_zero());
     }
     let refused = engine.evaluate(&state, &purchase);
-    assert!(matches!(refused, Err(EvalError::DecimalOutOfRange { field: "pay_with_cashback", .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(EvalError::DecimalOutOfRange { line: None, field: "pay_with_cashback", .. })),
+        "{refused:?}"
+    );
     if let loyalty_engine::Event::Purchase(purchase) = &mut purchase {
         purchase.pay_with_cashback = loyalty_engine::Money::ZERO;
         purchase.pay_with_points = loyalty_engine::Points::new(out_of_range_zero());
     }
     let refused = engine.evaluate(&state, &purchase);
-    assert!(matches!(refused, Err(EvalError::DecimalOutOfRange { field: "pay_with_points", .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(EvalError::DecimalOutOfRange { line: None, field: "pay_with_points", .. })),
+        "{refused:?}"
+    );
+
+    // A return's line, named too.
+    let mut shop = shop_with_points();
+    let state = shop.state("m");
+    let mut giving_back = event(
+        r#"{"type":"return","id":"r","member":"m","at":"2026-03-02T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"tv","qty":"1"},{"sku":"tv","qty":"1"}]}"#,
+    );
+    if let loyalty_engine::Event::Return(giving_back) = &mut giving_back {
+        giving_back.lines[1].qty = rust_decimal::Decimal::new(1, 20);
+    }
+    let refused = shop.ledger.engine().evaluate(&state, &giving_back);
+    assert!(matches!(refused, Err(EvalError::DecimalOutOfRange { line: Some(1), field: "qty", .. })), "{refused:?}");
 }
 
 #[test]
@@ -360,7 +384,7 @@ fn what_the_engine_writes_reads_back_even_past_the_limits_on_input() {
     // balance past 10^27.
     let too_much = purchase_line(r#"{"sku":"gold","qty":"10","unit_price":"1000000000000000000"}"#);
     let error = refused(&mut shop, &too_much.replace("10:00", "11:00").replace("o-2", "o-9"));
-    assert!(matches!(error, EvalError::DecimalOutOfRange { field: "qty x unit_price", .. }), "{error}");
+    assert!(matches!(error, EvalError::DecimalOutOfRange { line: Some(0), field: "qty x unit_price", .. }), "{error}");
     let tamperings: [Tampering; 2] = [
         |state| state["orders"][1]["lines"][0]["value"] = "10000000000000000000".into(),
         |state| state["balances"][0]["amount"] = "10000000000000000000000000000".into(),

@@ -41,7 +41,7 @@ fn pay_requested(
     seller: &FunderId,
     payment: &mut Payment,
 ) -> Result<Decimal, EvalError> {
-    let requested = check_decimal("pay_with_cashback", purchase.pay_with_cashback.value())?;
+    let requested = check_decimal(None, "pay_with_cashback", purchase.pay_with_cashback.value())?;
     let program = &draft.program.program;
     let money_places = program.money_decimal_places;
     if requested < Decimal::ZERO || requested.normalize().scale() > money_places {

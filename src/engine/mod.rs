@@ -298,9 +298,9 @@ impl Engine {
         at: DateTime<Utc>,
         order_value: Money,
     ) -> Result<Points, EvalError> {
-        let order_value = check_decimal("order_value", order_value.value())?;
+        let order_value = check_decimal(None, "order_value", order_value.value())?;
         if order_value < Decimal::ZERO {
-            return Err(EvalError::DecimalOutOfRange { field: "order_value", value: order_value });
+            return Err(EvalError::DecimalOutOfRange { line: None, field: "order_value", value: order_value });
         }
         let available = self.points_at(state, at)?.available.value();
         let program = &self.compiled.program;
@@ -324,11 +324,17 @@ fn check_member_and_time(state: &MemberState, member: &MemberId, at: DateTime<Ut
 }
 
 /// Refuses decimals that did not come through serde's checks: too many places, too large.
-pub(crate) fn check_decimal(field: &'static str, value: Decimal) -> Result<Decimal, EvalError> {
+/// `line` is the index of the line the field is on, if it is on one.
+pub(crate) fn check_decimal(line: Option<usize>, field: &'static str, value: Decimal) -> Result<Decimal, EvalError> {
     if !within_limits(value) {
-        return Err(EvalError::DecimalOutOfRange { field, value });
+        return Err(EvalError::DecimalOutOfRange { line, field, value });
     }
     Ok(value)
+}
+
+/// `lines[N]: ` for an error on line N, as the other errors of a line begin.
+fn line_prefix(line: Option<usize>) -> String {
+    line.map(|line| format!("lines[{line}]: ")).unwrap_or_default()
 }
 
 /// Checked arithmetic that reports overflow as an error, never a panic. (A `match` rather than
@@ -411,9 +417,12 @@ pub enum EvalError {
     /// A decimal with more places than [`MAX_DECIMAL_PLACES`](crate::MAX_DECIMAL_PLACES) or
     /// larger than [`MAX_DECIMAL_MAGNITUDE`](crate::MAX_DECIMAL_MAGNITUDE).
     #[error(
-        "{field} {value} is out of range (negative where it must not be, more than 10 decimal places, or more than 10^18)"
+        "{}{field} {value} is out of range (negative where it must not be, more than 10 decimal places, or more than 10^18)",
+        line_prefix(*line)
     )]
     DecimalOutOfRange {
+        /// The line's index, from 0, for a field of a line.
+        line: Option<usize>,
         /// Which field.
         field: &'static str,
         /// The value given.

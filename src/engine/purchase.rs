@@ -106,9 +106,9 @@ fn receipt_lines(
     let lent = lines.capacity() > 0;
     lines.reserve_exact(purchase.lines.len());
     for (index, line) in purchase.lines.iter().enumerate() {
-        let qty = check_decimal("qty", line.qty)?;
-        let unit_price = check_decimal("unit_price", line.unit_price.value())?;
-        let discount = check_decimal("discount", line.discount.value())?;
+        let qty = check_decimal(Some(index), "qty", line.qty)?;
+        let unit_price = check_decimal(Some(index), "unit_price", line.unit_price.value())?;
+        let discount = check_decimal(Some(index), "discount", line.discount.value())?;
         if !is_positive(qty) {
             return Err(EvalError::InvalidQuantity { line: index, qty });
         }
@@ -119,7 +119,7 @@ fn receipt_lines(
         // Bounds every amount an order stores (its total, a tier's metric) far inside what a
         // stored record may hold.
         if above_magnitude(gross) {
-            return Err(EvalError::DecimalOutOfRange { field: "qty x unit_price", value: gross });
+            return Err(EvalError::DecimalOutOfRange { line: Some(index), field: "qty x unit_price", value: gross });
         }
         if is_negative(discount) || (!discount.is_zero() && discount > gross) {
             let line_value = Money::new(gross);
@@ -175,7 +175,7 @@ fn pay_requested_points(
     seller: &FunderId,
     payment: &mut Payment,
 ) -> Result<Decimal, EvalError> {
-    let requested = check_decimal("pay_with_points", purchase.pay_with_points.value())?;
+    let requested = check_decimal(None, "pay_with_points", purchase.pay_with_points.value())?;
     let program = &draft.program.program;
     let redemption = check_points_amount(program, requested)?;
     let max_points = max_points_for_order(program, redemption, order_total)?;

@@ -33,7 +33,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, redeem: &Redeem) -> Result<(), Eva
 /// Checks an amount of points to spend: positive, within range, no finer than the program's
 /// points, and a program that lets members spend.
 pub(super) fn check_points_amount(program: &Program, points: Decimal) -> Result<&Redemption, EvalError> {
-    let points = check_decimal("points", points)?;
+    let points = check_decimal(None, "points", points)?;
     if points <= Decimal::ZERO || points.normalize().scale() > program.rounding.decimal_places {
         return Err(EvalError::InvalidPoints { points: Points::new(points) });
     }

@@ -114,7 +114,7 @@ fn revise_tier(draft: &mut Draft<'_>, order: &OrderId, tier: Tag) -> Result<(), 
 /// of that SKU that earned the most points per unit first, so that a member can never choose
 /// which of two lines of one SKU a return takes back.
 fn mark_returned(receipt: &mut Receipt, index: usize, line: &ReturnLine) -> Result<(), EvalError> {
-    let qty = check_decimal("qty", line.qty)?;
+    let qty = check_decimal(Some(index), "qty", line.qty)?;
     if qty <= Decimal::ZERO {
         return Err(EvalError::InvalidQuantity { line: index, qty });
     }

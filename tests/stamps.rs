@@ -115,6 +115,44 @@ fn returning_the_coffees_that_did_not_fit_on_the_card_keeps_the_reward() {
 }
 
 #[test]
+fn returning_a_unit_of_another_line_than_the_surplus_takes_the_lost_stamp_back_and_keeps_the_reward() {
+    let mut strict = cafe(false);
+    // Seven stamps: the card fills with six and the last one, counted on the espressos, is lost.
+    strict.apply(
+        r#"{"type":"purchase","member":"lea","at":"2026-03-01T08:00:00Z","order":"o-1",
+            "lines":[{"sku":"flat-white","qty":"2","unit_price":"3.80","category":"coffee"},
+                     {"sku":"espresso","qty":"5","unit_price":"2.50","category":"coffee"}]}"#,
+    );
+    let coffee = Asset::Stamps(Tag::new("coffee").unwrap());
+    assert_eq!(strict.state("lea").balance(&Account::Expired, coffee.clone()), decimal("1"));
+
+    let returned = return_coffees(&mut strict, "lea", "2026-03-02", "o-1", 1);
+
+    assert!(returned.rewards.is_empty(), "the six coffees kept still fill the card: {:?}", returned.notices);
+    assert!(strict.state("lea").balance(&Account::Expired, coffee).is_zero(), "the lost stamp went back");
+    let now = progress(&mut strict, "lea", "coffee");
+    assert_eq!((now.stamps, now.unused_rewards), (decimal("0"), 1));
+}
+
+#[test]
+fn a_card_with_an_order_minimum_takes_every_stamp_back_when_a_return_takes_the_order_below_it() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"EUR","owner":"cafe",
+            "stamp_cards":[{"id":"coffee","when":{"categories":["coffee"],"min_order_total":"10"},
+                            "stamps_needed":3,"reward":{"free_item":{"max_value":"4.50"}}}]}"#,
+    );
+    for (day, order) in [("2026-03-01", "o-1"), ("2026-03-02", "o-2")] {
+        shop.apply(&format!(
+            r#"{{"type":"purchase","member":"lea","at":"{day}T08:00:00Z","order":"{order}",
+                "lines":[{{"sku":"latte","qty":"2","unit_price":"5.00","category":"coffee"}}]}}"#
+        ));
+        assert_eq!(progress(&mut shop, "lea", "coffee").stamps, decimal("2"), "two stamps for an order of 10");
+        shop.give_back("lea", day, order, "latte", "1");
+        assert_eq!(progress(&mut shop, "lea", "coffee").stamps, decimal("0"), "the latte kept is worth 5");
+    }
+}
+
+#[test]
 fn one_purchase_fills_at_most_a_hundred_cards() {
     let mut shop = cafe(true);
     let hundred = coffees(&mut shop, "lea", "2026-03-01", "o-1", 600);

@@ -190,9 +190,7 @@ fn line_targets(
     let mut by_funder: Vec<(FunderId, Decimal)> = Vec::new();
     for earnings in all_earnings.chunk_by_mut(|left, right| left.line == right.line) {
         let line = &lines[earnings[0].line as usize];
-        let revoked = |earning: &Earning| {
-            earning.min_order_total.is_some_and(|minimum| kept_total < minimum.value()) || earning.lost_its_tier(tier)
-        };
+        let revoked = |earning: &Earning| earning.revoked(kept_total, tier);
         let mut deltas: Vec<Decimal> = earnings.iter().map(|earning| earning.points - earning.clawed_back).collect();
         let (earned, clawed) = earnings
             .iter()
@@ -220,7 +218,7 @@ fn line_targets(
 }
 
 /// The value of the eligible units the member keeps, for order minimums.
-fn kept_eligible_total(receipt: &Receipt) -> Result<Decimal, EvalError> {
+pub(super) fn kept_eligible_total(receipt: &Receipt) -> Result<Decimal, EvalError> {
     let mut kept = Decimal::ZERO;
     for line in receipt.lines.iter().filter(|line| line.eligible) {
         let kept_value = checked(line.value.value().checked_mul(line.qty - line.returned_qty))?;

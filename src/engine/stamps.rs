@@ -7,7 +7,7 @@ use rust_decimal::prelude::ToPrimitive;
 use crate::amount::{ceiling_to, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::purchase::OrderContext;
-use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked};
+use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked, returns};
 use crate::event::{Purchase, RewardEvent};
 use std::collections::BTreeMap;
 
@@ -51,7 +51,8 @@ fn earn_on_cards(
             let stamps = checked(checked(bought.qty.checked_mul(per_unit))?.floor().to_u32())?;
             if stamps > 0 {
                 let line = u32::try_from(index).expect("lines are limited far below u32::MAX");
-                earned.push(StampEarning { line, card: compiled.card.id.clone(), stamps, taken_back: 0, lost: 0 });
+                let (card, min_order_total) = (compiled.card.id.clone(), compiled.when.min_order_total);
+                earned.push(StampEarning { line, card, stamps, taken_back: 0, lost: 0, min_order_total });
             }
         }
     }
@@ -147,31 +148,40 @@ fn issue(
 }
 
 /// Takes back the stamps of the units a return brings back: for each line, what its returned
-/// units earned, rounded up, less what earlier returns took. Stamps a full card already used
-/// come back by revoking that card's latest unused reward; with none left, the count goes
-/// negative.
+/// units earned, rounded up, less what earlier returns took; every stamp of a card whose order
+/// minimum the kept order no longer meets. On each card, the order's stamps that a full card left
+/// over and lost come back first, whichever line is returned, so returning the surplus never
+/// costs a reward. Stamps a full card already used come back by revoking that card's latest
+/// unused reward; with none left, the count goes negative.
 pub(crate) fn take_back(draft: &mut Draft<'_>, receipt: &mut Receipt) -> Result<(), EvalError> {
-    // By card: stamps taken from those the order lost to a full card, and from those held.
-    let mut by_card: Vec<(Tag, u64, u64)> = Vec::new();
-    for earning in &mut receipt.stamps {
-        let line = &receipt.lines[earning.line as usize];
-        let returned = checked(Decimal::from(earning.stamps).checked_mul(line.returned_qty))?;
-        let target = checked(ceiling_to(checked(returned.checked_div(line.qty))?, 0).to_u32())?.min(earning.stamps);
+    let kept_total = returns::kept_eligible_total(receipt)?;
+    let Receipt { lines, stamps, .. } = receipt;
+    // By card: the stamps the order lost, and those taken back before and after this return.
+    let mut by_card: Vec<(Tag, [u64; 3])> = Vec::new();
+    for earning in stamps {
+        let line = &lines[earning.line as usize];
+        let target = if earning.revoked(kept_total) {
+            earning.stamps
+        } else {
+            let returned = checked(Decimal::from(earning.stamps).checked_mul(line.returned_qty))?;
+            checked(ceiling_to(checked(returned.checked_div(line.qty))?, 0).to_u32())?.min(earning.stamps)
+        };
         // Only grows, whatever a stored receipt says was taken back already.
         let target = target.max(earning.taken_back);
-        // The lost stamps go back first: they never counted towards a reward.
-        let from_lost = u64::from(target.min(earning.lost) - earning.taken_back.min(earning.lost));
-        let delta = u64::from(target - earning.taken_back) - from_lost;
+        let counts = [earning.lost, earning.taken_back, target].map(u64::from);
         earning.taken_back = target;
-        match by_card.iter_mut().find(|(card, _, _)| *card == earning.card) {
-            Some((_, lost, held)) => (*lost, *held) = (*lost + from_lost, *held + delta),
-            None => by_card.push((earning.card.clone(), from_lost, delta)),
+        match by_card.iter_mut().find(|(card, _)| *card == earning.card) {
+            Some((_, totals)) => totals.iter_mut().zip(counts).for_each(|(total, count)| *total += count),
+            None => by_card.push((earning.card.clone(), counts)),
         }
     }
     let owner = Account::Funder(draft.program.program.owner.clone());
-    for (card, lost, held) in by_card {
+    for (card, [lost, before, after]) in by_card {
         let asset = Asset::Stamps(card.clone());
-        draft.post_in(&asset, Account::Expired, owner.clone(), Decimal::from(lost), None)?;
+        // The first stamps taken back are the lost ones: they never counted towards a reward.
+        let from_lost = after.min(lost) - before.min(lost);
+        let held = after - before - from_lost;
+        draft.post_in(&asset, Account::Expired, owner.clone(), Decimal::from(from_lost), None)?;
         if held > 0 {
             draft.post_in(&asset, Account::Available, owner.clone(), Decimal::from(held), None)?;
             revoke_until_covered(draft, &card)?;

@@ -136,11 +136,17 @@ pub struct Earning {
 }
 
 impl Earning {
-    /// Whether the earning needed a tier level that the receipt no longer counts the order as
-    /// placed at.
-    pub(crate) fn lost_its_tier(&self, receipt_tier: Option<&Tag>) -> bool {
-        self.tier.as_ref().is_some_and(|needed| Some(needed) != receipt_tier)
+    /// Whether a return takes the whole earning back: the eligible units the member keeps are
+    /// worth less than the rule's order minimum (`kept_total`), or the earning needed a tier
+    /// level that the receipt no longer counts the order as placed at.
+    pub(crate) fn revoked(&self, kept_total: Decimal, receipt_tier: Option<&Tag>) -> bool {
+        below_minimum(self.min_order_total, kept_total)
+            || self.tier.as_ref().is_some_and(|needed| Some(needed) != receipt_tier)
     }
+}
+
+fn below_minimum(min_order_total: Option<Money>, kept_total: Decimal) -> bool {
+    min_order_total.is_some_and(|minimum| kept_total < minimum.value())
 }
 
 /// Stamps one line earned on one card.
@@ -155,9 +161,22 @@ pub struct StampEarning {
     /// Stamps returns took back so far.
     pub taken_back: u32,
     /// Of the stamps earned, those that did not fit on a full card and expired (cards without
-    /// carry-over). Returns take these back first.
+    /// carry-over). Returns of any of the order's units take the order's lost stamps on the
+    /// card back first.
     #[serde(default, skip_serializing_if = "is_zero_stamps")]
     pub lost: u32,
+    /// The card's order minimum when the stamps were earned: if returns take the kept order
+    /// below it, every stamp goes back, as an [`Earning`] does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_order_total: Option<Money>,
+}
+
+impl StampEarning {
+    /// Whether a return takes every stamp back: the eligible units the member keeps are worth
+    /// less than the card's order minimum (`kept_total`).
+    pub(crate) fn revoked(&self, kept_total: Decimal) -> bool {
+        below_minimum(self.min_order_total, kept_total)
+    }
 }
 
 fn is_zero_stamps(stamps: &u32) -> bool {

@@ -406,6 +406,54 @@ fn spend_2000_get_300_is_clawed_back_when_a_return_breaks_the_threshold() {
     assert!(shop.available("ece").is_zero(), "500 kept is below the minimum: the whole bonus goes");
 }
 
+/// Three lines of three units, each line worth 25.00 after its discount: a third of a line is
+/// 8.333…, which a decimal cuts at 28 digits.
+const THREE_LINES_OF_25: &str = r#""lines":[{"sku":"a","qty":"3","unit_price":"8.34","discount":"0.02"},
+    {"sku":"b","qty":"3","unit_price":"8.34","discount":"0.02"},{"sku":"c","qty":"3","unit_price":"8.34","discount":"0.02"}]"#;
+
+/// A return of `units` of each of the three lines of [`THREE_LINES_OF_25`].
+fn return_of_each_line(order: &str, units: u32) -> String {
+    format!(
+        r#"{{"type":"return","member":"ece","at":"2026-06-02T10:00:00Z","order":"{order}",
+            "lines":[{{"sku":"a","qty":"{units}"}},{{"sku":"b","qty":"{units}"}},{{"sku":"c","qty":"{units}"}}]}}"#
+    )
+}
+
+#[test]
+fn thirds_of_three_lines_that_add_up_to_the_minimum_meet_it() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"EUR","owner":"market",
+            "earn":{"rules":[{"id":"spend-25","when":{"min_order_total":"25"},"effect":{"points_per_order":"30"}}]}}"#,
+    );
+    shop.apply(&format!(
+        r#"{{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",{THREE_LINES_OF_25}}}"#
+    ));
+    assert_eq!(shop.available("ece"), decimal("30"));
+
+    shop.apply(&return_of_each_line("o-1", 2));
+
+    assert_eq!(shop.available("ece"), decimal("9"), "a third of each line, 25.00 in all, keeps a third of 10 each");
+}
+
+#[test]
+fn thirds_of_three_lines_refund_what_the_lines_are_worth() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"EUR","owner":"market",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"100"}}]},
+            "redemption":{"point_value":"0.01","max_share_of_order":"1"},
+            "returns":{"when_points_spent":"deduct_from_refund"}}"#,
+    );
+    shop.apply(&format!(
+        r#"{{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",{THREE_LINES_OF_25}}}"#
+    ));
+    shop.buy_paying("ece", "2026-06-01", "o-2", "z", "75.00", "7500");
+
+    let back = shop.apply(&return_of_each_line("o-1", 1));
+
+    assert_eq!(back.refund_withheld.value(), decimal("25.00"), "the refund is 25.00, which covers 2,500 points");
+    assert_eq!(shop.debt("ece"), decimal("-2"), "the units returned earned 2,502 points, rounded up");
+}
+
 #[test]
 fn an_order_below_the_threshold_earns_no_bonus() {
     let mut shop = Shop::new(

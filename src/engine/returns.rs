@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use crate::amount::{Money, Points, ceiling_to, floor_to, split_exact};
+use crate::amount::{Money, Points, ceiling_to, floor_to, round_sum_of_shares, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::purchase::check_line_count;
 use crate::engine::{EvalError, check_decimal, checked, redeem, stamps, tiers};
@@ -219,12 +219,20 @@ fn line_targets(
 
 /// The value of the eligible units the member keeps, for order minimums.
 pub(super) fn kept_eligible_total(receipt: &Receipt) -> Result<Decimal, EvalError> {
-    let mut kept = Decimal::ZERO;
-    for line in receipt.lines.iter().filter(|line| line.eligible) {
-        let kept_value = checked(line.value.value().checked_mul(line.qty - line.returned_qty))?;
-        kept = checked(kept.checked_add(checked(kept_value.checked_div(line.qty))?))?;
+    let eligible = receipt.lines.iter().filter(|line| line.eligible);
+    value_of_units(eligible.map(|line| (line, line.qty - line.returned_qty)))
+}
+
+/// What some units of each line are worth (the line's value times the units, over its units),
+/// summed, and rounded as [`round_sum_of_shares`] says, so that shares of lines that add up to
+/// whole lines are worth what the lines are.
+fn value_of_units<'a>(lines: impl Iterator<Item = (&'a ReceiptLine, Decimal)>) -> Result<Decimal, EvalError> {
+    let mut total = Decimal::ZERO;
+    for (line, units) in lines {
+        let share = checked(checked(line.value.value().checked_mul(units))?.checked_div(line.qty))?;
+        total = checked(total.checked_add(share))?;
     }
-    Ok(kept)
+    Ok(round_sum_of_shares(total))
 }
 
 fn add_to_funder(by_funder: &mut Vec<(FunderId, Decimal)>, funder: &FunderId, points: Decimal) {
@@ -411,12 +419,8 @@ fn money_refund_due(
     points_refund: Decimal,
     cashback_refund: Decimal,
 ) -> Result<Decimal, EvalError> {
-    let mut due = Decimal::ZERO;
-    for (before, after) in bought.lines.iter().zip(&returned.lines) {
-        let units = after.returned_qty - before.returned_qty;
-        let value = checked(checked(after.value.value().checked_mul(units))?.checked_div(after.qty))?;
-        due = checked(due.checked_add(value))?;
-    }
+    let lines = bought.lines.iter().zip(&returned.lines);
+    let due = value_of_units(lines.map(|(before, after)| (after, after.returned_qty - before.returned_qty)))?;
     // Points can only have paid for the order if the program redeems them.
     let point_value =
         draft.program.program.redemption.as_ref().map_or(Decimal::ZERO, |redemption| redemption.point_value.value());

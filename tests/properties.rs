@@ -350,3 +350,105 @@ proptest! {
         prop_assert_eq!(ledger.store().committed().unwrap().len(), history.applied.len());
     }
 }
+
+/// An order of up to three lines under a base rate (split between two funders or not), a
+/// multiplier on `a` and a bonus per order above a minimum: rate, funders, bonus, minimum,
+/// point places, and each line's units and unit price.
+type SplitCase = (usize, bool, usize, usize, u32, Vec<(u32, usize)>);
+
+/// How many units of each line each of up to three returns brings back.
+fn split_plans(lines: usize) -> impl Strategy<Value = Vec<Vec<u32>>> {
+    proptest::collection::vec(proptest::collection::vec(0_u32..4, 1..=3), lines)
+}
+
+/// The order's purchase event, and the program.
+fn split_case_events(case: &SplitCase) -> (String, String) {
+    let (rate, shared, bonus, minimum, places, lines) = case;
+    let funded = if *shared { r#","funded_by":{"shop":"0.5","brand":"0.5"}"# } else { "" };
+    let program = format!(
+        r#"{{"id":"p","currency":"EUR","owner":"shop","rounding":{{"mode":"floor","decimal_places":{places}}},
+            "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"{}"}}{funded}}},
+              {{"id":"double-a","when":{{"skus":["a"]}},"effect":{{"multiplier":"2"}}}},
+              {{"id":"bonus","when":{{"min_order_total":"{}"}},"effect":{{"points_per_order":"{}"}}}}]}}}}"#,
+        ["0.1", "0.37", "1", "2.5"][*rate],
+        ["10", "100", "250"][*minimum],
+        ["7", "30", "301"][*bonus],
+    );
+    let prices = ["3.33", "8.34", "25", "99.99", "150"];
+    let lines: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(at, (qty, price))| {
+            format!(r#"{{"sku":"{}","qty":"{qty}","unit_price":"{}"}}"#, SKUS[at], prices[*price])
+        })
+        .collect();
+    let purchase = format!(
+        r#"{{"type":"purchase","member":"m","at":"2026-03-01T10:00:00Z","order":"o","lines":[{}]}}"#,
+        lines.join(",")
+    );
+    (program, purchase)
+}
+
+/// A return of `units` of each line (lines with none left out), if it returns anything.
+fn return_of(units: &[u32]) -> Option<String> {
+    let lines: Vec<String> = units
+        .iter()
+        .enumerate()
+        .filter(|(_, units)| **units > 0)
+        .map(|(at, units)| format!(r#"{{"sku":"{}","qty":"{units}"}}"#, SKUS[at]))
+        .collect();
+    (!lines.is_empty()).then(|| {
+        format!(
+            r#"{{"type":"return","member":"m","at":"2026-03-02T10:00:00Z","order":"o","lines":[{}]}}"#,
+            lines.join(",")
+        )
+    })
+}
+
+/// The member's points and each line's clawed-back total after the purchase and `returns`.
+fn after_returns(program: &str, purchase: &str, returns: &[Vec<u32>]) -> (Decimal, Vec<Decimal>) {
+    let mut shop = common::Shop::new(program);
+    shop.apply(purchase);
+    for units in returns {
+        if let Some(event) = return_of(units) {
+            shop.apply(&event);
+        }
+    }
+    let state = shop.state("m");
+    let receipt = state.orders().next().expect("the order");
+    let clawed_by_line = (0..receipt.lines.len() as u32)
+        .map(|line| {
+            receipt.earnings.iter().filter(|earning| earning.line == line).map(|earning| earning.clawed_back).sum()
+        })
+        .collect();
+    (state.points().available.value(), clawed_by_line)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// However a return is split, the member keeps what one return would leave, line by line,
+    /// even where a piece takes the kept order below a bonus's minimum.
+    #[test]
+    fn how_a_return_is_split_does_not_change_what_the_member_keeps(
+        case in (0..4_usize, any::<bool>(), 0..3_usize, 0..3_usize, 0..3_u32,
+                 proptest::collection::vec((1_u32..6, 0..5_usize), 1..=3)),
+        plan_seed in split_plans(3),
+    ) {
+        let (program, purchase) = split_case_events(&case);
+        let lines = &case.5;
+        // Each line's pieces, cut so that together they return at most what was bought.
+        let mut pieces = vec![vec![0_u32; lines.len()]; 3];
+        for (line, (qty, _)) in lines.iter().enumerate() {
+            let mut left = *qty;
+            for (piece, units) in plan_seed[line].iter().enumerate() {
+                pieces[piece][line] = (*units).min(left);
+                left -= pieces[piece][line];
+            }
+        }
+        let whole: Vec<u32> = (0..lines.len()).map(|line| pieces.iter().map(|piece| piece[line]).sum()).collect();
+        let in_one = after_returns(&program, &purchase, &[whole]);
+        let in_pieces = after_returns(&program, &purchase, &pieces);
+        prop_assert_eq!(in_one, in_pieces);
+    }
+}

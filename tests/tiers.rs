@@ -553,3 +553,33 @@ fn a_return_that_makes_a_later_order_reach_the_level_takes_back_what_the_level_g
     assert!(tier_changes(&back.notices).is_empty(), "the level held is the same");
     assert_eq!(shop.available("deniz"), decimal("1300"), "the chair's 300 and o-3's 200 at silver come back");
 }
+
+#[test]
+fn a_return_split_in_two_keeps_what_one_return_keeps_when_a_later_return_takes_the_tier_away() {
+    let silver_shop = || {
+        Shop::new(
+            r#"{"id":"p","currency":"TRY","owner":"shop",
+                "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}}]},
+                "tiers":{"metric":"net_spend","window":"lifetime",
+                         "levels":[{"id":"blue","threshold":"0"},
+                                   {"id":"silver","threshold":"1000","benefits":{"earn_multiplier":"1.3"}}]}}"#,
+        )
+    };
+    let mut kept = Vec::new();
+    for pieces in [vec!["2"], vec!["1", "1"]] {
+        let mut shop = silver_shop();
+        shop.buy("deniz", "2026-03-01", "o-1", "sofa", "1000");
+        // Three cushions at silver: 45 points and 13 more for the level.
+        shop.apply(
+            r#"{"type":"purchase","member":"deniz","at":"2026-03-02T10:00:00Z","order":"o-2",
+                "lines":[{"sku":"cushion","qty":"3","unit_price":"150"}]}"#,
+        );
+        for qty in pieces {
+            shop.give_back("deniz", "2026-03-03", "o-2", "cushion", qty);
+        }
+        let revised = shop.give_back("deniz", "2026-03-04", "o-1", "sofa", "1");
+        assert_eq!(revised.revised.len(), 1, "the cushions no longer count as bought at silver");
+        kept.push(shop.available("deniz"));
+    }
+    assert_eq!(kept, vec![decimal("15"), decimal("15")], "the cushion kept keeps a third of 45, either way");
+}

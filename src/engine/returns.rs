@@ -190,31 +190,71 @@ fn line_targets(
     let mut by_funder: Vec<(FunderId, Decimal)> = Vec::new();
     for earnings in all_earnings.chunk_by_mut(|left, right| left.line == right.line) {
         let line = &lines[earnings[0].line as usize];
-        let revoked = |earning: &Earning| earning.revoked(kept_total, tier);
-        let mut deltas: Vec<Decimal> = earnings.iter().map(|earning| earning.points - earning.clawed_back).collect();
-        let (earned, clawed) = earnings
-            .iter()
-            .filter(|earning| !revoked(earning))
-            .fold((Decimal::ZERO, Decimal::ZERO), |(earned, clawed), earning| {
-                (earned + earning.points, clawed + earning.clawed_back)
-            });
-        let returned_points = checked(earned.checked_mul(line.returned_qty))?;
-        let target = ceiling_to(checked(returned_points.checked_div(line.qty))?, decimal_places).min(earned);
-        let mut spread: Vec<Decimal> = earnings
-            .iter()
-            .zip(&deltas)
-            .map(|(earning, left)| if revoked(earning) { Decimal::ZERO } else { *left })
-            .collect();
-        checked(split_exact((target - clawed).max(Decimal::ZERO), &mut spread, decimal_places, |left| left))?;
-        for ((earning, delta), share) in earnings.iter_mut().zip(&mut deltas).zip(spread) {
-            if !revoked(earning) {
-                *delta = share;
-            }
-            earning.clawed_back += *delta;
-            add_to_funder(&mut by_funder, &earning.funder, *delta);
+        let revoked: Vec<bool> = earnings.iter().map(|earning| earning.revoked(kept_total, tier)).collect();
+        let deltas = line_deltas(line, earnings, &revoked, decimal_places)?;
+        for (earning, delta) in earnings.iter_mut().zip(deltas) {
+            earning.clawed_back += delta;
+            add_to_funder(&mut by_funder, &earning.funder, delta);
         }
     }
     Ok(by_funder)
+}
+
+/// What this return claws back from each of one line's earnings: a revoked earning, all it has
+/// left; the others together, what takes them to their cumulative target, spread in
+/// proportion to what each has left. Where they are past it, because earlier returns spread
+/// their targets over earnings revoked since, they give the difference back (see
+/// [`give_back_excess`]), so the line ends where one return would have taken it.
+fn line_deltas(
+    line: &ReceiptLine,
+    earnings: &[Earning],
+    revoked: &[bool],
+    decimal_places: u32,
+) -> Result<Vec<Decimal>, EvalError> {
+    let left = |earning: &Earning| earning.points - earning.clawed_back;
+    let standing = |amount: &dyn Fn(&Earning) -> Decimal| -> Vec<Decimal> {
+        let amount_if_standing =
+            |(earning, revoked): (&Earning, &bool)| if *revoked { Decimal::ZERO } else { amount(earning) };
+        earnings.iter().zip(revoked).map(amount_if_standing).collect()
+    };
+    let earned: Decimal = standing(&|earning| earning.points).into_iter().sum();
+    let clawed: Decimal = standing(&|earning| earning.clawed_back).into_iter().sum();
+    let returned_points = checked(earned.checked_mul(line.returned_qty))?;
+    let target = ceiling_to(checked(returned_points.checked_div(line.qty))?, decimal_places).min(earned);
+    let mut deltas = standing(&left);
+    if target >= clawed {
+        checked(split_exact(target - clawed, &mut deltas, decimal_places, |left| left))?;
+    } else {
+        deltas.fill(Decimal::ZERO);
+    }
+    for ((delta, earning), revoked) in deltas.iter_mut().zip(earnings).zip(revoked) {
+        if *revoked {
+            *delta = left(earning);
+        }
+    }
+    if target < clawed {
+        give_back_excess(earnings, revoked, &mut deltas, clawed - target);
+    }
+    Ok(deltas)
+}
+
+/// Gives `excess` back from the line's standing earnings, in the receipt's order, each at most
+/// what it clawed back and what its funder's revoked earnings on the line claw back in this
+/// return: so no funder is owed points back, and the line's net clawback is what one return
+/// would take (the revoked earnings have at least `excess` left between them, since earlier
+/// returns spread over them what they took from these).
+fn give_back_excess(earnings: &[Earning], revoked: &[bool], deltas: &mut [Decimal], mut excess: Decimal) {
+    for at in 0..earnings.len() {
+        if revoked[at] || excess.is_zero() {
+            continue;
+        }
+        let funder = &earnings[at].funder;
+        let room: Decimal =
+            (0..earnings.len()).filter(|other| earnings[*other].funder == *funder).map(|other| deltas[other]).sum();
+        let given = excess.min(earnings[at].clawed_back).min(room.max(Decimal::ZERO));
+        deltas[at] -= given;
+        excess -= given;
+    }
 }
 
 /// The value of the eligible units the member keeps, for order minimums.

@@ -121,7 +121,8 @@ pub struct Earning {
     /// Points earned.
     #[serde(with = "stored_amount")]
     pub points: Decimal,
-    /// Points clawed back so far.
+    /// Points clawed back so far. A return that revokes another earning of the line may lower
+    /// it by the unit of rounding this one took while the other stood.
     #[serde(with = "stored_amount")]
     pub clawed_back: Decimal,
     /// The rule's order minimum when it earned: if returns take the kept order below it, the

@@ -119,10 +119,15 @@ fn run() -> Result<bool, String> {
     let replay_time = replay_started.elapsed();
 
     let members: HashSet<&MemberId> = rows.iter().map(|row| &row.customer).collect();
+    let buyers: HashSet<&MemberId> =
+        rows.iter().filter(|row| row.dollars > Decimal::ZERO).map(|row| &row.customer).collect();
     let sales: Decimal = rows.iter().map(|row| row.dollars).sum();
     println!("CDNOW replay of {data_path}\nwith program {} ({program_path})\n", program.id);
-    let (rows_read, sales, members) = (thousands(rows.len()), dollars(sales), thousands(members.len()));
-    println!("rows             {rows_read:>10}  {sales} in sales, {members} members");
+    let (rows_read, sales, members, buyers) =
+        (thousands(rows.len()), dollars(sales), thousands(members.len()), thousands(buyers.len()));
+    println!(
+        "rows             {rows_read:>10}  {sales} in sales, {members} members ({buyers} with a purchase over $0)"
+    );
     let events = print_report(&tally, &program, closing);
     print_mechanics(&tally, &ledger, closing)?;
     println!("parse            {:>10}  reading the file, building the events", seconds(parse_time));

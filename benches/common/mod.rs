@@ -736,7 +736,8 @@ pub fn cdnow_return(index: usize, row: &CdnowRow, units: Decimal, days_later: u6
     ))
 }
 
-/// One order in this many comes back in the replay, as in `examples/replay.rs`.
+/// One order in this many comes back in the replay: the rate of `examples/replay.rs`, though not
+/// its choice of orders or units (here one unit of every twentieth order).
 pub const CDNOW_RETURN_ONE_IN: usize = 20;
 
 /// What a replayed event does with its row: buys it, or returns units of it.

@@ -212,16 +212,13 @@ fn line_deltas(
     decimal_places: u32,
 ) -> Result<Vec<Decimal>, EvalError> {
     let left = |earning: &Earning| earning.points - earning.clawed_back;
-    let standing = |amount: &dyn Fn(&Earning) -> Decimal| -> Vec<Decimal> {
-        let amount_if_standing =
-            |(earning, revoked): (&Earning, &bool)| if *revoked { Decimal::ZERO } else { amount(earning) };
-        earnings.iter().zip(revoked).map(amount_if_standing).collect()
-    };
-    let earned: Decimal = standing(&|earning| earning.points).into_iter().sum();
-    let clawed: Decimal = standing(&|earning| earning.clawed_back).into_iter().sum();
+    let standing = || earnings.iter().zip(revoked).filter(|(_, revoked)| !**revoked).map(|(earning, _)| earning);
+    let earned: Decimal = standing().map(|earning| earning.points).sum();
+    let clawed: Decimal = standing().map(|earning| earning.clawed_back).sum();
     let returned_points = checked(earned.checked_mul(line.returned_qty))?;
     let target = ceiling_to(checked(returned_points.checked_div(line.qty))?, decimal_places).min(earned);
-    let mut deltas = standing(&left);
+    let standing_left = |(earning, revoked): (&Earning, &bool)| if *revoked { Decimal::ZERO } else { left(earning) };
+    let mut deltas: Vec<Decimal> = earnings.iter().zip(revoked).map(standing_left).collect();
     if target >= clawed {
         checked(split_exact(target - clawed, &mut deltas, decimal_places, |left| left))?;
     } else {

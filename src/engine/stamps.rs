@@ -154,6 +154,9 @@ fn issue(
 /// costs a reward. Stamps a full card already used come back by revoking that card's latest
 /// unused reward; with none left, the count goes negative.
 pub(crate) fn take_back(draft: &mut Draft<'_>, receipt: &mut Receipt) -> Result<(), EvalError> {
+    if receipt.stamps.is_empty() {
+        return Ok(());
+    }
     let kept_total = returns::kept_eligible_total(receipt)?;
     let Receipt { lines, stamps, .. } = receipt;
     // By card: the stamps the order lost, and those taken back before and after this return.

@@ -47,7 +47,8 @@ fn a_member_is_upgraded_by_the_order_that_reaches_the_threshold_and_earns_more_f
     let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
     let first = shop.buy("deniz", "2026-02-01", "o-1", "chair", "800");
     assert!(tier_changes(&first.notices).is_empty());
-    assert_eq!(tier(&mut shop, "deniz", "2026-02-02").level.as_str(), "blue");
+    let blue = tier(&mut shop, "deniz", "2026-02-02");
+    assert_eq!((blue.level.as_str(), blue.next_review), ("blue", None), "the lowest level can't go down");
 
     let second = shop.buy("deniz", "2026-03-01", "o-2", "table", "400");
     assert_eq!(tier_changes(&second.notices), change("blue", "silver", TierChangeReason::Upgrade));
@@ -503,6 +504,28 @@ fn a_tier_can_be_read_and_reviewed_at_the_last_instant_a_date_holds() {
     shop.apply(r#"{"type":"tick","member":"m","at":"+262142-12-31T23:59:59.999999999Z"}"#);
     let reviewed = shop.state("m");
     assert_eq!(reviewed.tier().unwrap().current.level, 0, "no spend in the day before: back to blue");
+}
+
+#[test]
+fn a_grace_period_that_would_end_past_the_calendar_never_ends() {
+    let mut shop = Shop::new(
+        r#"{"id":"p","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "tiers":{"metric":"net_spend","window":{"calendar":"year"},"grace_days":36525,
+              "levels":[{"id":"blue","threshold":"0"},{"id":"gold","threshold":"1"}]}}"#,
+    );
+    shop.apply(
+        r#"{"type":"purchase","member":"m","at":"+262100-06-01T00:00:00Z","order":"o-1",
+            "lines":[{"sku":"a","qty":"1","unit_price":"10"}]}"#,
+    );
+    // The review at the end of +262101 finds no spend; its grace would end a century later.
+    shop.apply(r#"{"type":"tick","member":"m","at":"+262102-01-01T00:00:00Z"}"#);
+    shop.apply(
+        r#"{"type":"purchase","member":"m","at":"+262102-02-01T00:00:00Z","order":"o-2",
+            "lines":[{"sku":"a","qty":"1","unit_price":"10"}]}"#,
+    );
+    let tier = shop.state("m").tier().unwrap().current.clone();
+    assert_eq!((tier.level, tier.downgrade), (1, None), "gold, with no downgrade waiting");
 }
 
 #[test]

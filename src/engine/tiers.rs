@@ -134,12 +134,12 @@ impl Ladder<'_> {
         run.at = at;
         if level < held && self.tiers.grace_days > 0 {
             // A downgrade already waiting keeps its date: later reviews never extend the grace.
-            let pending_at = match run.downgrade {
-                Some(pending) => pending.at,
-                None => checked(self.tiers.grace_end(at))?,
-            };
-            let level = run.downgrade.map_or(level, |pending| pending.level.min(level));
-            run.downgrade = Some(PendingDowngrade { at: pending_at, level });
+            // One whose grace would end past the calendar never comes.
+            let pending_at = run.downgrade.map(|pending| pending.at).or_else(|| self.tiers.grace_end(at));
+            if let Some(pending_at) = pending_at {
+                let level = run.downgrade.map_or(level, |pending| pending.level.min(level));
+                run.downgrade = Some(PendingDowngrade { at: pending_at, level });
+            }
         } else if level < held {
             set_level(run, level, at, TierChangeReason::Review, changes);
         } else {
@@ -485,7 +485,8 @@ pub(crate) fn status(ladder: &Ladder<'_>, state: &TierState) -> Result<TierStatu
         metric,
         next_level: next.map(|next| next.id.clone()),
         missing_for_next: next.map(|next| next.threshold - metric),
-        next_review: run.next_review,
+        // A calendar window is reviewed at every period's end, but the lowest level can't go down.
+        next_review: run.next_review.filter(|_| run.level > 0),
         downgrade_at_next_review,
         downgrade_pending: run.downgrade.map(|pending| (levels[pending.level as usize].id.clone(), pending.at)),
     })

@@ -46,7 +46,8 @@ impl Expiry {
     }
 
     /// When points that become available at `available_at` expire. Always later than
-    /// `available_at`; `None` for never (or past the end of the calendar chrono supports).
+    /// `available_at`; `None` for never, and for an expiry at or past the last instant of the
+    /// calendar chrono supports, which could not be told from never.
     /// Inlined, like the engine's entries of mechanics a program may not use: many programs'
     /// points never expire.
     #[inline(always)]
@@ -72,10 +73,29 @@ impl Expiry {
             }
             Expiry::EndOfYear => start_of_day(NaiveDate::from_ymd_opt(local.year() + 1, 1, 1)?, offset)?,
         };
-        Some(expires.with_timezone(&Utc))
+        Some(expires.with_timezone(&Utc)).filter(|expires| *expires < DateTime::<Utc>::MAX_UTC)
     }
 }
 
 fn start_of_day(date: NaiveDate, offset: FixedOffset) -> Option<DateTime<FixedOffset>> {
     offset.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).single()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expiry_at_the_calendars_last_instant_is_never() {
+        let last = DateTime::<Utc>::MAX_UTC;
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let day_before = last - chrono::TimeDelta::days(1);
+        assert_eq!(Expiry::AfterDays(1).expires_at(day_before, utc), None);
+        let nanosecond_more = day_before - chrono::TimeDelta::nanoseconds(1);
+        assert_eq!(
+            Expiry::AfterDays(1).expires_at(nanosecond_more, utc),
+            Some(last - chrono::TimeDelta::nanoseconds(1))
+        );
+        assert_eq!(Expiry::EndOfYear.expires_at(day_before, utc), None, "past the calendar");
+    }
 }

@@ -97,6 +97,7 @@ fn spending_more_than_available_or_above_the_cap_is_refused() {
     assert!(matches!(zero, EvalError::InvalidPoints { .. }));
     let fraction = refused(&mut shop, r#"{"type":"redeem","member":"m","at":"2026-03-02T10:00:00Z","points":"1.5"}"#);
     assert!(matches!(fraction, EvalError::InvalidPoints { .. }), "the program counts whole points");
+    assert!(fraction.to_string().contains("no finer than the program's points"), "{fraction}");
     let capped = refused(
         &mut shop,
         r#"{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2",

@@ -235,6 +235,18 @@ fn a_rolling_window_reviews_the_level_when_its_term_ends() {
 }
 
 #[test]
+fn a_rolling_window_level_reached_by_one_order_holds_for_two_windows() {
+    let mut shop = furniture_shop(r#"{"rolling_days":90}"#, "to_qualified", 0);
+    shop.buy("deniz", "2026-01-10", "desk", "desk", "1200");
+
+    // The first review, 90 days on, judges a window that starts with the desk.
+    let first = shop.tick("deniz", "2026-04-11");
+    assert!(tier_changes(&first.notices).is_empty(), "the window ending at the review holds the desk");
+    let second = shop.tick("deniz", "2026-07-10");
+    assert_eq!(tier_changes(&second.notices), change("silver", "blue", TierChangeReason::Review));
+}
+
+#[test]
 fn rules_can_reward_one_tier_only() {
     let mut shop = furniture_shop(r#""lifetime""#, "one_level", 0);
     let blue = shop.apply(

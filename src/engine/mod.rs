@@ -286,7 +286,9 @@ impl Engine {
     /// The most points the member can put toward an order worth `order_value` at `at`, as a
     /// checkout page would offer: zero when the program has no redemption or the member is
     /// below its minimum balance, else the smaller of the available points and the program's
-    /// cap on the order.
+    /// cap on the order. `order_value` is what the purchase's cap is taken of: the sum over
+    /// all its lines (excluded ones too) of quantity times unit price, less the line's
+    /// discount; offered on another value, the points may be above the purchase's cap.
     ///
     /// # Errors
     ///
@@ -481,8 +483,11 @@ pub enum EvalError {
         /// Units bought and not yet returned.
         returnable: Decimal,
     },
-    /// A points amount that is zero (where it must be positive) or negative.
-    #[error("{points} points: the amount must be positive")]
+    /// A points amount that is zero (where it must be positive) or negative, or finer than the
+    /// program's points (more decimal places than its rounding keeps).
+    #[error(
+        "{points} points: the amount must be positive and no finer than the program's points (its rounding's places)"
+    )]
     InvalidPoints {
         /// The amount given.
         points: Points,

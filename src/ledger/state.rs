@@ -269,9 +269,16 @@ impl MemberState {
     /// Applies an outcome that [`Engine::evaluate`](crate::Engine::evaluate) produced for this
     /// state. Applying anything else is a bug in the caller.
     ///
+    /// Apply each outcome once, to the state it was evaluated against: the state can't tell an
+    /// outcome applied a second time at the same instant from a new one. A [`Ledger`](crate::Ledger)
+    /// does this for you; a host that evaluates and stores by itself commits the outcome and
+    /// the next state together, once (see [`Store::commit`](crate::Store::commit)).
+    ///
     /// # Panics
     ///
-    /// If the outcome is for another member, or is older than the last event applied.
+    /// If the outcome is for another member, or is older than the last event applied; and, as a
+    /// bug's symptom rather than a promise, for some outcomes applied to a state other than the
+    /// one they were evaluated against (a lot opened twice, a lot drained below zero).
     pub fn apply(&mut self, outcome: &Outcome) {
         assert_eq!(outcome.member, self.member, "an outcome for another member");
         assert!(self.last_event_at.is_none_or(|last| last <= outcome.at), "an outcome older than the state");

@@ -356,14 +356,6 @@ impl Rounding {
     }
 }
 
-/// Rounds a sum of shares of lines (a line's value times some of its units, over its units)
-/// to [`MAX_DECIMAL_PLACES`], half to even. A share that does not terminate is cut at a
-/// decimal's 28 digits, so three thirds of a 25.00 line add up to 24.999…9; rounded to the
-/// places of any amount the sum is compared with or rounded to, they are 25 again.
-pub(crate) fn round_sum_of_shares(sum: Decimal) -> Decimal {
-    sum.round_dp_with_strategy(MAX_DECIMAL_PLACES, RoundingStrategy::MidpointNearestEven)
-}
-
 /// Rounds down to `decimal_places`.
 pub(crate) fn floor_to(value: Decimal, decimal_places: u32) -> Decimal {
     value.round_dp_with_strategy(decimal_places, RoundingStrategy::ToNegativeInfinity)

@@ -455,6 +455,71 @@ fn thirds_of_three_lines_refund_what_the_lines_are_worth() {
 }
 
 #[test]
+fn a_return_split_in_two_keeps_what_one_return_keeps_when_the_bonus_it_breaks_has_its_own_funder() {
+    let kept = |returns: &[&str]| {
+        let mut shop = Shop::new(
+            r#"{"id":"p","currency":"EUR","owner":"shop","rounding":{"mode":"floor","decimal_places":2},
+                "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}},
+                  {"id":"double-a","when":{"skus":["a"]},"effect":{"multiplier":"2"}},
+                  {"id":"bonus","when":{"min_order_total":"100"},"effect":{"points_per_order":"30"},
+                   "funded_by":{"brand":"1"}}]}}"#,
+        );
+        shop.apply(
+            r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
+                "lines":[{"sku":"a","qty":"4","unit_price":"3.33"},{"sku":"b","qty":"4","unit_price":"150"}]}"#,
+        );
+        for lines in returns {
+            shop.apply(&format!(
+                r#"{{"type":"return","member":"ece","at":"2026-06-02T10:00:00Z","order":"o-1","lines":[{lines}]}}"#
+            ));
+        }
+        shop.available("ece")
+    };
+    let in_one = kept(&[r#"{"sku":"a","qty":"2"},{"sku":"b","qty":"4"}"#]);
+    let in_two = kept(&[r#"{"sku":"a","qty":"2"},{"sku":"b","qty":"3"}"#, r#"{"sku":"b","qty":"1"}"#]);
+    assert_eq!((in_one, in_two), (decimal("1.33"), decimal("1.33")), "half of a's 2.66 base points, either way");
+}
+
+/// Half a unit at 49.9999999999 is worth 24.99999999995, exactly: below a minimum of 25.
+#[test]
+fn a_kept_order_a_hair_below_the_minimum_loses_the_bonus() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"EUR","owner":"market",
+            "earn":{"rules":[{"id":"spend-25","when":{"min_order_total":"25"},"effect":{"points_per_order":"30"}}]}}"#,
+    );
+    shop.apply(
+        r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"a","qty":"0.5","unit_price":"49.9999999999"},{"sku":"b","qty":"1","unit_price":"10"}]}"#,
+    );
+    assert_eq!(shop.available("ece"), decimal("30"));
+    shop.give_back("ece", "2026-06-02", "o-1", "b", "1");
+    assert!(shop.available("ece").is_zero(), "the half kept is worth less than 25");
+}
+
+/// Thirty lines of 10^17 (3 units each), of which the member keeps a unit each: exactly 10^18.
+#[test]
+fn thirds_of_thirty_lines_near_the_largest_amount_meet_a_minimum_they_add_up_to() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"EUR","owner":"market",
+            "earn":{"rules":[{"id":"big","when":{"min_order_total":"1000000000000000000"},"effect":{"points_per_order":"300"}}]}}"#,
+    );
+    let line = |at: usize, what: &str| format!(r#"{{"sku":"s{at}",{what}}}"#);
+    let bought: Vec<String> = (0..30)
+        .map(|at| line(at, r#""qty":"3","unit_price":"33333333333333333.3333333334","discount":"0.0000000002""#))
+        .collect();
+    shop.apply(&format!(
+        r#"{{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1","lines":[{}]}}"#,
+        bought.join(",")
+    ));
+    let returned: Vec<String> = (0..30).map(|at| line(at, r#""qty":"2""#)).collect();
+    shop.apply(&format!(
+        r#"{{"type":"return","member":"ece","at":"2026-06-02T10:00:00Z","order":"o-1","lines":[{}]}}"#,
+        returned.join(",")
+    ));
+    assert_eq!(shop.available("ece"), decimal("90"), "each line keeps a third of its 10, rounded down");
+}
+
+#[test]
 fn an_order_below_the_threshold_earns_no_bonus() {
     let mut shop = Shop::new(
         r#"{"id":"market","currency":"TRY","owner":"market",

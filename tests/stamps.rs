@@ -5,7 +5,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{Shop, decimal};
-use loyalty_engine::{Account, Asset, EvalError, LedgerError, Notice, Outcome, RewardStatus, StampProgress, Tag};
+use loyalty_engine::{
+    Account, Asset, EvalError, LedgerError, MemberState, Notice, Outcome, RewardStatus, StampProgress, Tag,
+};
 use rust_decimal::Decimal;
 
 /// A café: one stamp per coffee, six fill the card, the reward is a coffee up to 4.50; and a
@@ -132,6 +134,39 @@ fn returning_a_unit_of_another_line_than_the_surplus_takes_the_lost_stamp_back_a
     assert!(strict.state("lea").balance(&Account::Expired, coffee).is_zero(), "the lost stamp went back");
     let now = progress(&mut strict, "lea", "coffee");
     assert_eq!((now.stamps, now.unused_rewards), (decimal("0"), 1));
+}
+
+/// Lea's state as the engine stored it before lost stamps moved to the lines returned: of an
+/// order of 2 flat-whites and 5 espressos (7 stamps, the espressos' last one lost to the full
+/// card), one flat-white came back and took a held stamp, revoking the reward.
+const STORED_WITH_LOST_STAMPS_PER_LINE: &str = r#"{"member":"lea","last_event_at":"2026-03-02T08:00:00Z",
+  "enrollment":null,"balances":[{"account":"available","asset":"stamps:coffee","amount":"5"},
+  {"account":"funder:cafe","asset":"stamps:coffee","amount":"-6"},{"account":"redeemed","asset":"stamps:coffee","amount":"0"},
+  {"account":"expired","asset":"stamps:coffee","amount":"1"}],"lots":[],
+  "orders":[{"order":"o-1","at":"2026-03-01T08:00:00Z",
+    "lines":[{"sku":"flat-white","qty":"2","returned_qty":"1","value":"7.60","eligible":true},
+             {"sku":"espresso","qty":"5","returned_qty":"0","value":"12.50","eligible":true}],
+    "earnings":[],"first_lot":0,"lot_count":0,
+    "stamps":[{"line":0,"card":"coffee","stamps":2,"taken_back":1},{"line":1,"card":"coffee","stamps":5,"taken_back":0,"lost":1}]}],
+  "next_lot":0,"rewards":[{"id":"r-1","card":"coffee","kind":{"free_item":{"max_value":"4.50"}},"funded_by":{"cafe":"1"},
+    "issued_at":"2026-03-01T08:00:00Z","order":"o-1","status":"revoked","closed_by":"r1","closed_at":"2026-03-02T08:00:00Z"}]}"#;
+
+#[test]
+fn an_order_stored_with_lost_stamps_per_line_returns_to_nothing() {
+    let engine = cafe(false).ledger.engine().clone();
+    let mut state: MemberState = serde_json::from_str(STORED_WITH_LOST_STAMPS_PER_LINE).unwrap();
+    for (id, sku, qty) in [("r-2", "flat-white", 1), ("r-3", "espresso", 5)] {
+        let json = format!(
+            r#"{{"type":"return","id":"{id}","member":"lea","at":"2026-03-03T08:00:00Z","order":"o-1",
+                "lines":[{{"sku":"{sku}","qty":"{qty}"}}]}}"#
+        );
+        let outcome = engine.evaluate(&state, &common::event(&json)).unwrap();
+        state.apply(&outcome);
+    }
+    let coffee = Asset::Stamps(Tag::new("coffee").unwrap());
+    assert!(state.balance(&Account::Expired, coffee).is_zero(), "the lost stamp went back");
+    let now = engine.stamp_cards(&state).remove(0);
+    assert_eq!((now.stamps, now.unused_rewards), (decimal("0"), 0), "nothing held, nothing owed");
 }
 
 #[test]

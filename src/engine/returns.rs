@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::amount::{Money, Points, ceiling_to, floor_to, round_sum_of_shares, split_exact};
+use crate::amount::{Money, Points, ceiling_to, floor_to, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::purchase::check_line_count;
 use crate::engine::{EvalError, check_decimal, checked, redeem, stamps, tiers};
@@ -32,7 +32,8 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     draft.settle()?;
     let program = &draft.program.program;
     let (point_places, money_places) = (program.rounding.decimal_places, program.money_decimal_places);
-    let [points_back, cashback_back] = claw_back_targets(&mut receipt, point_places, money_places)?;
+    let kept_total = kept_eligible_total(&receipt)?;
+    let [points_back, cashback_back] = claw_back_targets(&mut receipt, kept_total, point_places, money_places)?;
     let [points_refund, cashback_refund] = match receipt.payment.as_deref_mut() {
         Some(payment) => [
             refund_targets(&receipt.lines, &mut payment.lines, point_places, |share| {
@@ -54,7 +55,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, event: &Return) -> Result<(), Eval
     };
     claw_back(draft, &mut receipt, &Asset::Points, points_back, refund_due)?;
     claw_back(draft, &mut receipt, &Asset::Cashback, cashback_back, refund_due)?;
-    stamps::take_back(draft, &mut receipt)?;
+    stamps::take_back(draft, &mut receipt, kept_total)?;
     for (order, tier) in tiers::record_order(draft, &receipt)? {
         revise_tier(draft, &order, tier)?;
     }
@@ -103,7 +104,8 @@ fn revise_tier(draft: &mut Draft<'_>, order: &OrderId, tier: Tag) -> Result<(), 
     receipt.tier = Some(tier);
     let program = &draft.program.program;
     let (point_places, money_places) = (program.rounding.decimal_places, program.money_decimal_places);
-    let [points_back, cashback_back] = claw_back_targets(&mut receipt, point_places, money_places)?;
+    let kept_total = kept_eligible_total(&receipt)?;
+    let [points_back, cashback_back] = claw_back_targets(&mut receipt, kept_total, point_places, money_places)?;
     claw_back(draft, &mut receipt, &Asset::Points, points_back, Decimal::ZERO)?;
     claw_back(draft, &mut receipt, &Asset::Cashback, cashback_back, Decimal::ZERO)?;
     draft.outcome.revised.push(Arc::new(receipt));
@@ -167,13 +169,13 @@ fn lines_to_return(receipt: &Receipt, line: &ReturnLine) -> Result<Vec<usize>, E
 /// proportion to what each has left, so they reach their totals together and never overshoot.
 /// An earning whose rule's order minimum the kept order no longer meets, or that needed a tier
 /// level the order no longer counts as placed at, goes back whole. Points are counted at
-/// `point_places`, cashback at `money_places`.
+/// `point_places`, cashback at `money_places`; the kept order is worth `kept_total`.
 fn claw_back_targets(
     receipt: &mut Receipt,
+    kept_total: Decimal,
     point_places: u32,
     money_places: u32,
 ) -> Result<[Vec<(FunderId, Decimal)>; 2], EvalError> {
-    let kept_total = kept_eligible_total(receipt)?;
     let Receipt { lines, earnings, cashback, tier, .. } = receipt;
     let points = line_targets(lines, earnings, tier.as_ref(), kept_total, point_places)?;
     Ok([points, line_targets(lines, cashback, tier.as_ref(), kept_total, money_places)?])
@@ -203,8 +205,8 @@ fn line_targets(
 /// What this return claws back from each of one line's earnings: a revoked earning, all it has
 /// left; the others together, what takes them to their cumulative target, spread in
 /// proportion to what each has left. Where they are past it, because earlier returns spread
-/// their targets over earnings revoked since, they give the difference back (see
-/// [`give_back_excess`]), so the line ends where one return would have taken it.
+/// their targets over earnings revoked since, they give the difference back
+/// ([`give_back_excess`]), so the line ends where one return would have taken it.
 fn line_deltas(
     line: &ReceiptLine,
     earnings: &[Earning],
@@ -219,32 +221,31 @@ fn line_deltas(
     let target = ceiling_to(checked(returned_points.checked_div(line.qty))?, decimal_places).min(earned);
     let standing_left = |(earning, revoked): (&Earning, &bool)| if *revoked { Decimal::ZERO } else { left(earning) };
     let mut deltas: Vec<Decimal> = earnings.iter().zip(revoked).map(standing_left).collect();
-    if target >= clawed {
+    let excess = if target >= clawed {
         checked(split_exact(target - clawed, &mut deltas, decimal_places, |left| left))?;
+        Decimal::ZERO
     } else {
         deltas.fill(Decimal::ZERO);
-    }
+        clawed - target
+    };
     for ((delta, earning), revoked) in deltas.iter_mut().zip(earnings).zip(revoked) {
         if *revoked {
             *delta = left(earning);
         }
     }
-    if target < clawed {
-        give_back_excess(earnings, revoked, &mut deltas, clawed - target);
-    }
+    give_back_excess(earnings, revoked, &mut deltas, excess);
     Ok(deltas)
 }
 
 /// Gives `excess` back from the line's standing earnings, in the receipt's order, each at most
 /// what it clawed back and what its funder's revoked earnings on the line claw back in this
-/// return: so no funder is owed points back, and the line's net clawback is what one return
-/// would take (the revoked earnings have at least `excess` left between them, since earlier
-/// returns spread over them what they took from these).
+/// return, so that no funder is owed points back. What is left, standing earnings of other
+/// funders keep; the revoked earnings take that much less now instead, so the line's net
+/// clawback is still what one return would take (they have at least `excess` left between
+/// them, since earlier returns spread over them what they took from the standing ones), and
+/// give it back with the line's last units.
 fn give_back_excess(earnings: &[Earning], revoked: &[bool], deltas: &mut [Decimal], mut excess: Decimal) {
-    for at in 0..earnings.len() {
-        if revoked[at] || excess.is_zero() {
-            continue;
-        }
+    for at in (0..earnings.len()).filter(|at| !revoked[*at]) {
         let funder = &earnings[at].funder;
         let room: Decimal =
             (0..earnings.len()).filter(|other| earnings[*other].funder == *funder).map(|other| deltas[other]).sum();
@@ -252,24 +253,44 @@ fn give_back_excess(earnings: &[Earning], revoked: &[bool], deltas: &mut [Decima
         deltas[at] -= given;
         excess -= given;
     }
+    for at in (0..earnings.len()).filter(|at| revoked[*at]) {
+        let deferred = excess.min(deltas[at]);
+        deltas[at] -= deferred;
+        excess -= deferred;
+    }
 }
 
 /// The value of the eligible units the member keeps, for order minimums.
-pub(super) fn kept_eligible_total(receipt: &Receipt) -> Result<Decimal, EvalError> {
+fn kept_eligible_total(receipt: &Receipt) -> Result<Decimal, EvalError> {
     let eligible = receipt.lines.iter().filter(|line| line.eligible);
     value_of_units(eligible.map(|line| (line, line.qty - line.returned_qty)))
 }
 
 /// What some units of each line are worth (the line's value times the units, over its units),
-/// summed, and rounded as [`round_sum_of_shares`] says, so that shares of lines that add up to
-/// whole lines are worth what the lines are.
+/// summed. A share that does not terminate is cut at a decimal's 28 digits, so three thirds of a
+/// 25.00 line add up to 24.999…9: a sum with such shares drops the digits the cuts may have
+/// made wrong ([`without_doubtful_digits`]), and shares that add up to whole lines are worth
+/// what the lines are.
 fn value_of_units<'a>(lines: impl Iterator<Item = (&'a ReceiptLine, Decimal)>) -> Result<Decimal, EvalError> {
-    let mut total = Decimal::ZERO;
+    let (mut total, mut shares, mut cut) = (Decimal::ZERO, 0_u32, false);
     for (line, units) in lines {
-        let share = checked(checked(line.value.value().checked_mul(units))?.checked_div(line.qty))?;
+        let value = checked(line.value.value().checked_mul(units))?;
+        let share = checked(value.checked_div(line.qty))?;
+        // A quotient that does not terminate fills a decimal's precision (one that does and
+        // still fills it loses no more than its doubtful digits).
+        cut |= share.mantissa().unsigned_abs() >= 10_u128.pow(27);
         total = checked(total.checked_add(share))?;
+        shares += 1;
     }
-    Ok(round_sum_of_shares(total))
+    Ok(if cut { without_doubtful_digits(total, shares) } else { total })
+}
+
+/// Rounds a sum of `shares` shares, some cut in their last digit, half to even at the last
+/// place that the cuts and the additions (each off by at most a unit of the sum's last place)
+/// leave right.
+fn without_doubtful_digits(sum: Decimal, shares: u32) -> Decimal {
+    let doubtful_digits = (2 * shares).ilog10() + 1;
+    sum.round_dp_with_strategy(sum.scale().saturating_sub(doubtful_digits), RoundingStrategy::MidpointNearestEven)
 }
 
 fn add_to_funder(by_funder: &mut Vec<(FunderId, Decimal)>, funder: &FunderId, points: Decimal) {

@@ -7,7 +7,7 @@ use rust_decimal::prelude::ToPrimitive;
 use crate::amount::{ceiling_to, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::purchase::OrderContext;
-use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked, returns};
+use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked};
 use crate::event::{Purchase, RewardEvent};
 use std::collections::BTreeMap;
 
@@ -149,19 +149,15 @@ fn issue(
 
 /// Takes back the stamps of the units a return brings back: for each line, what its returned
 /// units earned, rounded up, less what earlier returns took; every stamp of a card whose order
-/// minimum the kept order no longer meets. On each card, the order's stamps that a full card left
-/// over and lost come back first, whichever line is returned, so returning the surplus never
-/// costs a reward. Stamps a full card already used come back by revoking that card's latest
-/// unused reward; with none left, the count goes negative.
-pub(crate) fn take_back(draft: &mut Draft<'_>, receipt: &mut Receipt) -> Result<(), EvalError> {
-    if receipt.stamps.is_empty() {
-        return Ok(());
-    }
-    let kept_total = returns::kept_eligible_total(receipt)?;
+/// minimum the kept order (worth `kept_total`) no longer meets. A line's stamps that a full card
+/// left over and lost come back first, and the order's lost stamps move to the lines returned
+/// ([`move_lost_to_returned_lines`]), so returning the surplus never costs a reward. Stamps a
+/// full card already used come back by revoking that card's latest unused reward; with none
+/// left, the count goes negative.
+pub(crate) fn take_back(draft: &mut Draft<'_>, receipt: &mut Receipt, kept_total: Decimal) -> Result<(), EvalError> {
     let Receipt { lines, stamps, .. } = receipt;
-    // By card: the stamps the order lost, and those taken back before and after this return.
-    let mut by_card: Vec<(Tag, [u64; 3])> = Vec::new();
-    for earning in stamps {
+    let mut targets = Vec::with_capacity(stamps.len());
+    for earning in stamps.iter() {
         let line = &lines[earning.line as usize];
         let target = if earning.revoked(kept_total) {
             earning.stamps
@@ -170,27 +166,58 @@ pub(crate) fn take_back(draft: &mut Draft<'_>, receipt: &mut Receipt) -> Result<
             checked(ceiling_to(checked(returned.checked_div(line.qty))?, 0).to_u32())?.min(earning.stamps)
         };
         // Only grows, whatever a stored receipt says was taken back already.
-        let target = target.max(earning.taken_back);
-        let counts = [earning.lost, earning.taken_back, target].map(u64::from);
+        targets.push(target.max(earning.taken_back));
+    }
+    move_lost_to_returned_lines(stamps, &targets);
+    // By card: stamps taken from those the order lost to a full card, and from those held.
+    let mut by_card: Vec<(Tag, u64, u64)> = Vec::new();
+    for (earning, target) in stamps.iter_mut().zip(targets) {
+        // The lost stamps go back first: they never counted towards a reward.
+        let from_lost = u64::from(target.min(earning.lost) - earning.taken_back.min(earning.lost));
+        let delta = u64::from(target - earning.taken_back) - from_lost;
         earning.taken_back = target;
-        match by_card.iter_mut().find(|(card, _)| *card == earning.card) {
-            Some((_, totals)) => totals.iter_mut().zip(counts).for_each(|(total, count)| *total += count),
-            None => by_card.push((earning.card.clone(), counts)),
+        match by_card.iter_mut().find(|(card, _, _)| *card == earning.card) {
+            Some((_, lost, held)) => (*lost, *held) = (*lost + from_lost, *held + delta),
+            None => by_card.push((earning.card.clone(), from_lost, delta)),
         }
     }
     let owner = Account::Funder(draft.program.program.owner.clone());
-    for (card, [lost, before, after]) in by_card {
+    for (card, lost, held) in by_card {
         let asset = Asset::Stamps(card.clone());
-        // The first stamps taken back are the lost ones: they never counted towards a reward.
-        let from_lost = after.min(lost) - before.min(lost);
-        let held = after - before - from_lost;
-        draft.post_in(&asset, Account::Expired, owner.clone(), Decimal::from(from_lost), None)?;
+        draft.post_in(&asset, Account::Expired, owner.clone(), Decimal::from(lost), None)?;
         if held > 0 {
             draft.post_in(&asset, Account::Available, owner.clone(), Decimal::from(held), None)?;
             revoke_until_covered(draft, &card)?;
         }
     }
     Ok(())
+}
+
+/// Moves the marks of lost stamps that this return leaves where they are (past their line's
+/// `target`) to lines of the same card whose stamps it takes back beyond their own lost ones.
+/// Which of an order's stamps were lost is a convention (the purchase marks the last ones), and
+/// a line gives its lost stamps back first, so a mark may only move to a line that has given
+/// back nothing but lost stamps so far; receipts stored before marks moved keep their meaning.
+fn move_lost_to_returned_lines(stamps: &mut [StampEarning], targets: &[u32]) {
+    for to in 0..stamps.len() {
+        if stamps[to].taken_back > stamps[to].lost {
+            continue;
+        }
+        let mut wanted = targets[to].saturating_sub(stamps[to].lost);
+        for from in 0..stamps.len() {
+            if wanted == 0 {
+                break;
+            }
+            if from == to || stamps[from].card != stamps[to].card {
+                continue;
+            }
+            let spare = stamps[from].lost.saturating_sub(targets[from].max(stamps[from].taken_back));
+            let moved = wanted.min(spare);
+            stamps[from].lost -= moved;
+            stamps[to].lost += moved;
+            wanted -= moved;
+        }
+    }
 }
 
 fn revoke_until_covered(draft: &mut Draft<'_>, card: &Tag) -> Result<(), EvalError> {

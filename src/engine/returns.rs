@@ -245,6 +245,9 @@ fn line_deltas(
 /// them, since earlier returns spread over them what they took from the standing ones), and
 /// give it back with the line's last units.
 fn give_back_excess(earnings: &[Earning], revoked: &[bool], deltas: &mut [Decimal], mut excess: Decimal) {
+    if excess.is_zero() {
+        return;
+    }
     for at in (0..earnings.len()).filter(|at| !revoked[*at]) {
         let funder = &earnings[at].funder;
         let room: Decimal =

@@ -389,12 +389,17 @@ fn multipliers_stack_additively_and_excluded_lines_earn_nothing() {
     assert_eq!(by_rule, vec![("base", decimal("11")), ("brand", decimal("10")), ("week", decimal("21"))]);
 }
 
+/// A market whose only rule gives `points` per order of at least `minimum`.
+fn bonus_market(minimum: &str, points: &str) -> Shop {
+    Shop::new(&format!(
+        r#"{{"id":"market","currency":"TRY","owner":"market",
+            "earn":{{"rules":[{{"id":"bonus","when":{{"min_order_total":"{minimum}"}},"effect":{{"points_per_order":"{points}"}}}}]}}}}"#
+    ))
+}
+
 #[test]
 fn spend_2000_get_300_is_clawed_back_when_a_return_breaks_the_threshold() {
-    let mut shop = Shop::new(
-        r#"{"id":"market","currency":"TRY","owner":"market",
-            "earn":{"rules":[{"id":"spend-2000","when":{"min_order_total":"2000"},"effect":{"points_per_order":"300"}}]}}"#,
-    );
+    let mut shop = bonus_market("2000", "300");
     shop.apply(
         r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
             "lines":[{"sku":"coat","qty":"1","unit_price":"1500"},{"sku":"hat","qty":"2","unit_price":"500"}]}"#,
@@ -421,10 +426,7 @@ fn return_of_each_line(order: &str, units: u32) -> String {
 
 #[test]
 fn thirds_of_three_lines_that_add_up_to_the_minimum_meet_it() {
-    let mut shop = Shop::new(
-        r#"{"id":"market","currency":"EUR","owner":"market",
-            "earn":{"rules":[{"id":"spend-25","when":{"min_order_total":"25"},"effect":{"points_per_order":"30"}}]}}"#,
-    );
+    let mut shop = bonus_market("25", "30");
     shop.apply(&format!(
         r#"{{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",{THREE_LINES_OF_25}}}"#
     ));
@@ -483,10 +485,7 @@ fn a_return_split_in_two_keeps_what_one_return_keeps_when_the_bonus_it_breaks_ha
 /// Half a unit at 49.9999999999 is worth 24.99999999995, exactly: below a minimum of 25.
 #[test]
 fn a_kept_order_a_hair_below_the_minimum_loses_the_bonus() {
-    let mut shop = Shop::new(
-        r#"{"id":"market","currency":"EUR","owner":"market",
-            "earn":{"rules":[{"id":"spend-25","when":{"min_order_total":"25"},"effect":{"points_per_order":"30"}}]}}"#,
-    );
+    let mut shop = bonus_market("25", "30");
     shop.apply(
         r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
             "lines":[{"sku":"a","qty":"0.5","unit_price":"49.9999999999"},{"sku":"b","qty":"1","unit_price":"10"}]}"#,
@@ -499,10 +498,7 @@ fn a_kept_order_a_hair_below_the_minimum_loses_the_bonus() {
 /// Thirty lines of 10^17 (3 units each), of which the member keeps a unit each: exactly 10^18.
 #[test]
 fn thirds_of_thirty_lines_near_the_largest_amount_meet_a_minimum_they_add_up_to() {
-    let mut shop = Shop::new(
-        r#"{"id":"market","currency":"EUR","owner":"market",
-            "earn":{"rules":[{"id":"big","when":{"min_order_total":"1000000000000000000"},"effect":{"points_per_order":"300"}}]}}"#,
-    );
+    let mut shop = bonus_market("1000000000000000000", "300");
     let line = |at: usize, what: &str| format!(r#"{{"sku":"s{at}",{what}}}"#);
     let bought: Vec<String> = (0..30)
         .map(|at| line(at, r#""qty":"3","unit_price":"33333333333333333.3333333334","discount":"0.0000000002""#))
@@ -521,10 +517,7 @@ fn thirds_of_thirty_lines_near_the_largest_amount_meet_a_minimum_they_add_up_to(
 
 #[test]
 fn an_order_below_the_threshold_earns_no_bonus() {
-    let mut shop = Shop::new(
-        r#"{"id":"market","currency":"TRY","owner":"market",
-            "earn":{"rules":[{"id":"spend-2000","when":{"min_order_total":"2000"},"effect":{"points_per_order":"300"}}]}}"#,
-    );
+    let mut shop = bonus_market("2000", "300");
     shop.buy("ece", "2026-06-01", "o-1", "coat", "1999.99");
     assert!(shop.available("ece").is_zero());
 }

@@ -352,10 +352,10 @@ proptest! {
 }
 
 /// An order of up to three lines under a base rate (split between two funders or not), a
-/// multiplier on `a` and a bonus per order above a minimum (funded by the shop or a maker):
-/// rate, base funders, bonus, bonus funder, minimum, point places, and each line's units and
-/// unit price.
-type SplitCase = (usize, bool, usize, bool, usize, u32, Vec<(u32, usize)>);
+/// multiplier on `a` and a bonus per order above a minimum (funded by the shop, a maker or
+/// both; on every line or on `a` and `b`): rate, base funders, bonus, bonus funders, bonus
+/// lines, minimum, point places, and each line's units and unit price.
+type SplitCase = (usize, bool, usize, usize, bool, usize, u32, Vec<(u32, usize)>);
 
 /// How many units of each line each of up to three returns brings back.
 fn split_plans(lines: usize) -> impl Strategy<Value = Vec<Vec<u32>>> {
@@ -364,14 +364,16 @@ fn split_plans(lines: usize) -> impl Strategy<Value = Vec<Vec<u32>>> {
 
 /// The order's purchase event, and the program.
 fn split_case_events(case: &SplitCase) -> (String, String) {
-    let (rate, shared, bonus, maker_funds_bonus, minimum, places, lines) = case;
+    let (rate, shared, bonus, bonus_funders, bonus_on_a_and_b, minimum, places, lines) = case;
     let funded = if *shared { r#","funded_by":{"shop":"0.5","brand":"0.5"}"# } else { "" };
-    let bonus_funded = if *maker_funds_bonus { r#","funded_by":{"maker":"1"}"# } else { "" };
+    let bonus_funded =
+        ["", r#","funded_by":{"maker":"1"}"#, r#","funded_by":{"shop":"0.5","maker":"0.5"}"#][*bonus_funders];
+    let bonus_skus = if *bonus_on_a_and_b { r#""skus":["a","b"],"# } else { "" };
     let program = format!(
         r#"{{"id":"p","currency":"EUR","owner":"shop","rounding":{{"mode":"floor","decimal_places":{places}}},
             "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"{}"}}{funded}}},
               {{"id":"double-a","when":{{"skus":["a"]}},"effect":{{"multiplier":"2"}}}},
-              {{"id":"bonus","when":{{"min_order_total":"{}"}},"effect":{{"points_per_order":"{}"}}{bonus_funded}}}]}}}}"#,
+              {{"id":"bonus","when":{{{bonus_skus}"min_order_total":"{}"}},"effect":{{"points_per_order":"{}"}}{bonus_funded}}}]}}}}"#,
         ["0.1", "0.37", "1", "2.5"][*rate],
         ["10", "100", "250"][*minimum],
         ["7", "30", "301"][*bonus],
@@ -433,12 +435,12 @@ proptest! {
     /// even where a piece takes the kept order below a bonus's minimum.
     #[test]
     fn how_a_return_is_split_does_not_change_what_the_member_keeps(
-        case in (0..4_usize, any::<bool>(), 0..3_usize, any::<bool>(), 0..3_usize, 0..3_u32,
+        case in (0..4_usize, any::<bool>(), 0..3_usize, 0..3_usize, any::<bool>(), 0..3_usize, 0..3_u32,
                  proptest::collection::vec((1_u32..6, 0..5_usize), 1..=3)),
         plan_seed in split_plans(3),
     ) {
         let (program, purchase) = split_case_events(&case);
-        let lines = &case.6;
+        let lines = &case.7;
         // Each line's pieces, cut so that together they return at most what was bought.
         let mut pieces = vec![vec![0_u32; lines.len()]; 3];
         for (line, (qty, _)) in lines.iter().enumerate() {

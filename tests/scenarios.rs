@@ -515,6 +515,73 @@ fn thirds_of_thirty_lines_near_the_largest_amount_meet_a_minimum_they_add_up_to(
     assert_eq!(shop.available("ece"), decimal("90"), "each line keeps a third of its 10, rounded down");
 }
 
+/// A 4.90 item and three 3-packs worth 0.10 each: keeping a unit of each pack keeps 5.00, the
+/// minimum, in thirds of a tenth (0.0333…, cut at a decimal's 28 places).
+#[test]
+fn thirds_of_small_packs_that_make_up_the_minimum_meet_it() {
+    let mut shop = bonus_market("5", "30");
+    let pack = |at: usize| format!(r#"{{"sku":"pack-{at}","qty":"3","unit_price":"0.04","discount":"0.02"}}"#);
+    shop.apply(&format!(
+        r#"{{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{{"sku":"big","qty":"1","unit_price":"4.90"}},{},{},{}]}}"#,
+        pack(0),
+        pack(1),
+        pack(2)
+    ));
+    let back = |at: usize| format!(r#"{{"sku":"pack-{at}","qty":"2"}}"#);
+    shop.apply(&format!(
+        r#"{{"type":"return","member":"ece","at":"2026-06-02T10:00:00Z","order":"o-1","lines":[{},{},{}]}}"#,
+        back(0),
+        back(1),
+        back(2)
+    ));
+    assert_eq!(shop.available("ece"), decimal("28"), "the big item's 28 stay; the packs' single points go");
+}
+
+/// A line worth exactly the minimum, in all 28 digits a decimal holds, kept whole.
+#[test]
+fn a_kept_line_with_every_digit_a_decimal_holds_stays_exact() {
+    let mut shop = bonus_market("123456789012345678.1234567891", "30");
+    shop.apply(
+        r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"big","qty":"1","unit_price":"123456789012345678.1234567891"},
+                     {"sku":"small","qty":"1","unit_price":"1"}]}"#,
+    );
+    shop.give_back("ece", "2026-06-02", "o-1", "small", "1");
+    assert_eq!(shop.available("ece"), decimal("30"), "the big line alone meets the minimum");
+}
+
+/// The bonus is funded half by `aaa`, which also funds two rules on the line; `yyy` funds the
+/// third. Four returns of one unit share rounding with the bonus, which the fifth revokes.
+#[test]
+fn a_return_that_revokes_a_co_funded_bonus_owes_no_funder_points() {
+    let kept = |returns: &[&str]| {
+        let mut shop = Shop::new(
+            r#"{"id":"p","currency":"EUR","owner":"aaa",
+                "earn":{"rules":[
+                  {"id":"base","when":{"skus":["l"]},"effect":{"points_per_currency_unit":"0.13"},"funded_by":{"aaa":"1"}},
+                  {"id":"std-y","effect":{"points_per_currency_unit":"0.37"},"funded_by":{"yyy":"1"}},
+                  {"id":"std-a2","when":{"skus":["l"]},"effect":{"points_per_currency_unit":"0.11"},"funded_by":{"aaa":"1"}},
+                  {"id":"bonus","when":{"skus":["l"],"min_order_total":"100"},"effect":{"points_per_order":"2"},
+                   "funded_by":{"aaa":"0.5","zzz":"0.5"}}]}}"#,
+        );
+        shop.apply(
+            r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
+                "lines":[{"sku":"l","qty":"6","unit_price":"3.33"},{"sku":"m","qty":"1","unit_price":"99.99"}]}"#,
+        );
+        for lines in returns {
+            shop.apply(&format!(
+                r#"{{"type":"return","member":"ece","at":"2026-06-02T10:00:00Z","order":"o-1","lines":[{lines}]}}"#
+            ));
+        }
+        shop.available("ece")
+    };
+    let unit = r#"{"sku":"l","qty":"1"}"#;
+    let in_pieces = kept(&[unit, unit, unit, unit, r#"{"sku":"m","qty":"1"}"#]);
+    let in_one = kept(&[r#"{"sku":"l","qty":"4"},{"sku":"m","qty":"1"}"#]);
+    assert_eq!(in_pieces, in_one);
+}
+
 #[test]
 fn an_order_below_the_threshold_earns_no_bonus() {
     let mut shop = bonus_market("2000", "300");

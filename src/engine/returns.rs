@@ -238,28 +238,25 @@ fn line_deltas(
 }
 
 /// Gives `excess` back from the line's standing earnings, in the receipt's order, each at most
-/// what it clawed back and what its funder's revoked earnings on the line claw back in this
-/// return, so that no funder is owed points back. What is left, standing earnings of other
-/// funders keep; the revoked earnings take that much less now instead, so the line's net
-/// clawback is still what one return would take (they have at least `excess` left between
-/// them, since earlier returns spread over them what they took from the standing ones), and
-/// give it back with the line's last units.
+/// what it clawed back. What is left, the revoked earnings take that much less now instead,
+/// and give it back with the line's last units; the line's net clawback is then what one
+/// return would take. Both only as far as the earning's funder claws back on the line in this
+/// return, so that no funder is owed points back: what no funder has room for stays with the
+/// standing earnings (the member keeps that unit less than one return would leave).
 fn give_back_excess(earnings: &[Earning], revoked: &[bool], deltas: &mut [Decimal], mut excess: Decimal) {
     if excess.is_zero() {
         return;
     }
-    for at in (0..earnings.len()).filter(|at| !revoked[*at]) {
+    let standing_first =
+        (0..earnings.len()).filter(|at| !revoked[*at]).chain((0..earnings.len()).filter(|at| revoked[*at]));
+    for at in standing_first {
         let funder = &earnings[at].funder;
         let room: Decimal =
             (0..earnings.len()).filter(|other| earnings[*other].funder == *funder).map(|other| deltas[other]).sum();
-        let given = excess.min(earnings[at].clawed_back).min(room.max(Decimal::ZERO));
-        deltas[at] -= given;
-        excess -= given;
-    }
-    for at in (0..earnings.len()).filter(|at| revoked[*at]) {
-        let deferred = excess.min(deltas[at]);
-        deltas[at] -= deferred;
-        excess -= deferred;
+        let most = if revoked[at] { deltas[at] } else { earnings[at].clawed_back };
+        let less = excess.min(most).min(room.max(Decimal::ZERO));
+        deltas[at] -= less;
+        excess -= less;
     }
 }
 
@@ -279,13 +276,18 @@ fn value_of_units<'a>(lines: impl Iterator<Item = (&'a ReceiptLine, Decimal)>) -
     for (line, units) in lines {
         let value = checked(line.value.value().checked_mul(units))?;
         let share = checked(value.checked_div(line.qty))?;
-        // A quotient that does not terminate fills a decimal's precision (one that does and
-        // still fills it loses no more than its doubtful digits).
-        cut |= share.mantissa().unsigned_abs() >= 10_u128.pow(27);
+        cut |= fills_precision(share);
         total = checked(total.checked_add(share))?;
         shares += 1;
     }
     Ok(if cut { without_doubtful_digits(total, shares) } else { total })
+}
+
+/// Whether a quotient has all the places or digits a decimal holds, as one that does not
+/// terminate has (one that does and still fills them loses no more than its doubtful digits).
+fn fills_precision(quotient: Decimal) -> bool {
+    quotient.scale() == Decimal::MAX_SCALE
+        || quotient.mantissa().unsigned_abs() > Decimal::MAX.mantissa().unsigned_abs() / 10
 }
 
 /// Rounds a sum of `shares` shares, some cut in their last digit, half to even at the last

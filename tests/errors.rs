@@ -3,7 +3,9 @@
 mod common;
 
 use common::{Shop, event, program};
-use loyalty_engine::{EvalError, LedgerError, MAX_EARN_RULES, MAX_LINES_PER_EVENT, MemberId, MemberState, Program};
+use loyalty_engine::{
+    Asset, EvalError, LedgerError, MAX_EARN_RULES, MAX_LINES_PER_EVENT, MemberId, MemberState, Program,
+};
 
 const SHOP: &str = r#"{"id":"shop","currency":"TRY","owner":"shop",
     "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
@@ -141,6 +143,24 @@ fn arithmetic_overflow_is_an_error_not_a_panic() {
     let line = r#"{"sku":"a","qty":"1000000000000000000","unit_price":"1000000000000000000"}"#;
     let error = refused(&mut shop, &purchase_line(line));
     assert_eq!(error, EvalError::Overflow);
+}
+
+/// Every input is within 10^18, but points earned from one at a rate above one may not be: the
+/// error says which posting, not that a decimal overflowed.
+#[test]
+fn points_past_what_one_posting_may_move_are_refused_by_name() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"double","effect":{"points_per_currency_unit":"2"}}]}}"#,
+    );
+    let line = r#"{"sku":"a","qty":"1","unit_price":"999999999999999999"}"#;
+    let error = refused(&mut shop, &purchase_line(line));
+    let amount = "1999999999999999998".parse().unwrap();
+    assert_eq!(error, EvalError::PostingTooLarge { asset: Asset::Points, amount });
+    assert_eq!(
+        error.to_string(),
+        "1999999999999999998 points in one posting is more than the 10^18 a posting may move"
+    );
 }
 
 #[test]

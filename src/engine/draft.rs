@@ -207,7 +207,7 @@ impl<'a> Draft<'a> {
         // Balances are sums over a member's whole history; bounding every posting keeps them
         // about 79 billion postings away from the edge of a decimal.
         if above_magnitude(amount) {
-            return Err(EvalError::Overflow);
+            return Err(EvalError::PostingTooLarge { asset: asset.clone(), amount });
         }
         let index = u32::try_from(self.outcome.postings.len()).map_err(|_| EvalError::Overflow)?;
         let id = PostingId { event: self.outcome.event.clone(), index };

@@ -578,6 +578,17 @@ pub enum EvalError {
         /// The member.
         member: MemberId,
     },
+    /// One posting would move more than [`MAX_DECIMAL_MAGNITUDE`](crate::MAX_DECIMAL_MAGNITUDE)
+    /// (10^18): points earned on a line worth near 10^18 at a rate above one, say. Every input is
+    /// within that bound, but what the engine computes from them may not be; bounding each posting
+    /// keeps every balance, a sum over a member's whole history, far from what a decimal holds.
+    #[error("{amount} {asset} in one posting is more than the 10^18 a posting may move")]
+    PostingTooLarge {
+        /// What the posting would move.
+        asset: Asset,
+        /// How much.
+        amount: Decimal,
+    },
     /// A computation exceeded what a decimal can hold, or a date went past the calendar's
     /// range (about 262,000 years either side of year 0).
     #[error("a computation overflowed: a decimal past what it holds, or a date past the calendar")]

@@ -10,11 +10,18 @@ use serde::{Deserialize, Serialize};
 use crate::amount::{Money, Points, exact_decimal};
 use crate::id::{EventId, MemberId, OrderId, RewardId, Sku, Tag};
 
+mod tagged;
+
 /// Something that happened to one member at one time.
 ///
 /// Every event has an `id` (unique across the ledger: applying the same id twice is a no-op),
 /// the `member` it concerns and the time `at` it happened. The engine takes time only from
 /// events, never from a clock.
+///
+/// In JSON an event is an object tagged by `"type"`. The tag may come anywhere in the object,
+/// but where it comes first (as the engine writes it), an error in a field says where in the
+/// input it is; the fields before the tag are held until it is read, and their errors point
+/// at the tag.
 ///
 /// ```
 /// use loyalty_engine::Event;
@@ -23,8 +30,13 @@ use crate::id::{EventId, MemberId, OrderId, RewardId, Sku, Tag};
 ///   "order":"o-1","lines":[{"sku":"tv-55","qty":"1","unit_price":"10000.00"}]}"#;
 /// let event: Event = serde_json::from_str(json).unwrap();
 /// assert_eq!(event.id().as_str(), "e-1");
+///
+/// let typo = r#"{"type":"tick","id":"e-2","member":"m-1","at":"2026-03-01T10:00:00Z","colour":"red"}"#;
+/// let error = serde_json::from_str::<Event>(typo).unwrap_err();
+/// assert_eq!((error.line(), error.column()), (1, 77)); // just past "colour"
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// Read by `tagged`, which keeps the input's positions in errors; written with the tag first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {

@@ -4,7 +4,7 @@ mod common;
 
 use common::{Shop, event, program};
 use loyalty_engine::{
-    Asset, EvalError, LedgerError, MAX_EARN_RULES, MAX_LINES_PER_EVENT, MemberId, MemberState, Program,
+    Asset, EvalError, Event, LedgerError, MAX_EARN_RULES, MAX_LINES_PER_EVENT, MemberId, MemberState, Program,
 };
 
 const SHOP: &str = r#"{"id":"shop","currency":"TRY","owner":"shop",
@@ -231,6 +231,78 @@ fn events_with_unknown_fields_floats_or_too_many_decimals_do_not_parse() {
     assert!(error.contains("floating point") && error.contains("decimal written as a string"), "{error}");
     let fine = purchase_line(r#"{"sku":"a","qty":"1","unit_price":"0.00000000001"}"#).replacen('{', r#"{"id":"e","#, 1);
     assert!(serde_json::from_str::<loyalty_engine::Event>(&fine).is_err());
+}
+
+/// Where the event's `"type"` comes first, as the engine writes it, an error in a field says
+/// where in the input it is: the column just past the offending value.
+#[test]
+fn an_error_in_an_event_field_says_where_it_is() {
+    let json = r#"{"type":"purchase","id":"e","member":"m","at":"2026-03-02T10:00:00Z","order":"o",
+"lines":[{"sku":"a","qty":"1","unit_price":"10"},{"sku":"b","qty":"1","unit_price":"10","colour":"red"}]}"#;
+    let error = serde_json::from_str::<Event>(json).unwrap_err();
+    assert!(error.to_string().starts_with("unknown field `colour`"), "{error}");
+    let column = json.lines().nth(1).unwrap().find("\"colour\"").unwrap() + "\"colour\"".len();
+    assert_eq!((error.line(), error.column()), (2, column));
+}
+
+/// The tag may come anywhere in the object (a host's JSON library may sort the keys): the
+/// event reads the same, optional fields, labels and all.
+#[test]
+fn an_event_reads_the_same_wherever_its_type_is() {
+    let fields = [
+        r#""id":"e""#,
+        r#""member":"m""#,
+        r#""at":"2026-03-02T10:00:00Z""#,
+        r#""order":"o""#,
+        r#""channel":null"#,
+        r#""lines":[{"sku":"a","qty":"1.5","unit_price":10,"labels":{"brand":"acme"},"category":null}]"#,
+        r#""pay_with_points":"0""#,
+    ];
+    let read = |position: usize| {
+        let mut fields: Vec<&str> = fields.to_vec();
+        fields.insert(position, r#""type":"purchase""#);
+        serde_json::from_str::<Event>(&format!("{{{}}}", fields.join(","))).unwrap()
+    };
+    let first = read(0);
+    assert!(matches!(&first, Event::Purchase(purchase) if purchase.lines[0].labels.len() == 1));
+    for position in 1..=fields.len() {
+        assert_eq!(read(position), first, "with the type at {position}");
+    }
+    let written = serde_json::to_string(&first).unwrap();
+    assert!(written.starts_with(r#"{"type":"purchase","#), "{written}");
+    assert_eq!(serde_json::from_str::<Event>(&written).unwrap(), first);
+}
+
+/// Before or after the tag, a field's errors are the same, and a second tag is refused.
+#[test]
+fn events_without_one_known_type_do_not_parse() {
+    let cases = [
+        (r#"{"id":"e","member":"m","at":"2026-03-02T10:00:00Z"}"#, "missing field `type`"),
+        (r#"{"type":"tock","id":"e","member":"m","at":"2026-03-02T10:00:00Z"}"#, "unknown variant `tock`"),
+        (
+            r#"{"type":7,"id":"e","member":"m","at":"2026-03-02T10:00:00Z"}"#,
+            "invalid type: integer `7`, expected a string",
+        ),
+        (
+            r#"{"type":"tick","id":"e","type":"tick","member":"m","at":"2026-03-02T10:00:00Z"}"#,
+            "duplicate field `type`",
+        ),
+        (
+            r#"{"id":"e","member":"m","at":"2026-03-02T10:00:00Z","type":"tick","type":"tick"}"#,
+            "duplicate field `type`",
+        ),
+        (r#"{"member":"m","at":"2026-03-02T10:00:00Z","type":"tick"}"#, "missing field `id`"),
+        (
+            r#"{"colour":"red","type":"tick","id":"e","member":"m","at":"2026-03-02T10:00:00Z"}"#,
+            "unknown field `colour`",
+        ),
+        (r#"{"id":"","type":"tick","member":"m","at":"2026-03-02T10:00:00Z"}"#, "empty"),
+        (r#"["tick","e","m","2026-03-02T10:00:00Z"]"#, "invalid type: sequence, expected an event"),
+    ];
+    for (json, expected) in cases {
+        let error = serde_json::from_str::<Event>(json).unwrap_err().to_string();
+        assert!(error.contains(expected), "{json}: {error}");
+    }
 }
 
 #[test]

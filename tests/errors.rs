@@ -629,6 +629,28 @@ fn points_pay_for_an_order_worth_more_than_a_line_times_what_money_paid_can_hold
     assert_eq!(earned.map(|posting| posting.amount).sum::<rust_decimal::Decimal>(), common::decimal("500000000000000"));
 }
 
+/// 10^18 points, the most an input may ask for, at ten decimal places and 10^-10 each, are worth
+/// 10^8: they may pay the whole of such an order where the program lets points pay all of it.
+#[test]
+fn the_most_points_at_the_finest_places_may_pay_for_an_order_they_are_worth() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"EUR","owner":"shop","rounding":{"decimal_places":10},
+            "earn":{"rules":[{"id":"welcome","effect":{"points_per_unit":"1000000000000000000"}}]},
+            "redemption":{"point_value":"0.0000000001","max_share_of_order":"1"}}"#,
+    );
+    shop.buy("m", "2026-03-01", "o-1", "card", "1");
+    let most = common::decimal("1000000000000000000");
+    let at = "2026-03-02T10:00:00Z".parse().unwrap();
+    let state = shop.state("m");
+    let spendable = shop.ledger.engine().spendable_on_order(&state, at, common::decimal("100000000").into());
+    assert_eq!(spendable.unwrap().value(), most);
+    let paying = purchase_line(r#"{"sku":"villa","qty":"1","unit_price":"100000000"}"#)
+        .replace("}]}", &format!(r#"}}],"pay_with_points":"{most}"}}"#));
+    let paid = shop.apply(&paying);
+    let redeemed = paid.postings.iter().filter(|posting| posting.to == loyalty_engine::Account::Redeemed);
+    assert_eq!(redeemed.map(|posting| posting.amount).sum::<rust_decimal::Decimal>(), most);
+}
+
 #[test]
 fn a_stored_review_at_the_first_instant_a_date_holds_is_an_error_not_a_panic() {
     let mut shop = Shop::new(

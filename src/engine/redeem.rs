@@ -52,14 +52,15 @@ pub(super) fn max_points_for_order(
 }
 
 /// The most points, counted at `decimal_places`, that are worth at most `value` (not negative)
-/// at `point_value` each; at most 10^27 units of those places (10^17 points at 10 places),
-/// past which a quotient can't be counted to the unit, and which no order or refund needs.
+/// at `point_value` each; at most 10^28 units of those places (10^18 points at 10 places, the
+/// most an input may ask for), the round number below a decimal's largest mantissa (7.9 x
+/// 10^28), so that the quotient is counted to the unit.
 pub(super) fn points_worth_at_most(
     value: Decimal,
     point_value: Decimal,
     decimal_places: u32,
 ) -> Result<Decimal, EvalError> {
-    let most = Decimal::try_from_i128_with_scale(10_i128.pow(27), decimal_places).expect("places are limited to 10");
+    let most = Decimal::try_from_i128_with_scale(MOST_UNITS, decimal_places).expect("places are limited to 10");
     let quotient = value.checked_div(point_value).map_or(most, |quotient| quotient.min(most));
     let points = floor_to(quotient, decimal_places);
     // The quotient is rounded to a decimal's 28 digits, which may put it a unit past the most
@@ -69,9 +70,12 @@ pub(super) fn points_worth_at_most(
             return Ok(points);
         }
     }
-    // Not reached: 27 digits of quotient are exact to the unit (the proptest below checks).
+    // Not reached: a quotient below 10^28 units is exact to the unit (the proptest below checks).
     Err(EvalError::Overflow)
 }
+
+/// The most units of the points' places that [`points_worth_at_most`] counts.
+const MOST_UNITS: i128 = 10_i128.pow(28);
 
 /// Checks that the member may spend `points` now: the minimum balance and what is available.
 pub(super) fn check_spendable(draft: &Draft<'_>, points: Decimal, redemption: &Redemption) -> Result<(), EvalError> {
@@ -96,7 +100,7 @@ mod tests {
     use proptest::prelude::*;
     use rust_decimal::Decimal;
 
-    use super::points_worth_at_most;
+    use super::{MOST_UNITS, points_worth_at_most};
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
@@ -115,7 +119,7 @@ mod tests {
             let point_value = Decimal::new(point_value_mantissa, point_value_scale);
             let points = points_worth_at_most(value, point_value, decimal_places).unwrap();
             let unit = Decimal::new(1, decimal_places);
-            let most = Decimal::from_i128_with_scale(10_i128.pow(27), decimal_places);
+            let most = Decimal::from_i128_with_scale(MOST_UNITS, decimal_places);
             prop_assert!(points.normalize().scale() <= decimal_places);
             prop_assert!(points * point_value <= value, "{} points at {} are worth more than {}", points, point_value, value);
             // Where the product has more digits than a decimal keeps, it is rounded, and "one
@@ -125,6 +129,24 @@ mod tests {
             if next <= most && digits(next) + digits(point_value) <= 28 {
                 prop_assert!(next * point_value > value, "{} points at {} leave room in {}", points, point_value, value);
             }
+        }
+
+        /// Near the most points counted, at the finest places, where a value of exactly so many
+        /// units (or a hair less) is a decimal: exactly the units that fit, up to the most.
+        #[test]
+        fn the_points_near_the_most_are_counted_to_the_unit(
+            units in 10_i128.pow(26)..=2 * MOST_UNITS,
+            // Small enough that every value is a decimal (2 x 10^28 x 3 is below 7.9 x 10^28).
+            point_value_mantissa in 1_i64..=3,
+            a_hair_less in any::<bool>(),
+        ) {
+            let point_value = Decimal::new(point_value_mantissa, 10);
+            // At 20 places: the units' worth, or one place less.
+            let worth = units * i128::from(point_value_mantissa) - i128::from(a_hair_less);
+            let value = Decimal::try_from_i128_with_scale(worth, 20).unwrap();
+            let fitting = Decimal::from_i128_with_scale(units - i128::from(a_hair_less), 10);
+            let expected = fitting.min(Decimal::from_i128_with_scale(MOST_UNITS, 10));
+            prop_assert_eq!(points_worth_at_most(value, point_value, 10).unwrap(), expected);
         }
     }
 }

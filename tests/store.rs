@@ -93,6 +93,37 @@ fn a_lost_race_is_retried_on_the_fresh_state_and_nothing_is_lost() {
     assert_eq!(inner.committed().unwrap().len(), 2);
 }
 
+/// A host's report over the members may read the store as it goes, and a bug in the report
+/// (a panic the host catches) leaves the store serving: the store is not locked while the
+/// report runs. Members come in id order.
+#[test]
+fn a_report_over_the_members_may_use_the_store_and_may_fail_without_breaking_it() {
+    let store = MemoryStore::new();
+    let mut ledger = Ledger::new(engine(), store.clone());
+    for (index, id) in ["m-2", "m-0", "m-1"].into_iter().enumerate() {
+        ledger.apply(&one_item_purchase(&format!("e-{index}"), id, &format!("o-{index}"), "100")).unwrap();
+    }
+    let (done, finished) = std::sync::mpsc::channel();
+    let reporting = store.clone();
+    std::thread::spawn(move || {
+        let mut reader = reporting.clone();
+        let mut report = Vec::new();
+        let visited = reporting.for_each_member(|state| {
+            let version = reader.load(state.member()).unwrap().version;
+            report.push((state.member().to_string(), version));
+        });
+        done.send((visited, report)).unwrap();
+    });
+    let (visited, report) = finished.recv_timeout(std::time::Duration::from_secs(30)).expect("the report finished");
+    assert_eq!(visited, Ok(()));
+    assert_eq!(report, [("m-0".to_string(), 1), ("m-1".to_string(), 1), ("m-2".to_string(), 1)]);
+
+    let failing = std::panic::catch_unwind(|| store.for_each_member(|_| panic!("a bug in the report")));
+    assert!(failing.is_err());
+    ledger.apply(&one_item_purchase("e-3", "m-0", "o-3", "50")).unwrap();
+    assert_eq!(ledger.state(&member("m-0")).unwrap().points().available.value(), decimal("150"));
+}
+
 /// Everything a memory store holds, in a comparable form: the log, and each member's state
 /// and version.
 fn contents(store: &MemoryStore) -> (Vec<Recorded>, Vec<Versioned>) {

@@ -66,9 +66,20 @@ impl MemoryStore {
         Ok(self.contents()?.log.clone())
     }
 
-    /// Calls `visit` with every member's state, in no particular order.
+    /// Calls `visit` with every member's state, in member id order (as the database stores do),
+    /// each as it is when visited.
+    ///
+    /// The store is not locked while `visit` runs, so `visit` may use the store (through a
+    /// clone), and a panic in it leaves the store working; each state is copied out in turn.
+    /// Members a `visit` adds are not visited.
     pub fn for_each_member(&self, mut visit: impl FnMut(&MemberState)) -> Result<(), MemoryStoreError> {
-        self.contents()?.members.values().for_each(|versioned| visit(&versioned.state));
+        let mut members: Vec<MemberId> = self.contents()?.members.keys().cloned().collect();
+        members.sort_unstable();
+        for member in &members {
+            let state = self.contents()?.members.get(member).map(|versioned| versioned.state.clone());
+            // Members are never removed: a state is there once its id is.
+            visit(&state.expect("a member's state stays in the store"));
+        }
         Ok(())
     }
 }

@@ -187,6 +187,21 @@ fn a_card_with_an_order_minimum_takes_every_stamp_back_when_a_return_takes_the_o
     }
 }
 
+/// Pastry sold by weight: a line earns its quantity times the card's stamps per unit, rounded
+/// down to whole stamps.
+#[test]
+fn a_fractional_quantity_earns_its_share_of_stamps_rounded_down() {
+    let mut shop = cafe(true);
+    for (order, kilograms) in [("o-1", "2.5"), ("o-2", "0.4")] {
+        shop.apply(&format!(
+            r#"{{"type":"purchase","member":"m","at":"2026-03-02T08:00:00Z","order":"{order}",
+                "lines":[{{"sku":"croissant","qty":"{kilograms}","unit_price":"12","category":"pastry"}}]}}"#
+        ));
+    }
+    let pastry = progress(&mut shop, "m", "pastry");
+    assert_eq!((pastry.stamps, pastry.unused_rewards), (decimal("1"), 1), "5 stamps fill one card of 4, one left");
+}
+
 #[test]
 fn one_purchase_fills_at_most_a_hundred_cards() {
     let mut shop = cafe(true);

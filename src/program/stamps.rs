@@ -17,8 +17,9 @@ pub const MAX_STAMPS: u32 = 10_000;
 
 /// A stamp card: "buy 6 coffees, the 7th is free".
 ///
-/// Every qualifying unit bought earns `stamps_per_unit` stamps (whole stamps: fractional
-/// quantities round down per line). When the member holds `stamps_needed`, they are used up
+/// Every qualifying unit bought earns `stamps_per_unit` stamps: a line earns its quantity times
+/// `stamps_per_unit`, rounded down to whole stamps (2.5 kg at 2 stamps a kilogram earn 5,
+/// 0.4 kg earn none). When the member holds `stamps_needed`, they are used up
 /// and a reward is issued, which the host sees in the outcome and the member's state, and
 /// redeems or voids with `redeem_reward` and `void_reward` events. Surplus stamps stay on the
 /// next card, and one purchase may fill several (at most

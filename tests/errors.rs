@@ -134,27 +134,26 @@ fn events_older_than_the_last_one_and_reused_orders_are_refused() {
     assert!(matches!(twice, EvalError::AlreadyEnrolled { .. }));
 }
 
+/// A purchase of one line under one rule of `points_per_currency_unit` `rate`, refused.
+fn refused_at_rate(rate: &str, line: &str) -> EvalError {
+    let mut shop = Shop::new(&format!(
+        r#"{{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{{"rules":[{{"id":"rate","effect":{{"points_per_currency_unit":"{rate}"}}}}]}}}}"#
+    ));
+    refused(&mut shop, &purchase_line(line))
+}
+
 #[test]
 fn arithmetic_overflow_is_an_error_not_a_panic() {
-    let mut shop = Shop::new(
-        r#"{"id":"shop","currency":"TRY","owner":"shop",
-            "earn":{"rules":[{"id":"huge","effect":{"points_per_currency_unit":"1000000000000000000"}}]}}"#,
-    );
     let line = r#"{"sku":"a","qty":"1000000000000000000","unit_price":"1000000000000000000"}"#;
-    let error = refused(&mut shop, &purchase_line(line));
-    assert_eq!(error, EvalError::Overflow);
+    assert_eq!(refused_at_rate("1000000000000000000", line), EvalError::Overflow);
 }
 
 /// Every input is within 10^18, but points earned from one at a rate above one may not be: the
 /// error says which posting, not that a decimal overflowed.
 #[test]
 fn points_past_what_one_posting_may_move_are_refused_by_name() {
-    let mut shop = Shop::new(
-        r#"{"id":"shop","currency":"TRY","owner":"shop",
-            "earn":{"rules":[{"id":"double","effect":{"points_per_currency_unit":"2"}}]}}"#,
-    );
-    let line = r#"{"sku":"a","qty":"1","unit_price":"999999999999999999"}"#;
-    let error = refused(&mut shop, &purchase_line(line));
+    let error = refused_at_rate("2", r#"{"sku":"a","qty":"1","unit_price":"999999999999999999"}"#);
     let amount = "1999999999999999998".parse().unwrap();
     assert_eq!(error, EvalError::PostingTooLarge { asset: Asset::Points, amount });
     assert_eq!(

@@ -332,6 +332,23 @@ proptest! {
         }
     }
 
+    /// Every event reads back from the JSON the engine writes (`"type"` first), and from the
+    /// same JSON with its keys sorted, as a host's JSON library may write them (`"type"` then
+    /// comes last).
+    #[test]
+    fn events_read_back_from_their_json_in_any_key_order(setup in setups(), steps in steps()) {
+        let history = run(&setup, &steps);
+        for applied in &history.applied {
+            let written = serde_json::to_string(&applied.event).unwrap();
+            prop_assert!(written.starts_with(r#"{"type":"#), "{}", written);
+            prop_assert_eq!(&serde_json::from_str::<Event>(&written).unwrap(), &applied.event);
+            // A `serde_json::Value` keeps its keys sorted.
+            let sorted = serde_json::to_value(&applied.event).unwrap();
+            prop_assert_eq!(&serde_json::from_str::<Event>(&sorted.to_string()).unwrap(), &applied.event);
+            prop_assert_eq!(&serde_json::from_value::<Event>(sorted).unwrap(), &applied.event);
+        }
+    }
+
     /// Through the ledger, applying every event twice changes nothing: the second application
     /// returns the first outcome, and the final states are those of applying each once.
     #[test]

@@ -14,8 +14,10 @@ mod tagged;
 
 /// Something that happened to one member at one time.
 ///
-/// Every event has an `id` (unique across the ledger: applying the same id twice is a no-op),
-/// the `member` it concerns and the time `at` it happened. The engine takes time only from
+/// Every event has an `id` (unique across the ledger: a [`Ledger`](crate::Ledger) answers the
+/// same id applied twice with its first outcome; a host calling
+/// [`Engine::evaluate`](crate::Engine::evaluate) itself keeps ids unique itself), the `member`
+/// it concerns and the time `at` it happened. The engine takes time only from
 /// events, never from a clock.
 ///
 /// In JSON an event is an object tagged by `"type"`. The tag may come anywhere in the object,
@@ -50,9 +52,12 @@ pub enum Event {
     RedeemReward(RewardEvent),
     /// The host cancelled a stamp-card reward.
     VoidReward(RewardEvent),
-    /// The member joins the program.
+    /// The member joins the program: recorded in the member's state
+    /// ([`MemberState::enrollment`](crate::MemberState::enrollment)); no program mechanic earns
+    /// on it yet.
     Enroll(Enroll),
-    /// A named event from the host (a review written, an app installed).
+    /// A named event from the host (a review written, an app installed). It settles the member
+    /// up to `at`, as a tick does; no program mechanic earns on it yet.
     Custom(Custom),
     /// Time passes: settles vesting and expiry up to `at`, nothing else.
     Tick(Tick),
@@ -223,7 +228,7 @@ pub struct RewardEvent {
     pub reward: RewardId,
 }
 
-/// A member joins the program.
+/// A member joins the program. The engine records the enrollment; no mechanic earns on it yet.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Enroll {
@@ -233,15 +238,15 @@ pub struct Enroll {
     pub member: MemberId,
     /// When.
     pub at: DateTime<Utc>,
-    /// The member who referred this one, if any.
+    /// The member who referred this one, if any: recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referred_by: Option<MemberId>,
-    /// The member's birthday, for birthday rules.
+    /// The member's birthday: recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birthday: Option<NaiveDate>,
 }
 
-/// A named event from the host.
+/// A named event from the host; it settles the member up to `at` and earns nothing yet.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Custom {

@@ -316,3 +316,37 @@ fn every_program_in_the_readme_compiles() {
     }
     assert!(programs >= 5, "the README shows a program per mechanic, found {programs}");
 }
+
+/// Every program section shown in the API docs of `src/program/` (a `json` block in a doc
+/// comment) compiles inside a program, so the rustdoc can't drift from the format either.
+#[test]
+fn every_program_section_in_the_api_docs_compiles() {
+    // The file, and where its section goes in a program (a list for cards and partners).
+    let sections = [
+        ("earn", r#""earn":"#),
+        ("redemption", r#""redemption":"#),
+        ("returns", r#""returns":"#),
+        ("tiers", r#""tiers":"#),
+        ("stamps", r#""stamp_cards":["#),
+        ("cashback", r#""cashback":"#),
+        ("partners", r#""partners":["#),
+    ];
+    for (file, field) in sections {
+        let path = manifest_dir().join("src/program").join(format!("{file}.rs"));
+        let source = std::fs::read_to_string(&path).expect("the section's source");
+        let block: String = source
+            .split("/// ```json\n")
+            .nth(1)
+            .and_then(|rest| rest.split("/// ```").next())
+            .unwrap_or_else(|| panic!("{file}.rs shows its section in a json block"))
+            .lines()
+            .map(|line| line.trim_start().trim_start_matches("///"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let close = if field.ends_with('[') { "]" } else { "" };
+        let json = format!(r#"{{"id":"docs","currency":"EUR","owner":"shop",{field}{block}{close}}}"#);
+        let program: loyalty_engine::Program =
+            serde_json::from_str(&json).unwrap_or_else(|error| panic!("{file}.rs: {error}\n{json}"));
+        program.compile().unwrap_or_else(|error| panic!("{file}.rs: {error}\n{json}"));
+    }
+}

@@ -450,11 +450,12 @@ pub struct TierStatus {
     pub level: Tag,
     /// What the level gives.
     pub benefits: TierBenefits,
-    /// The metric over the current window.
+    /// The metric over the current window, in the metric's unit: money in the program
+    /// currency (`net_spend`), orders (`purchases`) or points (`points_earned`).
     pub metric: Decimal,
     /// The next level up, if any.
     pub next_level: Option<Tag>,
-    /// How much more metric the next level needs.
+    /// How much more metric the next level needs, in the metric's unit.
     pub missing_for_next: Option<Decimal>,
     /// When the level is next reviewed; `None` when it can't go down.
     pub next_review: Option<DateTime<Utc>>,

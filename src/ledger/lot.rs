@@ -60,10 +60,11 @@ pub struct Lot {
     pub expires_at: Option<DateTime<Utc>>,
     /// Where the points are now.
     pub bucket: Bucket,
-    /// How many points are left in the lot.
+    /// How many points are left in the lot; for a lot of cashback, how much money (the lot's
+    /// `asset` says which).
     #[serde(with = "stored_amount")]
     pub amount_points: Decimal,
-    /// How many of the lot's points expired unused. A return of the order claws these back from
+    /// How many of the lot's points expired unused (cashback never expires). A return of the order claws these back from
     /// the expired account rather than treating them as spent.
     #[serde(default, with = "stored_amount", skip_serializing_if = "Decimal::is_zero")]
     pub expired_points: Decimal,

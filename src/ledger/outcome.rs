@@ -50,8 +50,8 @@ pub struct Outcome {
     /// Stamp-card rewards this event issued, redeemed, voided or revoked, as it left them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewards: Vec<Reward>,
-    /// Money the host must withhold from this return's refund, because the returned order's
-    /// points were already spent (policy `deduct_from_refund`).
+    /// Money the host must withhold from this return's refund, because the points or cashback
+    /// the returned order earned were already spent (policy `deduct_from_refund`).
     #[serde(default, with = "stored_total")]
     pub refund_withheld: Money,
     /// Things to tell the member or the host.
@@ -124,8 +124,10 @@ pub struct Enrollment {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Notice {
-    /// A return had to claw back points the member had already spent, more than the member's
-    /// other available points could cover; how the program's policy covered the rest.
+    /// A return had to claw back points the member had already spent, and how the program's
+    /// policy covered them: under `negative_balance` and `stop_at_zero`, what the member's
+    /// other available points could not; under `deduct_from_refund`, which leaves other points
+    /// alone, all of them.
     SpentPointsClawedBack {
         /// How many spent points this coverage took.
         #[serde(with = "stored_total")]
@@ -155,8 +157,8 @@ pub enum Notice {
         /// How many stamps are owed now.
         stamps: u32,
     },
-    /// A return had to claw back cashback the member had already spent, more than the member's
-    /// other available cashback could cover; how the program's policy covered the rest.
+    /// A return had to claw back cashback the member had already spent, and how the program's
+    /// policy covered it: as for [`Notice::SpentPointsClawedBack`], with cashback for points.
     SpentCashbackClawedBack {
         /// How much spent cashback this coverage took.
         #[serde(with = "stored_total")]

@@ -33,8 +33,9 @@ pub enum Account {
     Pending,
     /// Spendable.
     Available,
-    /// What the member owes after a return clawed back points that were already spent
-    /// (policy `negative_balance`); a negative balance, repaid first from future points.
+    /// What the member owes after a return clawed back points (or cashback) that were already
+    /// spent: under `negative_balance`, and under `deduct_from_refund` for what the refund
+    /// could not cover. A negative balance, repaid first from what becomes available later.
     Debt,
     /// Whoever pays for accruals. A funder's balance is minus its outstanding cost.
     Funder(FunderId),
@@ -42,14 +43,16 @@ pub enum Account {
     Redeemed,
     /// Points that expired unused.
     Expired,
-    /// Points bought back with money withheld from a refund (policy `deduct_from_refund`).
+    /// Spent points (or cashback) bought back with money withheld from a refund (policy
+    /// `deduct_from_refund`); a negative balance, like `debt`.
     RefundWithheld,
     /// Spent points of returned orders that the program forgave (policy `stop_at_zero`); a
     /// negative balance, settled first from points given back when a later return undoes the
     /// spending.
     Forgiven,
     /// What a funder owes other funders (negative) or is owed by them (positive) for points
-    /// one paid for and another honoured: a coalition's settlement, in points.
+    /// one paid for and another honoured: a coalition's settlement, in the posting's asset
+    /// (points or cashback).
     Settlement(FunderId),
 }
 

@@ -72,7 +72,8 @@ pub struct ReceiptLine {
     /// Units returned so far.
     #[serde(with = "stored_amount")]
     pub returned_qty: Decimal,
-    /// The line's price after its discount, before points paid.
+    /// The line's total in the program currency: quantity times unit price, less its discount,
+    /// before points paid.
     #[serde(with = "stored_amount")]
     pub value: Money,
     /// Whether the line could earn (not excluded); only such lines count toward order minimums.
@@ -118,7 +119,8 @@ pub struct Earning {
     pub rule: RuleId,
     /// Who pays.
     pub funder: FunderId,
-    /// Points earned.
+    /// Points earned; for an earning in [`Receipt::cashback`], the cashback earned, in the
+    /// program currency.
     #[serde(with = "stored_amount")]
     pub points: Decimal,
     /// Points clawed back so far. A return that revokes another earning of the line may lower
@@ -192,7 +194,7 @@ pub struct PaidWith {
     pub asset: Asset,
     /// The funder of the lots the points came from.
     pub funder: FunderId,
-    /// How many points.
+    /// How many points; for cashback (the `asset`), how much money.
     #[serde(with = "stored_amount")]
     pub points: Decimal,
     /// How many of them returns have given back.

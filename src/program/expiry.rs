@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::program::CompileError;
 
-/// The longest expiry period accepted: 100 years, in days or months.
+/// The longest period a program may name, in days: 100 years. It bounds `expiry.after_days`,
+/// `tiers.grace_days` and rolling tier windows in days; periods in months are bounded by a
+/// thirtieth of it (1,217 months).
 pub const MAX_EXPIRY_DAYS: u32 = 36_525;
 
 /// When points expire, counted from the moment they become available (so a vesting period

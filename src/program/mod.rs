@@ -54,7 +54,15 @@ pub const MAX_MONEY_DECIMAL_PLACES: u32 = 6;
 ///   "expiry": {"after_months": 12}
 /// }"#).unwrap();
 /// let engine = program.compile().unwrap();
-/// # let _ = engine;
+///
+/// // A purchase of 1,000 TRY earns 100 points, pending for the 15 days of the return window.
+/// let member = loyalty_engine::MemberState::new("m-1".parse().unwrap());
+/// let purchase: loyalty_engine::Event = serde_json::from_str(r#"{"type": "purchase", "id": "e-1",
+///   "member": "m-1", "at": "2026-03-01T10:00:00Z", "order": "o-1",
+///   "lines": [{"sku": "kettle", "qty": "1", "unit_price": "1000"}]}"#).unwrap();
+/// let outcome = engine.evaluate(&member, &purchase).unwrap();
+/// assert_eq!(outcome.lots_opened[0].vests_at.to_rfc3339(), "2026-03-16T10:00:00+00:00");
+/// assert_eq!(outcome.postings[0].amount.to_string(), "100");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

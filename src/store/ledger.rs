@@ -83,7 +83,8 @@ impl<S: Store> Ledger<S> {
         &mut self.store
     }
 
-    /// A member's current state.
+    /// A member's state as of its last applied event: nothing has vested or expired since
+    /// unless an event settled it ([`Engine::points_at`](crate::Engine::points_at) looks ahead).
     ///
     /// # Errors
     ///

@@ -329,6 +329,17 @@ pub struct Rounding {
 
 /// A rounding direction. Points are never negative where rounding happens, so `Floor` is
 /// also "toward zero".
+///
+/// ```
+/// use loyalty_engine::{Rounding, RoundingMode};
+///
+/// let modes = [RoundingMode::Floor, RoundingMode::Ceiling, RoundingMode::HalfUp, RoundingMode::HalfEven];
+/// let to_whole = |mode, value: &str| Rounding { mode, decimal_places: 0 }.apply(value.parse().unwrap());
+/// // The value, then what each mode makes of it: floor, ceiling, half_up, half_even.
+/// for (value, expected) in [("2.5", [2, 3, 3, 2]), ("3.5", [3, 4, 4, 4]), ("2.4", [2, 3, 2, 2])] {
+///     assert_eq!(modes.map(|mode| to_whole(mode, value)), expected.map(rust_decimal::Decimal::from), "{value}");
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoundingMode {

@@ -52,9 +52,16 @@ fn quantities_and_prices_must_be_positive() {
     assert!(matches!(negative_price, EvalError::InvalidPrice { .. }));
     let big_discount = refused(&mut shop, &purchase_line(r#"{"sku":"a","qty":"1","unit_price":"5","discount":"6"}"#));
     assert!(matches!(big_discount, EvalError::InvalidDiscount { .. }));
+    let negative_discount =
+        refused(&mut shop, &purchase_line(r#"{"sku":"a","qty":"1","unit_price":"5","discount":"-1"}"#));
+    assert!(matches!(negative_discount, EvalError::InvalidDiscount { .. }));
     let no_lines =
         refused(&mut shop, r#"{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2","lines":[]}"#);
     assert_eq!(no_lines, EvalError::NoLines);
+    // A line given away (its discount its whole price) is a line of the order that earns nothing.
+    let free = shop.apply(&purchase_line(r#"{"sku":"a","qty":"2","unit_price":"5","discount":"10"}"#));
+    let receipt = free.receipt.as_deref().unwrap();
+    assert_eq!((receipt.lines.len(), receipt.earnings.len(), free.lots_opened.len()), (1, 0, 0));
 }
 
 #[test]

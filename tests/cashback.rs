@@ -128,6 +128,10 @@ fn cashback_pays_at_most_half_an_order_and_earns_only_on_what_money_paid() {
     assert!(matches!(greedy, Err(LedgerError::Rejected(EvalError::CashbackAboveCap { .. }))));
     let fine_grained = basket(&mut shop, "2026-03-02", "o-2", 1, "10.00", "0.001");
     assert!(matches!(fine_grained, Err(LedgerError::Rejected(EvalError::InvalidCashback { .. }))));
+    let negative = basket(&mut shop, "2026-03-02", "o-2", 1, "10.00", "-5.00");
+    assert!(matches!(negative, Err(LedgerError::Rejected(EvalError::InvalidCashback { .. }))), "{negative:?}");
+    let past_the_share = basket(&mut shop, "2026-03-02", "o-2", 1, "10.01", "5.01");
+    assert!(matches!(past_the_share, Err(LedgerError::Rejected(EvalError::CashbackAboveCap { .. }))));
 
     let paid = basket(&mut shop, "2026-03-02", "o-2", 1, "10.00", "5.00").unwrap();
 

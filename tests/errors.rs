@@ -58,6 +58,11 @@ fn quantities_and_prices_must_be_positive() {
     let no_lines =
         refused(&mut shop, r#"{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2","lines":[]}"#);
     assert_eq!(no_lines, EvalError::NoLines);
+    let nothing_back = refused(
+        &mut shop,
+        r#"{"type":"return","member":"m","at":"2026-03-02T10:00:00Z","order":"o-1","lines":[{"sku":"tv","qty":"0"}]}"#,
+    );
+    assert!(matches!(nothing_back, EvalError::InvalidQuantity { line: 0, .. }), "{nothing_back:?}");
     // A line given away (its discount its whole price) is a line of the order that earns nothing.
     let free = shop.apply(&purchase_line(r#"{"sku":"a","qty":"2","unit_price":"5","discount":"10"}"#));
     let receipt = free.receipt.as_deref().unwrap();

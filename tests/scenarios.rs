@@ -589,6 +589,55 @@ fn an_order_below_the_threshold_earns_no_bonus() {
     assert!(shop.available("ece").is_zero());
 }
 
+/// Points bought at 10:00 stay pending through the fifteen days of the return window to the
+/// second, and their thirty days of life count from then, not from the purchase.
+#[test]
+fn points_vest_on_the_second_the_window_closes_and_expire_counted_from_then() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "returns":{"vesting_days":15},"expiry":{"after_days":30}}"#,
+    );
+    shop.apply(
+        r#"{"type":"purchase","member":"can","at":"2026-03-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"kettle","qty":"1","unit_price":"80"}]}"#,
+    );
+    let at = |instant: &str| format!(r#"{{"type":"tick","member":"can","at":"{instant}"}}"#);
+    shop.apply(&at("2026-03-16T09:59:59Z"));
+    assert_eq!((shop.pending("can"), shop.available("can")), (decimal("80"), decimal("0")));
+    shop.apply(&at("2026-03-16T10:00:00Z"));
+    assert_eq!((shop.pending("can"), shop.available("can")), (decimal("0"), decimal("80")));
+    shop.apply(&at("2026-04-15T09:59:59Z"));
+    assert_eq!(shop.available("can"), decimal("80"), "thirty days from vesting, not from the purchase");
+    shop.apply(&at("2026-04-15T10:00:00Z"));
+    assert!(shop.available("can").is_zero());
+}
+
+/// A gift card is excluded from earning, and so from the order minimum: an order must reach
+/// the minimum with what earns, when it is placed and after a return.
+#[test]
+fn excluded_lines_count_toward_no_order_minimum() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"TRY","owner":"market",
+            "earn":{"exclude":[{"categories":["gift_card"]}],
+                    "rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}},
+                             {"id":"bonus","when":{"min_order_total":"100"},"effect":{"points_per_order":"30"}}]}}"#,
+    );
+    let order = |id: &str, units: u32| {
+        format!(
+            r#"{{"type":"purchase","member":"ada","at":"2026-03-01T10:00:00Z","order":"{id}",
+                "lines":[{{"sku":"tea","qty":"{units}","unit_price":"60"}},
+                         {{"sku":"card","qty":"1","unit_price":"50","category":"gift_card"}}]}}"#
+        )
+    };
+    shop.apply(&order("o-1", 1));
+    assert_eq!(shop.available("ada"), decimal("60"), "60 of tea and a 50 gift card are below 100: no bonus");
+    shop.apply(&order("o-2", 2));
+    assert_eq!(shop.available("ada"), decimal("210"), "120 of tea earns 120 and the bonus");
+    shop.give_back("ada", "2026-03-02", "o-2", "tea", "1");
+    assert_eq!(shop.available("ada"), decimal("120"), "60 of tea kept, with the card, is below 100: the bonus goes");
+}
+
 #[test]
 fn points_expire_at_the_end_of_the_month_in_the_programs_time_zone() {
     let mut shop = Shop::new(

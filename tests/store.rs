@@ -75,6 +75,22 @@ fn the_same_event_applied_by_another_writer_while_the_ledger_reads_answers_its_f
     assert!(matches!(mine, Err(LedgerError::Conflict { .. })), "{mine:?}");
 }
 
+/// Another writer commits the same event id for another member between the ledger's reads and
+/// its commit: the commit finds the id taken, and the ledger answers with a conflict, never with
+/// an outcome it did not store.
+#[test]
+fn an_event_id_another_writer_took_for_another_member_is_a_conflict() {
+    let inner = MemoryStore::new();
+    let rival = Some(one_item_purchase("e-1", "someone-else", "o-9", "100"));
+    let mut ledger = Ledger::new(engine(), RacingStore { inner: inner.clone(), rival, rival_after_lookup: None });
+
+    let mine = ledger.apply(&one_item_purchase("e-1", "m", "o-1", "100"));
+
+    assert!(matches!(mine, Err(LedgerError::Conflict { .. })), "{mine:?}");
+    assert_eq!(inner.committed().unwrap().len(), 1, "only the rival's event");
+    assert_eq!(Ledger::new(engine(), inner).state(&member("m")).unwrap().points().available.value(), decimal("0"));
+}
+
 #[test]
 fn a_lost_race_is_retried_on_the_fresh_state_and_nothing_is_lost() {
     let inner = MemoryStore::new();

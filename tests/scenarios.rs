@@ -186,6 +186,27 @@ fn a_refund_withholds_at_most_the_money_it_refunds_and_rounds_once_per_order() {
     assert_eq!(shop.debt("pelin"), decimal("-401"), "what the refund can't cover, the member owes");
 }
 
+/// The refund of an order paid partly with points is only what money paid: the money withheld
+/// for its spent points comes out of that, and what it can't cover the member owes.
+#[test]
+fn a_refund_withholds_only_from_what_money_paid_for_the_order() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"2"}}]},
+            "redemption":{"point_value":"1","max_share_of_order":"0.5"},
+            "returns":{"when_points_spent":"deduct_from_refund"}}"#,
+    );
+    shop.buy("eda", "2026-06-01", "o-1", "lamp", "100");
+    shop.buy_paying("eda", "2026-06-02", "o-2", "rug", "100", "50");
+    assert_eq!(shop.available("eda"), decimal("250"), "200, less 50 paid, and 100 on the 50 money paid");
+    shop.apply(r#"{"type":"redeem","member":"eda","at":"2026-06-03T10:00:00Z","points":"250"}"#);
+
+    let back = shop.give_back("eda", "2026-06-04", "o-2", "rug", "1");
+
+    assert_eq!(back.refund_withheld.value(), decimal("50"), "the 50 the refund pays in money, not the rug's 100");
+    assert_eq!((shop.available("eda"), shop.debt("eda")), (decimal("50"), decimal("-50")));
+}
+
 /// A record shop under `deduct_from_refund`: `rate` points a lira, each worth `point_value`.
 fn record_shop(rate: &str, point_value: &str) -> String {
     format!(

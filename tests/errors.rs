@@ -112,6 +112,12 @@ fn spending_more_than_available_or_above_the_cap_is_refused() {
     let fraction = refused(&mut shop, r#"{"type":"redeem","member":"m","at":"2026-03-02T10:00:00Z","points":"1.5"}"#);
     assert!(matches!(fraction, EvalError::InvalidPoints { .. }), "the program counts whole points");
     assert!(fraction.to_string().contains("no finer than the program's points"), "{fraction}");
+    // Trailing zeros are no finer: "10.0" is ten whole points.
+    let spent = shop.apply(r#"{"type":"redeem","member":"m","at":"2026-03-02T09:00:00Z","points":"10.0"}"#);
+    assert_eq!(
+        spent.postings.iter().map(|posting| posting.amount).sum::<rust_decimal::Decimal>(),
+        common::decimal("10")
+    );
     let capped = refused(
         &mut shop,
         r#"{"type":"purchase","member":"m","at":"2026-03-02T10:00:00Z","order":"o-2",

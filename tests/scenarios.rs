@@ -727,6 +727,50 @@ fn points_paid_for_a_returned_order_come_back_with_their_old_expiry() {
     assert!(shop.available("hale").is_zero(), "given-back points expire with the lot they came from");
 }
 
+/// Points given back at the very instant their old expiry falls are expired already.
+#[test]
+fn points_given_back_at_the_instant_they_expire_go_to_expired() {
+    let mut shop = cafe_with_points_expiring_after(30);
+    shop.buy("hale", "2026-01-01", "o-1", "grinder", "100");
+    shop.buy_paying("hale", "2026-01-10", "o-2", "kettle", "60", "60");
+    let back = shop.give_back("hale", "2026-01-31", "o-2", "kettle", "1");
+    assert_eq!(back.lots_opened[0].expires_at.unwrap().to_rfc3339(), "2026-01-31T12:00:00+00:00");
+    assert!(shop.available("hale").is_zero(), "the 40 left and the 60 given back expire at 12:00");
+}
+
+/// Points that paid for an order come back in proportion to the units returned, rounded down,
+/// and the last unit returned brings back the rest.
+#[test]
+fn points_that_paid_come_back_rounded_down_until_the_last_unit() {
+    let mut shop = electronics_shop(0, "negative_balance");
+    shop.buy("ilke", "2026-06-01", "o-1", "tv", "1000");
+    shop.apply(
+        r#"{"type":"purchase","member":"ilke","at":"2026-06-02T10:00:00Z","order":"o-2",
+            "lines":[{"sku":"cable","qty":"3","unit_price":"20"}],"pay_with_points":"10"}"#,
+    );
+    let paid_back = |outcome: &loyalty_engine::Outcome| {
+        outcome
+            .postings
+            .iter()
+            .filter(|posting| posting.from == Account::Redeemed)
+            .map(|posting| posting.amount)
+            .sum::<rust_decimal::Decimal>()
+    };
+    let one = shop.give_back("ilke", "2026-06-03", "o-2", "cable", "1");
+    assert_eq!(paid_back(&one), decimal("3"), "a third of 10 points, rounded down");
+    let rest = shop.give_back("ilke", "2026-06-04", "o-2", "cable", "2");
+    assert_eq!(paid_back(&rest), decimal("7"));
+}
+
+/// An order too small to earn a whole point opens no lot and keeps no empty earning.
+#[test]
+fn an_order_that_earns_nothing_opens_no_lot() {
+    let mut shop = electronics_shop(0, "negative_balance");
+    let small = shop.buy("ilke", "2026-06-01", "o-1", "sticker", "5");
+    let receipt = small.receipt.as_deref().unwrap();
+    assert!(receipt.earnings.is_empty() && small.lots_opened.is_empty() && small.postings.is_empty(), "{small:?}");
+}
+
 #[test]
 fn a_state_stored_in_the_old_form_keeps_what_paid_for_its_orders() {
     let mut shop = cafe_with_points_expiring_after(30);

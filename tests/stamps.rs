@@ -217,6 +217,19 @@ fn one_purchase_fills_at_most_a_hundred_cards() {
     assert_eq!(progress(&mut shop, "lea", "coffee").unused_rewards, 100, "the refused purchase left nothing");
 }
 
+/// Two orders each fill a card: returning the second revokes its own reward, the newest, and
+/// leaves the first order's.
+#[test]
+fn a_return_revokes_the_newest_unused_reward() {
+    let mut shop = cafe(true);
+    coffees(&mut shop, "ela", "2026-03-01", "o-1", 6);
+    coffees(&mut shop, "ela", "2026-03-02", "o-2", 6);
+    return_coffees(&mut shop, "ela", "2026-03-03", "o-2", 6);
+    let statuses: Vec<(String, RewardStatus)> =
+        shop.state("ela").rewards().iter().map(|reward| (reward.id.to_string(), reward.status)).collect();
+    assert_eq!(statuses, [("r-1".to_string(), RewardStatus::Issued), ("r-2".to_string(), RewardStatus::Revoked)]);
+}
+
 #[test]
 fn returning_the_coffees_that_filled_the_card_revokes_the_unused_reward() {
     let mut shop = cafe(true);

@@ -49,6 +49,7 @@ fn a_member_is_upgraded_by_the_order_that_reaches_the_threshold_and_earns_more_f
     assert!(tier_changes(&first.notices).is_empty());
     let blue = tier(&mut shop, "deniz", "2026-02-02");
     assert_eq!((blue.level.as_str(), blue.next_review), ("blue", None), "the lowest level can't go down");
+    assert_eq!(shop.state("deniz").next_due(), None, "nor is a review of it ever due");
 
     let second = shop.buy("deniz", "2026-03-01", "o-2", "table", "400");
     assert_eq!(tier_changes(&second.notices), change("blue", "silver", TierChangeReason::Upgrade));
@@ -296,6 +297,25 @@ fn purchases_count_orders_and_a_fully_returned_order_does_not_count() {
     assert_eq!(tier(&mut shop, "mira", "2026-01-14").level.as_str(), "regular", "two orders kept");
     shop.buy("mira", "2026-01-15", "o-4", "cake", "5");
     assert_eq!(tier(&mut shop, "mira", "2026-01-16").level.as_str(), "friend");
+}
+
+/// A gift card is excluded from earning, and so from the spend that qualifies for a tier.
+#[test]
+fn excluded_lines_are_no_spend_toward_a_tier() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"TRY","owner":"shop",
+            "earn":{"exclude":[{"categories":["gift_card"]}],
+                    "rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+            "tiers":{"metric":"net_spend","window":"lifetime",
+              "levels":[{"id":"blue","threshold":"0"},{"id":"silver","threshold":"1000"}]}}"#,
+    );
+    shop.apply(
+        r#"{"type":"purchase","member":"su","at":"2026-03-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"vase","qty":"1","unit_price":"100"},
+                     {"sku":"card","qty":"1","unit_price":"1000","category":"gift_card"}]}"#,
+    );
+    let status = tier(&mut shop, "su", "2026-03-02");
+    assert_eq!((status.level.as_str(), status.metric), ("blue", decimal("100")));
 }
 
 #[test]

@@ -52,6 +52,30 @@ fn earned(outcome: &Outcome) -> Decimal {
     outcome.receipt.as_ref().unwrap().cashback.iter().map(|earning| earning.points).sum()
 }
 
+/// Points pay first; cashback may pay only what they left, whatever its share of the order.
+#[test]
+fn cashback_pays_at_most_what_points_left_of_the_order() {
+    let mut shop = Shop::new(
+        r#"{"id":"deli","currency":"EUR","owner":"deli",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"100"}}]},
+            "redemption":{"point_value":"0.01","max_share_of_order":"1"},
+            "cashback":{"rules":[{"id":"two-percent","share":"0.02"}],"max_per_order":"20.00",
+              "spending":{"max_share_of_order":"0.5"}}}"#,
+    );
+    buy(&mut shop, "2026-03-01", "o-1", "1000.00");
+    let order = |cashback: &str| {
+        format!(
+            r#"{{"type":"purchase","member":"ida","at":"2026-03-02T10:00:00Z","order":"o-2",
+                "lines":[{{"sku":"ham","qty":"1","unit_price":"100.00"}}],
+                "pay_with_points":"9000","pay_with_cashback":"{cashback}"}}"#
+        )
+    };
+    let over = shop.try_apply(&order("15.00"));
+    let Err(LedgerError::Rejected(EvalError::CashbackAboveCap { max, .. })) = over else { panic!("{over:?}") };
+    assert_eq!(max.value(), decimal("10.00"), "90.00 in points leave 10.00, below half the order");
+    assert!(shop.try_apply(&order("10.00")).is_ok());
+}
+
 #[test]
 fn two_percent_waits_a_month_then_pays_for_shopping() {
     let mut shop = grocer(30, "negative_balance");

@@ -272,6 +272,35 @@ fn a_partial_return_takes_back_only_the_stamps_of_the_units_returned() {
     assert_eq!(progress(&mut shop, "lea", "coffee").stamps, decimal("0"));
 }
 
+/// The points a reward credits expire as any other points do, counted from when they are
+/// credited; and a fractional line's stamps come back rounded up, so the member never keeps a
+/// stamp the kept units did not earn.
+#[test]
+fn a_points_reward_expires_like_points_and_fractional_stamps_come_back_rounded_up() {
+    let mut shop = Shop::new(
+        r#"{"id":"bakery","currency":"EUR","owner":"bakery","expiry":{"after_days":30},
+            "stamp_cards":[{"id":"bread","when":{"categories":["bread"]},"stamps_needed":2,
+                            "reward":{"points":"100"}}]}"#,
+    );
+    let loaf = |order: &str, kilograms: &str| {
+        format!(
+            r#"{{"type":"purchase","member":"ali","at":"2026-03-01T08:00:00Z","order":"{order}",
+                "lines":[{{"sku":"rye","qty":"{kilograms}","unit_price":"6","category":"bread"}}]}}"#
+        )
+    };
+    assert_eq!(issued(&shop.apply(&loaf("o-1", "2"))), vec!["r-1"]);
+    use_reward(&mut shop, "ali", "2026-03-02", "r-1").unwrap();
+    assert_eq!(shop.available("ali"), decimal("100"));
+    shop.apply(r#"{"type":"tick","member":"ali","at":"2026-04-01T08:59:59Z"}"#);
+    assert_eq!(shop.available("ali"), decimal("100"), "credited 2026-03-02 09:00, so due 2026-04-01 09:00");
+    shop.apply(r#"{"type":"tick","member":"ali","at":"2026-04-01T09:00:00Z"}"#);
+    assert!(shop.available("ali").is_zero());
+
+    shop.apply(&loaf("o-2", "2.5").replace("03-01", "04-02"));
+    shop.give_back("ali", "2026-04-03", "o-2", "rye", "1");
+    assert_eq!(progress(&mut shop, "ali", "bread").stamps, decimal("1"), "2 of 2.5 kg earned 2; 1.5 kept earn 1");
+}
+
 #[test]
 fn a_points_reward_credits_its_points_split_between_its_funders() {
     let mut shop = cafe(true);

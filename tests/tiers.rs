@@ -47,6 +47,7 @@ fn a_member_is_upgraded_by_the_order_that_reaches_the_threshold_and_earns_more_f
     let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
     let first = shop.buy("deniz", "2026-02-01", "o-1", "chair", "800");
     assert!(tier_changes(&first.notices).is_empty());
+    assert_eq!(tier(&mut shop, "deniz", "2026-02-01").metric, decimal("800"), "at the purchase's own instant");
     let blue = tier(&mut shop, "deniz", "2026-02-02");
     assert_eq!((blue.level.as_str(), blue.next_review), ("blue", None), "the lowest level can't go down");
     assert_eq!(shop.state("deniz").next_due(), None, "nor is a review of it ever due");
@@ -155,8 +156,11 @@ fn buying_during_the_grace_period_cancels_the_downgrade() {
         let status = tier(&mut shop, who, "2028-01-03");
         let (level, at) = status.downgrade_pending.expect("a downgrade is pending");
         assert_eq!((level.as_str(), at.to_string()), ("silver", "2028-01-31 00:00:00 UTC".to_owned()));
+        assert_eq!(shop.state(who).next_due(), Some(at), "the host is told when to come back");
     }
     shop.buy("deniz", "2028-01-20", "wardrobe", "wardrobe", "5000");
+    let requalified = tier(&mut shop, "deniz", "2028-01-21");
+    assert_eq!(requalified.downgrade_pending, None, "5,000 this year is exactly gold again");
 
     let deniz = shop.tick("deniz", "2028-02-01");
     let ece = shop.tick("ece", "2028-02-01");

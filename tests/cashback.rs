@@ -97,7 +97,12 @@ fn two_percent_waits_a_month_then_pays_for_shopping() {
 #[test]
 fn an_order_earns_at_most_its_cap_and_a_month_at_most_the_monthly_cap() {
     let mut shop = grocer(30, "negative_balance");
-    assert_eq!(earned(&buy(&mut shop, "2026-03-01", "o-1", "1500.00")), decimal("20.00"), "30.00 capped at 20.00");
+    // At the month's first instant: it counts toward March.
+    let first = shop.apply(
+        r#"{"type":"purchase","member":"ida","at":"2026-03-01T00:00:00Z","order":"o-1",
+            "lines":[{"sku":"basket","qty":"1","unit_price":"1500.00"}]}"#,
+    );
+    assert_eq!(earned(&first), decimal("20.00"), "30.00 capped at 20.00");
     assert_eq!(earned(&buy(&mut shop, "2026-03-02", "o-2", "1500.00")), decimal("20.00"));
     assert_eq!(
         earned(&buy(&mut shop, "2026-03-03", "o-3", "1500.00")),

@@ -426,6 +426,12 @@ fn a_corrupt_stored_state_is_refused_when_read_not_when_used() {
     let error = serde_json::from_value::<MemberState>(reordered).unwrap_err().to_string();
     assert!(error.contains("lot 0"), "{error}");
 
+    // The order opened lot 0 alone; a receipt naming lot 1 too names a lot not yet opened.
+    let mut one_lot_more = stored.clone();
+    one_lot_more["orders"][0]["lot_count"] = serde_json::json!(2);
+    let error = serde_json::from_value::<MemberState>(one_lot_more).unwrap_err().to_string();
+    assert!(error.contains("order o-1 names lots not yet opened"), "{error}");
+
     assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("m"));
 }
 

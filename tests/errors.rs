@@ -435,6 +435,30 @@ fn a_corrupt_stored_state_is_refused_when_read_not_when_used() {
     assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("m"));
 }
 
+/// A member who owes the shop 100 points: the stored book of creditors must name only positive
+/// debts, and add up to the debt.
+#[test]
+fn a_stored_creditor_book_that_does_not_match_the_debt_is_refused_when_read() {
+    let mut shop = shop_with_points();
+    shop.apply(r#"{"type":"redeem","member":"m","at":"2026-03-02T10:00:00Z","points":"100"}"#);
+    shop.give_back("m", "2026-03-03", "o-1", "tv", "1");
+    let stored = serde_json::to_value(shop.state("m")).unwrap();
+    assert_eq!(stored["creditors"], serde_json::json!([{"account":"debt","funder":"shop","amount":"100"}]));
+
+    let mut owed_nothing = stored.clone();
+    let nobody = serde_json::json!({"account":"debt","funder":"partner","amount":"0"});
+    owed_nothing["creditors"].as_array_mut().unwrap().push(nobody);
+    let error = serde_json::from_value::<MemberState>(owed_nothing).unwrap_err().to_string();
+    assert!(error.contains("creditor partner of debt is not a positive debt"), "{error}");
+
+    let mut half_owed = stored.clone();
+    half_owed["creditors"][0]["amount"] = "50".into();
+    let error = serde_json::from_value::<MemberState>(half_owed).unwrap_err().to_string();
+    assert!(error.contains("balance is not what its creditors are owed"), "{error}");
+
+    assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("m"));
+}
+
 #[test]
 fn a_stored_tier_that_counts_an_unknown_order_or_is_out_of_time_order_is_refused_when_read() {
     let mut shop = Shop::new(

@@ -314,6 +314,10 @@ fn events_without_one_known_type_do_not_parse() {
             "unknown field `colour`",
         ),
         (r#"{"id":"","type":"tick","member":"m","at":"2026-03-02T10:00:00Z"}"#, "empty"),
+        (
+            r#"{"points":1.5,"type":"redeem","id":"e","member":"m","at":"2026-03-02T10:00:00Z"}"#,
+            "floating point `1.5`, expected a field of an event (a decimal written as a string",
+        ),
         (r#"["tick","e","m","2026-03-02T10:00:00Z"]"#, "invalid type: sequence, expected an event"),
     ];
     for (json, expected) in cases {

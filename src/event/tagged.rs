@@ -105,14 +105,15 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Resumed<A> {
 }
 
 /// A value read before the tag, kept until the tag says what it belongs to. Only what a
-/// self-describing format hands out; events hold no enums, so none need buffering.
+/// self-describing format hands out; events hold no enums, so none need buffering. No float:
+/// no field of an event takes one (decimals are written as strings or integers), so a float
+/// is refused here, as the field would refuse it, rather than held in binary floating point.
 #[derive(Debug)]
 enum Buffered {
     Null,
     Bool(bool),
     Unsigned(u64),
     Signed(i64),
-    Float(f64),
     Text(String),
     Some(Box<Buffered>),
     List(Vec<Buffered>),
@@ -131,7 +132,7 @@ impl<'de> Visitor<'de> for BufferedVisitor {
     type Value = Buffered;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("any value")
+        formatter.write_str("a field of an event (a decimal written as a string, such as \"10.50\", or an integer)")
     }
 
     fn visit_bool<E>(self, value: bool) -> Result<Buffered, E> {
@@ -144,10 +145,6 @@ impl<'de> Visitor<'de> for BufferedVisitor {
 
     fn visit_u64<E>(self, value: u64) -> Result<Buffered, E> {
         Ok(Buffered::Unsigned(value))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Buffered, E> {
-        Ok(Buffered::Float(value))
     }
 
     fn visit_str<E>(self, value: &str) -> Result<Buffered, E> {
@@ -210,7 +207,6 @@ impl<'de, E: de::Error> Deserializer<'de> for BufferedDeserializer<E> {
             Buffered::Bool(value) => visitor.visit_bool(value),
             Buffered::Unsigned(value) => visitor.visit_u64(value),
             Buffered::Signed(value) => visitor.visit_i64(value),
-            Buffered::Float(value) => visitor.visit_f64(value),
             Buffered::Text(value) => visitor.visit_string(value),
             Buffered::Some(value) => visitor.visit_some((*value).into_deserializer()),
             Buffered::List(items) => {
@@ -236,6 +232,7 @@ impl<'de, E: de::Error> Deserializer<'de> for BufferedDeserializer<E> {
         }
     }
 
+    // The methods a reader may call, each handed the buffered value as it is.
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
         unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any

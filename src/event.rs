@@ -22,8 +22,8 @@ mod tagged;
 ///
 /// In JSON an event is an object tagged by `"type"`. The tag may come anywhere in the object,
 /// but where it comes first (as the engine writes it), an error in a field says where in the
-/// input it is; the fields before the tag are held until it is read, and their errors point
-/// at the tag.
+/// input it is; the fields before the tag are held until it is read (a float among them is
+/// refused at once, as every field refuses floats), and their other errors point at the tag.
 ///
 /// ```
 /// use loyalty_engine::Event;

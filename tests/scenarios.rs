@@ -477,27 +477,30 @@ fn thirds_of_three_lines_refund_what_the_lines_are_worth() {
     assert_eq!(shop.debt("ece"), decimal("-2"), "the units returned earned 2,502 points, rounded up");
 }
 
+/// The points `ece` keeps of order `o-1` (its `lines`, under `program`) after `returns`, each
+/// a return's lines.
+fn kept_after_returns(program: &str, lines: &str, returns: &[&str]) -> rust_decimal::Decimal {
+    let mut shop = Shop::new(program);
+    shop.apply(&format!(
+        r#"{{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1","lines":[{lines}]}}"#
+    ));
+    for lines in returns {
+        shop.apply(&format!(
+            r#"{{"type":"return","member":"ece","at":"2026-06-02T10:00:00Z","order":"o-1","lines":[{lines}]}}"#
+        ));
+    }
+    shop.available("ece")
+}
+
 #[test]
 fn a_return_split_in_two_keeps_what_one_return_keeps_when_the_bonus_it_breaks_has_its_own_funder() {
-    let kept = |returns: &[&str]| {
-        let mut shop = Shop::new(
-            r#"{"id":"p","currency":"EUR","owner":"shop","rounding":{"mode":"floor","decimal_places":2},
-                "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}},
-                  {"id":"double-a","when":{"skus":["a"]},"effect":{"multiplier":"2"}},
-                  {"id":"bonus","when":{"min_order_total":"100"},"effect":{"points_per_order":"30"},
-                   "funded_by":{"brand":"1"}}]}}"#,
-        );
-        shop.apply(
-            r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
-                "lines":[{"sku":"a","qty":"4","unit_price":"3.33"},{"sku":"b","qty":"4","unit_price":"150"}]}"#,
-        );
-        for lines in returns {
-            shop.apply(&format!(
-                r#"{{"type":"return","member":"ece","at":"2026-06-02T10:00:00Z","order":"o-1","lines":[{lines}]}}"#
-            ));
-        }
-        shop.available("ece")
-    };
+    let program = r#"{"id":"p","currency":"EUR","owner":"shop","rounding":{"mode":"floor","decimal_places":2},
+        "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}},
+          {"id":"double-a","when":{"skus":["a"]},"effect":{"multiplier":"2"}},
+          {"id":"bonus","when":{"min_order_total":"100"},"effect":{"points_per_order":"30"},
+           "funded_by":{"brand":"1"}}]}}"#;
+    let lines = r#"{"sku":"a","qty":"4","unit_price":"3.33"},{"sku":"b","qty":"4","unit_price":"150"}"#;
+    let kept = |returns: &[&str]| kept_after_returns(program, lines, returns);
     let in_one = kept(&[r#"{"sku":"a","qty":"2"},{"sku":"b","qty":"4"}"#]);
     let in_two = kept(&[r#"{"sku":"a","qty":"2"},{"sku":"b","qty":"3"}"#, r#"{"sku":"b","qty":"1"}"#]);
     assert_eq!((in_one, in_two), (decimal("1.33"), decimal("1.33")), "half of a's 2.66 base points, either way");
@@ -576,27 +579,15 @@ fn a_kept_line_with_every_digit_a_decimal_holds_stays_exact() {
 /// third. Four returns of one unit share rounding with the bonus, which the fifth revokes.
 #[test]
 fn a_return_that_revokes_a_co_funded_bonus_owes_no_funder_points() {
-    let kept = |returns: &[&str]| {
-        let mut shop = Shop::new(
-            r#"{"id":"p","currency":"EUR","owner":"aaa",
-                "earn":{"rules":[
-                  {"id":"base","when":{"skus":["l"]},"effect":{"points_per_currency_unit":"0.13"},"funded_by":{"aaa":"1"}},
-                  {"id":"std-y","effect":{"points_per_currency_unit":"0.37"},"funded_by":{"yyy":"1"}},
-                  {"id":"std-a2","when":{"skus":["l"]},"effect":{"points_per_currency_unit":"0.11"},"funded_by":{"aaa":"1"}},
-                  {"id":"bonus","when":{"skus":["l"],"min_order_total":"100"},"effect":{"points_per_order":"2"},
-                   "funded_by":{"aaa":"0.5","zzz":"0.5"}}]}}"#,
-        );
-        shop.apply(
-            r#"{"type":"purchase","member":"ece","at":"2026-06-01T10:00:00Z","order":"o-1",
-                "lines":[{"sku":"l","qty":"6","unit_price":"3.33"},{"sku":"m","qty":"1","unit_price":"99.99"}]}"#,
-        );
-        for lines in returns {
-            shop.apply(&format!(
-                r#"{{"type":"return","member":"ece","at":"2026-06-02T10:00:00Z","order":"o-1","lines":[{lines}]}}"#
-            ));
-        }
-        shop.available("ece")
-    };
+    let program = r#"{"id":"p","currency":"EUR","owner":"aaa",
+        "earn":{"rules":[
+          {"id":"base","when":{"skus":["l"]},"effect":{"points_per_currency_unit":"0.13"},"funded_by":{"aaa":"1"}},
+          {"id":"std-y","effect":{"points_per_currency_unit":"0.37"},"funded_by":{"yyy":"1"}},
+          {"id":"std-a2","when":{"skus":["l"]},"effect":{"points_per_currency_unit":"0.11"},"funded_by":{"aaa":"1"}},
+          {"id":"bonus","when":{"skus":["l"],"min_order_total":"100"},"effect":{"points_per_order":"2"},
+           "funded_by":{"aaa":"0.5","zzz":"0.5"}}]}}"#;
+    let lines = r#"{"sku":"l","qty":"6","unit_price":"3.33"},{"sku":"m","qty":"1","unit_price":"99.99"}"#;
+    let kept = |returns: &[&str]| kept_after_returns(program, lines, returns);
     let unit = r#"{"sku":"l","qty":"1"}"#;
     let in_pieces = kept(&[unit, unit, unit, unit, r#"{"sku":"m","qty":"1"}"#]);
     let in_one = kept(&[r#"{"sku":"l","qty":"4"},{"sku":"m","qty":"1"}"#]);

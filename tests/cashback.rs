@@ -222,6 +222,60 @@ fn spent_cashback_is_forgiven_under_stop_at_zero() {
     );
 }
 
+/// An outlet under `deduct_from_refund`: a lamp earns 4,000 points (40.00 at 0.01 a point);
+/// every line earns half its money back as cashback, which may pay a whole order.
+fn outlet() -> Shop {
+    Shop::new(
+        r#"{"id":"outlet","currency":"EUR","owner":"outlet",
+            "earn":{"rules":[{"id":"lamps","when":{"skus":["lamp"]},"effect":{"points_per_unit":"4000"}}]},
+            "redemption":{"point_value":"0.01","max_share_of_order":"1"},
+            "returns":{"when_points_spent":"deduct_from_refund"},
+            "cashback":{"rules":[{"id":"half","share":"0.5"}],"spending":{"max_share_of_order":"1"}}}"#,
+    )
+}
+
+fn outlet_order(shop: &mut Shop, day: &str, order: &str, line: &str, cashback: &str) -> Arc<Outcome> {
+    shop.apply(&format!(
+        r#"{{"type":"purchase","member":"ida","at":"{day}T10:00:00Z","order":"{order}",
+            "lines":[{line}],"pay_with_cashback":"{cashback}"}}"#
+    ))
+}
+
+#[test]
+fn spent_points_and_cashback_are_withheld_together_only_up_to_the_refund_in_whole_cents() {
+    let mut shop = outlet();
+    // Three lamps for 200.00: 12,000 points and 100.00 back, all spent.
+    let lamps = r#"{"sku":"lamp","qty":"3","unit_price":"66.67","discount":"0.01"}"#;
+    outlet_order(&mut shop, "2026-03-01", "o-1", lamps, "0");
+    outlet_order(&mut shop, "2026-03-02", "o-2", r#"{"sku":"vase","qty":"1","unit_price":"100.00"}"#, "100.00");
+    shop.apply(r#"{"type":"redeem","member":"ida","at":"2026-03-03T10:00:00Z","points":"12000"}"#);
+
+    let back = shop.give_back("ida", "2026-03-04", "o-1", "lamp", "1");
+
+    // The refund is 200.00 / 3 = 66.666…: the lamp's 4,000 points take 40.00 of it, and of its
+    // 33.34 cashback (100.00 / 3, rounded up) the 26.66 left in whole cents; 6.68 is owed.
+    assert_eq!(back.refund_withheld.value(), decimal("66.66"), "40.00 for the points, 26.66 for the cashback");
+    assert_eq!(wallet(&mut shop), (decimal("0"), decimal("0"), decimal("-6.68")));
+}
+
+#[test]
+fn the_refund_of_an_order_paid_partly_with_cashback_withholds_only_from_what_money_paid() {
+    let mut shop = outlet();
+    outlet_order(&mut shop, "2026-03-01", "o-1", r#"{"sku":"sofa","qty":"1","unit_price":"100.00"}"#, "0");
+    // The lamp costs 100.00, half paid with the sofa's 50.00 cashback: it earns 4,000 points and
+    // 25.00 back on the 50.00 money paid, which a vase and a redemption spend.
+    outlet_order(&mut shop, "2026-03-02", "o-2", r#"{"sku":"lamp","qty":"1","unit_price":"100.00"}"#, "50.00");
+    outlet_order(&mut shop, "2026-03-03", "o-3", r#"{"sku":"vase","qty":"1","unit_price":"25.00"}"#, "25.00");
+    shop.apply(r#"{"type":"redeem","member":"ida","at":"2026-03-04T10:00:00Z","points":"4000"}"#);
+
+    let back = shop.give_back("ida", "2026-03-05", "o-2", "lamp", "1");
+
+    // The 50.00 cashback paid comes back as cashback; the money refund is the other 50.00, of
+    // which the points take 40.00 and the spent cashback the 10.00 left; 15.00 is owed.
+    assert_eq!(back.refund_withheld.value(), decimal("50.00"), "what money paid, not the lamp's 100.00");
+    assert_eq!(wallet(&mut shop), (decimal("0"), decimal("50.00"), decimal("-15.00")));
+}
+
 #[test]
 fn cashback_definitions_are_checked_with_the_path_of_the_field() {
     let json = r#"{"id":"g","currency":"EUR","owner":"g","cashback":{"rules":[{"id":"a","share":"1.5"}]}}"#;

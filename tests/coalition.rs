@@ -125,6 +125,26 @@ fn hotel_points_covering_a_returned_flight_are_settled_to_the_airline() {
     assert_eq!(shop.debt("ana"), decimal("-275"));
 }
 
+/// Points that repay a debt owed to two partners repay them in funder order.
+#[test]
+fn airline_points_repay_the_hotel_first_when_the_member_owes_both() {
+    let mut shop = coalition("negative_balance");
+    book(&mut shop, "2026-05-01", "flight", "skyair-web", "300", "0");
+    book(&mut shop, "2026-05-02", "room", "harbour-lisbon", "120", "0");
+    shop.apply(r#"{"type":"redeem","member":"ana","at":"2026-05-03T10:00:00Z","points":"2700"}"#);
+    shop.give_back("ana", "2026-05-04", "flight", "flight", "1");
+    shop.give_back("ana", "2026-05-04", "room", "room", "1");
+
+    book(&mut shop, "2026-05-05", "flight-2", "skyair-app", "100", "0");
+
+    // The new flight's 500 points go to the hotel's 1,200 first, and the airline owes it them.
+    let owed: Vec<(FunderId, Decimal)> =
+        shop.state("ana").creditors().iter().map(|(_, _, funder, owed)| (funder.clone(), *owed)).collect();
+    assert_eq!(owed, [(funder("harbour"), decimal("700")), (funder("skyair"), decimal("1500"))]);
+    let airline_to_hotel = (funder("skyair"), funder("harbour"), decimal("500"));
+    assert!(totals(&shop).settlement_owed().contains(&airline_to_hotel), "{:?}", totals(&shop).settlement_owed());
+}
+
 #[test]
 fn a_co_funded_bonus_splits_its_cost_exactly() {
     let mut shop = coalition("negative_balance");

@@ -575,7 +575,7 @@ fn a_stored_state_whose_numbers_no_engine_writes_is_refused_when_read() {
     assert_eq!(stored["orders"][0]["stamps"][0]["stamps"], 3, "{stored}");
     assert_eq!(stored["rewards"][0]["funded_by"]["shop"], "1", "{stored}");
 
-    let tamperings: [(&str, Tampering, &str); 9] = [
+    let tamperings: [(&str, Tampering, &str); 10] = [
         ("a next lot id past any ledger's", |state| state["next_lot"] = u64::MAX.into(), "next lot id"),
         (
             "lots past the last lot id",
@@ -600,6 +600,11 @@ fn a_stored_state_whose_numbers_no_engine_writes_is_refused_when_read() {
             |state| state["orders"][0]["stamps"][0]["taken_back"] = 4.into(),
             "takes back or lost more",
         ),
+        (
+            "more stamps lost than earned",
+            |state| state["orders"][0]["stamps"][0]["lost"] = 4.into(),
+            "takes back or lost more",
+        ),
         ("a reward nobody funds", |state| state["rewards"][0]["funded_by"] = serde_json::json!({}), "has no funder"),
         ("a reward funded twice over", |state| state["rewards"][0]["funded_by"]["shop"] = "2".into(), "funded_by"),
         (
@@ -619,7 +624,7 @@ fn a_stored_state_whose_numbers_no_engine_writes_is_refused_when_read() {
     for (story, tamper, expected) in tamperings {
         let mut tampered = stored.clone();
         tamper(&mut tampered);
-        let error = serde_json::from_value::<MemberState>(tampered).unwrap_err().to_string();
+        let error = serde_json::from_value::<MemberState>(tampered).expect_err(story).to_string();
         assert!(error.contains(expected), "{story}: {error}");
     }
     assert_eq!(serde_json::from_value::<MemberState>(stored.clone()).unwrap(), shop.state("m"));

@@ -136,6 +136,23 @@ fn returning_a_unit_of_another_line_than_the_surplus_takes_the_lost_stamp_back_a
     assert_eq!((now.stamps, now.unused_rewards), (decimal("0"), 1));
 }
 
+#[test]
+fn the_stamps_a_full_card_leaves_over_are_marked_lost_on_the_last_lines_of_the_order() {
+    let mut strict = cafe(false);
+
+    let order = strict.apply(
+        r#"{"type":"purchase","member":"lea","at":"2026-03-01T08:00:00Z","order":"o-1",
+            "lines":[{"sku":"flat-white","qty":"7","unit_price":"3.80","category":"coffee"},
+                     {"sku":"espresso","qty":"2","unit_price":"2.50","category":"coffee"}]}"#,
+    );
+
+    // Nine stamps fill the card with six; the last three are lost: the espressos' two, then one
+    // of the flat-whites'.
+    let stamps = &order.receipt.as_ref().unwrap().stamps;
+    let lost: Vec<(u32, u32, u32)> = stamps.iter().map(|earned| (earned.line, earned.stamps, earned.lost)).collect();
+    assert_eq!(lost, [(0, 7, 1), (1, 2, 2)]);
+}
+
 /// Lea's state as the engine stored it before lost stamps moved to the lines returned: of an
 /// order of 2 flat-whites and 5 espressos (7 stamps, the espressos' last one lost to the full
 /// card), one flat-white came back and took a held stamp, revoking the reward.

@@ -94,6 +94,22 @@ fn a_partial_return_that_keeps_the_threshold_keeps_the_tier() {
 }
 
 #[test]
+fn the_spend_a_partial_return_keeps_is_rounded_down_to_the_cent() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
+    shop.apply(
+        r#"{"type":"purchase","member":"deniz","at":"2026-03-01T12:00:00Z","order":"chairs",
+            "lines":[{"sku":"chair","qty":"3","unit_price":"500","discount":"0.01"}]}"#,
+    );
+    assert_eq!(tier(&mut shop, "deniz", "2026-03-02").level.as_str(), "silver", "1,499.99 lira");
+
+    let one_back = shop.give_back("deniz", "2026-03-05", "chairs", "chair", "1");
+
+    // Two chairs of three keep 1,499.99 x 2 / 3 = 999.99333…, rounded down to 999.99.
+    assert_eq!(tier_changes(&one_back.notices), change("silver", "blue", TierChangeReason::Return));
+    assert_eq!(tier(&mut shop, "deniz", "2026-03-06").metric, decimal("999.99"));
+}
+
+#[test]
 fn the_bonus_a_returned_order_s_tier_gave_other_orders_is_clawed_back_with_it() {
     let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "one_level", 0);
     shop.buy("deniz", "2026-03-01", "sofa", "sofa", "6000");
@@ -168,6 +184,42 @@ fn buying_during_the_grace_period_cancels_the_downgrade() {
     assert!(tier_changes(&deniz.notices).is_empty(), "Deniz requalified in time");
     assert_eq!(tier(&mut shop, "deniz", "2028-02-02").level.as_str(), "gold");
     assert_eq!(tier_changes(&ece.notices), change("gold", "silver", TierChangeReason::GraceEnded));
+}
+
+#[test]
+fn a_grace_period_ends_on_the_level_the_spend_since_the_review_supports() {
+    let mut shop = furniture_shop(r#"{"calendar":"year"}"#, "to_qualified", 30);
+    shop.buy("deniz", "2026-06-01", "sofa", "sofa", "6000");
+    // The review of 2028-01-01 finds nothing bought in 2027: blue, after 30 days' grace.
+    shop.tick("deniz", "2028-01-02");
+    shop.buy("deniz", "2028-01-20", "desk", "desk", "1200");
+    let pending = tier(&mut shop, "deniz", "2028-01-21").downgrade_pending.expect("1,200 is short of gold");
+    assert_eq!(pending.0.as_str(), "blue");
+
+    let grace_ended = shop.tick("deniz", "2028-02-01");
+
+    // When the grace ends on 2028-01-31, the 1,200 lira bought in 2028 support silver.
+    assert_eq!(tier_changes(&grace_ended.notices), change("gold", "silver", TierChangeReason::GraceEnded));
+}
+
+/// February 2026 has 28 days: the grace a review on 1 February starts ends at the review of
+/// 1 March.
+#[test]
+fn a_grace_period_ending_at_a_review_ends_before_the_review_judges_the_level() {
+    let mut shop = furniture_shop(r#"{"calendar":"month"}"#, "to_qualified", 28);
+    shop.buy("deniz", "2025-12-10", "sofa", "sofa", "6000");
+    shop.buy("deniz", "2026-01-10", "desk", "desk", "1200");
+    shop.tick("deniz", "2026-02-02");
+    let pending = tier(&mut shop, "deniz", "2026-02-02").downgrade_pending.expect("January supports silver");
+    assert_eq!((pending.0.as_str(), pending.1.to_string()), ("silver", "2026-03-01 00:00:00 UTC".to_owned()));
+
+    let march = shop.tick("deniz", "2026-03-02");
+
+    // The grace ends first, at silver; then the review finds nothing bought in February and
+    // gives silver a grace of its own, to 29 March.
+    assert_eq!(tier_changes(&march.notices), change("gold", "silver", TierChangeReason::GraceEnded));
+    let (level, at) = tier(&mut shop, "deniz", "2026-03-02").downgrade_pending.expect("February supports blue");
+    assert_eq!((level.as_str(), at.to_string()), ("blue", "2026-03-29 00:00:00 UTC".to_owned()));
 }
 
 #[test]

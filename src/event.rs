@@ -53,11 +53,11 @@ pub enum Event {
     /// The host cancelled a stamp-card reward.
     VoidReward(RewardEvent),
     /// The member joins the program: recorded in the member's state
-    /// ([`MemberState::enrollment`](crate::MemberState::enrollment)); no program mechanic earns
-    /// on it yet.
+    /// ([`MemberState::enrollment`](crate::MemberState::enrollment)); earns the program's
+    /// [bonuses](crate::Bonus) on `enroll` (and on `referred`, with a referrer).
     Enroll(Enroll),
     /// A named event from the host (a review written, an app installed). It settles the member
-    /// up to `at`, as a tick does; no program mechanic earns on it yet.
+    /// up to `at`, as a tick does, and earns the program's [bonuses](crate::Bonus) on its name.
     Custom(Custom),
     /// Time passes: settles vesting and expiry up to `at`, nothing else.
     Tick(Tick),
@@ -228,7 +228,8 @@ pub struct RewardEvent {
     pub reward: RewardId,
 }
 
-/// A member joins the program. The engine records the enrollment; no mechanic earns on it yet.
+/// A member joins the program, once. The engine records the enrollment and credits the
+/// program's [bonuses](crate::Bonus) on `enroll`, and on `referred` when `referred_by` is given.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Enroll {
@@ -238,15 +239,17 @@ pub struct Enroll {
     pub member: MemberId,
     /// When.
     pub at: DateTime<Utc>,
-    /// The member who referred this one, if any: recorded.
+    /// The member who referred this one, if any: recorded, and earns bonuses on `referred`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referred_by: Option<MemberId>,
-    /// The member's birthday: recorded.
+    /// The member's birthday (the year is not used): each one after enrolling earns the
+    /// bonuses on `birthday`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birthday: Option<NaiveDate>,
 }
 
-/// A named event from the host; it settles the member up to `at` and earns nothing yet.
+/// A named event from the host; it settles the member up to `at` and earns the bonuses on its
+/// name, within their limits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Custom {

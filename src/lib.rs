@@ -45,7 +45,9 @@
 //! its own) and full cards into [`Reward`]s the host redeems or voids; a return takes its stamps
 //! back and revokes an unused reward they filled. [`Cashback`] pays a share of spend back as
 //! money into a wallet of its own (the asset `cashback`), with its own lots, pending period and
-//! caps, spent at checkout and clawed back like points. In a coalition, each [`Partner`] funds what
+//! caps, spent at checkout and clawed back like points. [`Bonus`]es credit fixed points for
+//! joining, a referral, a birthday or a named event from the host, within a limit per member.
+//! In a coalition, each [`Partner`] funds what
 //! its merchants sell, and points one funder paid for and another honoured are settled between
 //! them with postings between `settlement:ID` accounts.
 //!
@@ -98,14 +100,15 @@ pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT, MAX_REWARDS_PER_EVENT, 
 pub use event::{Custom, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, ReturnLine, RewardEvent, Tick};
 pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RewardId, RuleId, Sku, Tag};
 pub use ledger::{
-    Account, AccountParseError, Asset, AssetParseError, Bucket, CashbackBalance, Contribution, Coverage, Earning,
-    Enrollment, LinePayment, Lot, LotId, MemberState, Notice, Outcome, PaidWith, Payment, PendingDowngrade,
+    Account, AccountParseError, Asset, AssetParseError, BonusCount, Bucket, CashbackBalance, Contribution, Coverage,
+    Earning, Enrollment, LinePayment, Lot, LotId, MemberState, Notice, Outcome, PaidWith, Payment, PendingDowngrade,
     PointsBalance, Posting, PostingId, Receipt, ReceiptLine, Reward, RewardStatus, StampEarning, TierChangeReason,
     TierRun, TierState,
 };
 pub use program::{
-    CalendarPeriod, Cashback, CashbackRule, CashbackSpending, CompileError, Condition, Downgrade, Earn, EarnRule,
-    Effect, Expiry, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE,
+    Bonus, BonusLimit, BonusTrigger, CalendarPeriod, Cashback, CashbackRule, CashbackSpending, CompileError, Condition,
+    Downgrade, Earn, EarnRule, Effect, Expiry, MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES,
+    MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE,
     MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS, MAX_STAMP_CARDS, MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS,
     MAX_VESTING_DAYS, Partner, PeriodCap, Program, Redemption, Returns, RewardKind, SpentPointsPolicy, StampCard,
     TierBenefits, TierLevel, TierMetric, TierWindow, Tiers, UtcOffset,

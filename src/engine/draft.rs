@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::amount::{above_magnitude, is_negative, is_positive};
+use crate::amount::{above_magnitude, is_negative, is_positive, split_exact};
 use crate::engine::{Compiled, EvalError, checked};
 use crate::id::{FunderId, OrderId};
 use crate::ledger::{
@@ -281,6 +281,30 @@ impl<'a> Draft<'a> {
         id
     }
 
+    /// Credits `points`, available from `at`, to the member in one lot per funder, split by the
+    /// funders' shares exactly (a stamp card's points reward, a bonus). They repay debt first
+    /// and expire as the program says, counted from `at`.
+    pub(crate) fn credit_points(
+        &mut self,
+        funders: &[(FunderId, Decimal)],
+        points: Decimal,
+        at: DateTime<Utc>,
+    ) -> Result<(), EvalError> {
+        let program = &self.program.program;
+        let mut amounts: Vec<Decimal> = funders.iter().map(|(_, share)| *share).collect();
+        checked(split_exact(points, &mut amounts, program.rounding.decimal_places, |amount| amount))?;
+        let expires_at = program.expiry.expires_at(at, program.utc_offset.0);
+        for ((funder, _), amount) in funders.iter().zip(amounts) {
+            let lot = self.open_lot(Asset::Points, funder.clone(), None, at, expires_at, None);
+            // `open_lot` dates a lot at the event; a birthday's is dated at the birthday.
+            let opened = self.outcome.lots_opened.last_mut().expect("the lot just opened");
+            opened.earned_at = at;
+            self.post(Account::Funder(funder.clone()), Account::Available, amount, Some(lot))?;
+            self.repay_debt(lot)?;
+        }
+        Ok(())
+    }
+
     /// The next available lot of `asset` with something in it, in redemption order, after `after`.
     fn next_available(&self, asset: &Asset, after: Option<(DateTime<Utc>, LotId)>) -> Option<(DateTime<Utc>, LotId)> {
         let is_live =
@@ -329,6 +353,8 @@ impl<'a> Draft<'a> {
             self.post_in(&asset, Account::Pending, Account::Available, amount, Some(id))?;
             self.repay_debt(id)?;
         }
+        // Before expiry, so that a birthday's points that have expired since are expired now.
+        crate::engine::bonuses::settle_birthdays(self)?;
         // Only points expire, and only lots holding available points: with none available there
         // is nothing to search for.
         let mut after = None;

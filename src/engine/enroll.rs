@@ -12,5 +12,5 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, enroll: &Enroll) -> Result<(), Eva
     draft.settle()?;
     let enrollment = Enrollment { at: enroll.at, referred_by: enroll.referred_by.clone(), birthday: enroll.birthday };
     draft.outcome.enrollment = Some(enrollment);
-    Ok(())
+    crate::engine::bonuses::on_enroll(draft, enroll.referred_by.is_some())
 }

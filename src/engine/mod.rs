@@ -7,6 +7,7 @@
 //! check and then call the check (BENCHMARKS.md, "Instructions per call", has what the calls
 //! cost a one-line purchase).
 
+mod bonuses;
 mod cashback;
 mod draft;
 mod enroll;
@@ -28,7 +29,7 @@ use crate::amount::{Money, Points, within_limits};
 use crate::event::Event;
 use crate::id::{EventId, FunderId, MemberId, OrderId, RewardId, Sku, Tag};
 use crate::ledger::{Asset, CashbackBalance, MemberState, Outcome, PointsBalance, Receipt, RewardStatus};
-use crate::program::{CompiledCard, CompiledRule, Program, RuleIndex};
+use crate::program::{BonusTrigger, CompiledBonus, CompiledCard, CompiledRule, Program, RuleIndex};
 
 use draft::{Buckets, Draft};
 
@@ -73,6 +74,10 @@ pub(crate) struct Compiled {
     sellers: Vec<(Tag, FunderId)>,
     /// The cashback rules, their share as the effect's rate.
     pub(crate) cashback_rules: Vec<CompiledRule>,
+    pub(crate) bonuses: Vec<CompiledBonus>,
+    /// Whether a bonus is on birthdays: settling, which every event does, looks for birthdays
+    /// only then.
+    pub(crate) birthday_bonus: bool,
     /// How many earnings a line can have at most (every rule and a tier's multiplier, per
     /// funder), up to [`MAX_RESERVED_EARNINGS_PER_LINE`]: what a receipt reserves, so that it
     /// neither grows nor keeps spare room for good.
@@ -104,12 +109,24 @@ impl Engine {
         cards: Vec<CompiledCard>,
         sellers: Vec<(Tag, FunderId)>,
         cashback_rules: Vec<CompiledRule>,
+        bonuses: Vec<CompiledBonus>,
     ) -> Engine {
         let shares = |rule: &CompiledRule| rule.funders.len().max(1);
         let by_rules: usize = rules.rules.iter().map(shares).sum();
         let by_tier = tier_multipliers.iter().flatten().map(shares).max().unwrap_or(0);
         let earnings_per_line = (by_rules + by_tier).min(MAX_RESERVED_EARNINGS_PER_LINE);
-        let compiled = Compiled { program, rules, tier_multipliers, cards, sellers, cashback_rules, earnings_per_line };
+        let birthday_bonus = bonuses.iter().any(|bonus| bonus.bonus.on == BonusTrigger::Birthday);
+        let compiled = Compiled {
+            program,
+            rules,
+            tier_multipliers,
+            cards,
+            sellers,
+            cashback_rules,
+            bonuses,
+            birthday_bonus,
+            earnings_per_line,
+        };
         Engine { compiled: Arc::new(compiled) }
     }
 
@@ -181,9 +198,10 @@ impl Engine {
             Event::Return(event) => returns::evaluate(&mut draft, event),
             Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem),
             Event::Enroll(event) => enroll::evaluate(&mut draft, event),
+            Event::Custom(event) => bonuses::on_custom(&mut draft, event),
             Event::RedeemReward(event) => stamps::redeem_reward(&mut draft, event),
             Event::VoidReward(event) => stamps::void_reward(&mut draft, event),
-            Event::Custom(_) | Event::Tick(_) => draft.settle(),
+            Event::Tick(_) => draft.settle(),
         }?;
         draft.finish();
         Ok(())

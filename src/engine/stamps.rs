@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::amount::{ceiling_to, split_exact};
+use crate::amount::ceiling_to;
 use crate::engine::draft::Draft;
 use crate::engine::purchase::OrderContext;
 use crate::engine::{EvalError, MAX_REWARDS_PER_EVENT, checked};
@@ -290,23 +290,12 @@ pub(super) fn redeem_reward(draft: &mut Draft<'_>, event: &RewardEvent) -> Resul
     let mut reward = open_reward(draft, event)?;
     draft.settle()?;
     if let RewardKind::Points(points) = reward.kind {
-        credit_points(draft, &reward, points.value())?;
+        let funders: Vec<(FunderId, Decimal)> =
+            reward.funded_by.iter().map(|(funder, share)| (funder.clone(), share.value())).collect();
+        draft.credit_points(&funders, points.value(), draft.at)?;
     }
     close(draft, &mut reward, RewardStatus::Redeemed);
     record(draft, reward);
-    Ok(())
-}
-
-fn credit_points(draft: &mut Draft<'_>, reward: &Reward, points: Decimal) -> Result<(), EvalError> {
-    let program = &draft.program.program;
-    let mut shares: Vec<Decimal> = reward.funded_by.values().map(|share| share.value()).collect();
-    checked(split_exact(points, &mut shares, program.rounding.decimal_places, |share| share))?;
-    let expires_at = program.expiry.expires_at(draft.at, program.utc_offset.0);
-    for (funder, points) in reward.funded_by.keys().zip(shares) {
-        let lot = draft.open_lot(Asset::Points, funder.clone(), None, draft.at, expires_at, None);
-        draft.post(Account::Funder(funder.clone()), Account::Available, points, Some(lot))?;
-        draft.repay_debt(lot)?;
-    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The ledger: accounts, postings, lots, receipts and a member's state.
 
+mod bonus;
 mod lot;
 mod outcome;
 mod posting;
@@ -8,6 +9,7 @@ mod reward;
 mod state;
 mod tier;
 
+pub use bonus::BonusCount;
 pub use lot::{Bucket, Lot, LotId};
 pub use outcome::{Coverage, Enrollment, Notice, Outcome, TierChangeReason};
 pub use posting::{Account, AccountParseError, Asset, AssetParseError, Posting, PostingId};

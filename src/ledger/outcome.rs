@@ -6,7 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Points, stored_total};
-use crate::id::{EventId, MemberId, RewardId, Tag};
+use crate::id::{EventId, MemberId, RewardId, RuleId, Tag};
+use crate::ledger::bonus::BonusCount;
 use crate::ledger::lot::Lot;
 use crate::ledger::posting::Posting;
 use crate::ledger::receipt::Receipt;
@@ -50,6 +51,9 @@ pub struct Outcome {
     /// Stamp-card rewards this event issued, redeemed, voided or revoked, as it left them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewards: Vec<Reward>,
+    /// The counts of the limited bonuses this event gave, as it left them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bonus_counts: Vec<BonusCount>,
     /// Money the host must withhold from this return's refund, because the points or cashback
     /// the returned order earned were already spent (policy `deduct_from_refund`).
     #[serde(default, with = "stored_total")]
@@ -73,6 +77,7 @@ impl Outcome {
             enrollment: None,
             tier: None,
             rewards: Vec::new(),
+            bonus_counts: Vec::new(),
             refund_withheld: Money::ZERO,
             notices: Vec::new(),
         }
@@ -84,6 +89,7 @@ impl Outcome {
         self.lots_opened.shrink_to_fit();
         self.revised.shrink_to_fit();
         self.rewards.shrink_to_fit();
+        self.bonus_counts.shrink_to_fit();
         self.notices.shrink_to_fit();
     }
 
@@ -101,6 +107,7 @@ impl Outcome {
         self.enrollment = None;
         self.tier = None;
         self.rewards.clear();
+        self.bonus_counts.clear();
         self.refund_withheld = Money::ZERO;
         self.notices.clear();
     }
@@ -175,6 +182,22 @@ pub enum Notice {
         to: Tag,
         /// When, unless the member requalifies first.
         at: DateTime<Utc>,
+    },
+    /// A [bonus](crate::Bonus) credited its points.
+    BonusCredited {
+        /// The bonus.
+        bonus: RuleId,
+        /// The points credited, available from `at`.
+        #[serde(with = "stored_total")]
+        points: Points,
+        /// When: the event's time, or for a birthday the birthday's first instant.
+        at: DateTime<Utc>,
+    },
+    /// The event would have earned a bonus, but the member has had it as often as its
+    /// [limit](crate::BonusLimit) allows in the period.
+    BonusLimitReached {
+        /// The bonus.
+        bonus: RuleId,
     },
     /// The member's tier changed.
     TierChanged {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::{MAX_DECIMAL_PLACES, Money, Points, is_negative, is_positive};
 use crate::engine::checked_sum;
 use crate::id::{FunderId, MemberId, OrderId};
+use crate::ledger::bonus::BonusCount;
 use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Outcome};
 use crate::ledger::posting::{Account, Asset, Posting, is_points, points};
@@ -60,6 +61,8 @@ struct Rare {
     rewards: Vec<Reward>,
     /// Whom the member's `debt` and `forgiven` balances are owed to.
     creditors: Creditors,
+    /// One per limited bonus the member earned, in the order first earned.
+    bonus_counts: Vec<BonusCount>,
 }
 
 /// The creditor book of a member who owes nothing.
@@ -226,6 +229,12 @@ impl MemberState {
         &self.creditor_book().owed
     }
 
+    /// How many times the member earned each bonus that has a [`BonusLimit`](crate::BonusLimit),
+    /// in the period of the last time.
+    pub fn bonus_counts(&self) -> &[BonusCount] {
+        self.rare.as_ref().map_or(&[], |rare| &rare.bonus_counts)
+    }
+
     pub(crate) fn creditor_book(&self) -> &Creditors {
         self.rare.as_ref().map_or(&NO_CREDITORS, |rare| &rare.creditors)
     }
@@ -313,6 +322,13 @@ impl MemberState {
             match rewards.iter_mut().find(|held| held.id == reward.id) {
                 Some(held) => *held = reward.clone(),
                 None => rewards.push(reward.clone()),
+            }
+        }
+        for count in &outcome.bonus_counts {
+            let counts = &mut self.rare_mut().bonus_counts;
+            match counts.iter_mut().find(|held| held.bonus == count.bonus) {
+                Some(held) => *held = count.clone(),
+                None => counts.push(count.clone()),
             }
         }
         self.drop_rare_if_empty();
@@ -644,6 +660,8 @@ struct StateRecord {
     rewards: Vec<Reward>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     creditors: Vec<CreditorRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    bonus_counts: Vec<BonusCount>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -687,6 +705,7 @@ impl From<MemberState> for StateRecord {
                 .into_iter()
                 .map(|(account, asset, funder, amount)| CreditorRecord { account, asset, funder, amount })
                 .collect(),
+            bonus_counts: rare.bonus_counts,
         }
     }
 }
@@ -701,12 +720,14 @@ impl TryFrom<StateRecord> for MemberState {
             return Err(format!("the next lot id {} is past any a ledger reaches", record.next_lot.0));
         }
         check_rewards(&record.rewards)?;
+        check_bonus_counts(&record.bonus_counts)?;
         let mut state = MemberState::new(record.member);
         state.last_event_at = record.last_event_at;
         state.next_lot = record.next_lot;
         state.tier = record.tier.map(Arc::new);
         state.enrollment = record.enrollment.map(Box::new);
-        let mut rare = Rare { rewards: record.rewards, creditors: Creditors::default() };
+        let mut rare =
+            Rare { rewards: record.rewards, creditors: Creditors::default(), bonus_counts: record.bonus_counts };
         for creditor in record.creditors {
             if creditor.amount <= Decimal::ZERO || !matches!(creditor.account, Account::Debt | Account::Forgiven) {
                 return Err(format!("creditor {} of {} is not a positive debt", creditor.funder, creditor.account));
@@ -753,6 +774,18 @@ impl TryFrom<StateRecord> for MemberState {
         }
         Ok(state)
     }
+}
+
+fn check_bonus_counts(counts: &[BonusCount]) -> Result<(), String> {
+    for (position, count) in counts.iter().enumerate() {
+        if count.times == 0 {
+            return Err(format!("bonus {} is counted zero times", count.bonus));
+        }
+        if counts[..position].iter().any(|earlier| earlier.bonus == count.bonus) {
+            return Err(format!("bonus {} is counted twice", count.bonus));
+        }
+    }
+    Ok(())
 }
 
 fn check_lot(lot: &Lot, previous: Option<&Lot>, next_lot: LotId) -> Result<(), String> {

@@ -1,5 +1,6 @@
 //! Program definitions (serde types) and their compilation into an [`Engine`].
 
+mod bonuses;
 mod cashback;
 mod earn;
 mod expiry;
@@ -17,6 +18,8 @@ use chrono::FixedOffset;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub(crate) use bonuses::CompiledBonus;
+pub use bonuses::{Bonus, BonusLimit, BonusTrigger, MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES};
 pub use cashback::{Cashback, CashbackRule, CashbackSpending, PeriodCap};
 pub(crate) use earn::{CompiledRule, RuleIndex, compile_funders};
 pub use earn::{
@@ -108,6 +111,9 @@ pub struct Program {
     /// Coalition partners and their merchants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partners: Vec<Partner>,
+    /// Fixed points for joining, a referral, a birthday or a named event from the host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bonuses: Vec<Bonus>,
 }
 
 fn cents() -> u32 {
@@ -144,7 +150,9 @@ impl Program {
         let sellers = partners::compile_partners(&self.partners)?;
         let cashback =
             self.cashback.as_ref().map(|cashback| cashback.compile(self.money_decimal_places)).transpose()?;
-        Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards, sellers, cashback.unwrap_or_default()))
+        let bonuses = bonuses::compile_bonuses(&self.bonuses, &self.owner, self.rounding.decimal_places)?;
+        let cashback = cashback.unwrap_or_default();
+        Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards, sellers, cashback, bonuses))
     }
 
     /// Earn and cashback rules may only name tier levels the program has.

@@ -1,0 +1,120 @@
+//! Bonuses: fixed points for joining, a referral, a birthday or a named event from the host.
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Utc};
+
+use crate::engine::draft::Draft;
+use crate::engine::{EvalError, checked};
+use crate::event::Custom;
+use crate::ledger::{BonusCount, Notice};
+use crate::program::{BonusLimit, BonusTrigger, CompiledBonus, MAX_BIRTHDAYS_PER_EVENT};
+
+/// A `custom` event: settles, then gives each bonus on its name, within the bonus's limit.
+pub(super) fn on_custom(draft: &mut Draft<'_>, event: &Custom) -> Result<(), EvalError> {
+    draft.settle()?;
+    let program = draft.program;
+    for compiled in &program.bonuses {
+        if !matches!(&compiled.bonus.on, BonusTrigger::Custom(name) if *name == event.name) {
+            continue;
+        }
+        if let Some(limit) = compiled.bonus.limit {
+            let Some(count) = next_count(draft, compiled, limit)? else {
+                draft.outcome.notices.push(Notice::BonusLimitReached { bonus: compiled.bonus.id.clone() });
+                continue;
+            };
+            draft.outcome.bonus_counts.push(count);
+        }
+        credit(draft, compiled, draft.at)?;
+    }
+    Ok(())
+}
+
+/// An `enroll` event, once recorded: gives the bonuses on enrolling, and on being referred
+/// when the member was.
+pub(super) fn on_enroll(draft: &mut Draft<'_>, referred: bool) -> Result<(), EvalError> {
+    let program = draft.program;
+    for compiled in &program.bonuses {
+        let earns = match compiled.bonus.on {
+            BonusTrigger::Enroll => true,
+            BonusTrigger::Referred => referred,
+            BonusTrigger::Birthday | BonusTrigger::Custom(_) => false,
+        };
+        if earns {
+            credit(draft, compiled, draft.at)?;
+        }
+    }
+    Ok(())
+}
+
+/// The member's count of a limited bonus once it is given once more, or `None` when the limit
+/// is reached in the period of the draft's time.
+fn next_count(draft: &Draft<'_>, compiled: &CompiledBonus, limit: BonusLimit) -> Result<Option<BonusCount>, EvalError> {
+    let offset = draft.program.program.utc_offset.0;
+    let period_start = match limit.per {
+        Some(period) => Some(checked(period.bounds(draft.at, offset))?.0),
+        None => None,
+    };
+    let bonus = &compiled.bonus.id;
+    let held = draft.state.bonus_counts().iter().find(|count| count.bonus == *bonus);
+    let times = held.filter(|count| count.period_start == period_start).map_or(0, |count| count.times);
+    if times >= limit.times {
+        return Ok(None);
+    }
+    Ok(Some(BonusCount { bonus: bonus.clone(), period_start, times: times + 1 }))
+}
+
+fn credit(draft: &mut Draft<'_>, compiled: &CompiledBonus, at: DateTime<Utc>) -> Result<(), EvalError> {
+    let points = compiled.bonus.points;
+    draft.credit_points(&compiled.funders, points.value(), at)?;
+    draft.outcome.notices.push(Notice::BonusCredited { bonus: compiled.bonus.id.clone(), points, at });
+    Ok(())
+}
+
+/// Credits the birthday bonuses of every birthday since the member's last event, up to the
+/// draft's time. Inlined (see the module `engine`): most programs have no birthday bonus.
+#[inline(always)]
+pub(crate) fn settle_birthdays(draft: &mut Draft<'_>) -> Result<(), EvalError> {
+    if !draft.program.birthday_bonus {
+        return Ok(());
+    }
+    credit_birthdays(draft)
+}
+
+#[inline(never)]
+fn credit_birthdays(draft: &mut Draft<'_>) -> Result<(), EvalError> {
+    let state = draft.state;
+    let Some(enrollment) = state.enrollment() else { return Ok(()) };
+    let Some(birthday) = enrollment.birthday else { return Ok(()) };
+    let since = state.last_event_at().map_or(enrollment.at, |last| last.max(enrollment.at));
+    let program = draft.program;
+    for day in birthdays_between(birthday, since, draft.at, program.program.utc_offset.0) {
+        for compiled in program.bonuses.iter().filter(|compiled| compiled.bonus.on == BonusTrigger::Birthday) {
+            credit(draft, compiled, day)?;
+        }
+    }
+    Ok(())
+}
+
+/// The first instants of the birthdays after `after` and at or before `until`, oldest first,
+/// at most [`MAX_BIRTHDAYS_PER_EVENT`] of them (the latest).
+pub(crate) fn birthdays_between(
+    birthday: NaiveDate,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+    offset: FixedOffset,
+) -> Vec<DateTime<Utc>> {
+    let year_of = |at: DateTime<Utc>| at.naive_utc().checked_add_offset(offset).map_or(at.year(), |local| local.year());
+    let last_year = year_of(until);
+    let oldest_year = last_year.saturating_sub(MAX_BIRTHDAYS_PER_EVENT as i32 - 1);
+    (year_of(after).max(oldest_year)..=last_year)
+        .filter_map(|year| birthday_in(birthday, year, offset))
+        .filter(|day| after < *day && *day <= until)
+        .collect()
+}
+
+/// The local midnight that starts the birthday in `year`; 28 February for 29 February outside
+/// leap years.
+fn birthday_in(birthday: NaiveDate, year: i32, offset: FixedOffset) -> Option<DateTime<Utc>> {
+    let date = NaiveDate::from_ymd_opt(year, birthday.month(), birthday.day())
+        .or_else(|| NaiveDate::from_ymd_opt(year, 2, 28))?;
+    Some(date.and_time(NaiveTime::MIN).checked_sub_offset(offset)?.and_utc())
+}

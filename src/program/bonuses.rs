@@ -1,0 +1,141 @@
+//! Bonuses: fixed points for something other than an order (joining, a referral, a birthday,
+//! a named event from the host).
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Points, Ratio};
+use crate::id::{FunderId, RuleId, Tag};
+use crate::program::earn::compile_funders;
+use crate::program::{CalendarPeriod, CompileError};
+
+/// The most bonuses a program may have.
+pub const MAX_BONUSES: usize = 1_000;
+/// The most times a limited bonus may be given per member and period.
+pub const MAX_BONUS_TIMES: u32 = 10_000;
+
+/// Fixed points a member earns for something other than an order.
+///
+/// The points are available at once (no order can be returned to take them back) and expire
+/// like every other point, counted from when they are credited. They are split between the
+/// funders of `funded_by` exactly, as an earn rule's are; without it the program's owner pays.
+/// The outcome tells the host with a [`Notice::BonusCredited`](crate::Notice::BonusCredited).
+///
+/// ```json
+/// [{"id": "welcome", "on": "enroll", "points": "500"},
+///  {"id": "friend", "on": "referred", "points": "200"},
+///  {"id": "birthday", "on": "birthday", "points": "100"},
+///  {"id": "review", "on": {"custom": "review_written"}, "points": "50",
+///   "limit": {"times": 3, "per": "month"}, "funded_by": {"shop": "0.5", "reviews-inc": "0.5"}}]
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bonus {
+    /// Unique among the program's bonuses; notices and the member's counts name it.
+    pub id: RuleId,
+    /// What earns it.
+    pub on: BonusTrigger,
+    /// The points, a whole number of the program's points.
+    pub points: Points,
+    /// How often one member may earn it; without it, every time. Only bonuses `on` a custom
+    /// event may have one: a member enrolls once and has one birthday a year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<BonusLimit>,
+    /// Who pays, as shares that sum to exactly one; empty means the program's owner.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub funded_by: BTreeMap<FunderId, Ratio>,
+}
+
+/// What earns a [`Bonus`].
+///
+/// In JSON: `"enroll"`, `"referred"`, `"birthday"` or `{"custom": "review_written"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BonusTrigger {
+    /// The member's `enroll` event.
+    Enroll,
+    /// An `enroll` event naming the member who referred this one (`referred_by`). The bonus is
+    /// the new member's; to reward the referrer, the host sends the referrer a `custom` event.
+    Referred,
+    /// Each birthday after the member enrolled (with a `birthday`): the local midnight that
+    /// starts it, in the program's UTC offset; a birthday on 29 February falls on 28 February
+    /// in other years. The first event at or after the birthday credits it, dated then, so
+    /// points that would have expired since are expired at once; a host that wants it on the
+    /// day sends a `tick`. At most [`MAX_BIRTHDAYS_PER_EVENT`] birthdays are credited by one
+    /// event: the latest ones.
+    Birthday,
+    /// A `custom` event of this name.
+    Custom(Tag),
+}
+
+/// The most birthdays one event credits, when a member has had no event for that many years.
+pub const MAX_BIRTHDAYS_PER_EVENT: usize = 150;
+
+/// How often one member may earn a bonus: `times` per calendar `per` period, or `times` in
+/// all when `per` is absent. Events beyond it are accepted and earn nothing from the bonus;
+/// the outcome says so with a [`Notice::BonusLimitReached`](crate::Notice::BonusLimitReached).
+///
+/// ```json
+/// {"times": 3, "per": "month"}
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BonusLimit {
+    /// How many times, 1 to [`MAX_BONUS_TIMES`].
+    pub times: u32,
+    /// The calendar period the count starts again in, in the program's UTC offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<CalendarPeriod>,
+}
+
+/// A bonus ready to evaluate: its funders resolved.
+#[derive(Debug)]
+pub(crate) struct CompiledBonus {
+    pub(crate) bonus: Bonus,
+    /// Never empty: the owner when the bonus names no funders.
+    pub(crate) funders: Vec<(FunderId, Decimal)>,
+}
+
+pub(crate) fn compile_bonuses(
+    bonuses: &[Bonus],
+    owner: &FunderId,
+    decimal_places: u32,
+) -> Result<Vec<CompiledBonus>, CompileError> {
+    if bonuses.len() > MAX_BONUSES {
+        let message = format!("has {} bonuses, more than the limit of {MAX_BONUSES}", bonuses.len());
+        return Err(CompileError::new("bonuses", message));
+    }
+    let mut compiled = Vec::with_capacity(bonuses.len());
+    for (position, bonus) in bonuses.iter().enumerate() {
+        let path = format!("bonuses[{position}]");
+        if let Some(first) = bonuses[..position].iter().position(|earlier| earlier.id == bonus.id) {
+            return Err(CompileError::new(format!("{path}.id"), format!("is also the id of bonuses[{first}]")));
+        }
+        let points = bonus.points.value();
+        if points <= Decimal::ZERO || points.normalize().scale() > decimal_places {
+            let problem = format!("must be a positive whole number of points at {decimal_places} decimal places");
+            return Err(CompileError::new(format!("{path}.points"), problem));
+        }
+        check_limit(bonus, &path)?;
+        let mut funders = compile_funders(&bonus.funded_by, &format!("{path}.funded_by"))?;
+        if funders.is_empty() {
+            funders.push((owner.clone(), Decimal::ONE));
+        }
+        compiled.push(CompiledBonus { bonus: bonus.clone(), funders });
+    }
+    Ok(compiled)
+}
+
+fn check_limit(bonus: &Bonus, path: &str) -> Result<(), CompileError> {
+    let Some(limit) = bonus.limit else { return Ok(()) };
+    if !matches!(bonus.on, BonusTrigger::Custom(_)) {
+        return Err(CompileError::new(format!("{path}.limit"), "only a bonus on a custom event may have a limit"));
+    }
+    if limit.times == 0 || limit.times > MAX_BONUS_TIMES {
+        return Err(CompileError::new(format!("{path}.limit.times"), format!("must be 1 to {MAX_BONUS_TIMES}")));
+    }
+    Ok(())
+}

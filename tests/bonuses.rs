@@ -1,0 +1,454 @@
+//! Bonuses: points for joining, being referred, birthdays and named events from the host.
+
+mod common;
+
+use common::{Shop, decimal, member, program};
+use loyalty_engine::{Account, BonusCount, FunderId, MemberState, Notice, RuleId};
+
+/// A café whose points never expire unless `expiry` says so: 500 for joining, 200 more when
+/// referred, 100 on each birthday, 50 for a review (at most twice a month, paid half by the
+/// review site) and 5 for opening the app (three times in all).
+fn cafe(expiry: &str) -> Shop {
+    Shop::new(&format!(
+        r#"{{"id":"cafe","currency":"EUR","owner":"cafe","utc_offset":"+02:00","expiry":{expiry},
+            "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"1"}}}}]}},
+            "redemption":{{"point_value":"0.01"}},
+            "returns":{{"when_points_spent":"negative_balance"}},
+            "bonuses":[
+              {{"id":"welcome","on":"enroll","points":"500"}},
+              {{"id":"friend","on":"referred","points":"200"}},
+              {{"id":"birthday","on":"birthday","points":"100"}},
+              {{"id":"review","on":{{"custom":"review_written"}},"points":"50",
+                "limit":{{"times":2,"per":"month"}},"funded_by":{{"cafe":"0.5","reviews":"0.5"}}}},
+              {{"id":"app","on":{{"custom":"app_opened"}},"points":"5","limit":{{"times":3}}}}]}}"#
+    ))
+}
+
+fn enroll(shop: &mut Shop, who: &str, at: &str, extra: &str) -> std::sync::Arc<loyalty_engine::Outcome> {
+    shop.apply(&format!(r#"{{"type":"enroll","member":"{who}","at":"{at}"{extra}}}"#))
+}
+
+fn custom(shop: &mut Shop, who: &str, at: &str, name: &str) -> std::sync::Arc<loyalty_engine::Outcome> {
+    shop.apply(&format!(r#"{{"type":"custom","member":"{who}","at":"{at}","name":"{name}"}}"#))
+}
+
+fn credited(notices: &[Notice]) -> Vec<(String, String, String)> {
+    notices
+        .iter()
+        .filter_map(|notice| match notice {
+            Notice::BonusCredited { bonus, points, at } => {
+                Some((bonus.to_string(), points.to_string(), at.to_rfc3339()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn funder(id: &str) -> Account {
+    Account::Funder(FunderId::new(id).unwrap())
+}
+
+#[test]
+fn joining_earns_the_welcome_bonus_and_a_referred_member_the_friend_bonus_too() {
+    let mut shop = cafe(r#""never""#);
+    let alone = enroll(&mut shop, "ana", "2026-03-01T09:00:00Z", "");
+    assert_eq!(credited(&alone.notices), vec![("welcome".into(), "500".into(), "2026-03-01T09:00:00+00:00".into())]);
+    assert_eq!(shop.available("ana"), decimal("500"), "available at once: no order can come back");
+
+    let referred = enroll(&mut shop, "ben", "2026-03-01T10:00:00Z", r#","referred_by":"ana""#);
+    let names: Vec<String> = credited(&referred.notices).into_iter().map(|(bonus, ..)| bonus).collect();
+    assert_eq!(names, ["welcome", "friend"]);
+    assert_eq!(shop.available("ben"), decimal("700"));
+    assert_eq!(shop.available("ana"), decimal("500"), "the referrer's reward is the host's custom event");
+    assert_eq!(shop.balance("ben", &funder("cafe")), decimal("-700"), "the owner pays for bonuses without funders");
+}
+
+#[test]
+fn a_limited_review_bonus_pays_twice_a_month_split_between_its_funders() {
+    let mut shop = cafe(r#""never""#);
+    enroll(&mut shop, "ana", "2026-03-01T09:00:00Z", "");
+    custom(&mut shop, "ana", "2026-03-02T09:00:00Z", "review_written");
+    custom(&mut shop, "ana", "2026-03-20T09:00:00Z", "review_written");
+    let third = custom(&mut shop, "ana", "2026-03-31T21:00:00Z", "review_written");
+
+    let limit = Notice::BonusLimitReached { bonus: RuleId::new("review").unwrap() };
+    assert_eq!(third.notices, vec![limit], "the third review of March earns nothing");
+    assert!(third.postings.is_empty());
+    assert_eq!(shop.available("ana"), decimal("600"), "500 for joining and two reviews of 50");
+    // 50 a review, split 0.5 / 0.5: 25 each, twice.
+    assert_eq!(shop.balance("ana", &funder("reviews")), decimal("-50"));
+    assert_eq!(shop.balance("ana", &funder("cafe")), decimal("-550"));
+
+    // 22:00 UTC on 31 March is 1 April at +02:00, the program's offset: a new month.
+    let april = custom(&mut shop, "ana", "2026-03-31T22:00:00Z", "review_written");
+    assert_eq!(credited(&april.notices).len(), 1);
+    let start_of_april = "2026-03-31T22:00:00Z".parse().unwrap();
+    let count = BonusCount { bonus: RuleId::new("review").unwrap(), period_start: Some(start_of_april), times: 1 };
+    assert_eq!(shop.state("ana").bonus_counts(), [count]);
+}
+
+#[test]
+fn a_bonus_limited_in_all_pays_only_that_many_times_ever() {
+    let mut shop = cafe(r#""never""#);
+    for day in 1..=5 {
+        custom(&mut shop, "ana", &format!("2026-0{day}-01T09:00:00Z"), "app_opened");
+    }
+    assert_eq!(shop.available("ana"), decimal("15"), "three times 5, though five months passed");
+    let count = BonusCount { bonus: RuleId::new("app").unwrap(), period_start: None, times: 3 };
+    assert_eq!(shop.state("ana").bonus_counts(), [count]);
+}
+
+#[test]
+fn a_custom_event_no_bonus_names_earns_nothing_and_settles() {
+    let mut shop = cafe(r#"{"after_days":30}"#);
+    enroll(&mut shop, "ana", "2026-03-01T09:00:00Z", "");
+    let other = custom(&mut shop, "ana", "2026-04-15T09:00:00Z", "newsletter_read");
+    assert!(credited(&other.notices).is_empty());
+    assert!(shop.available("ana").is_zero(), "it settled: the welcome points expired after 30 days");
+    assert_eq!(shop.balance("ana", &Account::Expired), decimal("500"));
+}
+
+#[test]
+fn birthdays_after_joining_are_credited_by_the_next_event_dated_on_the_day() {
+    let mut shop = cafe(r#""never""#);
+    // Born on 10 May; joins after this year's birthday.
+    enroll(&mut shop, "ana", "2026-06-01T09:00:00Z", r#","birthday":"1990-05-10""#);
+    let before = shop.tick("ana", "2027-05-09");
+    assert!(credited(&before.notices).is_empty());
+
+    let after = shop.tick("ana", "2029-01-01");
+    // Local midnight at +02:00 starts the day: 22:00 UTC the day before.
+    let days = ["2027-05-09T22:00:00+00:00", "2028-05-09T22:00:00+00:00"];
+    let expected: Vec<_> = days.iter().map(|day| ("birthday".into(), "100".into(), day.to_string())).collect();
+    assert_eq!(credited(&after.notices), expected);
+    let earned: Vec<String> = after.lots_opened.iter().map(|lot| lot.earned_at.to_rfc3339()).collect();
+    assert_eq!(earned, days);
+    assert_eq!(shop.available("ana"), decimal("700"));
+}
+
+#[test]
+fn a_tick_at_the_first_instant_of_a_birthday_credits_it_once() {
+    let mut shop = cafe(r#""never""#);
+    enroll(&mut shop, "ana", "2026-01-01T09:00:00Z", r#","birthday":"1990-05-10""#);
+    let on_the_day = shop.apply(r#"{"type":"tick","member":"ana","at":"2026-05-09T22:00:00Z"}"#);
+    assert_eq!(credited(&on_the_day.notices).len(), 1, "22:00 UTC is midnight on 10 May at +02:00");
+    let later = shop.tick("ana", "2026-05-10");
+    assert!(credited(&later.notices).is_empty(), "the birthday is not credited again");
+    assert_eq!(shop.available("ana"), decimal("600"));
+}
+
+#[test]
+fn a_birthday_whose_points_have_expired_since_is_expired_by_the_event_that_credits_it() {
+    let mut shop = cafe(r#"{"after_days":30}"#);
+    enroll(&mut shop, "ana", "2026-01-01T09:00:00Z", r#","birthday":"1990-05-10""#);
+    // The birthday's 100 points expire 30 days after 10 May: before this tick on 1 July.
+    let late = shop.tick("ana", "2026-07-01");
+    assert_eq!(credited(&late.notices).len(), 1);
+    assert!(shop.available("ana").is_zero());
+    assert_eq!(shop.balance("ana", &Account::Expired), decimal("600"), "the welcome 500 and the birthday 100");
+}
+
+#[test]
+fn a_birthday_on_29_february_falls_on_28_february_in_other_years() {
+    let mut shop = cafe(r#""never""#);
+    enroll(&mut shop, "ana", "2026-01-01T09:00:00Z", r#","birthday":"2000-02-29""#);
+    let tick = shop.tick("ana", "2026-03-01");
+    let (_, _, at) = &credited(&tick.notices)[0];
+    assert_eq!(at, "2026-02-27T22:00:00+00:00", "28 February, local midnight at +02:00");
+}
+
+#[test]
+fn bonus_points_repay_a_debt_first() {
+    let mut shop = cafe(r#""never""#);
+    shop.buy("ana", "2026-03-01", "o-1", "cake", "300.00");
+    shop.apply(r#"{"type":"redeem","member":"ana","at":"2026-03-02T09:00:00Z","points":"300"}"#);
+    shop.give_back("ana", "2026-03-03", "o-1", "cake", "1");
+    assert_eq!(shop.debt("ana"), decimal("-300"));
+
+    enroll(&mut shop, "ana", "2026-03-04T09:00:00Z", "");
+    assert_eq!(shop.debt("ana"), decimal("0"));
+    assert_eq!(shop.available("ana"), decimal("200"), "500 for joining, less the 300 owed");
+}
+
+#[test]
+fn a_state_keeps_its_bonus_counts_through_serde_and_refuses_a_count_of_zero() {
+    let mut shop = cafe(r#""never""#);
+    custom(&mut shop, "ana", "2026-03-02T09:00:00Z", "review_written");
+    let state = shop.state("ana");
+    let json = serde_json::to_value(&state).unwrap();
+    assert_eq!(serde_json::from_value::<MemberState>(json.clone()).unwrap(), state);
+
+    let mut corrupt = json;
+    corrupt["bonus_counts"][0]["times"] = 0.into();
+    let error = serde_json::from_value::<MemberState>(corrupt).unwrap_err().to_string();
+    assert!(error.contains("bonus review is counted zero times"), "{error}");
+}
+
+#[test]
+fn the_same_custom_event_applied_twice_pays_once() {
+    let mut shop = cafe(r#""never""#);
+    let event = common::event(
+        r#"{"type":"custom","id":"review-1","member":"ana","at":"2026-03-02T09:00:00Z","name":"review_written"}"#,
+    );
+    let first = shop.ledger.apply(&event).unwrap();
+    let again = shop.ledger.apply(&event).unwrap();
+    assert_eq!(first, again);
+    assert_eq!(shop.ledger.state(&member("ana")).unwrap().points().available.value(), decimal("50"));
+}
+
+#[test]
+fn programs_with_bad_bonuses_do_not_compile() {
+    let with_bonus = |bonus: &str| {
+        let json = format!(r#"{{"id":"p","currency":"EUR","owner":"shop","bonuses":[{bonus}]}}"#);
+        program(&json).compile().map(|_| ()).map_err(|error| error.to_string())
+    };
+    let cases = [
+        (r#"{"id":"b","on":"enroll","points":"0"}"#, "bonuses[0].points: must be a positive whole number"),
+        (r#"{"id":"b","on":"enroll","points":"1.5"}"#, "bonuses[0].points: must be a positive whole number"),
+        (
+            r#"{"id":"b","on":"enroll","points":"5","limit":{"times":1}}"#,
+            "bonuses[0].limit: only a bonus on a custom event may have a limit",
+        ),
+        (r#"{"id":"b","on":{"custom":"x"},"points":"5","limit":{"times":0}}"#, "bonuses[0].limit.times: must be 1 to"),
+        (r#"{"id":"b","on":"birthday","points":"5","funded_by":{"a":"0.5"}}"#, "bonuses[0].funded_by: shares sum to"),
+        (r#"{"id":"b","on":"enroll","points":"5"},{"id":"b","on":"birthday","points":"5"}"#, "bonuses[1].id: is also"),
+    ];
+    for (bonus, message) in cases {
+        let error = with_bonus(bonus).unwrap_err();
+        assert!(error.starts_with(message), "{bonus}: {error}");
+    }
+    assert_eq!(with_bonus(r#"{"id":"b","on":{"custom":"x"},"points":"5","limit":{"times":1,"per":"year"}}"#), Ok(()));
+}
+
+/// Generated histories of one member under the café's bonuses (with vesting, expiry and each
+/// policy for spent points): what each bonus credited matches a simple model, the notices match
+/// the postings, and bonuses change none of the ledger's invariants.
+mod histories {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+    use loyalty_engine::{Account, Asset, AssetTotals, Bucket, Engine, Event, MemberState, Notice, Outcome};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    use super::common::{self, fold, held_balances, lots_in};
+
+    const POLICIES: [&str; 3] = ["negative_balance", "deduct_from_refund", "stop_at_zero"];
+    const NAMES: [&str; 3] = ["review_written", "app_opened", "newsletter_read"];
+    /// Hours from UTC to the program's calendar.
+    const OFFSET_HOURS: i64 = 2;
+
+    fn engine(policy: &str, vesting_days: u32, expiry: &str) -> Engine {
+        let json = format!(
+            r#"{{"id":"cafe","currency":"EUR","owner":"cafe","utc_offset":"+02:00","expiry":{expiry},
+                "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"0.1"}}}}]}},
+                "redemption":{{"point_value":"0.1"}},
+                "returns":{{"vesting_days":{vesting_days},"when_points_spent":"{policy}"}},
+                "bonuses":[
+                  {{"id":"welcome","on":"enroll","points":"500"}},
+                  {{"id":"friend","on":"referred","points":"200"}},
+                  {{"id":"birthday","on":"birthday","points":"100","funded_by":{{"cafe":"0.5","bakery":"0.5"}}}},
+                  {{"id":"review","on":{{"custom":"review_written"}},"points":"50","limit":{{"times":2,"per":"month"}}}},
+                  {{"id":"app","on":{{"custom":"app_opened"}},"points":"5","limit":{{"times":3}}}}]}}"#
+        );
+        common::program(&json).compile().unwrap()
+    }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Enroll { referred: bool, birthday: Option<NaiveDate> },
+        Purchase { cents: u32 },
+        Return { order_pick: usize },
+        Redeem { percent: u32 },
+        Custom { name: usize },
+        Tick,
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<(u32, Step)>> {
+        let birthday = prop_oneof![
+            Just(None),
+            (1u32..=12, 1u32..=31).prop_map(|(month, day)| NaiveDate::from_ymd_opt(1990, month, day.min(28))),
+            Just(NaiveDate::from_ymd_opt(2000, 2, 29)),
+        ];
+        let step = prop_oneof![
+            1 => (any::<bool>(), birthday).prop_map(|(referred, birthday)| Step::Enroll { referred, birthday }),
+            3 => (100u32..500_000).prop_map(|cents| Step::Purchase { cents }),
+            2 => any::<usize>().prop_map(|order_pick| Step::Return { order_pick }),
+            2 => (1u32..=100).prop_map(|percent| Step::Redeem { percent }),
+            4 => (0..NAMES.len()).prop_map(|name| Step::Custom { name }),
+            1 => Just(Step::Tick),
+        ];
+        // Up to about 80 days between events, so that months and birthdays pass.
+        prop::collection::vec((0u32..2_000, step), 1..30)
+    }
+
+    /// Turns a step into a valid event's JSON, or `None` when it has nothing to act on.
+    fn resolve(
+        engine: &Engine,
+        state: &MemberState,
+        orders: &mut Vec<String>,
+        step: &Step,
+        index: usize,
+        at: DateTime<Utc>,
+    ) -> Option<String> {
+        let head = format!(r#""id":"e-{index}","member":"m-1","at":"{}""#, at.to_rfc3339());
+        match step {
+            Step::Enroll { referred, birthday } => {
+                let referred = if *referred { r#","referred_by":"m-9""# } else { "" };
+                let birthday = birthday.map_or(String::new(), |day| format!(r#","birthday":"{day}""#));
+                state.enrollment().is_none().then(|| format!(r#"{{"type":"enroll",{head}{referred}{birthday}}}"#))
+            }
+            Step::Purchase { cents } => {
+                let order = format!("o-{index}");
+                orders.push(order.clone());
+                let price = Decimal::new(i64::from(*cents), 2);
+                let line = format!(r#"{{"sku":"cake","qty":"1","unit_price":"{price}"}}"#);
+                Some(format!(r#"{{"type":"purchase",{head},"order":"{order}","lines":[{line}]}}"#))
+            }
+            Step::Return { order_pick } => common::return_json(state, orders, &head, *order_pick, 0, 1),
+            Step::Redeem { percent } => {
+                let available = engine.points_at(state, at).unwrap().available.value();
+                let points = (available * Decimal::from(*percent) / Decimal::ONE_HUNDRED).floor();
+                (!points.is_zero()).then(|| format!(r#"{{"type":"redeem",{head},"points":"{points}"}}"#))
+            }
+            Step::Custom { name } => Some(format!(r#"{{"type":"custom",{head},"name":"{}"}}"#, NAMES[*name])),
+            Step::Tick => Some(format!(r#"{{"type":"tick",{head}}}"#)),
+        }
+    }
+
+    fn run(engine: &Engine, steps: &[(u32, Step)]) -> (Vec<(Event, Outcome)>, MemberState) {
+        let mut state = MemberState::new(common::member("m-1"));
+        let mut orders = Vec::new();
+        let mut applied = Vec::new();
+        let mut at: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        for (index, (hours, step)) in steps.iter().enumerate() {
+            at += Duration::hours(i64::from(*hours));
+            let Some(json) = resolve(engine, &state, &mut orders, step, index, at) else { continue };
+            let event = common::event(&json);
+            let outcome = engine.evaluate(&state, &event).unwrap_or_else(|error| panic!("{error}\n{json}"));
+            state.apply(&outcome);
+            applied.push((event, outcome));
+        }
+        (applied, state)
+    }
+
+    /// The calendar month of `at` in the program's offset.
+    fn local_month(at: DateTime<Utc>) -> (i32, u32) {
+        let local = at + Duration::hours(OFFSET_HOURS);
+        (local.year(), local.month())
+    }
+
+    /// The points each bonus should have credited, by a model that reads only the events.
+    fn model(applied: &[(Event, Outcome)]) -> BTreeMap<&'static str, Decimal> {
+        let mut points = BTreeMap::new();
+        let mut credit = |bonus: &'static str, amount: i64| {
+            *points.entry(bonus).or_insert(Decimal::ZERO) += Decimal::from(amount);
+        };
+        let mut reviews: BTreeMap<(i32, u32), u32> = BTreeMap::new();
+        let mut app_opened = 0;
+        let mut enrolled = None;
+        for (event, _) in applied {
+            match event {
+                Event::Enroll(enroll) => {
+                    credit("welcome", 500);
+                    if enroll.referred_by.is_some() {
+                        credit("friend", 200);
+                    }
+                    enrolled = Some((enroll.at, enroll.birthday));
+                }
+                Event::Custom(custom) if custom.name.as_str() == "review_written" => {
+                    let count = reviews.entry(local_month(custom.at)).or_default();
+                    *count += 1;
+                    if *count <= 2 {
+                        credit("review", 50);
+                    }
+                }
+                Event::Custom(custom) if custom.name.as_str() == "app_opened" => {
+                    app_opened += 1;
+                    if app_opened <= 3 {
+                        credit("app", 5);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let last = applied.last().map(|(event, _)| event.at());
+        if let (Some((joined, Some(birthday))), Some(last)) = (enrolled, last) {
+            for year in joined.year()..=last.year() + 1 {
+                let day = NaiveDate::from_ymd_opt(year, birthday.month(), birthday.day())
+                    .unwrap_or_else(|| NaiveDate::from_ymd_opt(year, 2, 28).unwrap());
+                let start = day.and_time(NaiveTime::MIN).and_utc() - Duration::hours(OFFSET_HOURS);
+                if joined < start && start <= last {
+                    credit("birthday", 100);
+                }
+            }
+        }
+        points
+    }
+
+    fn notices_credited(outcome: &Outcome) -> impl Iterator<Item = (String, Decimal)> + '_ {
+        outcome.notices.iter().filter_map(|notice| match notice {
+            Notice::BonusCredited { bonus, points, .. } => Some((bonus.to_string(), points.value())),
+            _ => None,
+        })
+    }
+
+    fn setups() -> impl Strategy<Value = (&'static str, u32, &'static str)> {
+        (
+            prop::sample::select(POLICIES.to_vec()),
+            prop_oneof![Just(0u32), Just(14)],
+            prop_oneof![Just(r#""never""#), Just(r#"{"after_days":30}"#)],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        #[test]
+        fn bonuses_credit_what_a_model_says_and_keep_the_ledger_whole(
+            (policy, vesting_days, expiry) in setups(),
+            steps in steps(),
+        ) {
+            let engine = engine(policy, vesting_days, expiry);
+            let (applied, state) = run(&engine, &steps);
+
+            let mut credited: BTreeMap<String, Decimal> = BTreeMap::new();
+            for (event, outcome) in &applied {
+                let from_notices: Decimal = notices_credited(outcome).map(|(_, points)| points).sum();
+                for (bonus, points) in notices_credited(outcome) {
+                    *credited.entry(bonus).or_insert(Decimal::ZERO) += points;
+                }
+                if !matches!(event, Event::Purchase(_) | Event::Return(_) | Event::Redeem(_)) {
+                    let from_funders: Decimal = outcome.postings.iter()
+                        .filter(|posting| matches!(posting.from, Account::Funder(_)))
+                        .map(|posting| posting.amount).sum();
+                    prop_assert_eq!(from_notices, from_funders, "the notices tell what the funders paid");
+                }
+            }
+            let expected: BTreeMap<String, Decimal> =
+                model(&applied).into_iter().map(|(bonus, points)| (bonus.to_owned(), points)).collect();
+            prop_assert_eq!(&credited, &expected);
+
+            let folded = fold(applied.iter().flat_map(|(_, outcome)| &outcome.postings));
+            prop_assert_eq!(held_balances(&state), folded);
+            prop_assert_eq!(lots_in(&state, &Asset::Points, Bucket::Pending), state.points().pending.value());
+            prop_assert_eq!(lots_in(&state, &Asset::Points, Bucket::Available), state.points().available.value());
+            prop_assert!(state.points().available.value() >= Decimal::ZERO);
+            let mut totals = AssetTotals::new(Asset::Points);
+            applied.iter().for_each(|(_, outcome)| totals.record(outcome));
+            prop_assert!(totals.unreconciled().is_zero(), "{:?}", totals);
+
+            // What the member took out never exceeds what kept orders earned and bonuses gave,
+            // plus what refunds withheld and the program forgave.
+            let kept_earnings: Decimal = state.orders().flat_map(|receipt| &receipt.earnings)
+                .map(|earning| earning.points - earning.clawed_back).sum();
+            let bonuses: Decimal = credited.values().sum();
+            let extracted = state.balance(&Account::Redeemed, Asset::Points) + state.points().debt.value();
+            let withheld = -state.balance(&Account::RefundWithheld, Asset::Points);
+            let forgiven = -state.balance(&Account::Forgiven, Asset::Points);
+            prop_assert!(extracted <= kept_earnings + bonuses + withheld + forgiven,
+                "extracted {} > kept {} + bonuses {} + withheld {} + forgiven {}",
+                extracted, kept_earnings, bonuses, withheld, forgiven);
+        }
+    }
+}

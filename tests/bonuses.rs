@@ -316,20 +316,60 @@ mod histories {
         }
     }
 
-    fn run(engine: &Engine, steps: &[(u32, Step)]) -> (Vec<(Event, Outcome)>, MemberState) {
+    /// The events applied, each with its outcome and the state it was evaluated against, and
+    /// the state after the last.
+    fn run(engine: &Engine, steps: &[(u32, Step)]) -> (Vec<(Event, Outcome)>, Vec<MemberState>, MemberState) {
         let mut state = MemberState::new(common::member("m-1"));
         let mut orders = Vec::new();
         let mut applied = Vec::new();
+        let mut before = Vec::new();
         let mut at: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         for (index, (hours, step)) in steps.iter().enumerate() {
             at += Duration::hours(i64::from(*hours));
             let Some(json) = resolve(engine, &state, &mut orders, step, index, at) else { continue };
             let event = common::event(&json);
             let outcome = engine.evaluate(&state, &event).unwrap_or_else(|error| panic!("{error}\n{json}"));
+            before.push(state.clone());
             state.apply(&outcome);
             applied.push((event, outcome));
         }
-        (applied, state)
+        (applied, before, state)
+    }
+
+    /// Under an expiry after two months of inactivity, checks each event against a model of
+    /// the deadline: two calendar months after the last purchase, redemption, enrollment or
+    /// custom event. Past it, settling leaves no points available (and a return leaves none
+    /// either); before it, nothing expires.
+    fn check_inactivity(
+        engine: &Engine,
+        applied: &[(Event, Outcome)],
+        before: &[MemberState],
+    ) -> Result<(), TestCaseError> {
+        let mut deadline: Option<DateTime<Utc>> = None;
+        for ((event, outcome), state) in applied.iter().zip(before) {
+            let at = event.at();
+            if deadline.is_some_and(|deadline| deadline <= at) {
+                prop_assert!(engine.points_at(state, at).unwrap().available.value().is_zero(), "{:?}", event);
+                if matches!(event, Event::Return(_) | Event::Tick(_)) {
+                    let after = outcome.postings.iter().fold(state.points().available.value(), |available, posting| {
+                        match (&posting.from, &posting.to) {
+                            (_, Account::Available) if posting.asset == Asset::Points => available + posting.amount,
+                            (Account::Available, _) if posting.asset == Asset::Points => available - posting.amount,
+                            _ => available,
+                        }
+                    });
+                    prop_assert!(after.is_zero(), "{} points left available by {:?}", after, event);
+                }
+            } else {
+                prop_assert!(outcome.postings.iter().all(|posting| posting.to != Account::Expired), "{:?}", event);
+            }
+            if matches!(event, Event::Purchase(_) | Event::Redeem(_) | Event::Enroll(_) | Event::Custom(_)) {
+                let local = at + Duration::hours(OFFSET_HOURS);
+                let months = local.checked_add_months(chrono::Months::new(2)).unwrap();
+                deadline = Some(months - Duration::hours(OFFSET_HOURS));
+            }
+        }
+        Ok(())
     }
 
     /// The calendar month of `at` in the program's offset.
@@ -397,7 +437,7 @@ mod histories {
         (
             prop::sample::select(POLICIES.to_vec()),
             prop_oneof![Just(0u32), Just(14)],
-            prop_oneof![Just(r#""never""#), Just(r#"{"after_days":30}"#)],
+            prop_oneof![Just(r#""never""#), Just(r#"{"after_days":30}"#), Just(r#"{"after_inactive_months":2}"#)],
         )
     }
 
@@ -410,7 +450,10 @@ mod histories {
             steps in steps(),
         ) {
             let engine = engine(policy, vesting_days, expiry);
-            let (applied, state) = run(&engine, &steps);
+            let (applied, before, state) = run(&engine, &steps);
+            if expiry.contains("inactive") {
+                check_inactivity(&engine, &applied, &before)?;
+            }
 
             let mut credited: BTreeMap<String, Decimal> = BTreeMap::new();
             for (event, outcome) in &applied {

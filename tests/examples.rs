@@ -330,6 +330,7 @@ fn every_program_section_in_the_api_docs_compiles() {
         ("stamps", r#""stamp_cards":["#),
         ("cashback", r#""cashback":"#),
         ("partners", r#""partners":["#),
+        ("bonuses", r#""bonuses":"#),
     ];
     for (file, field) in sections {
         let path = manifest_dir().join("src/program").join(format!("{file}.rs"));

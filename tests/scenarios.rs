@@ -674,6 +674,87 @@ fn points_expire_at_the_end_of_the_month_in_the_programs_time_zone() {
     assert!(shop.available("fatma").is_zero());
 }
 
+/// An airline whose miles expire after 18 months without activity; bookings vest after
+/// `vesting_days`.
+fn airline_with_inactivity_expiry(vesting_days: u32) -> Shop {
+    Shop::new(&format!(
+        r#"{{"id":"air","currency":"EUR","owner":"air",
+            "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"1"}}}}]}},
+            "redemption":{{"point_value":"0.01"}},
+            "returns":{{"vesting_days":{vesting_days},"when_points_spent":"negative_balance"}},
+            "expiry":{{"after_inactive_months":18}}}}"#
+    ))
+}
+
+#[test]
+fn miles_expire_all_at_once_after_18_months_without_activity() {
+    let mut shop = airline_with_inactivity_expiry(0);
+    shop.buy("eva", "2026-01-10", "o-1", "flight", "300");
+    shop.buy("eva", "2026-03-10", "o-2", "flight", "200");
+    // Returns and ticks are not activity: the deadline stays 18 months after the last booking.
+    shop.give_back("eva", "2026-04-01", "o-2", "flight", "1");
+    shop.tick("eva", "2027-01-01");
+    let deadline = "2027-09-10T12:00:00Z".parse().unwrap();
+    assert_eq!(shop.state("eva").inactivity_expiry(), Some(deadline));
+    assert_eq!(shop.state("eva").next_due(), Some(deadline));
+    let stored = serde_json::to_value(shop.state("eva")).unwrap();
+    assert_eq!(stored["inactivity_expiry"], "2027-09-10T12:00:00Z");
+    assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("eva"));
+
+    let before = shop.apply(r#"{"type":"tick","member":"eva","at":"2027-09-10T11:59:59Z"}"#);
+    assert!(before.postings.is_empty());
+    let at_the_deadline = shop.apply(r#"{"type":"tick","member":"eva","at":"2027-09-10T12:00:00Z"}"#);
+    assert_eq!(at_the_deadline.postings.len(), 1, "one lot left, the first booking's");
+    assert!(shop.available("eva").is_zero());
+    assert_eq!(shop.balance("eva", &Account::Expired), decimal("300"));
+    assert_eq!(shop.state("eva").next_due(), None, "nothing left to settle");
+
+    // Returning the expired booking takes its miles back from expired: the member owes nothing.
+    shop.give_back("eva", "2027-10-01", "o-1", "flight", "1");
+    assert!(shop.balance("eva", &Account::Expired).is_zero());
+    assert!(shop.debt("eva").is_zero());
+}
+
+#[test]
+fn any_activity_moves_the_inactivity_deadline() {
+    let mut shop = airline_with_inactivity_expiry(0);
+    shop.buy("eva", "2026-01-10", "o-1", "flight", "300");
+    shop.apply(r#"{"type":"redeem","member":"eva","at":"2027-06-01T09:00:00Z","points":"100"}"#);
+    shop.apply(r#"{"type":"custom","member":"eva","at":"2028-11-30T09:00:00Z","name":"app_opened"}"#);
+    shop.tick("eva", "2030-05-29");
+    assert_eq!(shop.available("eva"), decimal("200"), "18 months after 30 November 2028 is 30 May 2030");
+    shop.tick("eva", "2030-05-30");
+    assert!(shop.available("eva").is_zero());
+}
+
+#[test]
+fn miles_a_return_gives_back_to_an_inactive_member_expire_at_once() {
+    let mut shop = airline_with_inactivity_expiry(0);
+    shop.buy("eva", "2026-01-10", "o-1", "flight", "300");
+    // 100 of the 300 miles pay 1.00 of a 100.00 bag, which earns 99.
+    shop.buy_paying("eva", "2026-02-10", "o-2", "bag", "100.00", "100");
+    shop.tick("eva", "2027-08-10");
+    assert_eq!(shop.balance("eva", &Account::Expired), decimal("299"), "200 left of the flight and the bag's 99");
+
+    let back = shop.give_back("eva", "2027-09-01", "o-2", "bag", "1");
+
+    // The bag's 99 come back from expired; the 100 that paid for it come back and expire.
+    assert!(back.postings.iter().any(|posting| posting.to == Account::Expired && posting.amount == decimal("100")));
+    assert!(shop.available("eva").is_zero());
+    assert_eq!(shop.balance("eva", &Account::Expired), decimal("300"));
+}
+
+#[test]
+fn miles_that_vest_after_the_inactivity_deadline_expire_as_they_vest() {
+    // A booking vests 600 days later, past the 18 months (about 548 days) of the deadline.
+    let mut shop = airline_with_inactivity_expiry(600);
+    shop.buy("eva", "2026-01-10", "o-1", "flight", "300");
+    let vesting = shop.tick("eva", "2027-09-03");
+    let moved: Vec<_> = vesting.postings.iter().map(|posting| (posting.from.clone(), posting.to.clone())).collect();
+    assert_eq!(moved, [(Account::Pending, Account::Available), (Account::Available, Account::Expired)]);
+    assert_eq!(shop.balance("eva", &Account::Expired), decimal("300"));
+}
+
 #[test]
 fn redemption_spends_the_soonest_expiring_points_first() {
     let mut shop = Shop::new(

@@ -369,7 +369,30 @@ impl<'a> Draft<'a> {
             let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points);
             self.post(Account::Available, Account::Expired, amount, Some(id))?;
         }
+        self.expire_if_inactive()?;
         crate::engine::tiers::settle(self)
+    }
+
+    /// Once the member's deadline under an expiry after inactivity has passed, expires every
+    /// available lot of points: at the deadline, and as points become available after it.
+    #[inline(always)]
+    pub(crate) fn expire_if_inactive(&mut self) -> Result<(), EvalError> {
+        if self.state.inactivity_expiry().is_some_and(|deadline| deadline <= self.at) {
+            return self.expire_inactive();
+        }
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn expire_inactive(&mut self) -> Result<(), EvalError> {
+        let mut after = None;
+        while is_positive(self.balances.points.available) {
+            let Some(key) = self.next_available(&Asset::Points, after) else { break };
+            after = Some(key);
+            let amount = self.lot(key.1).map_or(Decimal::ZERO, |lot| lot.amount_points);
+            self.post(Account::Available, Account::Expired, amount, Some(key.1))?;
+        }
+        Ok(())
     }
 
     /// Hands what the draft changed beyond postings over to the outcome. By reference, not by

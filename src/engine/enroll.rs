@@ -11,6 +11,6 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, enroll: &Enroll) -> Result<(), Eva
     }
     draft.settle()?;
     let enrollment = Enrollment { at: enroll.at, referred_by: enroll.referred_by.clone(), birthday: enroll.birthday };
-    draft.outcome.enrollment = Some(enrollment);
+    draft.outcome.enrollment = Some(Box::new(enrollment));
     crate::engine::bonuses::on_enroll(draft, enroll.referred_by.is_some())
 }

@@ -84,6 +84,15 @@ pub(crate) struct Compiled {
     pub(crate) earnings_per_line: usize,
 }
 
+/// Whether an event restarts the clock of an expiry after inactivity: what the member does to
+/// earn or spend, not a return or the passing of time.
+fn counts_as_activity(event: &Event) -> bool {
+    match event {
+        Event::Purchase(_) | Event::Redeem(_) | Event::RedeemReward(_) | Event::Enroll(_) | Event::Custom(_) => true,
+        Event::Return(_) | Event::VoidReward(_) | Event::Tick(_) => false,
+    }
+}
+
 /// The most earnings per line a receipt reserves room for up front (a program of many SKU rules
 /// has many rules but few per line); beyond it, the receipt grows.
 const MAX_RESERVED_EARNINGS_PER_LINE: usize = 8;
@@ -203,6 +212,13 @@ impl Engine {
             Event::VoidReward(event) => stamps::void_reward(&mut draft, event),
             Event::Tick(_) => draft.settle(),
         }?;
+        if counts_as_activity(event) {
+            let program = &self.compiled.program;
+            draft.outcome.inactivity_expiry = program.expiry.inactivity_deadline(event.at(), program.utc_offset.0);
+        } else {
+            // Points a return gives back to an inactive member expire as they become available.
+            draft.expire_if_inactive()?;
+        }
         draft.finish();
         Ok(())
     }

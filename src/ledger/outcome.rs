@@ -41,9 +41,9 @@ pub struct Outcome {
     /// orders were placed at claws back what the level gave them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revised: Vec<Arc<Receipt>>,
-    /// The enrollment the event recorded.
+    /// The enrollment the event recorded; boxed, as one event of a member's many has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enrollment: Option<Enrollment>,
+    pub enrollment: Option<Box<Enrollment>>,
     /// The member's tier as the event left it, when the event changed it (a new order, a
     /// return, a review); shared with the member's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,6 +51,10 @@ pub struct Outcome {
     /// Stamp-card rewards this event issued, redeemed, voided or revoked, as it left them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewards: Vec<Reward>,
+    /// Under an expiry after inactivity, when an event that counts as activity moved the
+    /// member's deadline: the new [`MemberState::inactivity_expiry`](crate::MemberState::inactivity_expiry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity_expiry: Option<DateTime<Utc>>,
     /// The counts of the limited bonuses this event gave, as it left them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bonus_counts: Vec<BonusCount>,
@@ -77,6 +81,7 @@ impl Outcome {
             enrollment: None,
             tier: None,
             rewards: Vec::new(),
+            inactivity_expiry: None,
             bonus_counts: Vec::new(),
             refund_withheld: Money::ZERO,
             notices: Vec::new(),
@@ -107,6 +112,7 @@ impl Outcome {
         self.enrollment = None;
         self.tier = None;
         self.rewards.clear();
+        self.inactivity_expiry = None;
         self.bonus_counts.clear();
         self.refund_withheld = Money::ZERO;
         self.notices.clear();

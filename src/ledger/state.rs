@@ -63,6 +63,8 @@ struct Rare {
     creditors: Creditors,
     /// One per limited bonus the member earned, in the order first earned.
     bonus_counts: Vec<BonusCount>,
+    /// Under an expiry after inactivity, when the available points expire.
+    inactivity_expiry: Option<DateTime<Utc>>,
 }
 
 /// The creditor book of a member who owes nothing.
@@ -235,6 +237,13 @@ impl MemberState {
         self.rare.as_ref().map_or(&[], |rare| &rare.bonus_counts)
     }
 
+    /// Under [`Expiry::AfterInactiveMonths`](crate::Expiry::AfterInactiveMonths), when the
+    /// member's available points expire unless the member is active before then; `None` before
+    /// the member's first activity under that expiry.
+    pub fn inactivity_expiry(&self) -> Option<DateTime<Utc>> {
+        self.rare.as_ref().and_then(|rare| rare.inactivity_expiry)
+    }
+
     pub(crate) fn creditor_book(&self) -> &Creditors {
         self.rare.as_ref().map_or(&NO_CREDITORS, |rare| &rare.creditors)
     }
@@ -253,7 +262,12 @@ impl MemberState {
         let tier = self.tier.as_deref().map(|tier| &tier.current);
         let review = tier.filter(|run| run.level > 0).and_then(|run| run.next_review);
         let downgrade = tier.and_then(|run| run.downgrade).map(|pending| pending.at);
-        [vesting, expiry, review, downgrade].into_iter().flatten().min()
+        // Once past, the deadline stays behind as the member's; what vests later expires as it vests.
+        let holds_points = is_positive(self.balance(&Account::Available, Asset::Points))
+            || is_positive(self.balance(&Account::Pending, Asset::Points));
+        let inactivity =
+            self.inactivity_expiry().filter(|deadline| holds_points && self.last_event_at < Some(*deadline));
+        [vesting, expiry, review, downgrade, inactivity].into_iter().flatten().min()
     }
 
     /// The id the next opened lot gets.
@@ -312,7 +326,7 @@ impl MemberState {
             self.file_receipt(Arc::clone(receipt));
         }
         if let Some(enrollment) = &outcome.enrollment {
-            self.enrollment = Some(Box::new(enrollment.clone()));
+            self.enrollment = Some(enrollment.clone());
         }
         if let Some(tier) = &outcome.tier {
             self.tier = Some(Arc::clone(tier));
@@ -323,6 +337,9 @@ impl MemberState {
                 Some(held) => *held = reward.clone(),
                 None => rewards.push(reward.clone()),
             }
+        }
+        if let Some(deadline) = outcome.inactivity_expiry {
+            self.rare_mut().inactivity_expiry = Some(deadline);
         }
         for count in &outcome.bonus_counts {
             let counts = &mut self.rare_mut().bonus_counts;
@@ -662,6 +679,8 @@ struct StateRecord {
     creditors: Vec<CreditorRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     bonus_counts: Vec<BonusCount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    inactivity_expiry: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -706,6 +725,7 @@ impl From<MemberState> for StateRecord {
                 .map(|(account, asset, funder, amount)| CreditorRecord { account, asset, funder, amount })
                 .collect(),
             bonus_counts: rare.bonus_counts,
+            inactivity_expiry: rare.inactivity_expiry,
         }
     }
 }
@@ -726,8 +746,12 @@ impl TryFrom<StateRecord> for MemberState {
         state.next_lot = record.next_lot;
         state.tier = record.tier.map(Arc::new);
         state.enrollment = record.enrollment.map(Box::new);
-        let mut rare =
-            Rare { rewards: record.rewards, creditors: Creditors::default(), bonus_counts: record.bonus_counts };
+        let mut rare = Rare {
+            rewards: record.rewards,
+            creditors: Creditors::default(),
+            bonus_counts: record.bonus_counts,
+            inactivity_expiry: record.inactivity_expiry,
+        };
         for creditor in record.creditors {
             if creditor.amount <= Decimal::ZERO || !matches!(creditor.account, Account::Debt | Account::Forgiven) {
                 return Err(format!("creditor {} of {} is not a positive debt", creditor.funder, creditor.account));

@@ -30,6 +30,31 @@ pub const MAX_BONUS_TIMES: u32 = 10_000;
 ///  {"id": "review", "on": {"custom": "review_written"}, "points": "50",
 ///   "limit": {"times": 3, "per": "month"}, "funded_by": {"shop": "0.5", "reviews-inc": "0.5"}}]
 /// ```
+///
+/// ```
+/// use loyalty_engine::{Event, MemberId, MemberState, Notice, Program};
+///
+/// let program: Program = serde_json::from_str(r#"{"id": "cafe", "currency": "EUR", "owner": "cafe",
+///   "bonuses": [{"id": "welcome", "on": "enroll", "points": "500"},
+///               {"id": "review", "on": {"custom": "review_written"}, "points": "50",
+///                "limit": {"times": 1, "per": "month"}}]}"#).unwrap();
+/// let engine = program.compile().unwrap();
+/// let mut state = MemberState::new(MemberId::new("m-1").unwrap());
+/// for json in [
+///     r#"{"type": "enroll", "id": "e-1", "member": "m-1", "at": "2026-03-01T10:00:00Z"}"#,
+///     r#"{"type": "custom", "id": "e-2", "member": "m-1", "at": "2026-03-02T10:00:00Z", "name": "review_written"}"#,
+/// ] {
+///     let event: Event = serde_json::from_str(json).unwrap();
+///     state.apply(&engine.evaluate(&state, &event).unwrap());
+/// }
+/// assert_eq!(state.points().available.to_string(), "550");
+///
+/// // A second review in March is past the limit: accepted, and it earns nothing.
+/// let event: Event = serde_json::from_str(r#"{"type": "custom", "id": "e-3", "member": "m-1",
+///   "at": "2026-03-20T10:00:00Z", "name": "review_written"}"#).unwrap();
+/// let outcome = engine.evaluate(&state, &event).unwrap();
+/// assert!(matches!(outcome.notices[..], [Notice::BonusLimitReached { .. }]));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bonus {

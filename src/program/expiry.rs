@@ -14,8 +14,8 @@ pub const MAX_EXPIRY_DAYS: u32 = 36_525;
 /// never eats into the time a member has to spend them). Calendar periods use the program's
 /// UTC offset.
 ///
-/// In JSON: `"never"`, `{"after_days": 365}`, `{"after_months": 12}`, `"end_of_month"` or
-/// `"end_of_year"`.
+/// In JSON: `"never"`, `{"after_days": 365}`, `{"after_months": 12}`, `"end_of_month"`,
+/// `"end_of_year"` or `{"after_inactive_months": 18}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -32,6 +32,13 @@ pub enum Expiry {
     EndOfMonth,
     /// At the end of the calendar year in which they become available.
     EndOfYear,
+    /// All of a member's available points expire once this many calendar months pass without
+    /// activity: a purchase, a redemption (`redeem` or `redeem_reward`), an enrollment or a
+    /// custom event (returns and ticks are not activity). Points that become available while
+    /// the member stays inactive expire as they do. The deadline is
+    /// [`MemberState::inactivity_expiry`](crate::MemberState::inactivity_expiry), counted from
+    /// the last activity under this expiry.
+    AfterInactiveMonths(u32),
 }
 
 impl Expiry {
@@ -39,6 +46,7 @@ impl Expiry {
         let (field, count, limit) = match *self {
             Expiry::AfterDays(days) => ("expiry.after_days", days, MAX_EXPIRY_DAYS),
             Expiry::AfterMonths(months) => ("expiry.after_months", months, MAX_EXPIRY_DAYS / 30),
+            Expiry::AfterInactiveMonths(months) => ("expiry.after_inactive_months", months, MAX_EXPIRY_DAYS / 30),
             _ => return Ok(()),
         };
         if count == 0 || count > limit {
@@ -65,7 +73,7 @@ impl Expiry {
     fn expiry_after(&self, available_at: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Utc>> {
         let local = available_at.with_timezone(&offset);
         let expires = match *self {
-            Expiry::Never => return None,
+            Expiry::Never | Expiry::AfterInactiveMonths(_) => return None,
             Expiry::AfterDays(days) => local.checked_add_days(Days::new(u64::from(days)))?,
             Expiry::AfterMonths(months) => local.checked_add_months(Months::new(months))?,
             Expiry::EndOfMonth => {
@@ -77,6 +85,24 @@ impl Expiry {
         };
         Some(expires.with_timezone(&Utc)).filter(|expires| *expires < DateTime::<Utc>::MAX_UTC)
     }
+}
+
+impl Expiry {
+    /// Under [`Expiry::AfterInactiveMonths`], when the member's points expire if activity at
+    /// `active_at` is the last: the same day of the month that many months later (or the
+    /// month's last day), or the calendar's last instant past it; `None` under other expiries.
+    /// Inlined, as `expires_at` is: most programs' points don't expire after inactivity.
+    #[inline(always)]
+    pub(crate) fn inactivity_deadline(&self, active_at: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Utc>> {
+        let Expiry::AfterInactiveMonths(months) = *self else { return None };
+        inactivity_deadline_after(months, active_at, offset)
+    }
+}
+
+#[inline(never)]
+fn inactivity_deadline_after(months: u32, active_at: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Utc>> {
+    let deadline = active_at.with_timezone(&offset).checked_add_months(Months::new(months));
+    Some(deadline.map_or(DateTime::<Utc>::MAX_UTC, |deadline| deadline.with_timezone(&Utc)))
 }
 
 fn start_of_day(date: NaiveDate, offset: FixedOffset) -> Option<DateTime<FixedOffset>> {

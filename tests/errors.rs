@@ -372,6 +372,20 @@ fn compile_errors_name_the_path_of_the_field() {
     assert!(exclusion.starts_with("earn.exclude[0]:"), "{exclusion}");
     let expiry = compile_error(r#"{"id":"p","currency":"TRY","owner":"o","expiry":{"after_days":0}}"#);
     assert!(expiry.starts_with("expiry.after_days:"), "{expiry}");
+    let inactive = compile_error(r#"{"id":"p","currency":"TRY","owner":"o","expiry":{"after_inactive_months":0}}"#);
+    assert!(inactive.starts_with("expiry.after_inactive_months: must be between 1 and 1217"), "{inactive}");
+    let capped = |effect: &str, cap: &str| {
+        compile_error(&format!(
+            r#"{{"id":"p","currency":"TRY","owner":"o","earn":{{"rules":[{{"id":"a","effect":{effect},"max_points_per_order":"{cap}"}}]}}}}"#
+        ))
+    };
+    let fractional = capped(r#"{"points_per_unit":"1"}"#, "2.5");
+    assert!(
+        fractional.starts_with("earn.rules[0].max_points_per_order: must be a positive whole number"),
+        "{fractional}"
+    );
+    let fixed = capped(r#"{"points_per_order":"300"}"#, "200");
+    assert!(fixed.starts_with("earn.rules[0].max_points_per_order: a points_per_order rule"), "{fixed}");
     let tier_named = compile_error(
         r#"{"id":"p","currency":"TRY","owner":"o","earn":{"rules":[{"id":"tier:gold","effect":{"points_per_unit":"1"}}]}}"#,
     );

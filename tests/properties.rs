@@ -473,3 +473,82 @@ proptest! {
         prop_assert_eq!(in_one, in_pieces);
     }
 }
+
+/// A program earning 1 point per 10 of spend, tripled on the category `promo` by a rule paid
+/// 60/40 by the shop and a brand, with `cap` as the promotion's most per order if given.
+fn promotion_program(cap: Option<u32>) -> Engine {
+    let cap = cap.map_or(String::new(), |cap| format!(r#","max_points_per_order":"{cap}""#));
+    let json = format!(
+        r#"{{"id":"promo","currency":"EUR","owner":"shop",
+            "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"0.1"}}}},
+              {{"id":"triple","when":{{"categories":["promo"]}},"effect":{{"multiplier":"3"}},
+                "funded_by":{{"shop":"0.6","brand":"0.4"}}{cap}}}]}}}}"#
+    );
+    common::program(&json).compile().unwrap()
+}
+
+/// Earnings as (line, funder, points).
+type Shares = Vec<(u32, String, Decimal)>;
+
+/// The promotion's earnings of one order, and the other rules'.
+fn promotion_earnings(engine: &Engine, purchase: &Event) -> (Shares, Shares) {
+    let state = MemberState::new(MemberId::new("m-1").unwrap());
+    let outcome = engine.evaluate(&state, purchase).unwrap();
+    let receipt = outcome.receipt.as_ref().unwrap();
+    let of = |promotion: bool| {
+        receipt
+            .earnings
+            .iter()
+            .filter(|earning| (earning.rule.as_str() == "triple") == promotion)
+            .map(|earning| (earning.line, earning.funder.to_string(), earning.points))
+            .collect()
+    };
+    (of(true), of(false))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// A rule's most per order takes its points down to exactly the cap when it would give
+    /// more, never giving a line or funder more than without the cap, and leaves every other
+    /// rule's points as they were; a return of everything takes back all of it.
+    #[test]
+    fn a_capped_rule_gives_the_order_at_most_its_cap(
+        lines in proptest::collection::vec((1_u32..4, 100_u32..500_000, any::<bool>()), 1..6),
+        cap in 1_u32..400,
+    ) {
+        let lines_json: Vec<String> = lines
+            .iter()
+            .map(|(qty, cents, promo)| {
+                let category = if *promo { "promo" } else { "other" };
+                format!(r#"{{"sku":"s","qty":"{qty}","unit_price":"{}","category":"{category}"}}"#, Decimal::new(i64::from(*cents), 2))
+            })
+            .collect();
+        let purchase = common::event(&format!(
+            r#"{{"type":"purchase","id":"e-1","member":"m-1","at":"2026-03-01T10:00:00Z","order":"o-1","lines":[{}]}}"#,
+            lines_json.join(",")
+        ));
+        let (free, free_rest) = promotion_earnings(&promotion_program(None), &purchase);
+        let capped_engine = promotion_program(Some(cap));
+        let (capped, capped_rest) = promotion_earnings(&capped_engine, &purchase);
+        let sum = |earnings: &[(u32, String, Decimal)]| earnings.iter().map(|(_, _, points)| *points).sum::<Decimal>();
+        prop_assert_eq!(sum(&capped), sum(&free).min(Decimal::from(cap)));
+        prop_assert_eq!(capped_rest, free_rest, "the base rule is not capped");
+        for (line, funder, points) in &capped {
+            let before = free.iter().find(|(free_line, free_funder, _)| free_line == line && free_funder == funder);
+            prop_assert!(before.is_some_and(|(_, _, free_points)| points <= free_points), "{} {} got {}", line, funder, points);
+        }
+
+        let mut state = MemberState::new(MemberId::new("m-1").unwrap());
+        state.apply(&capped_engine.evaluate(&state, &purchase).unwrap());
+        let returned: Vec<String> =
+            (0..lines.len()).map(|index| format!(r#"{{"sku":"s","line":{index},"qty":"{}"}}"#, lines[index].0)).collect();
+        let back = common::event(&format!(
+            r#"{{"type":"return","id":"e-2","member":"m-1","at":"2026-03-02T10:00:00Z","order":"o-1","lines":[{}]}}"#,
+            returned.join(",")
+        ));
+        state.apply(&capped_engine.evaluate(&state, &back).unwrap());
+        prop_assert!(state.points().available.value().is_zero());
+        prop_assert!(held_balances(&state).is_empty(), "{:?}", held_balances(&state));
+    }
+}

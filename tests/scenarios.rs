@@ -4,6 +4,7 @@ mod common;
 
 use common::{Shop, decimal, member};
 use loyalty_engine::{Account, Asset, Coverage, EvalError, FunderId, LedgerError, MemberState, Notice};
+use rust_decimal::Decimal;
 
 /// A shop where 1 point is worth 1 lira and a purchase earns 10%, with the given vesting and
 /// policy for spent points.
@@ -672,6 +673,36 @@ fn points_expire_at_the_end_of_the_month_in_the_programs_time_zone() {
     let expired = shop.apply(r#"{"type":"tick","member":"fatma","at":"2026-02-28T21:00:00Z"}"#);
     assert_eq!(expired.postings[0].to, Account::Expired);
     assert!(shop.available("fatma").is_zero());
+}
+
+#[test]
+fn a_promotion_capped_per_order_gives_a_big_cart_exactly_its_cap() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"EUR","owner":"market",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}},
+              {"id":"acme-double","when":{"labels":{"brand":"acme"}},"effect":{"multiplier":"2"},
+               "max_points_per_order":"100"}]}}"#,
+    );
+    let order = shop.apply(
+        r#"{"type":"purchase","member":"can","at":"2026-03-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"soap","qty":"1","unit_price":"90","labels":{"brand":"acme"}},
+                     {"sku":"mop","qty":"1","unit_price":"30","labels":{"brand":"acme"}},
+                     {"sku":"pan","qty":"1","unit_price":"50"}]}"#,
+    );
+    let promotion: Vec<(u32, Decimal)> = order
+        .receipt
+        .as_ref()
+        .unwrap()
+        .earnings
+        .iter()
+        .filter(|earning| earning.rule.as_str() == "acme-double")
+        .map(|earning| (earning.line, earning.points))
+        .collect();
+    // Doubling would add 90 + 30 = 120; the cap keeps 100, split 90 : 30 (75 and 25).
+    assert_eq!(promotion, [(0, decimal("75")), (1, decimal("25"))]);
+    assert_eq!(shop.available("can"), decimal("270"), "170 from the base rule and the promotion's 100");
+    let back = shop.give_back("can", "2026-03-02", "o-1", "soap", "1");
+    assert_eq!(back.postings.iter().map(|posting| posting.amount).sum::<Decimal>(), decimal("165"));
 }
 
 /// An airline whose miles expire after 18 months without activity; bookings vest after

@@ -292,11 +292,27 @@ fn earn(
         }
         round_line(&mut earnings[start..], draft.program.program.rounding)?;
     }
+    for &position in &draft.program.rules.capped {
+        cap_rule(&mut earnings, &draft.program.rules.rules[position as usize], &draft.program.program.rounding)?;
+    }
     if earnings.iter().any(|earning| earning.points.is_zero()) {
         earnings.retain(|earning| !earning.points.is_zero());
     }
     trim_room(&mut earnings, lent);
     Ok(earnings)
+}
+
+/// Scales what a rule with a most per order gave the order's lines down to exactly that most,
+/// in proportion to what each line and funder had: each keeps at most what it had, so the
+/// rounded lines stay whole.
+fn cap_rule(earnings: &mut [Earning], rule: &CompiledRule, rounding: &Rounding) -> Result<(), EvalError> {
+    let cap = rule.max_points_per_order.expect("only capped rules are listed");
+    let total = checked_sum(earnings.iter().filter(|earning| earning.rule == rule.id).map(|earning| earning.points))?;
+    if total <= cap {
+        return Ok(());
+    }
+    let mut parts: Vec<&mut Earning> = earnings.iter_mut().filter(|earning| earning.rule == rule.id).collect();
+    checked(split_exact(cap, &mut parts, rounding.decimal_places, |earning| &mut earning.points))
 }
 
 /// Gives back room a receipt's vector doesn't need, since a receipt keeps its vectors for good:

@@ -149,5 +149,7 @@ fn compile_rule(rule: &CashbackRule, earlier: &[CashbackRule], position: usize) 
         effect: Effect::PointsPerCurrencyUnit(rule.share),
         funders: compile_funders(&rule.funded_by, &format!("{path}.funded_by"))?,
         tier_bound: !rule.when.tiers.is_empty(),
+        // Cashback has caps of its own: per order and per period, over all its rules.
+        max_points_per_order: None,
     })
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::amount::{Money, Ratio};
+use crate::amount::{Money, Points, Ratio};
 use crate::event::{Purchase, PurchaseLine};
 use crate::id::{FunderId, IdError, RuleId, Sku, Tag};
 use crate::id_hash::IdMap;
@@ -62,6 +62,11 @@ pub struct EarnRule {
     /// [partner](crate::Partner) whose merchant sold the order, else the program's owner.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub funded_by: BTreeMap<FunderId, Ratio>,
+    /// The most points the rule gives one order, over all its lines and funders: beyond it,
+    /// what the rule gives each line is scaled down so that the order gets exactly this
+    /// (a whole number of points; not for `points_per_order` rules, which give a fixed amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_points_per_order: Option<Points>,
 }
 
 /// What a rule gives a line it matches.
@@ -225,6 +230,8 @@ pub(crate) struct CompiledRule {
     /// Whether what it gives depends on the member's tier (a tier's multiplier, a rule for some
     /// tiers), so that a return that takes the tier away takes it back.
     pub(crate) tier_bound: bool,
+    /// The most points it gives one order.
+    pub(crate) max_points_per_order: Option<Decimal>,
 }
 
 impl CompiledRule {
@@ -249,6 +256,7 @@ impl CompiledRule {
             effect: Effect::Multiplier(multiplier),
             funders: Vec::new(),
             tier_bound: true,
+            max_points_per_order: None,
         })
     }
 }
@@ -264,6 +272,8 @@ pub(crate) struct RuleIndex {
     pub(crate) per_order: Vec<u32>,
     /// Whether any rule is a multiplier, so that lines of programs without one skip looking.
     pub(crate) has_multipliers: bool,
+    /// Rules with a most per order, applied once the order's lines have earned.
+    pub(crate) capped: Vec<u32>,
     general: Vec<u32>,
     by_sku: IdMap<Sku, Vec<u32>>,
     by_category: IdMap<Tag, Vec<u32>>,
@@ -317,6 +327,9 @@ impl RuleIndex {
     fn insert(&mut self, rule: CompiledRule) {
         let position = u32::try_from(self.rules.len()).expect("rule count is limited far below u32::MAX");
         self.has_multipliers |= matches!(rule.effect, Effect::Multiplier(_));
+        if rule.max_points_per_order.is_some() {
+            self.capped.push(position);
+        }
         if matches!(rule.effect, Effect::PointsPerOrder(_)) {
             self.per_order.push(position);
         } else if !rule.when.skus.is_empty() {
@@ -384,6 +397,17 @@ fn compile_rule(rule: &EarnRule, decimal_places: u32, path: &str) -> Result<Comp
         let problem = format!("must be a whole number of points at {decimal_places} decimal places");
         return Err(CompileError::new(effect_path, problem));
     }
+    let max_points_per_order = rule.max_points_per_order.map(|points| points.value());
+    if let Some(cap) = max_points_per_order {
+        let cap_path = format!("{path}.max_points_per_order");
+        if name == "points_per_order" {
+            return Err(CompileError::new(cap_path, "a points_per_order rule gives a fixed amount: lower it instead"));
+        }
+        if cap <= Decimal::ZERO || cap.normalize().scale() > decimal_places {
+            let problem = format!("must be a positive whole number of points at {decimal_places} decimal places");
+            return Err(CompileError::new(cap_path, problem));
+        }
+    }
     Ok(CompiledRule {
         id: rule.id.clone(),
         when: rule.when.sorted(),
@@ -391,6 +415,7 @@ fn compile_rule(rule: &EarnRule, decimal_places: u32, path: &str) -> Result<Comp
         effect: rule.effect,
         funders: compile_funders(&rule.funded_by, &format!("{path}.funded_by"))?,
         tier_bound: !rule.when.tiers.is_empty(),
+        max_points_per_order,
     })
 }
 

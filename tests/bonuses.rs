@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Shop, decimal, member, program};
-use loyalty_engine::{Account, BonusCount, FunderId, MemberState, Notice, RuleId};
+use loyalty_engine::{Account, BonusCount, EvalError, FunderId, LedgerError, MemberState, Notice, RuleId};
 
 /// A café whose points never expire unless `expiry` says so: 500 for joining, 200 more when
 /// referred, 100 on each birthday, 50 for a review (at most twice a month, paid half by the
@@ -43,6 +43,9 @@ fn credited(notices: &[Notice]) -> Vec<(String, String, String)> {
         })
         .collect()
 }
+
+/// A change to a stored state.
+type Tampering = fn(&mut serde_json::Value);
 
 fn funder(id: &str) -> Account {
     Account::Funder(FunderId::new(id).unwrap())
@@ -158,6 +161,81 @@ fn a_birthday_on_29_february_falls_on_28_february_in_other_years() {
 }
 
 #[test]
+fn a_late_birthday_repays_a_debt_in_time_order_with_vesting_points() {
+    // Points vest 14 days after a purchase; expiry 40 days after they become available.
+    let program = r#"{"id":"shop","currency":"EUR","owner":"shop","expiry":{"after_days":40},
+        "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+        "redemption":{"point_value":"0.01"},
+        "returns":{"vesting_days":14,"when_points_spent":"negative_balance"},
+        "bonuses":[{"id":"birthday","on":"birthday","points":"100"}]}"#;
+    let history = |tick_on_the_birthday: bool| {
+        let mut shop = Shop::new(program);
+        enroll(&mut shop, "ana", "2026-01-01T09:00:00Z", r#","birthday":"1990-05-10""#);
+        shop.buy("ana", "2026-01-02", "o-1", "lamp", "300");
+        shop.tick("ana", "2026-01-20");
+        shop.apply(r#"{"type":"redeem","member":"ana","at":"2026-01-21T09:00:00Z","points":"300"}"#);
+        shop.give_back("ana", "2026-01-22", "o-1", "lamp", "1");
+        shop.buy("ana", "2026-04-30", "o-2", "sofa", "1000");
+        if tick_on_the_birthday {
+            shop.tick("ana", "2026-05-10");
+        }
+        shop.tick("ana", "2026-06-20");
+        (shop.available("ana"), shop.debt("ana"), shop.balance("ana", &Account::Expired))
+    };
+    // The birthday's 100 on 10 May repay 100 of the 300 owed before the sofa's 1,000 vest on
+    // 14 May and repay the rest: 800 left, whether or not a tick came on the day.
+    assert_eq!(history(true), (decimal("800"), decimal("0"), decimal("0")));
+    assert_eq!(history(false), history(true));
+}
+
+#[test]
+fn an_event_after_years_without_one_credits_the_latest_ten_birthdays() {
+    let mut shop = cafe(r#""never""#);
+    enroll(&mut shop, "ana", "2026-01-01T09:00:00Z", r#","birthday":"1990-05-10""#);
+    let late = shop.tick("ana", "2046-01-01");
+    let years: Vec<String> = credited(&late.notices).iter().map(|(_, _, at)| at[..4].to_owned()).collect();
+    assert_eq!(years, (2036..=2045).map(|year| year.to_string()).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_bonus_counts_only_what_happens_between_its_from_and_until() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"EUR","owner":"cafe","bonuses":[
+            {"id":"march-reviews","on":{"custom":"review_written"},"points":"50",
+             "from":"2026-03-01T00:00:00Z","until":"2026-04-01T00:00:00Z"},
+            {"id":"birthday","on":"birthday","points":"100","from":"2027-01-01T00:00:00Z"}]}"#,
+    );
+    // Joined before the birthday bonus started: the 2026 birthday pays nothing, 2027's does.
+    enroll(&mut shop, "ana", "2026-01-01T09:00:00Z", r#","birthday":"1990-05-10""#);
+    for day in ["2026-02-28", "2026-03-01", "2026-03-31", "2026-04-01"] {
+        custom(&mut shop, "ana", &format!("{day}T12:00:00Z"), "review_written");
+    }
+    assert_eq!(shop.available("ana"), decimal("100"), "two reviews in March");
+    let tick = shop.tick("ana", "2027-06-01");
+    let paid: Vec<String> = credited(&tick.notices).into_iter().map(|(_, _, at)| at).collect();
+    assert_eq!(paid, ["2027-05-10T00:00:00+00:00"]);
+}
+
+#[test]
+fn a_member_who_names_themselves_as_referrer_is_refused() {
+    let mut shop = cafe(r#""never""#);
+    let refused = shop.try_apply(r#"{"type":"enroll","member":"ana","at":"2026-03-01T09:00:00Z","referred_by":"ana"}"#);
+    assert!(matches!(refused, Err(LedgerError::Rejected(EvalError::SelfReferral { .. }))), "{refused:?}");
+    assert!(shop.state("ana").enrollment().is_none());
+}
+
+#[test]
+fn a_funder_whose_share_rounds_to_nothing_gets_no_lot() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"EUR","owner":"cafe",
+            "bonuses":[{"id":"tiny","on":"enroll","points":"1","funded_by":{"a":"0.5","b":"0.5"}}]}"#,
+    );
+    let joined = enroll(&mut shop, "ana", "2026-03-01T09:00:00Z", "");
+    let funders: Vec<String> = joined.lots_opened.iter().map(|lot| lot.funder.to_string()).collect();
+    assert_eq!(funders, ["a"], "one point split in halves: the tie goes to the first funder");
+}
+
+#[test]
 fn bonus_points_repay_a_debt_first() {
     let mut shop = cafe(r#""never""#);
     shop.buy("ana", "2026-03-01", "o-1", "cake", "300.00");
@@ -171,17 +249,28 @@ fn bonus_points_repay_a_debt_first() {
 }
 
 #[test]
-fn a_state_keeps_its_bonus_counts_through_serde_and_refuses_a_count_of_zero() {
+fn a_state_keeps_its_bonus_counts_through_serde_and_refuses_counts_no_engine_writes() {
     let mut shop = cafe(r#""never""#);
     custom(&mut shop, "ana", "2026-03-02T09:00:00Z", "review_written");
     let state = shop.state("ana");
     let json = serde_json::to_value(&state).unwrap();
     assert_eq!(serde_json::from_value::<MemberState>(json.clone()).unwrap(), state);
 
-    let mut corrupt = json;
-    corrupt["bonus_counts"][0]["times"] = 0.into();
-    let error = serde_json::from_value::<MemberState>(corrupt).unwrap_err().to_string();
-    assert!(error.contains("bonus review is counted zero times"), "{error}");
+    let tamperings: [(&str, Tampering, &str); 3] = [
+        ("counted zero times", |state| state["bonus_counts"][0]["times"] = 0.into(), "counted 0 times"),
+        ("counted past the limit", |state| state["bonus_counts"][0]["times"] = 10_001.into(), "not 1 to 10000"),
+        (
+            "counted in a period to come",
+            |state| state["bonus_counts"][0]["period_start"] = "2026-04-01T00:00:00Z".into(),
+            "a period after the member's last event",
+        ),
+    ];
+    for (story, tamper, expected) in tamperings {
+        let mut corrupt = json.clone();
+        tamper(&mut corrupt);
+        let error = serde_json::from_value::<MemberState>(corrupt).expect_err(story).to_string();
+        assert!(error.contains(expected), "{story}: {error}");
+    }
 }
 
 #[test]
@@ -212,6 +301,14 @@ fn programs_with_bad_bonuses_do_not_compile() {
         (r#"{"id":"b","on":{"custom":"x"},"points":"5","limit":{"times":0}}"#, "bonuses[0].limit.times: must be 1 to"),
         (r#"{"id":"b","on":"birthday","points":"5","funded_by":{"a":"0.5"}}"#, "bonuses[0].funded_by: shares sum to"),
         (r#"{"id":"b","on":"enroll","points":"5"},{"id":"b","on":"birthday","points":"5"}"#, "bonuses[1].id: is also"),
+        (
+            r#"{"id":"b","on":"enroll","points":"5","from":"2026-02-01T00:00:00Z","until":"2026-01-01T00:00:00Z"}"#,
+            "bonuses[0].until: must be later than `from`",
+        ),
+        (
+            &(0..17).map(|n| format!(r#"{{"id":"b{n}","on":"birthday","points":"5"}}"#)).collect::<Vec<_>>().join(","),
+            "bonuses: birthday bonuses name 17 funders in all, more than 16",
+        ),
     ];
     for (bonus, message) in cases {
         let error = with_bonus(bonus).unwrap_err();

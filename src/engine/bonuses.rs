@@ -13,7 +13,9 @@ pub(super) fn on_custom(draft: &mut Draft<'_>, event: &Custom) -> Result<(), Eva
     draft.settle()?;
     let program = draft.program;
     for compiled in &program.bonuses {
-        if !matches!(&compiled.bonus.on, BonusTrigger::Custom(name) if *name == event.name) {
+        if !matches!(&compiled.bonus.on, BonusTrigger::Custom(name) if *name == event.name)
+            || !compiled.bonus.in_force_at(draft.at)
+        {
             continue;
         }
         if let Some(limit) = compiled.bonus.limit {
@@ -38,7 +40,7 @@ pub(super) fn on_enroll(draft: &mut Draft<'_>, referred: bool) -> Result<(), Eva
             BonusTrigger::Referred => referred,
             BonusTrigger::Birthday | BonusTrigger::Custom(_) => false,
         };
-        if earns {
+        if earns && compiled.bonus.in_force_at(draft.at) {
             credit(draft, compiled, draft.at)?;
         }
     }
@@ -69,34 +71,39 @@ fn credit(draft: &mut Draft<'_>, compiled: &CompiledBonus, at: DateTime<Utc>) ->
     Ok(())
 }
 
-/// Credits the birthday bonuses of every birthday since the member's last event, up to the
-/// draft's time. Inlined (see the module `engine`): most programs have no birthday bonus.
+/// The birthdays since the member's last event, up to the draft's time, oldest first; none
+/// when the program has no birthday bonus.
+/// Inlined (see the module `engine`): most programs have no birthday bonus.
 #[inline(always)]
-pub(crate) fn settle_birthdays(draft: &mut Draft<'_>) -> Result<(), EvalError> {
+pub(crate) fn due_birthdays(draft: &Draft<'_>) -> Vec<DateTime<Utc>> {
     if !draft.program.birthday_bonus {
-        return Ok(());
+        return Vec::new();
     }
-    credit_birthdays(draft)
+    birthdays_since_last_event(draft)
 }
 
 #[inline(never)]
-fn credit_birthdays(draft: &mut Draft<'_>) -> Result<(), EvalError> {
+fn birthdays_since_last_event(draft: &Draft<'_>) -> Vec<DateTime<Utc>> {
     let state = draft.state;
-    let Some(enrollment) = state.enrollment() else { return Ok(()) };
-    let Some(birthday) = enrollment.birthday else { return Ok(()) };
+    let Some(enrollment) = state.enrollment() else { return Vec::new() };
+    let Some(birthday) = enrollment.birthday else { return Vec::new() };
     let since = state.last_event_at().map_or(enrollment.at, |last| last.max(enrollment.at));
+    birthdays_between(birthday, since, draft.at, draft.program.program.utc_offset.0)
+}
+
+/// Credits every birthday bonus for the birthday starting at `day`.
+pub(crate) fn credit_birthday(draft: &mut Draft<'_>, day: DateTime<Utc>) -> Result<(), EvalError> {
     let program = draft.program;
-    for day in birthdays_between(birthday, since, draft.at, program.program.utc_offset.0) {
-        for compiled in program.bonuses.iter().filter(|compiled| compiled.bonus.on == BonusTrigger::Birthday) {
-            credit(draft, compiled, day)?;
-        }
+    let birthday = |compiled: &&CompiledBonus| compiled.bonus.on == BonusTrigger::Birthday;
+    for compiled in program.bonuses.iter().filter(birthday).filter(|compiled| compiled.bonus.in_force_at(day)) {
+        credit(draft, compiled, day)?;
     }
     Ok(())
 }
 
 /// The first instants of the birthdays after `after` and at or before `until`, oldest first,
 /// at most [`MAX_BIRTHDAYS_PER_EVENT`] of them (the latest).
-pub(crate) fn birthdays_between(
+fn birthdays_between(
     birthday: NaiveDate,
     after: DateTime<Utc>,
     until: DateTime<Utc>,
@@ -104,11 +111,15 @@ pub(crate) fn birthdays_between(
 ) -> Vec<DateTime<Utc>> {
     let year_of = |at: DateTime<Utc>| at.naive_utc().checked_add_offset(offset).map_or(at.year(), |local| local.year());
     let last_year = year_of(until);
-    let oldest_year = last_year.saturating_sub(MAX_BIRTHDAYS_PER_EVENT as i32 - 1);
-    (year_of(after).max(oldest_year)..=last_year)
+    // The last year's birthday may still be to come: one year more than the most credited.
+    let oldest_year = last_year.saturating_sub(MAX_BIRTHDAYS_PER_EVENT as i32);
+    let mut days: Vec<DateTime<Utc>> = (year_of(after).max(oldest_year)..=last_year)
         .filter_map(|year| birthday_in(birthday, year, offset))
         .filter(|day| after < *day && *day <= until)
-        .collect()
+        .collect();
+    let surplus = days.len().saturating_sub(MAX_BIRTHDAYS_PER_EVENT);
+    days.drain(..surplus);
+    days
 }
 
 /// The local midnight that starts the birthday in `year`; 28 February for 29 February outside

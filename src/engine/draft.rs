@@ -238,14 +238,18 @@ impl<'a> Draft<'a> {
     /// A lot as it stands in the draft; `None` once it is empty and gone.
     pub(crate) fn lot(&self, id: LotId) -> Option<&Lot> {
         if id >= self.state.next_lot() {
-            return self.outcome.lots_opened.iter().find(|lot| lot.id == id);
+            // The lots a draft opens are numbered on from the state's next lot, in order.
+            let opened = self.outcome.lots_opened.get((id.0 - self.state.next_lot().0) as usize);
+            debug_assert!(opened.is_none_or(|lot| lot.id == id), "opened lots are numbered in order");
+            return opened;
         }
         self.touched.get(id).or_else(|| self.state.lot(id))
     }
 
     fn lot_mut(&mut self, id: LotId) -> &mut Lot {
         if id >= self.state.next_lot() {
-            return self.outcome.lots_opened.iter_mut().find(|lot| lot.id == id).expect("the draft opened this lot");
+            let position = (id.0 - self.state.next_lot().0) as usize;
+            return self.outcome.lots_opened.get_mut(position).expect("the draft opened this lot");
         }
         let state = self.state;
         self.touched.get_or_insert_with(id, || state.lot(id).expect("postings name lots the member holds").clone())
@@ -294,7 +298,8 @@ impl<'a> Draft<'a> {
         let mut amounts: Vec<Decimal> = funders.iter().map(|(_, share)| *share).collect();
         checked(split_exact(points, &mut amounts, program.rounding.decimal_places, |amount| amount))?;
         let expires_at = program.expiry.expires_at(at, program.utc_offset.0);
-        for ((funder, _), amount) in funders.iter().zip(amounts) {
+        // A share that rounds to nothing opens no lot.
+        for ((funder, _), amount) in funders.iter().zip(amounts).filter(|(_, amount)| !amount.is_zero()) {
             let lot = self.open_lot(Asset::Points, funder.clone(), None, at, expires_at, None);
             // `open_lot` dates a lot at the event; a birthday's is dated at the birthday.
             let opened = self.outcome.lots_opened.last_mut().expect("the lot just opened");
@@ -314,7 +319,8 @@ impl<'a> Draft<'a> {
         let live = |(_, id): &(DateTime<Utc>, LotId)| self.lot(*id).is_some_and(is_live);
         let from_state = self.state.available_in_expiry_order(lower).find(live);
         let vested = self.vested.iter().flat_map(|vested| vested.range((lower, Bound::Unbounded))).copied().find(live);
-        // A draft opens a lot or two at most, so a scan is the cheapest index.
+        // A draft opens a lot or two at most (a birthday's catching up, at most
+        // MAX_BIRTHDAYS_PER_EVENT x MAX_FUNDERS_PER_RULE), so a scan is the cheapest index.
         let opened =
             self.outcome.lots_opened.iter().filter(|lot| is_live(lot)).map(Lot::expiry_key).filter(is_after).min();
         [from_state, vested, opened].into_iter().flatten().min()
@@ -347,14 +353,23 @@ impl<'a> Draft<'a> {
     /// starts with.
     pub(crate) fn settle(&mut self) -> Result<(), EvalError> {
         let state = self.state;
+        // Birthdays in time order with vesting, so that a late-credited birthday repays what
+        // it would have repaid on the day.
+        let birthdays = crate::engine::bonuses::due_birthdays(self);
+        let mut next = 0;
         for id in state.pending_due(self.at) {
             let Some(lot) = self.lot(id).filter(|lot| lot.bucket == Bucket::Pending) else { continue };
-            let (asset, amount) = (lot.asset.clone(), lot.amount_points);
+            let (asset, amount, vests_at) = (lot.asset.clone(), lot.amount_points, lot.vests_at);
+            while next < birthdays.len() && birthdays[next] < vests_at {
+                crate::engine::bonuses::credit_birthday(self, birthdays[next])?;
+                next += 1;
+            }
             self.post_in(&asset, Account::Pending, Account::Available, amount, Some(id))?;
             self.repay_debt(id)?;
         }
-        // Before expiry, so that a birthday's points that have expired since are expired now.
-        crate::engine::bonuses::settle_birthdays(self)?;
+        for day in &birthdays[next..] {
+            crate::engine::bonuses::credit_birthday(self, *day)?;
+        }
         // Only points expire, and only lots holding available points: with none available there
         // is nothing to search for.
         let mut after = None;

@@ -9,6 +9,9 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, enroll: &Enroll) -> Result<(), Eva
     if draft.state.enrollment().is_some() {
         return Err(EvalError::AlreadyEnrolled { member: enroll.member.clone() });
     }
+    if enroll.referred_by.as_ref() == Some(&enroll.member) {
+        return Err(EvalError::SelfReferral { member: enroll.member.clone() });
+    }
     draft.settle()?;
     let enrollment = Enrollment { at: enroll.at, referred_by: enroll.referred_by.clone(), birthday: enroll.birthday };
     draft.outcome.enrollment = Some(Box::new(enrollment));

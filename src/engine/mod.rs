@@ -612,6 +612,12 @@ pub enum EvalError {
         /// The member.
         member: MemberId,
     },
+    /// An `enroll` whose `referred_by` is the member enrolling.
+    #[error("member {member} can't refer themselves")]
+    SelfReferral {
+        /// The member.
+        member: MemberId,
+    },
     /// One posting would move more than [`MAX_DECIMAL_MAGNITUDE`](crate::MAX_DECIMAL_MAGNITUDE)
     /// (10^18): points earned on a line worth near 10^18 at a rate above one, say. Every input is
     /// within that bound, but what the engine computes from them may not be; bounding each posting

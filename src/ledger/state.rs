@@ -18,7 +18,7 @@ use crate::ledger::posting::{Account, Asset, Posting, is_points, points};
 use crate::ledger::receipt::{Payment, Receipt, ReceiptLine, StampEarning};
 use crate::ledger::reward::Reward;
 use crate::ledger::tier::TierState;
-use crate::program::{check_reward, compile_funders};
+use crate::program::{MAX_BONUS_TIMES, check_reward, compile_funders};
 
 /// Everything the engine knows about one member, and nothing about any other.
 ///
@@ -740,7 +740,7 @@ impl TryFrom<StateRecord> for MemberState {
             return Err(format!("the next lot id {} is past any a ledger reaches", record.next_lot.0));
         }
         check_rewards(&record.rewards)?;
-        check_bonus_counts(&record.bonus_counts)?;
+        check_bonus_counts(&record.bonus_counts, record.last_event_at)?;
         let mut state = MemberState::new(record.member);
         state.last_event_at = record.last_event_at;
         state.next_lot = record.next_lot;
@@ -800,10 +800,14 @@ impl TryFrom<StateRecord> for MemberState {
     }
 }
 
-fn check_bonus_counts(counts: &[BonusCount]) -> Result<(), String> {
+fn check_bonus_counts(counts: &[BonusCount], last_event_at: Option<DateTime<Utc>>) -> Result<(), String> {
     for (position, count) in counts.iter().enumerate() {
-        if count.times == 0 {
-            return Err(format!("bonus {} is counted zero times", count.bonus));
+        if count.times == 0 || count.times > MAX_BONUS_TIMES {
+            return Err(format!("bonus {} is counted {} times, not 1 to {MAX_BONUS_TIMES}", count.bonus, count.times));
+        }
+        // A count's period started at or before the event that counted it.
+        if count.period_start.is_some_and(|start| last_event_at.is_none_or(|last| start > last)) {
+            return Err(format!("bonus {} is counted for a period after the member's last event", count.bonus));
         }
         if counts[..position].iter().any(|earlier| earlier.bonus == count.bonus) {
             return Err(format!("bonus {} is counted twice", count.bonus));

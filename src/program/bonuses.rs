@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Points, Ratio};
 use crate::id::{FunderId, RuleId, Tag};
-use crate::program::earn::compile_funders;
+use crate::program::earn::{MAX_FUNDERS_PER_RULE, compile_funders};
 use crate::program::{CalendarPeriod, CompileError};
 
 /// The most bonuses a program may have.
@@ -18,9 +19,11 @@ pub const MAX_BONUS_TIMES: u32 = 10_000;
 
 /// Fixed points a member earns for something other than an order.
 ///
-/// The points are available at once (no order can be returned to take them back) and expire
-/// like every other point, counted from when they are credited. They are split between the
-/// funders of `funded_by` exactly, as an earn rule's are; without it the program's owner pays.
+/// The points are available at once (no vesting: they come from no order a return could take
+/// back) and expire like every other point, counted from when they are credited (a birthday's
+/// from the birthday). Like any available points, a return may take them to cover spent
+/// points of the order it claws back. They are split between the funders of `funded_by`
+/// exactly, as an earn rule's are; without it the program's owner pays.
 /// The outcome tells the host with a [`Notice::BonusCredited`](crate::Notice::BonusCredited).
 ///
 /// ```json
@@ -71,6 +74,20 @@ pub struct Bonus {
     /// Who pays, as shares that sum to exactly one; empty means the program's owner.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub funded_by: BTreeMap<FunderId, Ratio>,
+    /// The bonus counts what happens at or after this time (the event's, or the birthday's
+    /// first instant): a bonus added to a running program pays no birthday from before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    /// The bonus counts what happens before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Bonus {
+    /// Whether what happens at `at` is within the bonus's `from` and `until`.
+    pub(crate) fn in_force_at(&self, at: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|from| at >= from) && self.until.is_none_or(|until| at < until)
+    }
 }
 
 /// What earns a [`Bonus`].
@@ -87,17 +104,18 @@ pub enum BonusTrigger {
     Referred,
     /// Each birthday after the member enrolled (with a `birthday`): the local midnight that
     /// starts it, in the program's UTC offset; a birthday on 29 February falls on 28 February
-    /// in other years. The first event at or after the birthday credits it, dated then, so
-    /// points that would have expired since are expired at once; a host that wants it on the
-    /// day sends a `tick`. At most [`MAX_BIRTHDAYS_PER_EVENT`] birthdays are credited by one
-    /// event: the latest ones.
+    /// in other years. The first event at or after the birthday credits it, dated then and
+    /// settled in time order with the member's vesting lots, so points that would have
+    /// expired since are expired at once; a host that wants it on the day sends a `tick`. At
+    /// most [`MAX_BIRTHDAYS_PER_EVENT`] birthdays are credited by one event: the latest ones
+    /// (a member with no event for longer loses the older ones).
     Birthday,
     /// A `custom` event of this name.
     Custom(Tag),
 }
 
 /// The most birthdays one event credits, when a member has had no event for that many years.
-pub const MAX_BIRTHDAYS_PER_EVENT: usize = 150;
+pub const MAX_BIRTHDAYS_PER_EVENT: usize = 10;
 
 /// How often one member may earn a bonus: `times` per calendar `per` period, or `times` in
 /// all when `per` is absent. Events beyond it are accepted and earn nothing from the bonus;
@@ -145,11 +163,24 @@ pub(crate) fn compile_bonuses(
             return Err(CompileError::new(format!("{path}.points"), problem));
         }
         check_limit(bonus, &path)?;
+        if let (Some(from), Some(until)) = (bonus.from, bonus.until) {
+            if from >= until {
+                return Err(CompileError::new(format!("{path}.until"), "must be later than `from`"));
+            }
+        }
         let mut funders = compile_funders(&bonus.funded_by, &format!("{path}.funded_by"))?;
         if funders.is_empty() {
             funders.push((owner.clone(), Decimal::ONE));
         }
         compiled.push(CompiledBonus { bonus: bonus.clone(), funders });
+    }
+    // A birthday opens a lot per funder of each birthday bonus, and an event catching up on
+    // several birthdays opens that many times more: bounded, so that one event stays cheap.
+    let birthday_lots: usize =
+        compiled.iter().filter(|compiled| compiled.bonus.on == BonusTrigger::Birthday).map(|c| c.funders.len()).sum();
+    if birthday_lots > MAX_FUNDERS_PER_RULE {
+        let message = format!("birthday bonuses name {birthday_lots} funders in all, more than {MAX_FUNDERS_PER_RULE}");
+        return Err(CompileError::new("bonuses", message));
     }
     Ok(compiled)
 }

@@ -236,6 +236,50 @@ fn a_funder_whose_share_rounds_to_nothing_gets_no_lot() {
 }
 
 #[test]
+fn purchases_around_the_birthday_earn_what_birthday_conditions_give() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"EUR","owner":"shop","utc_offset":"+02:00",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}},
+              {"id":"birthday-month","when":{"birthday":"month"},"effect":{"multiplier":"2"}},
+              {"id":"birthday-week","when":{"birthday":{"within_days":3}},"effect":{"points_per_order":"50"}}]}}"#,
+    );
+    enroll(&mut shop, "ana", "2026-01-01T09:00:00Z", r#","birthday":"1990-05-31""#);
+    let earned = |shop: &mut Shop, order: &str, at: &str| {
+        let outcome = shop.apply(&format!(
+            r#"{{"type":"purchase","member":"ana","at":"{at}","order":"{order}",
+                "lines":[{{"sku":"tea","qty":"1","unit_price":"10"}}]}}"#
+        ));
+        let receipt = outcome.receipt.clone().unwrap();
+        receipt.earnings.iter().map(|earning| earning.rule.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(earned(&mut shop, "o-1", "2026-04-30T21:59:59Z"), ["base"], "still 30 April at +02:00");
+    assert_eq!(earned(&mut shop, "o-2", "2026-04-30T22:00:00Z"), ["base", "birthday-month"], "1 May at +02:00");
+    assert_eq!(earned(&mut shop, "o-3", "2026-05-28T10:00:00Z"), ["base", "birthday-month", "birthday-week"]);
+    assert_eq!(earned(&mut shop, "o-4", "2026-06-03T10:00:00Z"), ["base", "birthday-week"], "3 days after");
+    assert_eq!(earned(&mut shop, "o-5", "2026-06-04T10:00:00Z"), ["base"]);
+
+    // A member with no birthday on record never matches.
+    let outcome = shop.apply(
+        r#"{"type":"purchase","member":"ben","at":"2026-05-31T10:00:00Z","order":"o-6",
+            "lines":[{"sku":"tea","qty":"1","unit_price":"10"}]}"#,
+    );
+    assert_eq!(outcome.receipt.as_ref().unwrap().earnings.len(), 1);
+}
+
+#[test]
+fn a_birthday_window_spans_the_turn_of_the_year() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"EUR","owner":"shop",
+            "earn":{"rules":[{"id":"gift","when":{"birthday":{"within_days":2}},"effect":{"points_per_order":"50"}}]}}"#,
+    );
+    enroll(&mut shop, "ana", "2026-01-01T09:00:00Z", r#","birthday":"1990-01-01""#);
+    shop.buy("ana", "2026-12-29", "o-1", "tea", "10");
+    assert!(shop.available("ana").is_zero(), "three days before 1 January 2027");
+    shop.buy("ana", "2026-12-30", "o-2", "tea", "10");
+    assert_eq!(shop.available("ana"), decimal("50"), "two days before");
+}
+
+#[test]
 fn bonus_points_repay_a_debt_first() {
     let mut shop = cafe(r#""never""#);
     shop.buy("ana", "2026-03-01", "o-1", "cake", "300.00");

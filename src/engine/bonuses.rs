@@ -6,7 +6,7 @@ use crate::engine::draft::Draft;
 use crate::engine::{EvalError, checked};
 use crate::event::Custom;
 use crate::ledger::{BonusCount, Notice};
-use crate::program::{BonusLimit, BonusTrigger, CompiledBonus, MAX_BIRTHDAYS_PER_EVENT};
+use crate::program::{BirthdayFit, BonusLimit, BonusTrigger, CompiledBonus, MAX_BIRTHDAYS_PER_EVENT};
 
 /// A `custom` event: settles, then gives each bonus on its name, within the bonus's limit.
 pub(super) fn on_custom(draft: &mut Draft<'_>, event: &Custom) -> Result<(), EvalError> {
@@ -122,10 +122,37 @@ fn birthdays_between(
     days
 }
 
-/// The local midnight that starts the birthday in `year`; 28 February for 29 February outside
-/// leap years.
+/// The local midnight that starts the birthday in `year`.
 fn birthday_in(birthday: NaiveDate, year: i32, offset: FixedOffset) -> Option<DateTime<Utc>> {
-    let date = NaiveDate::from_ymd_opt(year, birthday.month(), birthday.day())
-        .or_else(|| NaiveDate::from_ymd_opt(year, 2, 28))?;
-    Some(date.and_time(NaiveTime::MIN).checked_sub_offset(offset)?.and_utc())
+    Some(birthday_date(birthday, year)?.and_time(NaiveTime::MIN).checked_sub_offset(offset)?.and_utc())
+}
+
+/// The birthday's date in `year`: 28 February for 29 February outside leap years.
+fn birthday_date(birthday: NaiveDate, year: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(year, birthday.month(), birthday.day()).or_else(|| NaiveDate::from_ymd_opt(year, 2, 28))
+}
+
+/// How an order placed at `at` stands to the member's birthday, in a program with birthday
+/// conditions and for a member whose birthday is on record. Inlined (see the module `engine`):
+/// most programs have none.
+#[inline(always)]
+pub(crate) fn birthday_fit(draft: &Draft<'_>, at: DateTime<Utc>) -> Option<BirthdayFit> {
+    if !draft.program.birthday_conditions {
+        return None;
+    }
+    fit_to_birthday(draft.state.enrollment()?.birthday?, at, draft.program.program.utc_offset.0)
+}
+
+#[inline(never)]
+fn fit_to_birthday(birthday: NaiveDate, at: DateTime<Utc>, offset: FixedOffset) -> Option<BirthdayFit> {
+    let date = at.naive_utc().checked_add_offset(offset)?.date();
+    let year = date.year();
+    // The nearest birthday is this year's, last year's or next year's.
+    let days_away = [year - 1, year, year + 1]
+        .into_iter()
+        .filter_map(|year| birthday_date(birthday, year))
+        .map(|day| (date - day).num_days().unsigned_abs())
+        .min()?;
+    let days_away = u32::try_from(days_away).unwrap_or(u32::MAX);
+    Some(BirthdayFit { days_away, same_month: date.month() == birthday.month() })
 }

@@ -78,6 +78,9 @@ pub(crate) struct Compiled {
     /// Whether a bonus is on birthdays: settling, which every event does, looks for birthdays
     /// only then.
     pub(crate) birthday_bonus: bool,
+    /// Whether an earn rule, cashback rule or stamp card has a birthday condition: only then
+    /// does a purchase work out how its date stands to the member's birthday.
+    pub(crate) birthday_conditions: bool,
     /// How many earnings a line can have at most (every rule and a tier's multiplier, per
     /// funder), up to [`MAX_RESERVED_EARNINGS_PER_LINE`]: what a receipt reserves, so that it
     /// neither grows nor keeps spare room for good.
@@ -125,6 +128,9 @@ impl Engine {
         let by_tier = tier_multipliers.iter().flatten().map(shares).max().unwrap_or(0);
         let earnings_per_line = (by_rules + by_tier).min(MAX_RESERVED_EARNINGS_PER_LINE);
         let birthday_bonus = bonuses.iter().any(|bonus| bonus.bonus.on == BonusTrigger::Birthday);
+        let conditions = rules.rules.iter().chain(&cashback_rules).map(|rule| &rule.when);
+        let birthday_conditions =
+            conditions.chain(cards.iter().map(|card| &card.when)).any(|when| when.birthday.is_some());
         let compiled = Compiled {
             program,
             rules,
@@ -134,6 +140,7 @@ impl Engine {
             cashback_rules,
             bonuses,
             birthday_bonus,
+            birthday_conditions,
             earnings_per_line,
         };
         Engine { compiled: Arc::new(compiled) }

@@ -12,7 +12,7 @@ use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, che
 use crate::event::Purchase;
 use crate::id::{FunderId, Tag};
 use crate::ledger::{Account, Asset, Earning, LinePayment, LotId, PaidWith, Payment, Receipt, ReceiptLine};
-use crate::program::{CompiledRule, Effect};
+use crate::program::{BirthdayFit, CompiledRule, Effect};
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(), EvalError> {
     let program = &draft.program.program;
@@ -259,6 +259,7 @@ fn order_context<'a>(
     Ok(OrderContext {
         purchase,
         seller,
+        birthday: crate::engine::bonuses::birthday_fit(draft, purchase.at),
         tier: level.map(|(_, id)| id),
         tier_multiplier: level.and_then(|(level, _)| draft.program.tier_multipliers[level as usize].as_ref()),
         eligible_total: checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?,
@@ -333,6 +334,8 @@ pub(super) struct OrderContext<'a> {
     pub(super) seller: &'a FunderId,
     /// The member's tier level, in a program with tiers.
     pub(super) tier: Option<&'a Tag>,
+    /// How the order's date stands to the member's birthday, in a program that asks.
+    pub(super) birthday: Option<BirthdayFit>,
     /// That level's earn multiplier.
     tier_multiplier: Option<&'a CompiledRule>,
     pub(super) eligible_total: Decimal,
@@ -372,7 +375,7 @@ fn earn_line(
         .candidates(line, scratch)
         .iter()
         .map(|position| &rules.rules[*position as usize])
-        .filter(|rule| rule.matches(line, order.purchase, order.eligible_total, order.tier));
+        .filter(|rule| rule.matches(line, order.purchase, order.eligible_total, order.tier, order.birthday));
     let mut rate_points = Decimal::ZERO;
     for rule in matching.clone() {
         let raw = match rule.effect {
@@ -415,7 +418,7 @@ fn per_order_parts(
     for &position in &rules.per_order {
         let rule = &rules.rules[position as usize];
         let Effect::PointsPerOrder(points) = rule.effect else { continue };
-        if !rule.when.matches_order(purchase, order.eligible_total, order.tier) {
+        if !rule.when.matches_order(purchase, order.eligible_total, order.tier, order.birthday) {
             continue;
         }
         let start = parts.len();

@@ -40,8 +40,9 @@ fn earn_on_cards(
     let (purchase, seller) = (order.purchase, order.seller);
     let cards = &draft.program.cards;
     let mut earned = Vec::new();
-    let matches_order =
-        |compiled: &&CompiledCard| compiled.when.matches_order(purchase, order.eligible_total, order.tier);
+    let matches_order = |compiled: &&CompiledCard| {
+        compiled.when.matches_order(purchase, order.eligible_total, order.tier, order.birthday)
+    };
     for compiled in cards.iter().filter(matches_order) {
         for (index, (line, bought)) in purchase.lines.iter().zip(lines).enumerate() {
             if !bought.eligible || !compiled.when.matches_line(line) {

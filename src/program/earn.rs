@@ -99,7 +99,8 @@ pub enum Effect {
 /// Line conditions: `skus`, `categories`, `labels` (every key must have that value),
 /// `suppliers`. Order conditions: `merchants`, `channels`, `min_order_total` (the sum of the
 /// order's eligible lines after discounts, before points), the window `from` (inclusive)
-/// to `until` (exclusive), and `tiers` (the member's tier level when the order is placed).
+/// to `until` (exclusive), `tiers` (the member's tier level when the order is placed) and
+/// `birthday` (the order is placed around the member's birthday).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
@@ -133,6 +134,46 @@ pub struct Condition {
     /// The member's tier level is one of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<Tag>,
+    /// The order is placed around the member's birthday (as the member's `enroll` gave it); a
+    /// member with no birthday on record never matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<BirthdayWindow>,
+}
+
+/// When an order counts as placed around the member's birthday, by the order's date in the
+/// program's UTC offset (29 February is 28 February in other years).
+///
+/// In JSON: `"month"` or `{"within_days": 7}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BirthdayWindow {
+    /// In the calendar month of the birthday.
+    Month,
+    /// At most this many days before or after the birthday (0: on the day), up to
+    /// [`MAX_BIRTHDAY_WINDOW_DAYS`].
+    WithinDays(u32),
+}
+
+/// The widest [`BirthdayWindow::WithinDays`]: half a year either side covers every day.
+pub const MAX_BIRTHDAY_WINDOW_DAYS: u32 = 183;
+
+/// How an order's date stands to the member's birthday, worked out once per order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BirthdayFit {
+    /// Days between the order's date and the nearest birthday.
+    pub(crate) days_away: u32,
+    /// Whether the order's month is the birthday's.
+    pub(crate) same_month: bool,
+}
+
+impl BirthdayWindow {
+    fn admits(self, fit: Option<BirthdayFit>) -> bool {
+        fit.is_some_and(|fit| match self {
+            BirthdayWindow::Month => fit.same_month,
+            BirthdayWindow::WithinDays(days) => fit.days_away <= days,
+        })
+    }
 }
 
 impl Condition {
@@ -145,8 +186,15 @@ impl Condition {
     }
 
     /// Whether the condition's order fields match. Needs the lists sorted.
-    pub(crate) fn matches_order(&self, purchase: &Purchase, eligible_total: Decimal, tier: Option<&Tag>) -> bool {
+    pub(crate) fn matches_order(
+        &self,
+        purchase: &Purchase,
+        eligible_total: Decimal,
+        tier: Option<&Tag>,
+        birthday: Option<BirthdayFit>,
+    ) -> bool {
         one_of(&self.tiers, tier)
+            && self.birthday.is_none_or(|window| window.admits(birthday))
             && one_of(&self.merchants, purchase.merchant.as_ref())
             && one_of(&self.channels, purchase.channel.as_ref())
             && self.min_order_total.is_none_or(|minimum| eligible_total >= minimum.value())
@@ -180,6 +228,7 @@ impl Condition {
             || self.min_order_total.is_some()
             || self.from.is_some()
             || self.until.is_some()
+            || self.birthday.is_some()
     }
 
     pub(crate) fn validate(&self, path: &str) -> Result<(), CompileError> {
@@ -206,6 +255,12 @@ impl Condition {
         if let (Some(from), Some(until)) = (self.from, self.until) {
             if from >= until {
                 return Err(CompileError::new(format!("{path}.until"), "must be later than `from`"));
+            }
+        }
+        if let Some(BirthdayWindow::WithinDays(days)) = self.birthday {
+            if days > MAX_BIRTHDAY_WINDOW_DAYS {
+                let problem = format!("must be at most {MAX_BIRTHDAY_WINDOW_DAYS}, not {days}");
+                return Err(CompileError::new(format!("{path}.birthday.within_days"), problem));
             }
         }
         Ok(())
@@ -242,8 +297,10 @@ impl CompiledRule {
         purchase: &Purchase,
         eligible_total: Decimal,
         tier: Option<&Tag>,
+        birthday: Option<BirthdayFit>,
     ) -> bool {
-        self.unconditional || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total, tier))
+        self.unconditional
+            || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total, tier, birthday))
     }
 
     /// The rule a tier's earn multiplier works as: `tier:LEVEL` ([`TIER_RULE_PREFIX`]), on every

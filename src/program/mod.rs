@@ -21,9 +21,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub(crate) use bonuses::CompiledBonus;
 pub use bonuses::{Bonus, BonusLimit, BonusTrigger, MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES};
 pub use cashback::{Cashback, CashbackRule, CashbackSpending, PeriodCap};
-pub(crate) use earn::{CompiledRule, RuleIndex, compile_funders};
+pub(crate) use earn::{BirthdayFit, CompiledRule, RuleIndex, compile_funders};
 pub use earn::{
-    Condition, Earn, EarnRule, Effect, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE,
+    BirthdayWindow, Condition, Earn, EarnRule, Effect, MAX_BIRTHDAY_WINDOW_DAYS, MAX_CONDITION_VALUES, MAX_EARN_RULES,
+    MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE,
 };
 pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
 pub use partners::{MAX_PARTNERS, Partner};

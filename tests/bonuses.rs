@@ -116,6 +116,9 @@ fn birthdays_after_joining_are_credited_by_the_next_event_dated_on_the_day() {
     let mut shop = cafe(r#""never""#);
     // Born on 10 May; joins after this year's birthday.
     enroll(&mut shop, "ana", "2026-06-01T09:00:00Z", r#","birthday":"1990-05-10""#);
+    let state = shop.state("ana");
+    let next = shop.ledger.engine().next_due(&state);
+    assert_eq!(next, Some("2027-05-09T22:00:00Z".parse().unwrap()), "when a tick would credit it on the day");
     let before = shop.tick("ana", "2027-05-09");
     assert!(credited(&before.notices).is_empty());
 

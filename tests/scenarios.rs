@@ -705,16 +705,56 @@ fn a_promotion_capped_per_order_gives_a_big_cart_exactly_its_cap() {
     assert_eq!(back.postings.iter().map(|posting| posting.amount).sum::<Decimal>(), decimal("165"));
 }
 
-/// An airline whose miles expire after 18 months without activity; bookings vest after
+/// An airline's program whose miles expire as `expiry` says; bookings vest after
 /// `vesting_days`.
-fn airline_with_inactivity_expiry(vesting_days: u32) -> Shop {
-    Shop::new(&format!(
+fn airline_program(vesting_days: u32, expiry: &str) -> String {
+    format!(
         r#"{{"id":"air","currency":"EUR","owner":"air",
             "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"1"}}}}]}},
             "redemption":{{"point_value":"0.01"}},
             "returns":{{"vesting_days":{vesting_days},"when_points_spent":"negative_balance"}},
-            "expiry":{{"after_inactive_months":18}}}}"#
-    ))
+            "expiry":{expiry}}}"#
+    )
+}
+
+/// The airline with miles that expire after 18 months without activity.
+fn airline_with_inactivity_expiry(vesting_days: u32) -> Shop {
+    Shop::new(&airline_program(vesting_days, r#"{"after_inactive_months":18}"#))
+}
+
+/// Applies events, given as JSON, to a member's state under the engine of a program, as a
+/// host does that changes its program between events.
+fn apply_under(program: &str, state: &mut MemberState, events: &[&str]) {
+    let engine = common::program(program).compile().unwrap();
+    for json in events {
+        state.apply(&engine.evaluate(state, &common::event(json)).unwrap());
+    }
+}
+
+#[test]
+fn inactivity_counts_from_the_last_activity_under_any_program_and_stops_with_the_expiry() {
+    let inactive = airline_program(0, r#"{"after_inactive_months":2}"#);
+    let never = airline_program(0, r#""never""#);
+    let booking = |id: &str, at: &str| {
+        format!(
+            r#"{{"type":"purchase","id":"{id}","member":"eva","at":"{at}","order":"{id}",
+                "lines":[{{"sku":"flight","qty":"1","unit_price":"100"}}]}}"#
+        )
+    };
+    let tick = |id: &str, at: &str| format!(r#"{{"type":"tick","id":"{id}","member":"eva","at":"{at}"}}"#);
+
+    // Booked under points that never expire, then the program expires them after two months.
+    let mut state = MemberState::new(member("eva"));
+    apply_under(&never, &mut state, &[&booking("b-1", "2026-01-10T12:00:00Z")]);
+    apply_under(&inactive, &mut state, &[&tick("t-1", "2026-03-10T11:59:59Z")]);
+    assert_eq!(state.points().available.value(), decimal("100"), "active until 10 March");
+    apply_under(&inactive, &mut state, &[&tick("t-2", "2026-03-10T12:00:00Z")]);
+    assert!(state.points().available.value().is_zero(), "two months after the booking, under any program");
+
+    // Back to points that never expire: the old deadline no longer applies.
+    apply_under(&never, &mut state, &[&booking("b-2", "2026-04-01T12:00:00Z"), &tick("t-3", "2027-01-01T00:00:00Z")]);
+    assert_eq!(state.points().available.value(), decimal("100"));
+    assert_eq!(state.last_activity_at(), Some("2026-04-01T12:00:00Z".parse().unwrap()));
 }
 
 #[test]
@@ -726,10 +766,12 @@ fn miles_expire_all_at_once_after_18_months_without_activity() {
     shop.give_back("eva", "2026-04-01", "o-2", "flight", "1");
     shop.tick("eva", "2027-01-01");
     let deadline = "2027-09-10T12:00:00Z".parse().unwrap();
-    assert_eq!(shop.state("eva").inactivity_expiry(), Some(deadline));
-    assert_eq!(shop.state("eva").next_due(), Some(deadline));
+    let engine = shop.ledger.engine().clone();
+    assert_eq!(engine.inactivity_expiry(&shop.state("eva")), Some(deadline));
+    assert_eq!(engine.next_due(&shop.state("eva")), Some(deadline));
+    assert_eq!(shop.state("eva").next_due(), None, "the state alone knows no deadline");
     let stored = serde_json::to_value(shop.state("eva")).unwrap();
-    assert_eq!(stored["inactivity_expiry"], "2027-09-10T12:00:00Z");
+    assert_eq!(stored["last_activity_at"], "2026-03-10T12:00:00Z");
     assert_eq!(serde_json::from_value::<MemberState>(stored).unwrap(), shop.state("eva"));
 
     let before = shop.apply(r#"{"type":"tick","member":"eva","at":"2027-09-10T11:59:59Z"}"#);
@@ -738,7 +780,7 @@ fn miles_expire_all_at_once_after_18_months_without_activity() {
     assert_eq!(at_the_deadline.postings.len(), 1, "one lot left, the first booking's");
     assert!(shop.available("eva").is_zero());
     assert_eq!(shop.balance("eva", &Account::Expired), decimal("300"));
-    assert_eq!(shop.state("eva").next_due(), None, "nothing left to settle");
+    assert_eq!(engine.next_due(&shop.state("eva")), None, "no points left to expire");
 
     // Returning the expired booking takes its miles back from expired: the member owes nothing.
     shop.give_back("eva", "2027-10-01", "o-1", "flight", "1");

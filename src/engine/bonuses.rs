@@ -3,9 +3,9 @@
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Utc};
 
 use crate::engine::draft::Draft;
-use crate::engine::{EvalError, checked};
+use crate::engine::{Compiled, EvalError, checked};
 use crate::event::Custom;
-use crate::ledger::{BonusCount, Notice};
+use crate::ledger::{BonusCount, MemberState, Notice};
 use crate::program::{BirthdayFit, BonusLimit, BonusTrigger, CompiledBonus, MAX_BIRTHDAYS_PER_EVENT};
 
 /// A `custom` event: settles, then gives each bonus on its name, within the bonus's limit.
@@ -99,6 +99,26 @@ pub(crate) fn credit_birthday(draft: &mut Draft<'_>, day: DateTime<Utc>) -> Resu
         credit(draft, compiled, day)?;
     }
     Ok(())
+}
+
+/// The first instant of the member's next birthday after the last event, in a program with a
+/// birthday bonus in force then, for a member enrolled with a birthday.
+pub(crate) fn next_birthday(program: &Compiled, state: &MemberState) -> Option<DateTime<Utc>> {
+    if !program.birthday_bonus {
+        return None;
+    }
+    let enrollment = state.enrollment()?;
+    let since = state.last_event_at().map_or(enrollment.at, |last| last.max(enrollment.at));
+    let offset = program.program.utc_offset.0;
+    let year = since.naive_utc().checked_add_offset(offset)?.year();
+    // This year's birthday may be past: then next year's.
+    let day = [year, year.checked_add(1)?]
+        .into_iter()
+        .filter_map(|year| birthday_in(enrollment.birthday?, year, offset))
+        .find(|day| *day > since)?;
+    let paid =
+        |compiled: &CompiledBonus| compiled.bonus.on == BonusTrigger::Birthday && compiled.bonus.in_force_at(day);
+    program.bonuses.iter().any(paid).then_some(day)
 }
 
 /// The first instants of the birthdays after `after` and at or before `until`, oldest first,

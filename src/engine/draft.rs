@@ -392,7 +392,8 @@ impl<'a> Draft<'a> {
     /// available lot of points: at the deadline, and as points become available after it.
     #[inline(always)]
     pub(crate) fn expire_if_inactive(&mut self) -> Result<(), EvalError> {
-        if self.state.inactivity_expiry().is_some_and(|deadline| deadline <= self.at) {
+        let program = &self.program.program;
+        if program.expiry.inactivity_deadline(self.state, program.utc_offset.0).is_some_and(|due| due <= self.at) {
             return self.expire_inactive();
         }
         Ok(())

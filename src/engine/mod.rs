@@ -219,10 +219,8 @@ impl Engine {
             Event::VoidReward(event) => stamps::void_reward(&mut draft, event),
             Event::Tick(_) => draft.settle(),
         }?;
-        if counts_as_activity(event) {
-            let program = &self.compiled.program;
-            draft.outcome.inactivity_expiry = program.expiry.inactivity_deadline(event.at(), program.utc_offset.0);
-        } else {
+        draft.outcome.activity = counts_as_activity(event);
+        if !draft.outcome.activity {
             // Points a return gives back to an inactive member expire as they become available.
             draft.expire_if_inactive()?;
         }
@@ -290,6 +288,44 @@ impl Engine {
         let mut scratch = Outcome::empty(event, state.member().clone(), at);
         let mut draft = Draft::new(&self.compiled, state, &mut scratch);
         tiers::tier_at(&mut draft)
+    }
+
+    /// Under [`Expiry::AfterInactiveMonths`](crate::Expiry::AfterInactiveMonths), when the
+    /// member's available points expire unless the member is active before then (whether or
+    /// not the member holds any); `None` under other expiries.
+    ///
+    /// ```
+    /// use loyalty_engine::{Event, MemberId, MemberState, Program};
+    ///
+    /// let program: Program = serde_json::from_str(r#"{"id": "air", "currency": "EUR", "owner": "air",
+    ///   "earn": {"rules": [{"id": "base", "effect": {"points_per_currency_unit": "1"}}]},
+    ///   "expiry": {"after_inactive_months": 18}}"#).unwrap();
+    /// let engine = program.compile().unwrap();
+    /// let event: Event = serde_json::from_str(r#"{"type": "purchase", "id": "e-1", "member": "m-1",
+    ///   "at": "2026-01-31T10:00:00Z", "order": "o-1",
+    ///   "lines": [{"sku": "flight", "qty": "1", "unit_price": "300"}]}"#).unwrap();
+    /// let mut state = MemberState::new(MemberId::new("m-1").unwrap());
+    /// state.apply(&engine.evaluate(&state, &event).unwrap());
+    /// // 18 months after 31 January 2026 is the last day of July 2027.
+    /// let deadline = engine.inactivity_expiry(&state).unwrap();
+    /// assert_eq!(deadline.to_rfc3339(), "2027-07-31T10:00:00+00:00");
+    /// assert_eq!(engine.next_due(&state), Some(deadline));
+    /// ```
+    pub fn inactivity_expiry(&self, state: &MemberState) -> Option<DateTime<Utc>> {
+        let program = &self.compiled.program;
+        program.expiry.inactivity_deadline(state, program.utc_offset.0)
+    }
+
+    /// When the member next has something to settle: [`MemberState::next_due`], and what the
+    /// program adds to it, the member's next birthday in a program with a birthday bonus and,
+    /// while the member holds points, the [`inactivity_expiry`](Engine::inactivity_expiry). A
+    /// host can schedule a `tick` then; correctness never depends on it.
+    pub fn next_due(&self, state: &MemberState) -> Option<DateTime<Utc>> {
+        let points = state.points();
+        let holds_points = !points.available.value().is_zero() || !points.pending.value().is_zero();
+        let inactivity = self.inactivity_expiry(state).filter(|_| holds_points);
+        let birthday = bonuses::next_birthday(&self.compiled, state);
+        [state.next_due(), inactivity, birthday].into_iter().flatten().min()
     }
 
     /// A member's points as they will stand at `at`, once vesting and expiry up to then are

@@ -10,7 +10,8 @@ use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps, tiers};
 use crate::event::Purchase;
-use crate::id::{FunderId, Tag};
+use crate::id::{FunderId, RuleId, Tag};
+use crate::id_hash::IdMap;
 use crate::ledger::{Account, Asset, Earning, LinePayment, LotId, PaidWith, Payment, Receipt, ReceiptLine};
 use crate::program::{BirthdayFit, CompiledRule, Effect};
 
@@ -293,8 +294,8 @@ fn earn(
         }
         round_line(&mut earnings[start..], draft.program.program.rounding)?;
     }
-    for &position in &draft.program.rules.capped {
-        cap_rule(&mut earnings, &draft.program.rules.rules[position as usize], &draft.program.program.rounding)?;
+    if !draft.program.rules.caps.is_empty() {
+        apply_caps(&mut earnings, &draft.program.rules.caps, draft.program.program.rounding.decimal_places)?;
     }
     if earnings.iter().any(|earning| earning.points.is_zero()) {
         earnings.retain(|earning| !earning.points.is_zero());
@@ -303,17 +304,25 @@ fn earn(
     Ok(earnings)
 }
 
-/// Scales what a rule with a most per order gave the order's lines down to exactly that most,
-/// in proportion to what each line and funder had: each keeps at most what it had, so the
-/// rounded lines stay whole.
-fn cap_rule(earnings: &mut [Earning], rule: &CompiledRule, rounding: &Rounding) -> Result<(), EvalError> {
-    let cap = rule.max_points_per_order.expect("only capped rules are listed");
-    let total = checked_sum(earnings.iter().filter(|earning| earning.rule == rule.id).map(|earning| earning.points))?;
-    if total <= cap {
-        return Ok(());
+/// Scales what each rule with a most per order gave the order's lines down to exactly that
+/// most where it gave more, in proportion to what each line and funder had: each keeps at most
+/// what it had, so the rounded lines stay whole. One pass finds the capped rules the order
+/// earned under, however many the program has.
+#[inline(never)]
+fn apply_caps(earnings: &mut [Earning], caps: &IdMap<RuleId, Decimal>, decimal_places: u32) -> Result<(), EvalError> {
+    let mut totals: Vec<(RuleId, Decimal, Decimal)> = Vec::new();
+    for earning in earnings.iter() {
+        let Some(cap) = caps.get(&earning.rule) else { continue };
+        match totals.iter_mut().find(|(rule, _, _)| *rule == earning.rule) {
+            Some((_, _, total)) => *total = checked(total.checked_add(earning.points))?,
+            None => totals.push((earning.rule.clone(), *cap, earning.points)),
+        }
     }
-    let mut parts: Vec<&mut Earning> = earnings.iter_mut().filter(|earning| earning.rule == rule.id).collect();
-    checked(split_exact(cap, &mut parts, rounding.decimal_places, |earning| &mut earning.points))
+    for (rule, cap, _) in totals.into_iter().filter(|(_, cap, total)| total > cap) {
+        let mut parts: Vec<&mut Earning> = earnings.iter_mut().filter(|earning| earning.rule == rule).collect();
+        checked(split_exact(cap, &mut parts, decimal_places, |earning| &mut earning.points))?;
+    }
+    Ok(())
 }
 
 /// Gives back room a receipt's vector doesn't need, since a receipt keeps its vectors for good:

@@ -51,10 +51,10 @@ pub struct Outcome {
     /// Stamp-card rewards this event issued, redeemed, voided or revoked, as it left them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewards: Vec<Reward>,
-    /// Under an expiry after inactivity, when an event that counts as activity moved the
-    /// member's deadline: the new [`MemberState::inactivity_expiry`](crate::MemberState::inactivity_expiry).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inactivity_expiry: Option<DateTime<Utc>>,
+    /// Whether the event counts as the member's activity (a purchase, a redemption, an
+    /// enrollment or a custom event): [`MemberState::last_activity_at`](crate::MemberState::last_activity_at).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub activity: bool,
     /// The counts of the limited bonuses this event gave, as it left them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bonus_counts: Vec<BonusCount>,
@@ -81,7 +81,7 @@ impl Outcome {
             enrollment: None,
             tier: None,
             rewards: Vec::new(),
-            inactivity_expiry: None,
+            activity: false,
             bonus_counts: Vec::new(),
             refund_withheld: Money::ZERO,
             notices: Vec::new(),
@@ -112,11 +112,15 @@ impl Outcome {
         self.enrollment = None;
         self.tier = None;
         self.rewards.clear();
-        self.inactivity_expiry = None;
+        self.activity = false;
         self.bonus_counts.clear();
         self.refund_withheld = Money::ZERO;
         self.notices.clear();
     }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A member's enrollment.

@@ -37,6 +37,8 @@ use crate::program::{MAX_BONUS_TIMES, check_reward, compile_funders};
 pub struct MemberState {
     member: MemberId,
     last_event_at: Option<DateTime<Utc>>,
+    /// The time of the last event that counts as activity, for expiry after inactivity.
+    last_activity_at: Option<DateTime<Utc>>,
     /// Boxed, so that members who never enroll pay one pointer for it.
     enrollment: Option<Box<Enrollment>>,
     /// Sorted by account and asset; a handful of entries, so a vector beats a tree.
@@ -63,8 +65,6 @@ struct Rare {
     creditors: Creditors,
     /// One per limited bonus the member earned, in the order first earned.
     bonus_counts: Vec<BonusCount>,
-    /// Under an expiry after inactivity, when the available points expire.
-    inactivity_expiry: Option<DateTime<Utc>>,
 }
 
 /// The creditor book of a member who owes nothing.
@@ -112,6 +112,7 @@ impl MemberState {
         MemberState {
             member,
             last_event_at: None,
+            last_activity_at: None,
             enrollment: None,
             balances: Vec::new(),
             lots: Lots::default(),
@@ -132,6 +133,14 @@ impl MemberState {
     /// The time of the last event applied; later events may not be older.
     pub fn last_event_at(&self) -> Option<DateTime<Utc>> {
         self.last_event_at
+    }
+
+    /// The time of the last event that counts as the member's activity (a purchase, a
+    /// redemption, an enrollment or a custom event): what
+    /// [`Expiry::AfterInactiveMonths`](crate::Expiry::AfterInactiveMonths) counts from. `None`
+    /// for a state stored before it was kept, whose last event stands in for it.
+    pub fn last_activity_at(&self) -> Option<DateTime<Utc>> {
+        self.last_activity_at
     }
 
     /// The member's enrollment, once an `enroll` event recorded it.
@@ -237,13 +246,6 @@ impl MemberState {
         self.rare.as_ref().map_or(&[], |rare| &rare.bonus_counts)
     }
 
-    /// Under [`Expiry::AfterInactiveMonths`](crate::Expiry::AfterInactiveMonths), when the
-    /// member's available points expire unless the member is active before then; `None` before
-    /// the member's first activity under that expiry.
-    pub fn inactivity_expiry(&self) -> Option<DateTime<Utc>> {
-        self.rare.as_ref().and_then(|rare| rare.inactivity_expiry)
-    }
-
     pub(crate) fn creditor_book(&self) -> &Creditors {
         self.rare.as_ref().map_or(&NO_CREDITORS, |rare| &rare.creditors)
     }
@@ -255,6 +257,8 @@ impl MemberState {
     /// When this member next has something to settle (a lot vesting or expiring, a tier review
     /// that may take the member down, a downgrade at the end of its grace period), so that a
     /// host can schedule a `tick` and tell the member in time; correctness never depends on it.
+    /// [`Engine::next_due`](crate::Engine::next_due) adds what the program decides: a birthday
+    /// bonus, a deadline under an expiry after inactivity.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         let vesting = self.pending_by_vesting.first().map(|(at, _)| *at);
         let expiry = self.available_by_expiry.first().map(|(at, _)| *at).filter(|at| *at != DateTime::<Utc>::MAX_UTC);
@@ -262,12 +266,7 @@ impl MemberState {
         let tier = self.tier.as_deref().map(|tier| &tier.current);
         let review = tier.filter(|run| run.level > 0).and_then(|run| run.next_review);
         let downgrade = tier.and_then(|run| run.downgrade).map(|pending| pending.at);
-        // Once past, the deadline stays behind as the member's; what vests later expires as it vests.
-        let holds_points = is_positive(self.balance(&Account::Available, Asset::Points))
-            || is_positive(self.balance(&Account::Pending, Asset::Points));
-        let inactivity =
-            self.inactivity_expiry().filter(|deadline| holds_points && self.last_event_at < Some(*deadline));
-        [vesting, expiry, review, downgrade, inactivity].into_iter().flatten().min()
+        [vesting, expiry, review, downgrade].into_iter().flatten().min()
     }
 
     /// The id the next opened lot gets.
@@ -338,8 +337,8 @@ impl MemberState {
                 None => rewards.push(reward.clone()),
             }
         }
-        if let Some(deadline) = outcome.inactivity_expiry {
-            self.rare_mut().inactivity_expiry = Some(deadline);
+        if outcome.activity {
+            self.last_activity_at = Some(outcome.at);
         }
         for count in &outcome.bonus_counts {
             let counts = &mut self.rare_mut().bonus_counts;
@@ -665,6 +664,8 @@ struct StateRecord {
     member: MemberId,
     #[serde(default)]
     last_event_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_activity_at: Option<DateTime<Utc>>,
     #[serde(default)]
     enrollment: Option<Enrollment>,
     balances: Vec<BalanceRecord>,
@@ -679,8 +680,6 @@ struct StateRecord {
     creditors: Vec<CreditorRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     bonus_counts: Vec<BonusCount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    inactivity_expiry: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -707,6 +706,7 @@ impl From<MemberState> for StateRecord {
         StateRecord {
             member: state.member,
             last_event_at: state.last_event_at,
+            last_activity_at: state.last_activity_at,
             enrollment: state.enrollment.map(|enrollment| *enrollment),
             balances: state
                 .balances
@@ -725,7 +725,6 @@ impl From<MemberState> for StateRecord {
                 .map(|(account, asset, funder, amount)| CreditorRecord { account, asset, funder, amount })
                 .collect(),
             bonus_counts: rare.bonus_counts,
-            inactivity_expiry: rare.inactivity_expiry,
         }
     }
 }
@@ -742,16 +741,16 @@ impl TryFrom<StateRecord> for MemberState {
         check_rewards(&record.rewards)?;
         check_bonus_counts(&record.bonus_counts, record.last_event_at)?;
         let mut state = MemberState::new(record.member);
+        if record.last_activity_at.is_some_and(|activity| record.last_event_at.is_none_or(|last| activity > last)) {
+            return Err("the last activity is later than the last event".to_owned());
+        }
         state.last_event_at = record.last_event_at;
+        state.last_activity_at = record.last_activity_at;
         state.next_lot = record.next_lot;
         state.tier = record.tier.map(Arc::new);
         state.enrollment = record.enrollment.map(Box::new);
-        let mut rare = Rare {
-            rewards: record.rewards,
-            creditors: Creditors::default(),
-            bonus_counts: record.bonus_counts,
-            inactivity_expiry: record.inactivity_expiry,
-        };
+        let mut rare =
+            Rare { rewards: record.rewards, creditors: Creditors::default(), bonus_counts: record.bonus_counts };
         for creditor in record.creditors {
             if creditor.amount <= Decimal::ZERO || !matches!(creditor.account, Account::Debt | Account::Forgiven) {
                 return Err(format!("creditor {} of {} is not a positive debt", creditor.funder, creditor.account));

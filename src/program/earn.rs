@@ -65,6 +65,8 @@ pub struct EarnRule {
     /// The most points the rule gives one order, over all its lines and funders: beyond it,
     /// what the rule gives each line is scaled down so that the order gets exactly this
     /// (a whole number of points; not for `points_per_order` rules, which give a fixed amount).
+    /// It limits this rule's own points: a multiplier rule multiplies the rate points before
+    /// any cap, and has a cap of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_points_per_order: Option<Points>,
 }
@@ -329,8 +331,9 @@ pub(crate) struct RuleIndex {
     pub(crate) per_order: Vec<u32>,
     /// Whether any rule is a multiplier, so that lines of programs without one skip looking.
     pub(crate) has_multipliers: bool,
-    /// Rules with a most per order, applied once the order's lines have earned.
-    pub(crate) capped: Vec<u32>,
+    /// The most per order of the rules that have one, applied once the order's lines have
+    /// earned; by id, as earnings name their rule.
+    pub(crate) caps: IdMap<RuleId, Decimal>,
     general: Vec<u32>,
     by_sku: IdMap<Sku, Vec<u32>>,
     by_category: IdMap<Tag, Vec<u32>>,
@@ -384,8 +387,8 @@ impl RuleIndex {
     fn insert(&mut self, rule: CompiledRule) {
         let position = u32::try_from(self.rules.len()).expect("rule count is limited far below u32::MAX");
         self.has_multipliers |= matches!(rule.effect, Effect::Multiplier(_));
-        if rule.max_points_per_order.is_some() {
-            self.capped.push(position);
+        if let Some(cap) = rule.max_points_per_order {
+            self.caps.insert(rule.id.clone(), cap);
         }
         if matches!(rule.effect, Effect::PointsPerOrder(_)) {
             self.per_order.push(position);

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Datelike, Days, FixedOffset, Months, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ledger::MemberState;
 use crate::program::CompileError;
 
 /// The longest period a program may name, in days: 100 years. It bounds `expiry.after_days`,
@@ -10,9 +11,9 @@ use crate::program::CompileError;
 /// thirtieth of it (1,217 months).
 pub const MAX_EXPIRY_DAYS: u32 = 36_525;
 
-/// When points expire, counted from the moment they become available (so a vesting period
-/// never eats into the time a member has to spend them). Calendar periods use the program's
-/// UTC offset.
+/// When points expire: counted from the moment they become available (so a vesting period
+/// never eats into the time a member has to spend them), or after a member's inactivity.
+/// Calendar periods use the program's UTC offset.
 ///
 /// In JSON: `"never"`, `{"after_days": 365}`, `{"after_months": 12}`, `"end_of_month"`,
 /// `"end_of_year"` or `{"after_inactive_months": 18}`.
@@ -34,10 +35,11 @@ pub enum Expiry {
     EndOfYear,
     /// All of a member's available points expire once this many calendar months pass without
     /// activity: a purchase, a redemption (`redeem` or `redeem_reward`), an enrollment or a
-    /// custom event (returns and ticks are not activity). Points that become available while
-    /// the member stays inactive expire as they do. The deadline is
-    /// [`MemberState::inactivity_expiry`](crate::MemberState::inactivity_expiry), counted from
-    /// the last activity under this expiry.
+    /// custom event (returns and ticks are not activity), counted from
+    /// [`MemberState::last_activity_at`](crate::MemberState::last_activity_at) whatever the
+    /// program was then. Points that become available while the member stays inactive expire
+    /// as they do. Lots carry no `expires_at`: the deadline is the member's,
+    /// [`Engine::inactivity_expiry`](crate::Engine::inactivity_expiry).
     AfterInactiveMonths(u32),
 }
 
@@ -88,21 +90,23 @@ impl Expiry {
 }
 
 impl Expiry {
-    /// Under [`Expiry::AfterInactiveMonths`], when the member's points expire if activity at
-    /// `active_at` is the last: the same day of the month that many months later (or the
-    /// month's last day), or the calendar's last instant past it; `None` under other expiries.
-    /// Inlined, as `expires_at` is: most programs' points don't expire after inactivity.
+    /// Under [`Expiry::AfterInactiveMonths`], when the member's available points expire unless
+    /// the member is active first: that many months after the last activity (the same day of
+    /// the month, or the month's last day), counted from the last event for a state stored
+    /// before activity was kept. `None` under other expiries, for a member with no event, and
+    /// past the end of the calendar (never). Inlined, as `expires_at` is: most programs' points
+    /// don't expire after inactivity.
     #[inline(always)]
-    pub(crate) fn inactivity_deadline(&self, active_at: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Utc>> {
+    pub(crate) fn inactivity_deadline(&self, state: &MemberState, offset: FixedOffset) -> Option<DateTime<Utc>> {
         let Expiry::AfterInactiveMonths(months) = *self else { return None };
-        inactivity_deadline_after(months, active_at, offset)
+        inactivity_deadline_after(months, state.last_activity_at().or(state.last_event_at())?, offset)
     }
 }
 
 #[inline(never)]
 fn inactivity_deadline_after(months: u32, active_at: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Utc>> {
-    let deadline = active_at.with_timezone(&offset).checked_add_months(Months::new(months));
-    Some(deadline.map_or(DateTime::<Utc>::MAX_UTC, |deadline| deadline.with_timezone(&Utc)))
+    let deadline = active_at.with_timezone(&offset).checked_add_months(Months::new(months))?;
+    Some(deadline.with_timezone(&Utc)).filter(|deadline| *deadline < DateTime::<Utc>::MAX_UTC)
 }
 
 fn start_of_day(date: NaiveDate, offset: FixedOffset) -> Option<DateTime<FixedOffset>> {

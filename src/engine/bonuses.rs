@@ -72,8 +72,8 @@ fn credit(draft: &mut Draft<'_>, compiled: &CompiledBonus, at: DateTime<Utc>) ->
 }
 
 /// The birthdays since the member's last event, up to the draft's time, oldest first; none
-/// when the program has no birthday bonus.
-/// Inlined (see the module `engine`): most programs have no birthday bonus.
+/// when the program has no birthday bonus. Inlined (see the module `engine`): most programs
+/// have none.
 #[inline(always)]
 pub(crate) fn due_birthdays(draft: &Draft<'_>) -> Vec<DateTime<Utc>> {
     if !draft.program.birthday_bonus {
@@ -108,13 +108,14 @@ pub(crate) fn next_birthday(program: &Compiled, state: &MemberState) -> Option<D
         return None;
     }
     let enrollment = state.enrollment()?;
+    let birthday = enrollment.birthday?;
     let since = state.last_event_at().map_or(enrollment.at, |last| last.max(enrollment.at));
     let offset = program.program.utc_offset.0;
     let year = since.naive_utc().checked_add_offset(offset)?.year();
     // This year's birthday may be past: then next year's.
     let day = [year, year.checked_add(1)?]
         .into_iter()
-        .filter_map(|year| birthday_in(enrollment.birthday?, year, offset))
+        .filter_map(|year| birthday_in(birthday, year, offset))
         .find(|day| *day > since)?;
     let paid =
         |compiled: &CompiledBonus| compiled.bonus.on == BonusTrigger::Birthday && compiled.bonus.in_force_at(day);

@@ -110,8 +110,9 @@ pub use program::{
     CompileError, Condition, Downgrade, Earn, EarnRule, Effect, Expiry, MAX_BIRTHDAY_WINDOW_DAYS,
     MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS,
     MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS, MAX_STAMP_CARDS, MAX_STAMPS,
-    MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, Partner, PeriodCap, Program, Redemption, Returns, RewardKind,
-    SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers, UtcOffset,
+    MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, Partner, PeriodCap, PointsPeriodCap, Program, Redemption,
+    Returns, RewardKind, SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers,
+    UtcOffset,
 };
 pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,

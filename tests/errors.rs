@@ -384,6 +384,11 @@ fn compile_errors_name_the_path_of_the_field() {
         fractional.starts_with("earn.rules[0].max_points_per_order: must be a positive whole number"),
         "{fractional}"
     );
+    let per_month = compile_error(
+        r#"{"id":"p","currency":"TRY","owner":"o","earn":{"rules":[{"id":"a","effect":{"points_per_unit":"1"},
+            "max_points_per_period":{"period":"month","points":"0"}}]}}"#,
+    );
+    assert!(per_month.starts_with("earn.rules[0].max_points_per_period.points: must be a positive"), "{per_month}");
     let fixed = capped(r#"{"points_per_order":"300"}"#, "200");
     assert!(fixed.starts_with("earn.rules[0].max_points_per_order: a points_per_order rule"), "{fixed}");
     let tier_named = compile_error(

@@ -509,9 +509,12 @@ fn promotion_earnings(engine: &Engine, purchase: &Event) -> (Shares, Shares) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES))]
 
-    /// A rule's most per order takes its points down to exactly the cap when it would give
-    /// more, never giving a line or funder more than without the cap, and leaves every other
-    /// rule's points as they were; a return of everything takes back all of it.
+    /// A rule's most per order scales its raw points down to the cap when it would give more,
+    /// and each line is then rounded once (down) from what it keeps: the line's points are the
+    /// whole points of its base points plus its share of the cap. The capped rule never gives
+    /// more than the cap, nor a line or funder more than without it, and falls short of the cap
+    /// only by the rounding units its lines' base points took (one a line at most). A return
+    /// of everything takes back all of it.
     #[test]
     fn a_capped_rule_gives_the_order_at_most_its_cap(
         lines in proptest::collection::vec((1_u32..4, 100_u32..500_000, any::<bool>()), 1..6),
@@ -528,12 +531,28 @@ proptest! {
             r#"{{"type":"purchase","id":"e-1","member":"m-1","at":"2026-03-01T10:00:00Z","order":"o-1","lines":[{}]}}"#,
             lines_json.join(",")
         ));
-        let (free, free_rest) = promotion_earnings(&promotion_program(None), &purchase);
+        let (free, _) = promotion_earnings(&promotion_program(None), &purchase);
         let capped_engine = promotion_program(Some(cap));
         let (capped, capped_rest) = promotion_earnings(&capped_engine, &purchase);
         let sum = |earnings: &[(u32, String, Decimal)]| earnings.iter().map(|(_, _, points)| *points).sum::<Decimal>();
-        prop_assert_eq!(sum(&capped), sum(&free).min(Decimal::from(cap)));
-        prop_assert_eq!(capped_rest, free_rest, "the base rule is not capped");
+        let most = Decimal::from(cap);
+        let promo_lines = lines.iter().filter(|(_, _, promo)| *promo).count();
+        prop_assert!(sum(&capped) <= most && sum(&capped) <= sum(&free), "{} over the cap", sum(&capped));
+        prop_assert!(sum(&capped) >= sum(&free).min(most) - Decimal::from(promo_lines as u32));
+        // The model of each line: 0.1 a unit of value, and twice that from the promotion,
+        // scaled down to the cap over the order.
+        let base_raw: Vec<Decimal> =
+            lines.iter().map(|(qty, cents, _)| Decimal::from(*qty) * Decimal::new(i64::from(*cents), 2) / Decimal::TEN).collect();
+        let promo_raw: Vec<Decimal> =
+            lines.iter().zip(&base_raw).map(|((_, _, promo), base)| if *promo { base * Decimal::TWO } else { Decimal::ZERO }).collect();
+        let promo_total: Decimal = promo_raw.iter().sum();
+        for (line, (base, promo)) in base_raw.iter().zip(&promo_raw).enumerate() {
+            let kept = if promo_total > most { promo * most / promo_total } else { *promo };
+            let of_line = |earnings: &[(u32, String, Decimal)]| {
+                earnings.iter().filter(|(at, _, _)| *at as usize == line).map(|(_, _, points)| *points).sum::<Decimal>()
+            };
+            prop_assert_eq!(of_line(&capped) + of_line(&capped_rest), (base + kept).floor(), "line {}", line);
+        }
         for (line, funder, points) in &capped {
             let before = free.iter().find(|(free_line, free_funder, _)| free_line == line && free_funder == funder);
             prop_assert!(before.is_some_and(|(_, _, free_points)| points <= free_points), "{} {} got {}", line, funder, points);
@@ -550,5 +569,62 @@ proptest! {
         state.apply(&capped_engine.evaluate(&state, &back).unwrap());
         prop_assert!(state.points().available.value().is_zero());
         prop_assert!(held_balances(&state).is_empty(), "{:?}", held_balances(&state));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// A rule's most per month: each order gets what the month has left of it, net of the
+    /// month's returns, as a running model says, and each line is still rounded once (down):
+    /// the line keeps the whole points of its base rule's raw points plus what the cap left,
+    /// the capped rule taking at most a point less where the split gives the base rule the
+    /// rounding.
+    #[test]
+    fn a_rule_capped_per_month_gives_each_order_what_the_month_has_left(
+        steps in proptest::collection::vec((0_u32..20, 100_u32..9_000, any::<bool>()), 1..16),
+    ) {
+        let engine = common::program(
+            r#"{"id":"promo","currency":"EUR","owner":"shop","utc_offset":"+01:00",
+                "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}},
+                  {"id":"promo","effect":{"points_per_currency_unit":"1"},
+                   "max_points_per_period":{"period":"month","points":"100"}}]}}"#,
+        ).compile().unwrap();
+        let mut state = MemberState::new(MemberId::new("m-1").unwrap());
+        let mut at: DateTime<Utc> = "2026-01-20T00:00:00Z".parse().unwrap();
+        // The model: what each month has given, and each order's month and promotion points.
+        let mut given: BTreeMap<(i32, u32), Decimal> = BTreeMap::new();
+        let mut orders: Vec<((i32, u32), Decimal, String)> = Vec::new();
+        for (index, (days, price, return_last)) in steps.iter().enumerate() {
+            at += Duration::days(i64::from(*days));
+            let local = at + Duration::hours(1);
+            let month = (chrono::Datelike::year(&local), chrono::Datelike::month(&local));
+            let head = format!(r#""id":"e-{index}","member":"m-1","at":"{}""#, at.to_rfc3339());
+            if *return_last && !orders.is_empty() {
+                let (month, points, order) = orders.pop().unwrap();
+                *given.get_mut(&month).unwrap() -= points;
+                let json = format!(r#"{{"type":"return",{head},"order":"{order}","lines":[{{"sku":"s","qty":"1"}}]}}"#);
+                state.apply(&engine.evaluate(&state, &common::event(&json)).unwrap());
+                continue;
+            }
+            let order = format!("o-{index}");
+            let json = format!(
+                r#"{{"type":"purchase",{head},"order":"{order}","lines":[{{"sku":"s","qty":"1","unit_price":"{price}"}}]}}"#
+            );
+            let outcome = engine.evaluate(&state, &common::event(&json)).unwrap();
+            let earned = |rule: &str| -> Decimal {
+                let earnings = &outcome.receipt.as_ref().unwrap().earnings;
+                earnings.iter().filter(|earning| earning.rule.as_str() == rule).map(|earning| earning.points).sum()
+            };
+            let month_given = given.entry(month).or_default();
+            let left = Decimal::from(*price).min(Decimal::ONE_HUNDRED - *month_given);
+            let base_raw = Decimal::new(i64::from(*price), 1);
+            let promo = earned("promo");
+            prop_assert_eq!(promo + earned("base"), (base_raw + left).floor(), "order {} in {:?}", order, month);
+            prop_assert!(promo <= left && promo >= left - Decimal::ONE, "order {} got {} of {} left", order, promo, left);
+            *month_given += promo;
+            orders.push((month, promo, order));
+            state.apply(&outcome);
+        }
     }
 }

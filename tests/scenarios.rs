@@ -705,6 +705,31 @@ fn a_promotion_capped_per_order_gives_a_big_cart_exactly_its_cap() {
     assert_eq!(back.postings.iter().map(|posting| posting.amount).sum::<Decimal>(), decimal("165"));
 }
 
+#[test]
+fn a_promotion_capped_per_month_gives_later_orders_what_the_month_has_left() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"EUR","owner":"market",
+            "earn":{"rules":[{"id":"coffee-bonus","when":{"categories":["coffee"]},
+              "effect":{"points_per_currency_unit":"2"},
+              "max_points_per_period":{"period":"month","points":"100"}}]}}"#,
+    );
+    let coffee = |shop: &mut Shop, order: &str, day: &str, price: &str| {
+        shop.apply(&format!(
+            r#"{{"type":"purchase","member":"can","at":"{day}T10:00:00Z","order":"{order}",
+                "lines":[{{"sku":"beans","qty":"1","unit_price":"{price}","category":"coffee"}}]}}"#
+        ));
+        shop.available("can")
+    };
+    assert_eq!(coffee(&mut shop, "o-1", "2026-03-02", "30"), decimal("60"));
+    assert_eq!(coffee(&mut shop, "o-2", "2026-03-10", "30"), decimal("100"), "40 of the month's 100 were left");
+    assert_eq!(coffee(&mut shop, "o-3", "2026-03-20", "30"), decimal("100"), "nothing left in March");
+    // A return gives its room back to the month's later orders, not to earlier ones.
+    shop.give_back("can", "2026-03-21", "o-1", "beans", "1");
+    assert_eq!(shop.available("can"), decimal("40"));
+    assert_eq!(coffee(&mut shop, "o-4", "2026-03-22", "30"), decimal("100"), "o-1's 60 came free again");
+    assert_eq!(coffee(&mut shop, "o-5", "2026-04-01", "30"), decimal("160"), "April starts again");
+}
+
 /// An airline's program whose miles expire as `expiry` says; bookings vest after
 /// `vesting_days`.
 fn airline_program(vesting_days: u32, expiry: &str) -> String {

@@ -11,9 +11,8 @@ use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps, tiers};
 use crate::event::Purchase;
 use crate::id::{FunderId, RuleId, Tag};
-use crate::id_hash::IdMap;
 use crate::ledger::{Account, Asset, Earning, LinePayment, LotId, PaidWith, Payment, Receipt, ReceiptLine};
-use crate::program::{BirthdayFit, CompiledRule, Effect};
+use crate::program::{BirthdayFit, CalendarPeriod, CompiledRule, Effect};
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(), EvalError> {
     let program = &draft.program.program;
@@ -285,6 +284,7 @@ fn earn(
     let lent = earnings.capacity() > 0;
     earnings.reserve_exact(draft.program.earnings_per_line * lines.len());
     let mut scratch = Vec::new();
+    let (rounding, capped) = (draft.program.program.rounding, !draft.program.rules.caps.is_empty());
     for (index, receipt_line) in lines.iter().enumerate().filter(|(_, line)| line.eligible) {
         let start = earnings.len();
         earn_line(draft, order, index, receipt_line, &mut scratch, &mut earnings)?;
@@ -292,10 +292,12 @@ fn earn(
             let rule = &draft.program.rules.rules[*position as usize];
             push_shares(&mut earnings, index, rule, *points, seller, order.tier)?;
         }
-        round_line(&mut earnings[start..], draft.program.program.rounding)?;
+        if !capped {
+            round_line(&mut earnings[start..], rounding)?;
+        }
     }
-    if !draft.program.rules.caps.is_empty() {
-        apply_caps(&mut earnings, &draft.program.rules.caps, draft.program.program.rounding.decimal_places)?;
+    if capped {
+        apply_caps(draft, purchase, &mut earnings)?;
     }
     if earnings.iter().any(|earning| earning.points.is_zero()) {
         earnings.retain(|earning| !earning.points.is_zero());
@@ -304,25 +306,110 @@ fn earn(
     Ok(earnings)
 }
 
-/// Scales what each rule with a most per order gave the order's lines down to exactly that
-/// most where it gave more, in proportion to what each line and funder had: each keeps at most
-/// what it had, so the rounded lines stay whole. One pass finds the capped rules the order
-/// earned under, however many the program has.
+/// Holds each capped rule to what its caps leave this order (its most per order, what is left
+/// of its most per period), then rounds each line. The raw points are scaled down first, in
+/// proportion to what each line and funder had, so that each line is still rounded once, from
+/// what it keeps; where rounding the lines up still takes a rule past its most, its rounded
+/// points are split down to exactly the most. Each keeps at most what it had.
 #[inline(never)]
-fn apply_caps(earnings: &mut [Earning], caps: &IdMap<RuleId, Decimal>, decimal_places: u32) -> Result<(), EvalError> {
-    let mut totals: Vec<(RuleId, Decimal, Decimal)> = Vec::new();
-    for earning in earnings.iter() {
-        let Some(cap) = caps.get(&earning.rule) else { continue };
-        match totals.iter_mut().find(|(rule, _, _)| *rule == earning.rule) {
-            Some((_, _, total)) => *total = checked(total.checked_add(earning.points))?,
-            None => totals.push((earning.rule.clone(), *cap, earning.points)),
+fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) -> Result<(), EvalError> {
+    let limits = cap_limits(draft, purchase, earnings)?;
+    for (rule, most) in &limits {
+        let total = checked_sum(earnings.iter().filter(|earning| earning.rule == *rule).map(|earning| earning.points))?;
+        if total > *most {
+            for earning in earnings.iter_mut().filter(|earning| earning.rule == *rule) {
+                earning.points = scaled(earning.points, *most, total)?;
+            }
         }
     }
-    for (rule, cap, _) in totals.into_iter().filter(|(_, cap, total)| total > cap) {
-        let mut parts: Vec<&mut Earning> = earnings.iter_mut().filter(|earning| earning.rule == rule).collect();
-        checked(split_exact(cap, &mut parts, decimal_places, |earning| &mut earning.points))?;
+    let rounding = draft.program.program.rounding;
+    // A line's earnings are together, in line order.
+    for line_earnings in earnings.chunk_by_mut(|one, other| one.line == other.line) {
+        round_line(line_earnings, rounding)?;
+    }
+    for (rule, most) in &limits {
+        hold_to_most(earnings, rule, *most, &limits, rounding.decimal_places)?;
     }
     Ok(())
+}
+
+/// Where rounding its lines up took `rule` past `most`, splits its points down to exactly
+/// `most`, and hands each unit a line's part gave up to the line's largest earning of a rule
+/// without a cap, so that the line keeps its rounded total (a line with none keeps less).
+fn hold_to_most(
+    earnings: &mut [Earning],
+    rule: &RuleId,
+    most: Decimal,
+    limits: &[(RuleId, Decimal)],
+    decimal_places: u32,
+) -> Result<(), EvalError> {
+    let of_rule = |earning: &Earning| earning.rule == *rule;
+    if checked_sum(earnings.iter().filter(|earning| of_rule(earning)).map(|earning| earning.points))? <= most {
+        return Ok(());
+    }
+    let before: Vec<Decimal> =
+        earnings.iter().filter(|earning| of_rule(earning)).map(|earning| earning.points).collect();
+    let mut parts: Vec<&mut Earning> = earnings.iter_mut().filter(|earning| of_rule(earning)).collect();
+    checked(split_exact(most, &mut parts, decimal_places, |earning| &mut earning.points))?;
+    let given_up: Vec<(u32, Decimal)> =
+        parts.iter().zip(before).map(|(earning, had)| (earning.line, had - earning.points)).collect();
+    for (line, units) in given_up.into_iter().filter(|(_, units)| !units.is_zero()) {
+        let uncapped = |earning: &Earning| limits.iter().all(|(capped, _)| *capped != earning.rule);
+        let others = earnings.iter_mut().filter(|earning| earning.line == line && uncapped(earning));
+        if let Some(largest) =
+            others.reduce(|largest, other| if other.points > largest.points { other } else { largest })
+        {
+            largest.points += units;
+        }
+    }
+    Ok(())
+}
+
+/// The most each capped rule that the order's earnings name may give the order.
+fn cap_limits(
+    draft: &Draft<'_>,
+    purchase: &Purchase,
+    earnings: &[Earning],
+) -> Result<Vec<(RuleId, Decimal)>, EvalError> {
+    let mut limits: Vec<(RuleId, Decimal)> = Vec::new();
+    for earning in earnings {
+        let Some(caps) = draft.program.rules.caps.get(&earning.rule) else { continue };
+        if limits.iter().any(|(rule, _)| *rule == earning.rule) {
+            continue;
+        }
+        let left_in_period = match caps.per_period {
+            Some((period, most)) => {
+                Some((most - earned_in_period(draft, purchase, &earning.rule, period)?).max(Decimal::ZERO))
+            }
+            None => None,
+        };
+        let most = [caps.per_order, left_in_period].into_iter().flatten().min().expect("a capped rule has a cap");
+        limits.push((earning.rule.clone(), most));
+    }
+    Ok(limits)
+}
+
+/// `points x most / total`, for scaling a rule's raw points down to its most.
+fn scaled(points: Decimal, most: Decimal, total: Decimal) -> Result<Decimal, EvalError> {
+    match points.checked_mul(most) {
+        Some(product) => checked(product.checked_div(total)),
+        // Past what a decimal holds: the ratio first, as `OrderContext::base` does.
+        None => checked(points.checked_mul(checked(most.checked_div(total))?)),
+    }
+}
+
+/// What `rule` gave the member's orders placed in the calendar period of `purchase`, net of
+/// what returns took back.
+fn earned_in_period(
+    draft: &Draft<'_>,
+    purchase: &Purchase,
+    rule: &RuleId,
+    period: CalendarPeriod,
+) -> Result<Decimal, EvalError> {
+    let (start, end) = checked(period.bounds(purchase.at, draft.program.program.utc_offset.0))?;
+    let in_period = draft.state.orders().filter(|receipt| receipt.at >= start && receipt.at < end);
+    let earnings = in_period.flat_map(|receipt| &receipt.earnings).filter(|earning| earning.rule == *rule);
+    checked_sum(earnings.map(|earning| earning.points - earning.clawed_back))
 }
 
 /// Gives back room a receipt's vector doesn't need, since a receipt keeps its vectors for good:

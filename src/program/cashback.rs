@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Ratio};
 use crate::id::{FunderId, RuleId};
-use crate::program::earn::{CompiledRule, Condition, Effect, compile_funders};
+use crate::program::earn::{CompiledRule, Condition, Effect, RuleCaps, compile_funders};
 use crate::program::{CalendarPeriod, CompileError, MAX_EARN_RULES, MAX_VESTING_DAYS};
 
 /// Cashback: money back into the member's cashback wallet (the asset `cashback`, in the
@@ -150,6 +150,6 @@ fn compile_rule(rule: &CashbackRule, earlier: &[CashbackRule], position: usize) 
         funders: compile_funders(&rule.funded_by, &format!("{path}.funded_by"))?,
         tier_bound: !rule.when.tiers.is_empty(),
         // Cashback has caps of its own: per order and per period, over all its rules.
-        max_points_per_order: None,
+        caps: RuleCaps::default(),
     })
 }

@@ -10,7 +10,7 @@ use crate::amount::{Money, Points, Ratio};
 use crate::event::{Purchase, PurchaseLine};
 use crate::id::{FunderId, IdError, RuleId, Sku, Tag};
 use crate::id_hash::IdMap;
-use crate::program::CompileError;
+use crate::program::{CalendarPeriod, CompileError};
 
 /// The most earn rules a program may have.
 pub const MAX_EARN_RULES: usize = 100_000;
@@ -63,12 +63,32 @@ pub struct EarnRule {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub funded_by: BTreeMap<FunderId, Ratio>,
     /// The most points the rule gives one order, over all its lines and funders: beyond it,
-    /// what the rule gives each line is scaled down so that the order gets exactly this
-    /// (a whole number of points; not for `points_per_order` rules, which give a fixed amount).
+    /// the rule's raw points on each line are scaled down, and each line is rounded once from
+    /// what it keeps, never taking the rule past this (a whole number of points; not for
+    /// `points_per_order` rules, which give a fixed amount).
     /// It limits this rule's own points: a multiplier rule multiplies the rate points before
     /// any cap, and has a cap of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_points_per_order: Option<Points>,
+    /// The most points the rule gives one member in a calendar period, net of returns: an
+    /// order gets what is left of it, scaled down as for `max_points_per_order` (a return
+    /// gives room back to the period's later orders; it gives no points back to earlier ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_points_per_period: Option<PointsPeriodCap>,
+}
+
+/// A most per calendar period, in points.
+///
+/// ```json
+/// {"period": "month", "points": "1000"}
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsPeriodCap {
+    /// The period, in the program's UTC offset.
+    pub period: CalendarPeriod,
+    /// The most points per period, a whole number of the program's points.
+    pub points: Points,
 }
 
 /// What a rule gives a line it matches.
@@ -287,8 +307,15 @@ pub(crate) struct CompiledRule {
     /// Whether what it gives depends on the member's tier (a tier's multiplier, a rule for some
     /// tiers), so that a return that takes the tier away takes it back.
     pub(crate) tier_bound: bool,
-    /// The most points it gives one order.
-    pub(crate) max_points_per_order: Option<Decimal>,
+    /// The most points it gives one order, and one member in a period.
+    pub(crate) caps: RuleCaps,
+}
+
+/// What an earn rule gives at most.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RuleCaps {
+    pub(crate) per_order: Option<Decimal>,
+    pub(crate) per_period: Option<(CalendarPeriod, Decimal)>,
 }
 
 impl CompiledRule {
@@ -315,7 +342,7 @@ impl CompiledRule {
             effect: Effect::Multiplier(multiplier),
             funders: Vec::new(),
             tier_bound: true,
-            max_points_per_order: None,
+            caps: RuleCaps::default(),
         })
     }
 }
@@ -331,9 +358,9 @@ pub(crate) struct RuleIndex {
     pub(crate) per_order: Vec<u32>,
     /// Whether any rule is a multiplier, so that lines of programs without one skip looking.
     pub(crate) has_multipliers: bool,
-    /// The most per order of the rules that have one, applied once the order's lines have
-    /// earned; by id, as earnings name their rule.
-    pub(crate) caps: IdMap<RuleId, Decimal>,
+    /// The caps of the rules that have any, applied once the order's lines have earned; by id,
+    /// as earnings name their rule.
+    pub(crate) caps: IdMap<RuleId, RuleCaps>,
     general: Vec<u32>,
     by_sku: IdMap<Sku, Vec<u32>>,
     by_category: IdMap<Tag, Vec<u32>>,
@@ -387,8 +414,8 @@ impl RuleIndex {
     fn insert(&mut self, rule: CompiledRule) {
         let position = u32::try_from(self.rules.len()).expect("rule count is limited far below u32::MAX");
         self.has_multipliers |= matches!(rule.effect, Effect::Multiplier(_));
-        if let Some(cap) = rule.max_points_per_order {
-            self.caps.insert(rule.id.clone(), cap);
+        if rule.caps.per_order.is_some() || rule.caps.per_period.is_some() {
+            self.caps.insert(rule.id.clone(), rule.caps);
         }
         if matches!(rule.effect, Effect::PointsPerOrder(_)) {
             self.per_order.push(position);
@@ -457,17 +484,24 @@ fn compile_rule(rule: &EarnRule, decimal_places: u32, path: &str) -> Result<Comp
         let problem = format!("must be a whole number of points at {decimal_places} decimal places");
         return Err(CompileError::new(effect_path, problem));
     }
-    let max_points_per_order = rule.max_points_per_order.map(|points| points.value());
-    if let Some(cap) = max_points_per_order {
-        let cap_path = format!("{path}.max_points_per_order");
-        if name == "points_per_order" {
-            return Err(CompileError::new(cap_path, "a points_per_order rule gives a fixed amount: lower it instead"));
-        }
-        if cap <= Decimal::ZERO || cap.normalize().scale() > decimal_places {
+    if name == "points_per_order" && rule.max_points_per_order.is_some() {
+        let problem = "a points_per_order rule gives a fixed amount: lower it instead";
+        return Err(CompileError::new(format!("{path}.max_points_per_order"), problem));
+    }
+    let caps = [
+        ("max_points_per_order", rule.max_points_per_order),
+        ("max_points_per_period.points", rule.max_points_per_period.map(|cap| cap.points)),
+    ];
+    for (field, cap) in caps {
+        if cap.is_some_and(|cap| cap.value() <= Decimal::ZERO || cap.value().normalize().scale() > decimal_places) {
             let problem = format!("must be a positive whole number of points at {decimal_places} decimal places");
-            return Err(CompileError::new(cap_path, problem));
+            return Err(CompileError::new(format!("{path}.{field}"), problem));
         }
     }
+    let caps = RuleCaps {
+        per_order: rule.max_points_per_order.map(|cap| cap.value()),
+        per_period: rule.max_points_per_period.map(|cap| (cap.period, cap.points.value())),
+    };
     Ok(CompiledRule {
         id: rule.id.clone(),
         when: rule.when.sorted(),
@@ -475,7 +509,7 @@ fn compile_rule(rule: &EarnRule, decimal_places: u32, path: &str) -> Result<Comp
         effect: rule.effect,
         funders: compile_funders(&rule.funded_by, &format!("{path}.funded_by"))?,
         tier_bound: !rule.when.tiers.is_empty(),
-        max_points_per_order,
+        caps,
     })
 }
 

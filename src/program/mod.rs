@@ -24,7 +24,7 @@ pub use cashback::{Cashback, CashbackRule, CashbackSpending, PeriodCap};
 pub(crate) use earn::{BirthdayFit, CompiledRule, RuleIndex, compile_funders};
 pub use earn::{
     BirthdayWindow, Condition, Earn, EarnRule, Effect, MAX_BIRTHDAY_WINDOW_DAYS, MAX_CONDITION_VALUES, MAX_EARN_RULES,
-    MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE,
+    MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE, PointsPeriodCap,
 };
 pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
 pub use partners::{MAX_PARTNERS, Partner};

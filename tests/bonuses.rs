@@ -220,6 +220,20 @@ fn a_bonus_counts_only_what_happens_between_its_from_and_until() {
 }
 
 #[test]
+fn next_due_names_the_first_birthday_a_bonus_starting_later_pays() {
+    let mut shop = Shop::new(
+        r#"{"id":"cafe","currency":"EUR","owner":"cafe",
+            "bonuses":[{"id":"birthday","on":"birthday","points":"100","from":"2027-06-01T00:00:00Z"}]}"#,
+    );
+    enroll(&mut shop, "ana", "2026-06-01T09:00:00Z", r#","birthday":"1990-05-10""#);
+    let state = shop.state("ana");
+    // The 2027 birthday comes before the bonus starts: the first it pays is 2028's.
+    assert_eq!(shop.ledger.engine().next_due(&state), Some("2028-05-10T00:00:00Z".parse().unwrap()));
+    let tick = shop.tick("ana", "2028-05-10");
+    assert_eq!(credited(&tick.notices).len(), 1);
+}
+
+#[test]
 fn a_member_who_names_themselves_as_referrer_is_refused() {
     let mut shop = cafe(r#""never""#);
     let refused = shop.try_apply(r#"{"type":"enroll","member":"ana","at":"2026-03-01T09:00:00Z","referred_by":"ana"}"#);

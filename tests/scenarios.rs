@@ -814,6 +814,43 @@ fn miles_expire_all_at_once_after_18_months_without_activity() {
 }
 
 #[test]
+fn a_state_stored_before_activity_was_kept_counts_from_its_last_event_however_often_it_is_ticked() {
+    let engine = common::program(&airline_program(0, r#"{"after_inactive_months":2}"#)).compile().unwrap();
+    let mut state = MemberState::new(member("eva"));
+    let booking = r#"{"type":"purchase","id":"b-1","member":"eva","at":"2026-01-10T12:00:00Z","order":"b-1",
+        "lines":[{"sku":"flight","qty":"1","unit_price":"100"}]}"#;
+    state.apply(&engine.evaluate(&state, &common::event(booking)).unwrap());
+    let mut stored = serde_json::to_value(&state).unwrap();
+    stored.as_object_mut().unwrap().remove("last_activity_at");
+    let mut state: MemberState = serde_json::from_value(stored).unwrap();
+    // A monthly batch job's ticks are not activity: the booking's deadline, 10 March, holds.
+    for month in 2..=4 {
+        let tick = format!(r#"{{"type":"tick","id":"t-{month}","member":"eva","at":"2026-0{month}-01T00:00:00Z"}}"#);
+        state.apply(&engine.evaluate(&state, &common::event(&tick)).unwrap());
+    }
+    assert!(state.points().available.value().is_zero(), "expired on 10 March");
+    assert_eq!(state.last_activity_at(), Some("2026-01-10T12:00:00Z".parse().unwrap()));
+}
+
+#[test]
+fn next_due_names_no_inactivity_deadline_for_points_still_pending() {
+    // Miles vest after a year; they expire as they vest, which the vesting date already names.
+    let engine = common::program(&airline_program(365, r#"{"after_inactive_months":2}"#)).compile().unwrap();
+    let mut state = MemberState::new(member("eva"));
+    let booking = r#"{"type":"purchase","id":"b-1","member":"eva","at":"2026-01-10T12:00:00Z","order":"b-1",
+        "lines":[{"sku":"flight","qty":"1","unit_price":"100"}]}"#;
+    state.apply(&engine.evaluate(&state, &common::event(booking)).unwrap());
+    let due = engine.next_due(&state).unwrap();
+    assert_eq!(due, "2027-01-10T12:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap(), "the vesting");
+    let tick = format!(r#"{{"type":"tick","id":"t-1","member":"eva","at":"{}"}}"#, due.to_rfc3339());
+    let outcome = engine.evaluate(&state, &common::event(&tick)).unwrap();
+    let moved: Vec<_> = outcome.postings.iter().map(|posting| (posting.from.clone(), posting.to.clone())).collect();
+    assert_eq!(moved, [(Account::Pending, Account::Available), (Account::Available, Account::Expired)]);
+    state.apply(&outcome);
+    assert_eq!(engine.next_due(&state), None);
+}
+
+#[test]
 fn any_activity_moves_the_inactivity_deadline() {
     let mut shop = airline_with_inactivity_expiry(0);
     shop.buy("eva", "2026-01-10", "o-1", "flight", "300");

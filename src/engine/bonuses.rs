@@ -101,8 +101,8 @@ pub(crate) fn credit_birthday(draft: &mut Draft<'_>, day: DateTime<Utc>) -> Resu
     Ok(())
 }
 
-/// The first instant of the member's next birthday after the last event, in a program with a
-/// birthday bonus in force then, for a member enrolled with a birthday.
+/// The first instant of the member's next birthday after the last event that a birthday bonus
+/// pays (each bonus from its `from` on), for a member enrolled with a birthday.
 pub(crate) fn next_birthday(program: &Compiled, state: &MemberState) -> Option<DateTime<Utc>> {
     if !program.birthday_bonus {
         return None;
@@ -111,15 +111,18 @@ pub(crate) fn next_birthday(program: &Compiled, state: &MemberState) -> Option<D
     let birthday = enrollment.birthday?;
     let since = state.last_event_at().map_or(enrollment.at, |last| last.max(enrollment.at));
     let offset = program.program.utc_offset.0;
-    let year = since.naive_utc().checked_add_offset(offset)?.year();
-    // This year's birthday may be past: then next year's.
-    let day = [year, year.checked_add(1)?]
-        .into_iter()
-        .filter_map(|year| birthday_in(birthday, year, offset))
-        .find(|day| *day > since)?;
-    let paid =
-        |compiled: &CompiledBonus| compiled.bonus.on == BonusTrigger::Birthday && compiled.bonus.in_force_at(day);
-    program.bonuses.iter().any(paid).then_some(day)
+    let birthday_bonuses = program.bonuses.iter().filter(|compiled| compiled.bonus.on == BonusTrigger::Birthday);
+    let first_paid = |compiled: &CompiledBonus| {
+        let from = compiled.bonus.from.map_or(since, |from| from.max(since));
+        let year = from.naive_utc().checked_add_offset(offset)?.year();
+        // The first birthday at or after `from`: this year's, or the next.
+        let day = [year, year.checked_add(1)?]
+            .into_iter()
+            .filter_map(|year| birthday_in(birthday, year, offset))
+            .find(|day| *day > since && *day >= from)?;
+        compiled.bonus.in_force_at(day).then_some(day)
+    };
+    birthday_bonuses.filter_map(first_paid).min()
 }
 
 /// The first instants of the birthdays after `after` and at or before `until`, oldest first,

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::amount::{Money, Points, within_limits};
+use crate::amount::{Money, Points, is_positive, within_limits};
 use crate::event::Event;
 use crate::id::{EventId, FunderId, MemberId, OrderId, RewardId, Sku, Tag};
 use crate::ledger::{Asset, CashbackBalance, MemberState, Outcome, PointsBalance, Receipt, RewardStatus};
@@ -317,13 +317,15 @@ impl Engine {
     }
 
     /// When the member next has something to settle: [`MemberState::next_due`], and what the
-    /// program adds to it, the member's next birthday in a program with a birthday bonus and,
-    /// while the member holds points, the [`inactivity_expiry`](Engine::inactivity_expiry). A
-    /// host can schedule a `tick` then; correctness never depends on it.
+    /// program adds to it, the member's next birthday that a birthday bonus pays and, while the
+    /// member holds available points, the [`inactivity_expiry`](Engine::inactivity_expiry) if
+    /// it is still to come (points vesting after it expire as they vest, on dates
+    /// `MemberState::next_due` has). A host can schedule a `tick` then; correctness never
+    /// depends on it.
     pub fn next_due(&self, state: &MemberState) -> Option<DateTime<Utc>> {
-        let points = state.points();
-        let holds_points = !points.available.value().is_zero() || !points.pending.value().is_zero();
-        let inactivity = self.inactivity_expiry(state).filter(|_| holds_points);
+        let holds_available = is_positive(state.points().available.value());
+        let to_come = |deadline: &DateTime<Utc>| state.last_event_at().is_none_or(|last| last < *deadline);
+        let inactivity = self.inactivity_expiry(state).filter(|deadline| holds_available && to_come(deadline));
         let birthday = bonuses::next_birthday(&self.compiled, state);
         [state.next_due(), inactivity, birthday].into_iter().flatten().min()
     }

@@ -11,6 +11,7 @@ use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for
 use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps, tiers};
 use crate::event::Purchase;
 use crate::id::{FunderId, RuleId, Tag};
+use crate::id_hash::IdMap;
 use crate::ledger::{Account, Asset, Earning, LinePayment, LotId, PaidWith, Payment, Receipt, ReceiptLine};
 use crate::program::{BirthdayFit, CalendarPeriod, CompiledRule, Effect};
 
@@ -310,15 +311,16 @@ fn earn(
 /// of its most per period), then rounds each line. The raw points are scaled down first, in
 /// proportion to what each line and funder had, so that each line is still rounded once, from
 /// what it keeps; where rounding the lines up still takes a rule past its most, its rounded
-/// points are split down to exactly the most. Each keeps at most what it had.
+/// points are split down to exactly the most. Each keeps at most what it had. Linear in the
+/// earnings (a hash lookup each), however many capped rules the order earned under.
 #[inline(never)]
 fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) -> Result<(), EvalError> {
-    let limits = cap_limits(draft, purchase, earnings)?;
-    for (rule, most) in &limits {
-        let total = checked_sum(earnings.iter().filter(|earning| earning.rule == *rule).map(|earning| earning.points))?;
-        if total > *most {
-            for earning in earnings.iter_mut().filter(|earning| earning.rule == *rule) {
-                earning.points = scaled(earning.points, *most, total)?;
+    let (slots, mosts) = cap_slots(draft, purchase, earnings)?;
+    let totals = slot_totals(earnings, &slots, mosts.len())?;
+    for (earning, slot) in earnings.iter_mut().zip(&slots) {
+        if let Some(slot) = *slot {
+            if totals[slot] > mosts[slot] {
+                earning.points = scaled(earning.points, mosts[slot], totals[slot])?;
             }
         }
     }
@@ -327,66 +329,106 @@ fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) 
     for line_earnings in earnings.chunk_by_mut(|one, other| one.line == other.line) {
         round_line(line_earnings, rounding)?;
     }
-    for (rule, most) in &limits {
-        hold_to_most(earnings, rule, *most, &limits, rounding.decimal_places)?;
+    let totals = slot_totals(earnings, &slots, mosts.len())?;
+    if totals.iter().zip(&mosts).any(|(total, most)| total > most) {
+        hold_to_mosts(earnings, &slots, &mosts, &totals, rounding.decimal_places)?;
     }
     Ok(())
 }
 
-/// Where rounding its lines up took `rule` past `most`, splits its points down to exactly
-/// `most`, and hands each unit a line's part gave up to the line's largest earning of a rule
-/// without a cap, so that the line keeps its rounded total (a line with none keeps less).
-fn hold_to_most(
-    earnings: &mut [Earning],
-    rule: &RuleId,
-    most: Decimal,
-    limits: &[(RuleId, Decimal)],
-    decimal_places: u32,
-) -> Result<(), EvalError> {
-    let of_rule = |earning: &Earning| earning.rule == *rule;
-    if checked_sum(earnings.iter().filter(|earning| of_rule(earning)).map(|earning| earning.points))? <= most {
-        return Ok(());
-    }
-    let before: Vec<Decimal> =
-        earnings.iter().filter(|earning| of_rule(earning)).map(|earning| earning.points).collect();
-    let mut parts: Vec<&mut Earning> = earnings.iter_mut().filter(|earning| of_rule(earning)).collect();
-    checked(split_exact(most, &mut parts, decimal_places, |earning| &mut earning.points))?;
-    let given_up: Vec<(u32, Decimal)> =
-        parts.iter().zip(before).map(|(earning, had)| (earning.line, had - earning.points)).collect();
-    for (line, units) in given_up.into_iter().filter(|(_, units)| !units.is_zero()) {
-        let uncapped = |earning: &Earning| limits.iter().all(|(capped, _)| *capped != earning.rule);
-        let others = earnings.iter_mut().filter(|earning| earning.line == line && uncapped(earning));
-        if let Some(largest) =
-            others.reduce(|largest, other| if other.points > largest.points { other } else { largest })
-        {
-            largest.points += units;
-        }
-    }
-    Ok(())
-}
-
-/// The most each capped rule that the order's earnings name may give the order.
-fn cap_limits(
+/// Which capped rule (a slot) each earning is of, if any, and each slot's most for this order.
+fn cap_slots(
     draft: &Draft<'_>,
     purchase: &Purchase,
     earnings: &[Earning],
-) -> Result<Vec<(RuleId, Decimal)>, EvalError> {
-    let mut limits: Vec<(RuleId, Decimal)> = Vec::new();
+) -> Result<(Vec<Option<usize>>, Vec<Decimal>), EvalError> {
+    let caps = &draft.program.rules.caps;
+    let mut slot_of: IdMap<RuleId, usize> = IdMap::default();
+    let mut mosts: Vec<Decimal> = Vec::new();
+    let mut slots = Vec::with_capacity(earnings.len());
     for earning in earnings {
-        let Some(caps) = draft.program.rules.caps.get(&earning.rule) else { continue };
-        if limits.iter().any(|(rule, _)| *rule == earning.rule) {
+        let Some(rule_caps) = caps.get(&earning.rule) else {
+            slots.push(None);
             continue;
-        }
-        let left_in_period = match caps.per_period {
-            Some((period, most)) => {
-                Some((most - earned_in_period(draft, purchase, &earning.rule, period)?).max(Decimal::ZERO))
-            }
-            None => None,
         };
-        let most = [caps.per_order, left_in_period].into_iter().flatten().min().expect("a capped rule has a cap");
-        limits.push((earning.rule.clone(), most));
+        let slot = match slot_of.get(&earning.rule) {
+            Some(slot) => *slot,
+            None => {
+                let left_in_period = match rule_caps.per_period {
+                    Some((period, most)) => {
+                        Some((most - earned_in_period(draft, purchase, &earning.rule, period)?).max(Decimal::ZERO))
+                    }
+                    None => None,
+                };
+                let most = [rule_caps.per_order, left_in_period].into_iter().flatten().min();
+                mosts.push(most.expect("a capped rule has a cap"));
+                slot_of.insert(earning.rule.clone(), mosts.len() - 1);
+                mosts.len() - 1
+            }
+        };
+        slots.push(Some(slot));
     }
-    Ok(limits)
+    Ok((slots, mosts))
+}
+
+fn slot_totals(earnings: &[Earning], slots: &[Option<usize>], count: usize) -> Result<Vec<Decimal>, EvalError> {
+    let mut totals = vec![Decimal::ZERO; count];
+    for (earning, slot) in earnings.iter().zip(slots) {
+        if let Some(slot) = *slot {
+            totals[slot] = checked(totals[slot].checked_add(earning.points))?;
+        }
+    }
+    Ok(totals)
+}
+
+/// Splits the rounded points of each slot over its most down to exactly its most, and hands
+/// each unit a line's part gave up to the line's largest earning of a rule without a cap, so
+/// that the line keeps its rounded total (a line with none keeps less).
+fn hold_to_mosts(
+    earnings: &mut [Earning],
+    slots: &[Option<usize>],
+    mosts: &[Decimal],
+    totals: &[Decimal],
+    decimal_places: u32,
+) -> Result<(), EvalError> {
+    let over = |slot: &Option<usize>| slot.filter(|slot| totals[*slot] > mosts[*slot]);
+    let mut parts: Vec<Vec<usize>> = vec![Vec::new(); mosts.len()];
+    for (index, slot) in slots.iter().enumerate() {
+        if let Some(slot) = over(slot) {
+            parts[slot].push(index);
+        }
+    }
+    let receivers = largest_uncapped_of_each_line(earnings, slots);
+    for (slot, indices) in parts.iter().enumerate().filter(|(_, indices)| !indices.is_empty()) {
+        let mut amounts: Vec<Decimal> = indices.iter().map(|index| earnings[*index].points).collect();
+        checked(split_exact(mosts[slot], &mut amounts, decimal_places, |amount| amount))?;
+        for (index, amount) in indices.iter().zip(amounts) {
+            let given_up = earnings[*index].points - amount;
+            earnings[*index].points = amount;
+            if let Some(receiver) = receivers[*index] {
+                earnings[receiver].points += given_up;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// For each earning, the position of its line's largest earning of a rule without a cap.
+fn largest_uncapped_of_each_line(earnings: &[Earning], slots: &[Option<usize>]) -> Vec<Option<usize>> {
+    let mut receivers = vec![None; earnings.len()];
+    let mut start = 0;
+    for line_earnings in earnings.chunk_by(|one, other| one.line == other.line) {
+        let end = start + line_earnings.len();
+        let uncapped = (start..end).filter(|index| slots[*index].is_none());
+        let largest = uncapped.reduce(
+            |largest, index| {
+                if earnings[index].points > earnings[largest].points { index } else { largest }
+            },
+        );
+        receivers[start..end].fill(largest);
+        start = end;
+    }
+    receivers
 }
 
 /// `points x most / total`, for scaling a rule's raw points down to its most.

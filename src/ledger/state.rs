@@ -339,6 +339,10 @@ impl MemberState {
         }
         if outcome.activity {
             self.last_activity_at = Some(outcome.at);
+        } else if self.last_activity_at.is_none() {
+            // A state stored before activity was kept counts from its last event: held before a
+            // tick or a return moves the last event on.
+            self.last_activity_at = self.last_event_at;
         }
         for count in &outcome.bonus_counts {
             let counts = &mut self.rare_mut().bonus_counts;

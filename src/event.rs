@@ -59,7 +59,8 @@ pub enum Event {
     /// A named event from the host (a review written, an app installed). It settles the member
     /// up to `at`, as a tick does, and earns the program's [bonuses](crate::Bonus) on its name.
     Custom(Custom),
-    /// Time passes: settles vesting and expiry up to `at`, nothing else.
+    /// Time passes: settles the member up to `at` (vesting, birthday bonuses, expiry, tier
+    /// reviews), nothing else.
     Tick(Tick),
 }
 
@@ -263,7 +264,8 @@ pub struct Custom {
     pub name: Tag,
 }
 
-/// Time passes for a member; the engine settles vesting and expiry up to `at`.
+/// Time passes for a member; the engine settles the member up to `at`: vesting, birthday
+/// bonuses, expiry and tier reviews.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tick {

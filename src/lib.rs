@@ -17,11 +17,12 @@
 //!
 //! # Lots and pending points
 //!
-//! Each accrual is a [`Lot`]: the points one order earned from one funder, with when they vest
-//! and expire. Points stay pending for the program's `vesting_days` (set it longer than the
+//! Each accrual is a [`Lot`]: what one order (or one bonus or reward) credited from one funder,
+//! with when it vests and expires. Points stay pending for the program's `vesting_days` (set it longer than the
 //! return window), so points from an order that is still returnable cannot be spent.
 //! Redemption drains available lots soonest-expiring first. Every event first *settles* the
-//! member up to its time: due lots vest, then expired lots expire.
+//! member up to its time: due lots vest (and due birthday bonuses are credited), then expired
+//! lots expire.
 //!
 //! # Receipts and clawback
 //!
@@ -46,7 +47,8 @@
 //! back and revokes an unused reward they filled. [`Cashback`] pays a share of spend back as
 //! money into a wallet of its own (the asset `cashback`), with its own lots, pending period and
 //! caps, spent at checkout and clawed back like points. [`Bonus`]es credit fixed points for
-//! joining, a referral, a birthday or a named event from the host, within a limit per member.
+//! joining, a referral, a birthday or a named event from the host; a bonus on a named event may
+//! be limited per member and calendar period.
 //! In a coalition, each [`Partner`] funds what
 //! its merchants sell, and points one funder paid for and another honoured are settled between
 //! them with postings between `settlement:ID` accounts.

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::RuleId;
 
-/// How many times a member earned a bonus that has a [`BonusLimit`](crate::BonusLimit), in the
-/// period of the last time.
+/// How many times a member earned a bonus that has a [`BonusLimit`](crate::BonusLimit): in the
+/// limit's period that holds the last time (`period_start`), or in all for a limit without
+/// `per`; a new period starts from zero when the bonus is next earned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BonusCount {
     /// The bonus.

@@ -138,7 +138,8 @@ impl MemberState {
     /// The time of the last event that counts as the member's activity (a purchase, a
     /// redemption, an enrollment or a custom event): what
     /// [`Expiry::AfterInactiveMonths`](crate::Expiry::AfterInactiveMonths) counts from. `None`
-    /// for a state stored before it was kept, whose last event stands in for it.
+    /// until an activity event, or for a state stored before it was kept; the last event then
+    /// stands in for it.
     pub fn last_activity_at(&self) -> Option<DateTime<Utc>> {
         self.last_activity_at
     }
@@ -241,7 +242,7 @@ impl MemberState {
     }
 
     /// How many times the member earned each bonus that has a [`BonusLimit`](crate::BonusLimit),
-    /// in the period of the last time.
+    /// as [`BonusCount`] counts.
     pub fn bonus_counts(&self) -> &[BonusCount] {
         self.rare.as_ref().map_or(&[], |rare| &rare.bonus_counts)
     }

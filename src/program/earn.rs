@@ -16,7 +16,8 @@ use crate::program::{CalendarPeriod, CompileError};
 pub const MAX_EARN_RULES: usize = 100_000;
 /// The most values one condition list (SKUs, categories, ...) may hold.
 pub const MAX_CONDITION_VALUES: usize = 10_000;
-/// The most funders one rule may split its cost between.
+/// The most funders one rule may split its cost between; also the most funder shares all
+/// birthday [`Bonus`](crate::Bonus)es may have together (one for a bonus the owner pays).
 pub const MAX_FUNDERS_PER_RULE: usize = 16;
 /// The most exclusions a program may have.
 pub const MAX_EXCLUSIONS: usize = 1_000;

@@ -71,19 +71,8 @@ fn credit(draft: &mut Draft<'_>, compiled: &CompiledBonus, at: DateTime<Utc>) ->
     Ok(())
 }
 
-/// The birthdays since the member's last event, up to the draft's time, oldest first; none
-/// when the program has no birthday bonus. Inlined (see the module `engine`): most programs
-/// have none.
-#[inline(always)]
+/// The birthdays since the member's last event, up to the draft's time, oldest first.
 pub(crate) fn due_birthdays(draft: &Draft<'_>) -> Vec<DateTime<Utc>> {
-    if !draft.program.birthday_bonus {
-        return Vec::new();
-    }
-    birthdays_since_last_event(draft)
-}
-
-#[inline(never)]
-fn birthdays_since_last_event(draft: &Draft<'_>) -> Vec<DateTime<Utc>> {
     let state = draft.state;
     let Some(enrollment) = state.enrollment() else { return Vec::new() };
     let Some(birthday) = enrollment.birthday else { return Vec::new() };

@@ -352,23 +352,11 @@ impl<'a> Draft<'a> {
     /// Vests due pending lots, then expires due available ones: the settlement every event
     /// starts with.
     pub(crate) fn settle(&mut self) -> Result<(), EvalError> {
-        let state = self.state;
-        // Birthdays in time order with vesting, so that a late-credited birthday repays what
-        // it would have repaid on the day.
-        let birthdays = crate::engine::bonuses::due_birthdays(self);
-        let mut next = 0;
-        for id in state.pending_due(self.at) {
-            let Some(lot) = self.lot(id).filter(|lot| lot.bucket == Bucket::Pending) else { continue };
-            let (asset, amount, vests_at) = (lot.asset.clone(), lot.amount_points, lot.vests_at);
-            while next < birthdays.len() && birthdays[next] < vests_at {
-                crate::engine::bonuses::credit_birthday(self, birthdays[next])?;
-                next += 1;
-            }
-            self.post_in(&asset, Account::Pending, Account::Available, amount, Some(id))?;
-            self.repay_debt(id)?;
-        }
-        for day in &birthdays[next..] {
-            crate::engine::bonuses::credit_birthday(self, *day)?;
+        // Most programs have no birthday bonus (see the module `engine` on inlined checks).
+        if self.program.birthday_bonus {
+            self.vest_with_birthdays()?;
+        } else {
+            self.vest_due(|_, _| Ok(()))?;
         }
         // Only points expire, and only lots holding available points: with none available there
         // is nothing to search for.
@@ -386,6 +374,43 @@ impl<'a> Draft<'a> {
         }
         self.expire_if_inactive()?;
         crate::engine::tiers::settle(self)
+    }
+
+    /// Vests the due pending lots, soonest first, calling `before_vesting` with each lot's
+    /// vesting time before it vests.
+    #[inline(always)]
+    fn vest_due(
+        &mut self,
+        mut before_vesting: impl FnMut(&mut Self, DateTime<Utc>) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        let state = self.state;
+        for id in state.pending_due(self.at) {
+            let Some(lot) = self.lot(id).filter(|lot| lot.bucket == Bucket::Pending) else { continue };
+            let (asset, amount, vests_at) = (lot.asset.clone(), lot.amount_points, lot.vests_at);
+            before_vesting(self, vests_at)?;
+            self.post_in(&asset, Account::Pending, Account::Available, amount, Some(id))?;
+            self.repay_debt(id)?;
+        }
+        Ok(())
+    }
+
+    /// Vests the due lots and credits the birthdays since the last event in time order, so
+    /// that a birthday credited late repays what it would have repaid on the day.
+    #[inline(never)]
+    fn vest_with_birthdays(&mut self) -> Result<(), EvalError> {
+        let birthdays = crate::engine::bonuses::due_birthdays(self);
+        let mut next = 0;
+        self.vest_due(|draft, vests_at| {
+            while next < birthdays.len() && birthdays[next] < vests_at {
+                crate::engine::bonuses::credit_birthday(draft, birthdays[next])?;
+                next += 1;
+            }
+            Ok(())
+        })?;
+        for day in &birthdays[next..] {
+            crate::engine::bonuses::credit_birthday(self, *day)?;
+        }
+        Ok(())
     }
 
     /// Once the member's deadline under an expiry after inactivity has passed, expires every

@@ -73,11 +73,16 @@ fn credit(draft: &mut Draft<'_>, compiled: &CompiledBonus, at: DateTime<Utc>) ->
 
 /// The birthdays since the member's last event, up to the draft's time, oldest first.
 pub(crate) fn due_birthdays(draft: &Draft<'_>) -> Vec<DateTime<Utc>> {
-    let state = draft.state;
-    let Some(enrollment) = state.enrollment() else { return Vec::new() };
-    let Some(birthday) = enrollment.birthday else { return Vec::new() };
-    let since = state.last_event_at().map_or(enrollment.at, |last| last.max(enrollment.at));
+    let Some((birthday, since)) = birthday_since(draft.state) else { return Vec::new() };
     birthdays_between(birthday, since, draft.at, draft.program.program.utc_offset.0)
+}
+
+/// The member's birthday, and the time after which birthdays are still to be credited: the
+/// later of the enrollment and the last event.
+fn birthday_since(state: &MemberState) -> Option<(NaiveDate, DateTime<Utc>)> {
+    let enrollment = state.enrollment()?;
+    let since = state.last_event_at().map_or(enrollment.at, |last| last.max(enrollment.at));
+    Some((enrollment.birthday?, since))
 }
 
 /// Credits every birthday bonus for the birthday starting at `day`.
@@ -96,9 +101,7 @@ pub(crate) fn next_birthday(program: &Compiled, state: &MemberState) -> Option<D
     if !program.birthday_bonus {
         return None;
     }
-    let enrollment = state.enrollment()?;
-    let birthday = enrollment.birthday?;
-    let since = state.last_event_at().map_or(enrollment.at, |last| last.max(enrollment.at));
+    let (birthday, since) = birthday_since(state)?;
     let offset = program.program.utc_offset.0;
     let birthday_bonuses = program.bonuses.iter().filter(|compiled| compiled.bonus.on == BonusTrigger::Birthday);
     let first_paid = |compiled: &CompiledBonus| {

@@ -358,20 +358,9 @@ impl<'a> Draft<'a> {
         } else {
             self.vest_due(|_, _| Ok(()))?;
         }
-        // Only points expire, and only lots holding available points: with none available there
-        // is nothing to search for.
-        let mut after = None;
-        while is_positive(self.balances.points.available) {
-            let Some(key) = self.next_available(&Asset::Points, after) else { break };
-            // Never-expiring lots sort last, under the largest time there is: not an expiry.
-            let (expires_at, id) = key;
-            if expires_at > self.at || expires_at == DateTime::<Utc>::MAX_UTC {
-                break;
-            }
-            after = Some(key);
-            let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points);
-            self.post(Account::Available, Account::Expired, amount, Some(id))?;
-        }
+        // Never-expiring lots sort last, under the largest time there is: not an expiry.
+        let at = self.at;
+        self.expire_available(|expires_at| expires_at <= at && expires_at != DateTime::<Utc>::MAX_UTC)?;
         self.expire_if_inactive()?;
         crate::engine::tiers::settle(self)
     }
@@ -426,12 +415,24 @@ impl<'a> Draft<'a> {
 
     #[inline(never)]
     fn expire_inactive(&mut self) -> Result<(), EvalError> {
+        self.expire_available(|_| true)
+    }
+
+    /// Expires available lots of points in redemption order (soonest expiry first) while
+    /// `due` holds for the lot's expiry. Only points expire, and only lots holding available
+    /// points: with none available there is nothing to search for.
+    #[inline(always)]
+    fn expire_available(&mut self, due: impl Fn(DateTime<Utc>) -> bool) -> Result<(), EvalError> {
         let mut after = None;
         while is_positive(self.balances.points.available) {
             let Some(key) = self.next_available(&Asset::Points, after) else { break };
+            let (expires_at, id) = key;
+            if !due(expires_at) {
+                break;
+            }
             after = Some(key);
-            let amount = self.lot(key.1).map_or(Decimal::ZERO, |lot| lot.amount_points);
-            self.post(Account::Available, Account::Expired, amount, Some(key.1))?;
+            let amount = self.lot(id).map_or(Decimal::ZERO, |lot| lot.amount_points);
+            self.post(Account::Available, Account::Expired, amount, Some(id))?;
         }
         Ok(())
     }

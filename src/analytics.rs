@@ -12,8 +12,8 @@ use crate::ledger::{Account, Asset, Outcome, Posting};
 /// Running totals of one asset (points by default, or cashback) over any number of outcomes
 /// (of any members), for reports and KPIs.
 ///
-/// The flows reconcile: `issued - clawed_back + withheld + forgiven = outstanding() + redeemed -
-/// given_back + expired`, which [`AssetTotals::unreconciled`] checks. Amounts are in the
+/// The flows reconcile: `issued - clawed_back + withheld + forgiven = outstanding() + redeemed +
+/// donated - given_back + expired`, which [`AssetTotals::unreconciled`] checks. Amounts are in the
 /// asset's unit: points, or money for cashback.
 ///
 /// ```
@@ -34,6 +34,9 @@ pub struct AssetTotals {
     pub vested: Decimal,
     /// What was spent, on orders or rewards.
     pub redeemed: Decimal,
+    /// What members gave to causes (`donate` events), over all causes; the `donated:CAUSE`
+    /// balances give it by cause.
+    pub donated: Decimal,
     /// What was spent and given back because the order it paid for was returned.
     pub given_back: Decimal,
     /// What returns took back to the funders, from whatever account held it.
@@ -67,6 +70,7 @@ impl AssetTotals {
             issued: Decimal::ZERO,
             vested: Decimal::ZERO,
             redeemed: Decimal::ZERO,
+            donated: Decimal::ZERO,
             given_back: Decimal::ZERO,
             clawed_back: Decimal::ZERO,
             expired: Decimal::ZERO,
@@ -111,6 +115,7 @@ impl AssetTotals {
             (Account::Funder(_), _) => self.issued += amount,
             (Account::Pending, Account::Available) => self.vested += amount,
             (_, Account::Redeemed) => self.redeemed += amount,
+            (_, Account::Donated(_)) => self.donated += amount,
             (Account::RefundWithheld, _) => {
                 self.clawed_back += amount;
                 self.withheld += amount;
@@ -145,7 +150,7 @@ impl AssetTotals {
     /// What the flows fail to explain: always zero, unless postings were lost or invented.
     pub fn unreconciled(&self) -> Decimal {
         let sources = self.issued - self.clawed_back + self.withheld + self.forgiven;
-        let uses = self.outstanding() + self.redeemed - self.given_back + self.expired;
+        let uses = self.outstanding() + self.redeemed + self.donated - self.given_back + self.expired;
         sources - uses
     }
 

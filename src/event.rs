@@ -48,6 +48,8 @@ pub enum Event {
     Return(Return),
     /// Points spent on a reward outside an order.
     Redeem(Redeem),
+    /// Points given to a cause the program lists.
+    Donate(Donate),
     /// The host used a stamp-card reward (a points reward credits its points).
     RedeemReward(RewardEvent),
     /// The host cancelled a stamp-card reward.
@@ -85,6 +87,7 @@ impl Event {
             Event::Purchase(event) => (&event.id, &event.member, event.at),
             Event::Return(event) => (&event.id, &event.member, event.at),
             Event::Redeem(event) => (&event.id, &event.member, event.at),
+            Event::Donate(event) => (&event.id, &event.member, event.at),
             Event::RedeemReward(event) | Event::VoidReward(event) => (&event.id, &event.member, event.at),
             Event::Enroll(event) => (&event.id, &event.member, event.at),
             Event::Custom(event) => (&event.id, &event.member, event.at),
@@ -207,6 +210,31 @@ pub struct Redeem {
     /// The merchant where the points are spent; in a coalition, its partner is paid for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant: Option<Tag>,
+}
+
+/// Points a member gives to one of the program's [donation](crate::Donations) causes: they
+/// leave the member's available lots, soonest-expiring first, for the `donated:CAUSE` account.
+///
+/// ```
+/// use loyalty_engine::Event;
+/// let json = r#"{"type":"donate","id":"e-7","member":"m-1","at":"2026-03-01T10:00:00Z",
+///   "points":"500","cause":"red-cross"}"#;
+/// let Event::Donate(donation) = serde_json::from_str(json).unwrap() else { panic!("a donation") };
+/// assert_eq!(donation.cause.as_str(), "red-cross");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Donate {
+    /// Event id.
+    pub id: EventId,
+    /// Who gives.
+    pub member: MemberId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// How many available points; positive, and at least the program's `min_points`.
+    pub points: Points,
+    /// The cause, one the program's `donations` lists.
+    pub cause: Tag,
 }
 
 /// A stamp-card reward the host redeems or voids.

@@ -400,6 +400,13 @@ fn compile_errors_name_the_path_of_the_field() {
     assert_eq!(listed_twice, "partners[0].merchants: lists merchant `m` twice");
     let shared = compile_error(&partners.replace(r#""m","m"]}"#, r#""m"]},{"id":"b","merchants":["m"]}"#));
     assert_eq!(shared, "partners: merchant `m` sells for more than one partner");
+    let donations =
+        |section: &str| compile_error(&format!(r#"{{"id":"p","currency":"TRY","owner":"o","donations":{section}}}"#));
+    assert_eq!(donations(r#"{"causes":[]}"#), "donations.causes: must list 1 to 1000 causes, not 0");
+    assert_eq!(donations(r#"{"causes":["a","b","a"]}"#), "donations.causes[2]: `a` is listed twice");
+    let negative = donations(r#"{"causes":["a"],"min_points":"-1"}"#);
+    assert!(negative.starts_with("donations.min_points: must not be negative"), "{negative}");
+    assert!(donations(r#"{"causes":["a"],"min_points":"0.5"}"#).starts_with("donations.min_points:"));
 }
 
 #[test]

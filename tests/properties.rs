@@ -1,5 +1,5 @@
-//! Properties over generated histories of purchases, partial returns, redemptions and ticks,
-//! checked after every event. Each runs 1,000 cases.
+//! Properties over generated histories of purchases, partial returns, redemptions, donations
+//! and ticks, checked after every event. Each runs 1,000 cases.
 
 mod common;
 
@@ -54,10 +54,26 @@ fn setups() -> impl Strategy<Value = Setup> {
 /// (which order to return, how many points to spend), so that every generated step is valid.
 #[derive(Clone, Debug)]
 enum Step {
-    Purchase { member: usize, lines: Vec<(usize, u32, u32)>, pay_percent: u32 },
-    Return { member: usize, order_pick: usize, line_pick: usize, qty: u32 },
-    Redeem { member: usize, percent: u32 },
-    Tick { member: usize },
+    Purchase {
+        member: usize,
+        lines: Vec<(usize, u32, u32)>,
+        pay_percent: u32,
+    },
+    Return {
+        member: usize,
+        order_pick: usize,
+        line_pick: usize,
+        qty: u32,
+    },
+    /// A redemption, or a donation (which the redemption's minimum balance does not limit).
+    Redeem {
+        member: usize,
+        percent: u32,
+        donate: bool,
+    },
+    Tick {
+        member: usize,
+    },
 }
 
 fn steps() -> impl Strategy<Value = Vec<(u32, Step)>> {
@@ -68,7 +84,8 @@ fn steps() -> impl Strategy<Value = Vec<(u32, Step)>> {
             .prop_map(|(member, lines, pay_percent)| Step::Purchase { member, lines, pay_percent }),
         3 => (member.clone(), any::<usize>(), any::<usize>(), 1u32..4)
             .prop_map(|(member, order_pick, line_pick, qty)| Step::Return { member, order_pick, line_pick, qty }),
-        2 => (member.clone(), 1u32..=100).prop_map(|(member, percent)| Step::Redeem { member, percent }),
+        2 => (member.clone(), 1u32..=100, any::<bool>())
+            .prop_map(|(member, percent, donate)| Step::Redeem { member, percent, donate }),
         1 => member.prop_map(|member| Step::Tick { member }),
     ];
     prop::collection::vec((0u32..240, step), 1..24)
@@ -127,10 +144,10 @@ fn resolve(
     at: DateTime<Utc>,
 ) -> Option<String> {
     let head = format!(r#""id":"e-{index}","member":"{}","at":"{}""#, state.member(), at.to_rfc3339());
+    let available = || engine.points_at(state, at).unwrap().available.value();
     let spendable = || {
-        let available = engine.points_at(state, at).unwrap().available.value();
         let minimum = engine.program().redemption.as_ref().unwrap().min_balance.value();
-        if available < minimum { Decimal::ZERO } else { available }
+        if available() < minimum { Decimal::ZERO } else { available() }
     };
     match step {
         Step::Purchase { lines, pay_percent, .. } => {
@@ -165,9 +182,14 @@ fn resolve(
         Step::Return { order_pick, line_pick, qty, .. } => {
             common::return_json(state, orders, &head, *order_pick, *line_pick, *qty)
         }
-        Step::Redeem { percent, .. } => {
+        Step::Redeem { percent, donate: false, .. } => {
             let points = (spendable() * Decimal::from(*percent) / Decimal::ONE_HUNDRED).floor();
             (!points.is_zero()).then(|| format!(r#"{{"type":"redeem",{head},"points":"{points}"}}"#))
+        }
+        Step::Redeem { percent, donate: true, .. } => {
+            let points = (available() * Decimal::from(*percent) / Decimal::ONE_HUNDRED).floor();
+            (!points.is_zero())
+                .then(|| format!(r#"{{"type":"donate",{head},"points":"{points}","cause":"red-cross"}}"#))
         }
         Step::Tick { .. } => Some(format!(r#"{{"type":"tick",{head}}}"#)),
     }
@@ -230,12 +252,15 @@ proptest! {
         }
     }
 
-    /// Spent points always come from lots that had vested by the time they were spent.
+    /// Spent and donated points always come from lots that had vested by the time they were
+    /// spent.
     #[test]
     fn the_member_never_spends_pending_points(setup in setups(), steps in steps()) {
         let history = run(&setup, &steps);
         for applied in &history.applied {
-            let spent = |posting: &&loyalty_engine::Posting| posting.to == Account::Redeemed && posting.asset == Asset::Points;
+            let spent = |posting: &&loyalty_engine::Posting| {
+                matches!(posting.to, Account::Redeemed | Account::Donated(_)) && posting.asset == Asset::Points
+            };
             for posting in applied.outcome.postings.iter().filter(spent) {
                 prop_assert_eq!(&posting.from, &Account::Available);
                 let lot = applied.before.lot(posting.lot.unwrap()).expect("spent points come from lots held before");
@@ -244,7 +269,7 @@ proptest! {
         }
     }
 
-    /// What a member took out (points spent and kept, less what the member still owes) never
+    /// What a member took out (points spent or donated and kept, less what the member still owes) never
     /// exceeds what the kept parts of orders earned, plus what refunds withheld, plus what a
     /// `stop_at_zero` program forgave and no later return settled.
     #[test]
@@ -252,7 +277,8 @@ proptest! {
         let history = run(&setup, &steps);
         for state in history.states.values() {
             let kept_earnings: Decimal = state.orders().flat_map(|receipt| &receipt.earnings).map(|earning| earning.points - earning.clawed_back).sum();
-            let extracted = state.balance(&Account::Redeemed, Asset::Points) + state.points().debt.value();
+            let donated = state.balance(&Account::Donated("red-cross".parse().unwrap()), Asset::Points);
+            let extracted = state.balance(&Account::Redeemed, Asset::Points) + donated + state.points().debt.value();
             let withheld = -state.balance(&Account::RefundWithheld, Asset::Points);
             let forgiven = -state.balance(&Account::Forgiven, Asset::Points);
             prop_assert!(extracted <= kept_earnings + withheld + forgiven,

@@ -91,7 +91,12 @@ pub(crate) struct Compiled {
 /// earn or spend, not a return or the passing of time.
 fn counts_as_activity(event: &Event) -> bool {
     match event {
-        Event::Purchase(_) | Event::Redeem(_) | Event::RedeemReward(_) | Event::Enroll(_) | Event::Custom(_) => true,
+        Event::Purchase(_)
+        | Event::Redeem(_)
+        | Event::Donate(_)
+        | Event::RedeemReward(_)
+        | Event::Enroll(_)
+        | Event::Custom(_) => true,
         Event::Return(_) | Event::VoidReward(_) | Event::Tick(_) => false,
     }
 }
@@ -213,6 +218,7 @@ impl Engine {
             Event::Purchase(purchase) => purchase::evaluate(&mut draft, purchase),
             Event::Return(event) => returns::evaluate(&mut draft, event),
             Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem),
+            Event::Donate(donation) => redeem::donate(&mut draft, donation),
             Event::Enroll(event) => enroll::evaluate(&mut draft, event),
             Event::Custom(event) => bonuses::on_custom(&mut draft, event),
             Event::RedeemReward(event) => stamps::redeem_reward(&mut draft, event),
@@ -574,6 +580,21 @@ pub enum EvalError {
     /// The program has no `redemption` section, so points can't be spent.
     #[error("this program does not let members spend points")]
     RedemptionNotOffered,
+    /// A `donate` naming a cause the program's `donations` does not list (or a program
+    /// without donations).
+    #[error("this program takes no donations to {cause}")]
+    UnknownCause {
+        /// The cause named.
+        cause: Tag,
+    },
+    /// A `donate` of fewer points than the program's `donations.min_points`.
+    #[error("a donation must give at least {minimum} points, not {requested}")]
+    BelowMinimumDonation {
+        /// The points the donation gives.
+        requested: Points,
+        /// The program's smallest donation.
+        minimum: Points,
+    },
     /// Spending more than is available.
     #[error("{requested} points requested, but only {available} are available")]
     InsufficientPoints {

@@ -1,4 +1,4 @@
-//! Spending points, on a reward or on an order.
+//! Spending points, on a reward or on an order, and giving them to a cause.
 
 use rust_decimal::Decimal;
 
@@ -6,7 +6,8 @@ use crate::amount::Points;
 use crate::amount::floor_to;
 use crate::engine::draft::Draft;
 use crate::engine::{EvalError, check_decimal, checked};
-use crate::event::Redeem;
+use crate::event::{Donate, Redeem};
+use crate::id::FunderId;
 use crate::ledger::{Account, Asset};
 use crate::program::{Program, Redemption};
 
@@ -18,14 +19,37 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, redeem: &Redeem) -> Result<(), Eva
     let redemption = check_points_amount(&draft.program.program, points)?;
     draft.settle()?;
     check_spendable(draft, points, redemption)?;
+    let compiled = draft.program;
+    spend(draft, points, &Account::Redeemed, compiled.seller(redeem.merchant.as_ref()))
+}
+
+/// Gives available points to a cause: spent like a redemption, into `donated:CAUSE`, and
+/// honoured by the program's owner. The redemption's minimum balance does not apply.
+pub(super) fn donate(draft: &mut Draft<'_>, donation: &Donate) -> Result<(), EvalError> {
+    let program = &draft.program.program;
+    let Some(donations) = program.donations.as_ref().filter(|donations| donations.accepts(&donation.cause)) else {
+        return Err(EvalError::UnknownCause { cause: donation.cause.clone() });
+    };
+    let points = check_points(program, donation.points.value())?;
+    if points < donations.min_points.value() {
+        return Err(EvalError::BelowMinimumDonation { requested: donation.points, minimum: donations.min_points });
+    }
+    draft.settle()?;
+    check_available(draft, points)?;
+    let compiled = draft.program;
+    spend(draft, points, &Account::Donated(donation.cause.clone()), &compiled.program.owner)
+}
+
+/// Takes checked, available points out of the member's lots into `to`, and settles what
+/// other funders paid for with `payee`, who honours them.
+fn spend(draft: &mut Draft<'_>, points: Decimal, to: &Account, payee: &FunderId) -> Result<(), EvalError> {
     let mut by_funder = Vec::new();
-    let short = draft.take_available(&Asset::Points, points, &Account::Redeemed, |lot, taken| {
+    let short = draft.take_available(&Asset::Points, points, to, |lot, taken| {
         by_funder.push((lot.funder.clone(), taken));
     })?;
-    assert!(short.is_zero(), "check_spendable guarantees the points are there");
-    let seller = draft.program.seller(redeem.merchant.as_ref()).clone();
+    assert!(short.is_zero(), "the points were checked against what is available");
     for (funder, taken) in by_funder {
-        draft.settle_between(&Asset::Points, &funder, &seller, taken)?;
+        draft.settle_between(&Asset::Points, &funder, payee, taken)?;
     }
     Ok(())
 }
@@ -33,11 +57,18 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, redeem: &Redeem) -> Result<(), Eva
 /// Checks an amount of points to spend: positive, within range, no finer than the program's
 /// points, and a program that lets members spend.
 pub(super) fn check_points_amount(program: &Program, points: Decimal) -> Result<&Redemption, EvalError> {
+    check_points(program, points)?;
+    program.redemption.as_ref().ok_or(EvalError::RedemptionNotOffered)
+}
+
+/// Checks an amount of points to give or spend: positive, within range and no finer than the
+/// program's points.
+fn check_points(program: &Program, points: Decimal) -> Result<Decimal, EvalError> {
     let points = check_decimal(None, "points", points)?;
     if points <= Decimal::ZERO || points.normalize().scale() > program.rounding.decimal_places {
         return Err(EvalError::InvalidPoints { points: Points::new(points) });
     }
-    program.redemption.as_ref().ok_or(EvalError::RedemptionNotOffered)
+    Ok(points)
 }
 
 /// The most points that may pay for an order worth `order_total`: the program's share cap,
@@ -86,6 +117,12 @@ pub(super) fn check_spendable(draft: &Draft<'_>, points: Decimal, redemption: &R
             available: Points::new(available),
         });
     }
+    check_available(draft, points)
+}
+
+/// Checks that the member has `points` available now.
+fn check_available(draft: &Draft<'_>, points: Decimal) -> Result<(), EvalError> {
+    let available = draft.buckets(&Asset::Points).available;
     if points > available {
         return Err(EvalError::InsufficientPoints {
             requested: Points::new(points),

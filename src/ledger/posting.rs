@@ -18,7 +18,7 @@ use crate::ledger::lot::LotId;
 /// ([`Funder`](Account::Funder)) and where spent, expired, bought-back or forgiven points go.
 ///
 /// Accounts print and parse as short strings: `pending`, `available`, `debt`, `redeemed`,
-/// `expired`, `refund_withheld`, `forgiven`, `funder:ID` and `settlement:ID`.
+/// `expired`, `refund_withheld`, `forgiven`, `funder:ID`, `settlement:ID` and `donated:CAUSE`.
 ///
 /// ```
 /// use loyalty_engine::{Account, FunderId};
@@ -54,6 +54,8 @@ pub enum Account {
     /// one paid for and another honoured: a coalition's settlement, in the posting's asset
     /// (points or cashback).
     Settlement(FunderId),
+    /// Points the member gave to a cause (a `donate` event); the program's owner honours them.
+    Donated(Tag),
 }
 
 impl fmt::Display for Account {
@@ -64,6 +66,7 @@ impl fmt::Display for Account {
             Account::Debt => "debt",
             Account::Funder(funder) => return formatter.pad(&format!("funder:{funder}")),
             Account::Settlement(funder) => return formatter.pad(&format!("settlement:{funder}")),
+            Account::Donated(cause) => return formatter.pad(&format!("donated:{cause}")),
             Account::Redeemed => "redeemed",
             Account::Expired => "expired",
             Account::RefundWithheld => "refund_withheld",
@@ -76,7 +79,7 @@ impl fmt::Display for Account {
 /// The text was not an account name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{0}` is not an account (pending, available, debt, redeemed, expired, refund_withheld, forgiven, funder:ID or settlement:ID)"
+    "`{0}` is not an account (pending, available, debt, redeemed, expired, refund_withheld, forgiven, funder:ID, settlement:ID or donated:CAUSE)"
 )]
 pub struct AccountParseError(String);
 
@@ -94,9 +97,11 @@ impl FromStr for Account {
             "forgiven" => Account::Forgiven,
             _ => {
                 let funder = |prefix: &str| text.strip_prefix(prefix).and_then(|id| FunderId::new(id).ok());
-                match (funder("funder:"), funder("settlement:")) {
-                    (Some(funder), _) => Account::Funder(funder),
-                    (_, Some(funder)) => Account::Settlement(funder),
+                let cause = text.strip_prefix("donated:").and_then(|cause| Tag::new(cause).ok());
+                match (funder("funder:"), funder("settlement:"), cause) {
+                    (Some(funder), _, _) => Account::Funder(funder),
+                    (_, Some(funder), _) => Account::Settlement(funder),
+                    (_, _, Some(cause)) => Account::Donated(cause),
                     _ => return Err(AccountParseError(text.to_owned())),
                 }
             }

@@ -2,6 +2,7 @@
 
 mod bonuses;
 mod cashback;
+mod donations;
 mod earn;
 mod expiry;
 mod partners;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub(crate) use bonuses::CompiledBonus;
 pub use bonuses::{Bonus, BonusLimit, BonusTrigger, MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES};
 pub use cashback::{Cashback, CashbackRule, CashbackSpending, PeriodCap};
+pub use donations::{Donations, MAX_CAUSES};
 pub(crate) use earn::{BirthdayFit, CompiledRule, RuleIndex, compile_funders};
 pub use earn::{
     BirthdayWindow, Condition, Earn, EarnRule, Effect, MAX_BIRTHDAY_WINDOW_DAYS, MAX_CONDITION_VALUES, MAX_EARN_RULES,
@@ -94,6 +96,9 @@ pub struct Program {
     /// How points are spent; without it, points can't be spent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redemption: Option<Redemption>,
+    /// Causes members may give points to; without it, points can't be donated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub donations: Option<Donations>,
     /// Vesting and what returns do to spent points.
     #[serde(default)]
     pub returns: Returns,
@@ -139,6 +144,9 @@ impl Program {
         }
         if let Some(redemption) = &self.redemption {
             redemption.validate()?;
+        }
+        if let Some(donations) = &self.donations {
+            donations.validate(self.rounding.decimal_places)?;
         }
         self.returns.validate()?;
         self.expiry.validate()?;

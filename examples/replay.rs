@@ -218,6 +218,7 @@ fn build_events(rows: &[Row]) -> Result<Vec<Event>, String> {
             channel: None,
             merchant: None,
             currency: None,
+            segments: Vec::new(),
             lines: vec![line],
             pay_with_points: Points::ZERO,
             pay_with_cashback: Money::ZERO,

@@ -117,6 +117,10 @@ pub struct Purchase {
     /// The order's currency; when given it must be the program's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<Tag>,
+    /// The groups the host puts the member in when the order is placed (`staff`, `student`),
+    /// for segment conditions; at most [`MAX_SEGMENTS_PER_EVENT`](crate::MAX_SEGMENTS_PER_EVENT).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Tag>,
     /// The order lines, at most [`MAX_LINES_PER_EVENT`](crate::MAX_LINES_PER_EVENT).
     pub lines: Vec<PurchaseLine>,
     /// How many available points pay for part of the order.

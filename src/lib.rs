@@ -99,7 +99,9 @@ pub use amount::{
     AmountParseError, MAX_DECIMAL_MAGNITUDE, MAX_DECIMAL_PLACES, Money, Points, Ratio, Rounding, RoundingMode,
 };
 pub use analytics::AssetTotals;
-pub use engine::{Engine, EvalError, MAX_LINES_PER_EVENT, MAX_REWARDS_PER_EVENT, StampProgress, TierStatus};
+pub use engine::{
+    Engine, EvalError, MAX_LINES_PER_EVENT, MAX_REWARDS_PER_EVENT, MAX_SEGMENTS_PER_EVENT, StampProgress, TierStatus,
+};
 pub use event::{Custom, Donate, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, ReturnLine, RewardEvent, Tick};
 pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RewardId, RuleId, Sku, Tag};
 pub use ledger::{
@@ -113,9 +115,9 @@ pub use program::{
     CompileError, Condition, Donations, Downgrade, Earn, EarnRule, Effect, Expiry, MAX_BIRTHDAY_WINDOW_DAYS,
     MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES, MAX_CAUSES, MAX_CONDITION_VALUES, MAX_EARN_RULES,
     MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS, MAX_STAMP_CARDS,
-    MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, Partner, PeriodCap, PointsPeriodCap, Program,
-    Redemption, Returns, RewardKind, SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric, TierWindow,
-    Tiers, UtcOffset,
+    MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, OverCap, Partner, PeriodCap, PointsPeriodCap,
+    Program, Redemption, Returns, RewardKind, SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric,
+    TierWindow, Tiers, UtcOffset,
 };
 pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,

@@ -400,6 +400,21 @@ fn compile_errors_name_the_path_of_the_field() {
     assert_eq!(listed_twice, "partners[0].merchants: lists merchant `m` twice");
     let shared = compile_error(&partners.replace(r#""m","m"]}"#, r#""m"]},{"id":"b","merchants":["m"]}"#));
     assert_eq!(shared, "partners: merchant `m` sells for more than one partner");
+    let segments: Vec<String> =
+        (0..=loyalty_engine::MAX_CONDITION_VALUES).map(|index| format!(r#""s-{index}""#)).collect();
+    let segmented = compile_error(&format!(
+        r#"{{"id":"p","currency":"TRY","owner":"o","earn":{{"rules":[{{"id":"a","when":{{"segments":[{}]}},"effect":{{"points_per_unit":"1"}}}}]}}}}"#,
+        segments.join(",")
+    ));
+    let over = format!("earn.rules[0].when.segments: has {} values", loyalty_engine::MAX_CONDITION_VALUES + 1);
+    assert!(segmented.starts_with(&over), "{segmented}");
+    let segment_exclusion =
+        compile_error(r#"{"id":"p","currency":"TRY","owner":"o","earn":{"exclude":[{"segments":["staff"]}]}}"#);
+    assert!(segment_exclusion.starts_with("earn.exclude[0]:"), "{segment_exclusion}");
+    let rejecting = compile_error(
+        r#"{"id":"p","currency":"TRY","owner":"o","earn":{"rules":[{"id":"a","effect":{"points_per_unit":"1"},"over_cap":"reject"}]}}"#,
+    );
+    assert!(rejecting.starts_with("earn.rules[0].over_cap: a rule without max_points_per_order"), "{rejecting}");
     let donations =
         |section: &str| compile_error(&format!(r#"{{"id":"p","currency":"TRY","owner":"o","donations":{section}}}"#));
     assert_eq!(donations(r#"{"causes":[]}"#), "donations.causes: must list 1 to 1000 causes, not 0");

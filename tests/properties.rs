@@ -601,21 +601,24 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES))]
 
-    /// A rule's most per month: each order gets what the month has left of it, net of the
-    /// month's returns, as a running model says, and each line is still rounded once (down):
-    /// the line keeps the whole points of its base rule's raw points plus what the cap left,
-    /// the capped rule taking at most a point less where the split gives the base rule the
-    /// rounding.
+    /// A rule's most per month: each order gets what the month has left of it (or, when the
+    /// rule rejects orders over its cap, all its points if they fit and none if not), net of
+    /// the month's returns, as a running model says, and each line is still rounded once
+    /// (down): the line keeps the whole points of its base rule's raw points plus what the cap
+    /// left, the capped rule taking at most a point less where the split gives the base rule
+    /// the rounding.
     #[test]
     fn a_rule_capped_per_month_gives_each_order_what_the_month_has_left(
-        steps in proptest::collection::vec((0_u32..20, 100_u32..9_000, any::<bool>()), 1..16),
+        steps in proptest::collection::vec((0_u32..20, prop_oneof![1_u32..60, 100_u32..9_000], any::<bool>()), 1..16),
+        reject in any::<bool>(),
     ) {
-        let engine = common::program(
-            r#"{"id":"promo","currency":"EUR","owner":"shop","utc_offset":"+01:00",
-                "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}},
-                  {"id":"promo","effect":{"points_per_currency_unit":"1"},
-                   "max_points_per_period":{"period":"month","points":"100"}}]}}"#,
-        ).compile().unwrap();
+        let over_cap = if reject { "reject" } else { "trim" };
+        let engine = common::program(&format!(
+            r#"{{"id":"promo","currency":"EUR","owner":"shop","utc_offset":"+01:00",
+                "earn":{{"rules":[{{"id":"base","effect":{{"points_per_currency_unit":"0.1"}}}},
+                  {{"id":"promo","effect":{{"points_per_currency_unit":"1"}},
+                   "max_points_per_period":{{"period":"month","points":"100"}},"over_cap":"{over_cap}"}}]}}}}"#,
+        )).compile().unwrap();
         let mut state = MemberState::new(MemberId::new("m-1").unwrap());
         let mut at: DateTime<Utc> = "2026-01-20T00:00:00Z".parse().unwrap();
         // The model: what each month has given, and each order's month and promotion points.
@@ -643,7 +646,13 @@ proptest! {
                 earnings.iter().filter(|earning| earning.rule.as_str() == rule).map(|earning| earning.points).sum()
             };
             let month_given = given.entry(month).or_default();
-            let left = Decimal::from(*price).min(Decimal::ONE_HUNDRED - *month_given);
+            let room = Decimal::ONE_HUNDRED - *month_given;
+            let raw = Decimal::from(*price);
+            let left = match (reject, raw <= room) {
+                (false, _) => raw.min(room),
+                (true, true) => raw,
+                (true, false) => Decimal::ZERO,
+            };
             let base_raw = Decimal::new(i64::from(*price), 1);
             let promo = earned("promo");
             prop_assert_eq!(promo + earned("base"), (base_raw + left).floor(), "order {} in {:?}", order, month);

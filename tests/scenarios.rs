@@ -730,6 +730,37 @@ fn a_promotion_capped_per_month_gives_later_orders_what_the_month_has_left() {
     assert_eq!(coffee(&mut shop, "o-5", "2026-04-01", "30"), decimal("160"), "April starts again");
 }
 
+#[test]
+fn a_bonus_that_rejects_orders_over_its_monthly_cap_gives_whole_bonuses_or_none() {
+    let mut shop = Shop::new(
+        r#"{"id":"market","currency":"EUR","owner":"market",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}},
+              {"id":"basket-bonus","when":{"min_order_total":"50"},"effect":{"points_per_order":"300"},
+               "max_points_per_period":{"period":"month","points":"600"},"over_cap":"reject"},
+              {"id":"tea-triple","when":{"categories":["tea"]},"effect":{"multiplier":"3"},
+               "max_points_per_order":"100","over_cap":"reject"}]}}"#,
+    );
+    let basket = |shop: &mut Shop, order: &str, day: &str, category: &str| -> Decimal {
+        let outcome = shop.apply(&format!(
+            r#"{{"type":"purchase","member":"can","at":"{day}T10:00:00Z","order":"{order}",
+                "lines":[{{"sku":"item","qty":"1","unit_price":"60","category":"{category}"}}]}}"#
+        ));
+        outcome.postings.iter().map(|posting| posting.amount).sum()
+    };
+    assert_eq!(basket(&mut shop, "o-1", "2026-03-02", "food"), decimal("360"), "60 and the bonus");
+    assert_eq!(basket(&mut shop, "o-2", "2026-03-09", "food"), decimal("360"));
+    assert_eq!(basket(&mut shop, "o-3", "2026-03-16", "food"), decimal("60"), "a third bonus would pass 600");
+    shop.give_back("can", "2026-03-17", "o-1", "item", "1");
+    assert_eq!(basket(&mut shop, "o-4", "2026-03-18", "food"), decimal("360"), "the return made room for one bonus");
+    // Tripling 60 of tea adds 120, over the per-order cap of 100: the rule adds nothing.
+    assert_eq!(basket(&mut shop, "o-5", "2026-04-01", "tea"), decimal("360"), "April's bonus, no triple");
+    let within = shop.apply(
+        r#"{"type":"purchase","member":"can","at":"2026-04-02T10:00:00Z","order":"o-6",
+            "lines":[{"sku":"item","qty":"1","unit_price":"40","category":"tea"}]}"#,
+    );
+    assert_eq!(within.postings.iter().map(|posting| posting.amount).sum::<Decimal>(), decimal("120"), "40 tripled");
+}
+
 /// An airline's program whose miles expire as `expiry` says; bookings vest after
 /// `vesting_days`.
 fn airline_program(vesting_days: u32, expiry: &str) -> String {
@@ -1163,4 +1194,62 @@ fn a_preview_of_a_big_cart_leaves_nothing_in_the_next_receipt() {
     assert_eq!((receipt.lines.len(), receipt.earnings.len()), (1, 1));
     assert!(receipt.lines.capacity() <= 2 && receipt.earnings.capacity() <= 2, "the cart's memory was given back");
     assert_eq!(state.points().available.value(), decimal("3"));
+}
+
+/// A café where everyone earns 10%, staff earn double, students get 5% cashback, and staff
+/// fill a card of their own.
+fn cafe_with_segments() -> common::Shop {
+    common::Shop::new(
+        r#"{"id":"cafe","currency":"TRY","owner":"cafe",
+            "earn":{"rules":[
+              {"id":"base","effect":{"points_per_currency_unit":"0.1"}},
+              {"id":"staff-double","when":{"segments":["staff"]},"effect":{"multiplier":"2"}}]},
+            "cashback":{"rules":[{"id":"students","when":{"segments":["student"]},"share":"0.05"}]},
+            "stamp_cards":[{"id":"staff-card","when":{"segments":["staff","volunteer"]},"stamps_needed":5,
+              "reward":{"points":"10"}}]}"#,
+    )
+}
+
+fn cafe_order(member: &str, day: &str, order: &str, segments: &str) -> String {
+    format!(
+        r#"{{"type":"purchase","member":"{member}","at":"{day}T09:00:00Z","order":"{order}","segments":{segments},
+            "lines":[{{"sku":"latte","qty":"2","unit_price":"50.00"}}]}}"#
+    )
+}
+
+#[test]
+fn segments_the_host_names_on_a_purchase_choose_the_rules_that_apply() {
+    let mut cafe = cafe_with_segments();
+    let guest = cafe.apply(&cafe_order("guest", "2026-03-01", "o-1", "[]"));
+    assert_eq!(guest.postings.iter().map(|posting| posting.amount).sum::<Decimal>(), decimal("10"));
+    assert_eq!(cafe.available("guest"), decimal("10"));
+
+    cafe.apply(&cafe_order("emre", "2026-03-01", "o-2", r#"["staff"]"#));
+    assert_eq!(cafe.available("emre"), decimal("20"), "staff earn double");
+    let stamps =
+        cafe.state("emre").balance(&Account::Available, loyalty_engine::Asset::Stamps("staff-card".parse().unwrap()));
+    assert_eq!(stamps, decimal("2"), "and fill the staff card");
+
+    cafe.apply(&cafe_order("zeynep", "2026-03-01", "o-3", r#"["student","chess-club"]"#));
+    assert_eq!(cafe.available("zeynep"), decimal("10"));
+    assert_eq!(cafe.state("zeynep").cashback().available.value(), decimal("5.00"), "students get 5% back");
+
+    // A return works from the receipt: what the staff order earned comes back, whatever the
+    // member's segments are now.
+    cafe.apply(&cafe_order("emre", "2026-03-02", "o-4", "[]"));
+    assert_eq!(cafe.available("emre"), decimal("30"));
+    cafe.give_back("emre", "2026-03-03", "o-2", "latte", "2");
+    assert_eq!(cafe.available("emre"), decimal("10"), "the staff order's 20 points went back");
+}
+
+#[test]
+fn a_purchase_naming_too_many_segments_is_refused() {
+    let mut cafe = cafe_with_segments();
+    let many: Vec<String> =
+        (0..=loyalty_engine::MAX_SEGMENTS_PER_EVENT).map(|index| format!(r#""s-{index}""#)).collect();
+    let refused = cafe.try_apply(&cafe_order("emre", "2026-03-01", "o-1", &format!("[{}]", many.join(","))));
+    assert!(
+        matches!(refused, Err(LedgerError::Rejected(EvalError::TooManySegments { count })) if count == 101),
+        "{refused:?}"
+    );
 }

@@ -35,6 +35,9 @@ use draft::{Buckets, Draft};
 
 /// The most lines one purchase or return may have.
 pub const MAX_LINES_PER_EVENT: usize = 1_000;
+
+/// The most segments one purchase may name.
+pub const MAX_SEGMENTS_PER_EVENT: usize = 100;
 /// The most rewards one stamp card may issue for one purchase.
 pub const MAX_REWARDS_PER_EVENT: u32 = 100;
 
@@ -473,6 +476,12 @@ pub enum EvalError {
     #[error("the event has {count} lines, more than the limit of {MAX_LINES_PER_EVENT}")]
     TooManyLines {
         /// How many lines the event has.
+        count: usize,
+    },
+    /// A purchase naming more than [`MAX_SEGMENTS_PER_EVENT`] segments.
+    #[error("the purchase names {count} segments, more than the limit of {MAX_SEGMENTS_PER_EVENT}")]
+    TooManySegments {
+        /// How many segments the purchase names.
         count: usize,
     },
     /// A quantity that is zero or negative.

@@ -8,7 +8,10 @@ use rust_decimal::Decimal;
 use crate::amount::{Money, Rounding, above_magnitude, is_negative, is_positive, is_zero_within_limits, split_exact};
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_points_amount, check_spendable, max_points_for_order};
-use crate::engine::{EvalError, MAX_LINES_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps, tiers};
+use crate::engine::{
+    EvalError, MAX_LINES_PER_EVENT, MAX_SEGMENTS_PER_EVENT, cashback, check_decimal, checked, checked_sum, stamps,
+    tiers,
+};
 use crate::event::Purchase;
 use crate::id::{FunderId, RuleId, Tag};
 use crate::id_hash::IdMap;
@@ -95,7 +98,8 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
     Ok(())
 }
 
-/// Checks every line and prices it: value = qty x unit price - discount. Writes into `lines`,
+/// Checks the purchase's size and every line, and prices each line: value = qty x unit price -
+/// discount. Writes into `lines`,
 /// whose memory a spare receipt may have lent.
 fn receipt_lines(
     draft: &Draft<'_>,
@@ -103,6 +107,9 @@ fn receipt_lines(
     mut lines: Vec<ReceiptLine>,
 ) -> Result<Vec<ReceiptLine>, EvalError> {
     check_line_count(purchase.lines.len())?;
+    if purchase.segments.len() > MAX_SEGMENTS_PER_EVENT {
+        return Err(EvalError::TooManySegments { count: purchase.segments.len() });
+    }
     lines.clear();
     let lent = lines.capacity() > 0;
     lines.reserve_exact(purchase.lines.len());
@@ -308,19 +315,22 @@ fn earn(
 }
 
 /// Holds each capped rule to what its caps leave this order (its most per order, what is left
-/// of its most per period), then rounds each line. The raw points are scaled down first, in
-/// proportion to what each line and funder had, so that each line is still rounded once, from
+/// of its most per period), then rounds each line. The raw points are scaled down first (or,
+/// for a rule that rejects an order over its cap, taken to nothing), in proportion to what each
+/// line and funder had, so that each line is still rounded once, from
 /// what it keeps; where rounding the lines up still takes a rule past its most, its rounded
 /// points are split down to exactly the most. Each keeps at most what it had. Linear in the
 /// earnings (a hash lookup each), however many capped rules the order earned under.
 #[inline(never)]
 fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) -> Result<(), EvalError> {
-    let (slots, mosts) = cap_slots(draft, purchase, earnings)?;
+    let CapSlots { slots, mosts, rejects } = cap_slots(draft, purchase, earnings)?;
     let totals = slot_totals(earnings, &slots, mosts.len())?;
     for (earning, slot) in earnings.iter_mut().zip(&slots) {
         if let Some(slot) = *slot {
             if totals[slot] > mosts[slot] {
-                earning.points = scaled(earning.points, mosts[slot], totals[slot])?;
+                let kept =
+                    if rejects[slot] { Decimal::ZERO } else { scaled(earning.points, mosts[slot], totals[slot])? };
+                earning.points = kept;
             }
         }
     }
@@ -336,15 +346,22 @@ fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) 
     Ok(())
 }
 
-/// Which capped rule (a slot) each earning is of, if any, and each slot's most for this order.
-fn cap_slots(
-    draft: &Draft<'_>,
-    purchase: &Purchase,
-    earnings: &[Earning],
-) -> Result<(Vec<Option<usize>>, Vec<Decimal>), EvalError> {
+/// The capped rules an order earned under, each a slot.
+struct CapSlots {
+    /// Which slot each earning is of, if any.
+    slots: Vec<Option<usize>>,
+    /// Each slot's most for this order.
+    mosts: Vec<Decimal>,
+    /// Whether an order over a slot's most gets nothing of its rule (`reject`).
+    rejects: Vec<bool>,
+}
+
+/// Finds the capped rules among `earnings` and what their caps leave this order.
+fn cap_slots(draft: &Draft<'_>, purchase: &Purchase, earnings: &[Earning]) -> Result<CapSlots, EvalError> {
     let caps = &draft.program.rules.caps;
     let mut slot_of: IdMap<RuleId, usize> = IdMap::default();
     let mut mosts: Vec<Decimal> = Vec::new();
+    let mut rejects: Vec<bool> = Vec::new();
     let mut slots = Vec::with_capacity(earnings.len());
     for earning in earnings {
         let Some(rule_caps) = caps.get(&earning.rule) else {
@@ -362,13 +379,14 @@ fn cap_slots(
                 };
                 let most = [rule_caps.per_order, left_in_period].into_iter().flatten().min();
                 mosts.push(most.expect("a capped rule has a cap"));
+                rejects.push(rule_caps.reject);
                 slot_of.insert(earning.rule.clone(), mosts.len() - 1);
                 mosts.len() - 1
             }
         };
         slots.push(Some(slot));
     }
-    Ok((slots, mosts))
+    Ok(CapSlots { slots, mosts, rejects })
 }
 
 fn slot_totals(earnings: &[Earning], slots: &[Option<usize>], count: usize) -> Result<Vec<Decimal>, EvalError> {
@@ -458,6 +476,9 @@ fn earned_in_period(
 /// all of it for fresh memory, and for memory an earlier receipt lent what exceeds twice the
 /// need, so that reuse stays cheap while a large cart's memory can't end up held by a small
 /// order.
+// Always inlined: once `receipt_lines` grew by the segment check, the compiler kept this out of
+// line, a call per purchase (22 instructions where inlined it takes a few).
+#[inline(always)]
 fn trim_room<T>(vector: &mut Vec<T>, lent: bool) {
     let room = if lent { 2 * vector.len() } else { vector.len() };
     if vector.capacity() > room {

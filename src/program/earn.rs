@@ -76,6 +76,30 @@ pub struct EarnRule {
     /// gives room back to the period's later orders; it gives no points back to earlier ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_points_per_period: Option<PointsPeriodCap>,
+    /// What the rule gives an order that would take it past a cap: what the cap leaves
+    /// (`trim`, the default) or nothing (`reject`). Only for a rule with a cap.
+    #[serde(default, skip_serializing_if = "OverCap::is_trim")]
+    pub over_cap: OverCap,
+}
+
+/// What a capped earn rule gives an order that would take it past its cap.
+///
+/// In JSON: `"trim"` or `"reject"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverCap {
+    /// What the cap leaves: the rule's raw points scaled down to it.
+    #[default]
+    Trim,
+    /// Nothing: the rule gives the order none of its points ("300 bonus points an order, for
+    /// at most two orders a month"). The order's other rules earn as usual.
+    Reject,
+}
+
+impl OverCap {
+    fn is_trim(&self) -> bool {
+        *self == OverCap::Trim
+    }
 }
 
 /// A most per calendar period, in points.
@@ -122,8 +146,9 @@ pub enum Effect {
 /// Line conditions: `skus`, `categories`, `labels` (every key must have that value),
 /// `suppliers`. Order conditions: `merchants`, `channels`, `min_order_total` (the sum of the
 /// order's eligible lines after discounts, before points), the window `from` (inclusive)
-/// to `until` (exclusive), `tiers` (the member's tier level when the order is placed) and
-/// `birthday` (the order is placed around the member's birthday).
+/// to `until` (exclusive), `tiers` (the member's tier level when the order is placed),
+/// `segments` (the purchase names one of them) and `birthday` (the order is placed around the
+/// member's birthday).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
@@ -157,6 +182,10 @@ pub struct Condition {
     /// The member's tier level is one of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<Tag>,
+    /// The purchase names one of these among its [`segments`](crate::Purchase::segments): the
+    /// groups the host puts the member in (staff, students).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Tag>,
     /// The order is placed around the member's birthday (as the member's `enroll` gave it); a
     /// member with no birthday on record never matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +249,8 @@ impl Condition {
             && self.birthday.is_none_or(|window| window.admits(birthday))
             && one_of(&self.merchants, purchase.merchant.as_ref())
             && one_of(&self.channels, purchase.channel.as_ref())
+            && (self.segments.is_empty()
+                || purchase.segments.iter().any(|segment| one_of(&self.segments, Some(segment))))
             && self.min_order_total.is_none_or(|minimum| eligible_total >= minimum.value())
             && self.from.is_none_or(|from| purchase.at >= from)
             && self.until.is_none_or(|until| purchase.at < until)
@@ -240,6 +271,7 @@ impl Condition {
             merchants: sorted(&self.merchants),
             channels: sorted(&self.channels),
             tiers: sorted(&self.tiers),
+            segments: sorted(&self.segments),
             ..self.clone()
         }
     }
@@ -248,6 +280,7 @@ impl Condition {
         !self.merchants.is_empty()
             || !self.channels.is_empty()
             || !self.tiers.is_empty()
+            || !self.segments.is_empty()
             || self.min_order_total.is_some()
             || self.from.is_some()
             || self.until.is_some()
@@ -263,6 +296,7 @@ impl Condition {
             ("merchants", self.merchants.len()),
             ("channels", self.channels.len()),
             ("tiers", self.tiers.len()),
+            ("segments", self.segments.len()),
         ];
         for (field, length) in lists {
             if length > MAX_CONDITION_VALUES {
@@ -317,6 +351,8 @@ pub(crate) struct CompiledRule {
 pub(crate) struct RuleCaps {
     pub(crate) per_order: Option<Decimal>,
     pub(crate) per_period: Option<(CalendarPeriod, Decimal)>,
+    /// Whether an order over a cap gets none of the rule's points rather than what the cap leaves.
+    pub(crate) reject: bool,
 }
 
 impl CompiledRule {
@@ -499,9 +535,14 @@ fn compile_rule(rule: &EarnRule, decimal_places: u32, path: &str) -> Result<Comp
             return Err(CompileError::new(format!("{path}.{field}"), problem));
         }
     }
+    if rule.over_cap == OverCap::Reject && rule.max_points_per_order.is_none() && rule.max_points_per_period.is_none() {
+        let problem = "a rule without max_points_per_order or max_points_per_period has no cap to reject over";
+        return Err(CompileError::new(format!("{path}.over_cap"), problem));
+    }
     let caps = RuleCaps {
         per_order: rule.max_points_per_order.map(|cap| cap.value()),
         per_period: rule.max_points_per_period.map(|cap| (cap.period, cap.points.value())),
+        reject: rule.over_cap == OverCap::Reject,
     };
     Ok(CompiledRule {
         id: rule.id.clone(),

@@ -26,7 +26,7 @@ pub use donations::{Donations, MAX_CAUSES};
 pub(crate) use earn::{BirthdayFit, CompiledRule, RuleIndex, compile_funders};
 pub use earn::{
     BirthdayWindow, Condition, Earn, EarnRule, Effect, MAX_BIRTHDAY_WINDOW_DAYS, MAX_CONDITION_VALUES, MAX_EARN_RULES,
-    MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE, PointsPeriodCap,
+    MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE, OverCap, PointsPeriodCap,
 };
 pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
 pub use partners::{MAX_PARTNERS, Partner};

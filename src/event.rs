@@ -58,6 +58,10 @@ pub enum Event {
     /// ([`MemberState::enrollment`](crate::MemberState::enrollment)); earns the program's
     /// [bonuses](crate::Bonus) on `enroll` (and on `referred`, with a referrer).
     Enroll(Enroll),
+    /// The member bought (or renewed) a paid membership plan.
+    BuyMembership(BuyMembership),
+    /// The member's paid membership ends now (cancelled, refunded).
+    EndMembership(EndMembership),
     /// A named event from the host (a review written, an app installed). It settles the member
     /// up to `at`, as a tick does, and earns the program's [bonuses](crate::Bonus) on its name.
     Custom(Custom),
@@ -90,6 +94,8 @@ impl Event {
             Event::Donate(event) => (&event.id, &event.member, event.at),
             Event::RedeemReward(event) | Event::VoidReward(event) => (&event.id, &event.member, event.at),
             Event::Enroll(event) => (&event.id, &event.member, event.at),
+            Event::BuyMembership(event) => (&event.id, &event.member, event.at),
+            Event::EndMembership(event) => (&event.id, &event.member, event.at),
             Event::Custom(event) => (&event.id, &event.member, event.at),
             Event::Tick(event) => (&event.id, &event.member, event.at),
         }
@@ -279,6 +285,42 @@ pub struct Enroll {
     /// bonuses on `birthday`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birthday: Option<NaiveDate>,
+}
+
+/// A member buys one of the program's [membership plans](crate::MembershipPlan), paid for
+/// through the host: it runs for the plan's months from `at`, or, bought again while the same
+/// plan runs, from the end of the running one. A different plan replaces the running one from
+/// `at`.
+///
+/// ```
+/// use loyalty_engine::Event;
+/// let json = r#"{"type":"buy_membership","id":"e-5","member":"m-1","at":"2026-03-01T10:00:00Z","plan":"plus"}"#;
+/// assert!(matches!(serde_json::from_str(json).unwrap(), Event::BuyMembership(_)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuyMembership {
+    /// Event id.
+    pub id: EventId,
+    /// Who buys.
+    pub member: MemberId,
+    /// When; the membership runs from here (or from the end of the running one).
+    pub at: DateTime<Utc>,
+    /// The plan.
+    pub plan: Tag,
+}
+
+/// The member's running paid membership ends at `at` (cancelled or refunded by the host).
+/// Orders placed before keep what they earned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndMembership {
+    /// Event id.
+    pub id: EventId,
+    /// Whose membership.
+    pub member: MemberId,
+    /// When it ends.
+    pub at: DateTime<Utc>,
 }
 
 /// A named event from the host; it settles the member up to `at` and earns the bonuses on its

@@ -155,3 +155,13 @@ fn a_donation_is_activity_that_keeps_the_rest_from_expiring_after_inactivity() {
     shop.tick("ayse", "2026-05-02");
     assert!(shop.available("ayse").is_zero(), "two months after the donation, the rest expired");
 }
+
+#[test]
+fn donations_under_deduct_from_refund_need_a_point_value_to_price_them() {
+    let program = common::program(
+        r#"{"id":"p","currency":"TRY","owner":"shop","donations":{"causes":["red-cross"]},
+            "returns":{"when_points_spent":"deduct_from_refund"}}"#,
+    );
+    let error = program.compile().unwrap_err().to_string();
+    assert!(error.starts_with("returns.when_points_spent: deduct_from_refund prices donated points"), "{error}");
+}

@@ -601,12 +601,12 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES))]
 
-    /// A rule's most per month: each order gets what the month has left of it (or, when the
-    /// rule rejects orders over its cap, all its points if they fit and none if not), net of
-    /// the month's returns, as a running model says, and each line is still rounded once
-    /// (down): the line keeps the whole points of its base rule's raw points plus what the cap
-    /// left, the capped rule taking at most a point less where the split gives the base rule
-    /// the rounding.
+    /// A rule's most per month: each order gets what the month has left of it, net of the
+    /// month's returns, as a running model says, and each line is still rounded once (down):
+    /// the line keeps the whole points of its base rule's raw points plus what the cap left,
+    /// the capped rule taking at most a point less where the split gives the base rule the
+    /// rounding. A rule that rejects orders over its cap gives each order exactly what the
+    /// uncapped program gives it, or, where that would pass what the month has left, nothing.
     #[test]
     fn a_rule_capped_per_month_gives_each_order_what_the_month_has_left(
         steps in proptest::collection::vec((0_u32..20, prop_oneof![1_u32..60, 100_u32..9_000], any::<bool>()), 1..16),
@@ -619,6 +619,11 @@ proptest! {
                   {{"id":"promo","effect":{{"points_per_currency_unit":"1"}},
                    "max_points_per_period":{{"period":"month","points":"100"}},"over_cap":"{over_cap}"}}]}}}}"#,
         )).compile().unwrap();
+        let uncapped = common::program(
+            r#"{"id":"promo","currency":"EUR","owner":"shop","utc_offset":"+01:00",
+                "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}},
+                  {"id":"promo","effect":{"points_per_currency_unit":"1"}}]}}"#,
+        ).compile().unwrap();
         let mut state = MemberState::new(MemberId::new("m-1").unwrap());
         let mut at: DateTime<Utc> = "2026-01-20T00:00:00Z".parse().unwrap();
         // The model: what each month has given, and each order's month and promotion points.
@@ -641,22 +646,24 @@ proptest! {
                 r#"{{"type":"purchase",{head},"order":"{order}","lines":[{{"sku":"s","qty":"1","unit_price":"{price}"}}]}}"#
             );
             let outcome = engine.evaluate(&state, &common::event(&json)).unwrap();
-            let earned = |rule: &str| -> Decimal {
+            let earned = |outcome: &Outcome, rule: &str| -> Decimal {
                 let earnings = &outcome.receipt.as_ref().unwrap().earnings;
                 earnings.iter().filter(|earning| earning.rule.as_str() == rule).map(|earning| earning.points).sum()
             };
             let month_given = given.entry(month).or_default();
             let room = Decimal::ONE_HUNDRED - *month_given;
-            let raw = Decimal::from(*price);
-            let left = match (reject, raw <= room) {
-                (false, _) => raw.min(room),
-                (true, true) => raw,
-                (true, false) => Decimal::ZERO,
-            };
             let base_raw = Decimal::new(i64::from(*price), 1);
-            let promo = earned("promo");
-            prop_assert_eq!(promo + earned("base"), (base_raw + left).floor(), "order {} in {:?}", order, month);
-            prop_assert!(promo <= left && promo >= left - Decimal::ONE, "order {} got {} of {} left", order, promo, left);
+            let (promo, base) = (earned(&outcome, "promo"), earned(&outcome, "base"));
+            if reject {
+                let free = uncapped.evaluate(&MemberState::new(MemberId::new("m-1").unwrap()), &common::event(&json)).unwrap();
+                let (free_promo, free_base) = (earned(&free, "promo"), earned(&free, "base"));
+                let expected = if free_promo <= room { (free_promo, free_base) } else { (Decimal::ZERO, base_raw.floor()) };
+                prop_assert_eq!((promo, base), expected, "order {} with {} left", order, room);
+            } else {
+                let left = Decimal::from(*price).min(room);
+                prop_assert_eq!(promo + base, (base_raw + left).floor(), "order {} in {:?}", order, month);
+                prop_assert!(promo <= left && promo >= left - Decimal::ONE, "order {} got {} of {} left", order, promo, left);
+            }
             *month_given += promo;
             orders.push((month, promo, order));
             state.apply(&outcome);

@@ -1253,3 +1253,35 @@ fn a_purchase_naming_too_many_segments_is_refused() {
         "{refused:?}"
     );
 }
+
+/// A shop earning 10% under one rule capped at 600 points an order, rejecting orders over it,
+/// rounded as `mode` says.
+fn rejecting_shop(mode: &str) -> Shop {
+    Shop::new(&format!(
+        r#"{{"id":"p","currency":"EUR","owner":"shop","rounding":{{"mode":"{mode}","decimal_places":0}},
+            "earn":{{"rules":[{{"id":"promo","effect":{{"points_per_currency_unit":"0.1"}},
+              "max_points_per_order":"600","over_cap":"reject"}}]}}}}"#
+    ))
+}
+
+#[test]
+fn a_rejecting_cap_judges_the_points_as_they_round() {
+    let mut floor = rejecting_shop("floor");
+    let exact = floor.buy("ayse", "2026-03-01", "o-1", "tv", "6000.00");
+    let fraction_more = floor.buy("ayse", "2026-03-01", "o-2", "tv", "6004.00");
+    let sum =
+        |outcome: &loyalty_engine::Outcome| outcome.postings.iter().map(|posting| posting.amount).sum::<Decimal>();
+    assert_eq!(sum(&exact), decimal("600"));
+    assert_eq!(sum(&fraction_more), decimal("600"), "600.4 floors to 600, within the cap");
+    assert_eq!(sum(&floor.buy("ayse", "2026-03-01", "o-3", "tv", "6010.00")), decimal("0"), "601 is over it");
+
+    // Seven lines of 85.71 points each round up to 86: 602, over the cap, so none.
+    let mut ceiling = rejecting_shop("ceiling");
+    let lines: Vec<String> =
+        (0..7).map(|index| format!(r#"{{"sku":"s{index}","qty":"1","unit_price":"857.10"}}"#)).collect();
+    let outcome = ceiling.apply(&format!(
+        r#"{{"type":"purchase","member":"ayse","at":"2026-03-01T10:00:00Z","order":"o-1","lines":[{}]}}"#,
+        lines.join(",")
+    ));
+    assert_eq!(sum(&outcome), decimal("0"), "all or nothing, not trimmed to 600");
+}

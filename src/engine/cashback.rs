@@ -97,9 +97,9 @@ fn earn_by_rules(
     for (index, receipt_line) in lines.iter().enumerate().filter(|(_, line)| line.eligible) {
         let (line, base) = (&order.purchase.lines[index], order.base(receipt_line)?);
         let start = earnings.len();
-        let matching = rules
-            .iter()
-            .filter(|rule| rule.matches(line, order.purchase, order.eligible_total, order.tier, order.birthday));
+        let matching = rules.iter().filter(|rule| {
+            rule.matches(line, order.purchase, order.eligible_total, order.tier, order.birthday, order.plan)
+        });
         // Cashback rules compile their share into a rate effect.
         for (rule, share) in matching.filter_map(|rule| match rule.effect {
             Effect::PointsPerCurrencyUnit(share) => Some((rule, share.value())),

@@ -11,6 +11,7 @@ mod bonuses;
 mod cashback;
 mod draft;
 mod enroll;
+mod membership;
 mod purchase;
 mod redeem;
 mod returns;
@@ -99,8 +100,9 @@ fn counts_as_activity(event: &Event) -> bool {
         | Event::Donate(_)
         | Event::RedeemReward(_)
         | Event::Enroll(_)
+        | Event::BuyMembership(_)
         | Event::Custom(_) => true,
-        Event::Return(_) | Event::VoidReward(_) | Event::Tick(_) => false,
+        Event::Return(_) | Event::VoidReward(_) | Event::EndMembership(_) | Event::Tick(_) => false,
     }
 }
 
@@ -223,6 +225,8 @@ impl Engine {
             Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem),
             Event::Donate(donation) => redeem::donate(&mut draft, donation),
             Event::Enroll(event) => enroll::evaluate(&mut draft, event),
+            Event::BuyMembership(event) => membership::buy(&mut draft, event),
+            Event::EndMembership(event) => membership::end(&mut draft, event),
             Event::Custom(event) => bonuses::on_custom(&mut draft, event),
             Event::RedeemReward(event) => stamps::redeem_reward(&mut draft, event),
             Event::VoidReward(event) => stamps::void_reward(&mut draft, event),
@@ -680,6 +684,18 @@ pub enum EvalError {
         available: Money,
         /// The program's minimum balance for spending.
         minimum: Money,
+    },
+    /// A `buy_membership` naming a plan the program does not have.
+    #[error("this program has no membership plan {plan}")]
+    UnknownPlan {
+        /// The plan named.
+        plan: Tag,
+    },
+    /// An `end_membership` for a member whose paid membership is not running.
+    #[error("member {member} has no running membership to end")]
+    NoMembership {
+        /// The member.
+        member: MemberId,
     },
     /// An `enroll` for a member who is already enrolled.
     #[error("member {member} is already enrolled")]

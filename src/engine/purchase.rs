@@ -268,6 +268,8 @@ fn order_context<'a>(
         purchase,
         seller,
         birthday: crate::engine::bonuses::birthday_fit(draft, purchase.at),
+        // Looked up only in a program that sells plans: one check on every purchase of the rest.
+        plan: if draft.program.program.memberships.is_empty() { None } else { draft.state.plan_at(purchase.at) },
         tier: level.map(|(_, id)| id),
         tier_multiplier: level.and_then(|(level, _)| draft.program.tier_multipliers[level as usize].as_ref()),
         eligible_total: checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?,
@@ -315,33 +317,62 @@ fn earn(
 }
 
 /// Holds each capped rule to what its caps leave this order (its most per order, what is left
-/// of its most per period), then rounds each line. The raw points are scaled down first (or,
-/// for a rule that rejects an order over its cap, taken to nothing), in proportion to what each
-/// line and funder had, so that each line is still rounded once, from
-/// what it keeps; where rounding the lines up still takes a rule past its most, its rounded
-/// points are split down to exactly the most. Each keeps at most what it had. Linear in the
+/// of its most per period), then rounds each line. A rule that rejects orders over its cap is
+/// taken to nothing first where its rounded points would pass it; the other capped rules' raw
+/// points are scaled down, in proportion to what each line and funder had, so that each line
+/// is still rounded once, from what it keeps; where rounding the lines up still takes a rule
+/// past its most, its rounded points are split down to exactly the most. Each keeps at most what it had. Linear in the
 /// earnings (a hash lookup each), however many capped rules the order earned under.
 #[inline(never)]
 fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) -> Result<(), EvalError> {
     let CapSlots { slots, mosts, rejects } = cap_slots(draft, purchase, earnings)?;
+    let rounding = draft.program.program.rounding;
+    if rejects.contains(&true) {
+        reject_over_caps(earnings, &slots, &mosts, &rejects, rounding)?;
+    }
     let totals = slot_totals(earnings, &slots, mosts.len())?;
     for (earning, slot) in earnings.iter_mut().zip(&slots) {
         if let Some(slot) = *slot {
-            if totals[slot] > mosts[slot] {
-                let kept =
-                    if rejects[slot] { Decimal::ZERO } else { scaled(earning.points, mosts[slot], totals[slot])? };
-                earning.points = kept;
+            // A rule that rejects orders over its cap kept its points whole, or has none.
+            if totals[slot] > mosts[slot] && !rejects[slot] {
+                earning.points = scaled(earning.points, mosts[slot], totals[slot])?;
             }
         }
     }
-    let rounding = draft.program.program.rounding;
-    // A line's earnings are together, in line order.
-    for line_earnings in earnings.chunk_by_mut(|one, other| one.line == other.line) {
-        round_line(line_earnings, rounding)?;
-    }
+    round_lines(earnings, rounding)?;
     let totals = slot_totals(earnings, &slots, mosts.len())?;
     if totals.iter().zip(&mosts).any(|(total, most)| total > most) {
         hold_to_mosts(earnings, &slots, &mosts, &totals, rounding.decimal_places)?;
+    }
+    Ok(())
+}
+
+/// Takes every rule that rejects orders over its cap to nothing where the points it would give
+/// this order, rounded as the lines round, pass its most: decided on rounded points, so that
+/// floor rounding keeps an order whose raw points pass the cap by a fraction, and rounding up
+/// can't take a kept rule past it. A kept rule may still lose a rounding unit to
+/// [`hold_to_mosts`] once the other capped rules are scaled down.
+fn reject_over_caps(
+    earnings: &mut [Earning],
+    slots: &[Option<usize>],
+    mosts: &[Decimal],
+    rejects: &[bool],
+    rounding: Rounding,
+) -> Result<(), EvalError> {
+    let raw: Vec<Decimal> = earnings.iter().map(|earning| earning.points).collect();
+    round_lines(earnings, rounding)?;
+    let rounded = slot_totals(earnings, slots, mosts.len())?;
+    for ((earning, slot), raw) in earnings.iter_mut().zip(slots).zip(raw) {
+        let rejected = slot.is_some_and(|slot| rejects[slot] && rounded[slot] > mosts[slot]);
+        earning.points = if rejected { Decimal::ZERO } else { raw };
+    }
+    Ok(())
+}
+
+/// Rounds each line's earnings once, together. A line's earnings are together, in line order.
+fn round_lines(earnings: &mut [Earning], rounding: Rounding) -> Result<(), EvalError> {
+    for line_earnings in earnings.chunk_by_mut(|one, other| one.line == other.line) {
+        round_line(line_earnings, rounding)?;
     }
     Ok(())
 }
@@ -495,6 +526,8 @@ pub(super) struct OrderContext<'a> {
     pub(super) tier: Option<&'a Tag>,
     /// How the order's date stands to the member's birthday, in a program that asks.
     pub(super) birthday: Option<BirthdayFit>,
+    /// The member's paid membership plan running when the order is placed.
+    pub(super) plan: Option<&'a Tag>,
     /// That level's earn multiplier.
     tier_multiplier: Option<&'a CompiledRule>,
     pub(super) eligible_total: Decimal,
@@ -530,11 +563,10 @@ fn earn_line(
     let line = &order.purchase.lines[index];
     let base = order.base(receipt_line)?;
     let rules = &draft.program.rules;
-    let matching = rules
-        .candidates(line, scratch)
-        .iter()
-        .map(|position| &rules.rules[*position as usize])
-        .filter(|rule| rule.matches(line, order.purchase, order.eligible_total, order.tier, order.birthday));
+    let matching =
+        rules.candidates(line, scratch).iter().map(|position| &rules.rules[*position as usize]).filter(|rule| {
+            rule.matches(line, order.purchase, order.eligible_total, order.tier, order.birthday, order.plan)
+        });
     let mut rate_points = Decimal::ZERO;
     for rule in matching.clone() {
         let raw = match rule.effect {
@@ -577,7 +609,7 @@ fn per_order_parts(
     for &position in &rules.per_order {
         let rule = &rules.rules[position as usize];
         let Effect::PointsPerOrder(points) = rule.effect else { continue };
-        if !rule.when.matches_order(purchase, order.eligible_total, order.tier, order.birthday) {
+        if !rule.when.matches_order(purchase, order.eligible_total, order.tier, order.birthday, order.plan) {
             continue;
         }
         let start = parts.len();

@@ -41,7 +41,7 @@ fn earn_on_cards(
     let cards = &draft.program.cards;
     let mut earned = Vec::new();
     let matches_order = |compiled: &&CompiledCard| {
-        compiled.when.matches_order(purchase, order.eligible_total, order.tier, order.birthday)
+        compiled.when.matches_order(purchase, order.eligible_total, order.tier, order.birthday, order.plan)
     };
     for compiled in cards.iter().filter(matches_order) {
         for (index, (line, bought)) in purchase.lines.iter().zip(lines).enumerate() {

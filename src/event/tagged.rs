@@ -25,6 +25,8 @@ enum Kind {
     RedeemReward,
     VoidReward,
     Enroll,
+    BuyMembership,
+    EndMembership,
     Custom,
     Tick,
 }
@@ -65,6 +67,8 @@ impl<'de> Visitor<'de> for EventVisitor {
             Kind::RedeemReward => Event::RedeemReward(read(fields)?),
             Kind::VoidReward => Event::VoidReward(read(fields)?),
             Kind::Enroll => Event::Enroll(read(fields)?),
+            Kind::BuyMembership => Event::BuyMembership(read(fields)?),
+            Kind::EndMembership => Event::EndMembership(read(fields)?),
             Kind::Custom => Event::Custom(read(fields)?),
             Kind::Tick => Event::Tick(read(fields)?),
         })

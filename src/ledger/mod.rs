@@ -11,7 +11,7 @@ mod tier;
 
 pub use bonus::BonusCount;
 pub use lot::{Bucket, Lot, LotId};
-pub use outcome::{Coverage, Enrollment, Notice, Outcome, TierChangeReason};
+pub use outcome::{Coverage, Enrollment, Membership, Notice, Outcome, TierChangeReason};
 pub use posting::{Account, AccountParseError, Asset, AssetParseError, Posting, PostingId};
 pub use receipt::{Earning, LinePayment, PaidWith, Payment, Receipt, ReceiptLine, StampEarning};
 pub use reward::{Reward, RewardStatus};

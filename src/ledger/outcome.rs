@@ -44,6 +44,10 @@ pub struct Outcome {
     /// The enrollment the event recorded; boxed, as one event of a member's many has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment: Option<Box<Enrollment>>,
+    /// The member's paid membership as a `membership` or `end_membership` event left it; boxed
+    /// for the same reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership: Option<Box<Membership>>,
     /// The member's tier as the event left it, when the event changed it (a new order, a
     /// return, a review); shared with the member's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,8 +55,8 @@ pub struct Outcome {
     /// Stamp-card rewards this event issued, redeemed, voided or revoked, as it left them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewards: Vec<Reward>,
-    /// Whether the event counts as the member's activity (a purchase, a redemption, an
-    /// enrollment or a custom event): [`MemberState::last_activity_at`](crate::MemberState::last_activity_at).
+    /// Whether the event counts as the member's activity (a purchase, a redemption, a
+    /// donation, an enrollment, a membership bought or a custom event): [`MemberState::last_activity_at`](crate::MemberState::last_activity_at).
     #[serde(default, skip_serializing_if = "is_false")]
     pub activity: bool,
     /// The counts of the limited bonuses this event gave, as it left them.
@@ -79,6 +83,7 @@ impl Outcome {
             receipt: None,
             revised: Vec::new(),
             enrollment: None,
+            membership: None,
             tier: None,
             rewards: Vec::new(),
             activity: false,
@@ -110,6 +115,7 @@ impl Outcome {
         self.receipt = None;
         self.revised.clear();
         self.enrollment = None;
+        self.membership = None;
         self.tier = None;
         self.rewards.clear();
         self.activity = false;
@@ -134,6 +140,25 @@ pub struct Enrollment {
     /// The member's birthday.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birthday: Option<NaiveDate>,
+}
+
+/// A member's paid membership: the plan, and the time it runs, from `since` (inclusive) to
+/// `until` (exclusive). While it runs, the member belongs to the plan's segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The plan, one of the program's [`memberships`](crate::Program::memberships).
+    pub plan: Tag,
+    /// When it started (a renewal before the end keeps the start).
+    pub since: DateTime<Utc>,
+    /// When it ends, or ended.
+    pub until: DateTime<Utc>,
+}
+
+impl Membership {
+    /// Whether the membership runs at `at`.
+    pub fn runs_at(&self, at: DateTime<Utc>) -> bool {
+        self.since <= at && at < self.until
+    }
 }
 
 /// Something the host should know about an outcome.

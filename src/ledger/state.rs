@@ -13,7 +13,7 @@ use crate::engine::checked_sum;
 use crate::id::{FunderId, MemberId, OrderId};
 use crate::ledger::bonus::BonusCount;
 use crate::ledger::lot::{Bucket, Lot, LotId};
-use crate::ledger::outcome::{Enrollment, Outcome};
+use crate::ledger::outcome::{Enrollment, Membership, Outcome};
 use crate::ledger::posting::{Account, Asset, Posting, is_points, points};
 use crate::ledger::receipt::{Payment, Receipt, ReceiptLine, StampEarning};
 use crate::ledger::reward::Reward;
@@ -65,6 +65,8 @@ struct Rare {
     creditors: Creditors,
     /// One per limited bonus the member earned, in the order first earned.
     bonus_counts: Vec<BonusCount>,
+    /// The member's paid membership, running or ended.
+    membership: Option<Membership>,
 }
 
 /// The creditor book of a member who owes nothing.
@@ -136,7 +138,7 @@ impl MemberState {
     }
 
     /// The time of the last event that counts as the member's activity (a purchase, a
-    /// redemption, an enrollment or a custom event): what
+    /// redemption, a donation, an enrollment, a membership bought or a custom event): what
     /// [`Expiry::AfterInactiveMonths`](crate::Expiry::AfterInactiveMonths) counts from. `None`
     /// until an activity event, or for a state stored before it was kept; the last event then
     /// stands in for it.
@@ -247,6 +249,18 @@ impl MemberState {
         self.rare.as_ref().map_or(&[], |rare| &rare.bonus_counts)
     }
 
+    /// The member's paid membership, running or ended, once a `membership` event bought one.
+    pub fn membership(&self) -> Option<&Membership> {
+        self.rare.as_ref().and_then(|rare| rare.membership.as_ref())
+    }
+
+    /// The plan of the paid membership that runs at `at`, if any: the segment it puts the
+    /// member in.
+    #[inline]
+    pub(crate) fn plan_at(&self, at: DateTime<Utc>) -> Option<&crate::id::Tag> {
+        self.membership().filter(|membership| membership.runs_at(at)).map(|membership| &membership.plan)
+    }
+
     pub(crate) fn creditor_book(&self) -> &Creditors {
         self.rare.as_ref().map_or(&NO_CREDITORS, |rare| &rare.creditors)
     }
@@ -327,6 +341,9 @@ impl MemberState {
         }
         if let Some(enrollment) = &outcome.enrollment {
             self.enrollment = Some(enrollment.clone());
+        }
+        if let Some(membership) = &outcome.membership {
+            self.rare_mut().membership = Some(Membership::clone(membership));
         }
         if let Some(tier) = &outcome.tier {
             self.tier = Some(Arc::clone(tier));
@@ -685,6 +702,8 @@ struct StateRecord {
     creditors: Vec<CreditorRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     bonus_counts: Vec<BonusCount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    membership: Option<Membership>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -730,6 +749,7 @@ impl From<MemberState> for StateRecord {
                 .map(|(account, asset, funder, amount)| CreditorRecord { account, asset, funder, amount })
                 .collect(),
             bonus_counts: rare.bonus_counts,
+            membership: rare.membership,
         }
     }
 }
@@ -754,8 +774,15 @@ impl TryFrom<StateRecord> for MemberState {
         state.next_lot = record.next_lot;
         state.tier = record.tier.map(Arc::new);
         state.enrollment = record.enrollment.map(Box::new);
-        let mut rare =
-            Rare { rewards: record.rewards, creditors: Creditors::default(), bonus_counts: record.bonus_counts };
+        if let Some(membership) = &record.membership {
+            check_membership(membership, record.last_event_at)?;
+        }
+        let mut rare = Rare {
+            rewards: record.rewards,
+            creditors: Creditors::default(),
+            bonus_counts: record.bonus_counts,
+            membership: record.membership,
+        };
         for creditor in record.creditors {
             if creditor.amount <= Decimal::ZERO || !matches!(creditor.account, Account::Debt | Account::Forgiven) {
                 return Err(format!("creditor {} of {} is not a positive debt", creditor.funder, creditor.account));
@@ -816,6 +843,18 @@ fn check_bonus_counts(counts: &[BonusCount], last_event_at: Option<DateTime<Utc>
         if counts[..position].iter().any(|earlier| earlier.bonus == count.bonus) {
             return Err(format!("bonus {} is counted twice", count.bonus));
         }
+    }
+    Ok(())
+}
+
+/// A membership starts at the event that bought it, and ends after it starts (or where an
+/// `end_membership` at its start ended it).
+fn check_membership(membership: &Membership, last_event_at: Option<DateTime<Utc>>) -> Result<(), String> {
+    if last_event_at.is_none_or(|last| membership.since > last) || membership.until < membership.since {
+        return Err(format!(
+            "membership {} runs from {} to {}, out of order",
+            membership.plan, membership.since, membership.until
+        ));
     }
     Ok(())
 }

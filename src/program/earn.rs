@@ -92,7 +92,8 @@ pub enum OverCap {
     #[default]
     Trim,
     /// Nothing: the rule gives the order none of its points ("300 bonus points an order, for
-    /// at most two orders a month"). The order's other rules earn as usual.
+    /// at most two orders a month"), judged on what it would give once the lines are rounded;
+    /// an order within the cap gets all of them. The order's other rules earn as usual.
     Reject,
 }
 
@@ -147,7 +148,8 @@ pub enum Effect {
 /// `suppliers`. Order conditions: `merchants`, `channels`, `min_order_total` (the sum of the
 /// order's eligible lines after discounts, before points), the window `from` (inclusive)
 /// to `until` (exclusive), `tiers` (the member's tier level when the order is placed),
-/// `segments` (the purchase names one of them) and `birthday` (the order is placed around the
+/// `segments` (the purchase names one of them, or it is the member's running membership plan)
+/// and `birthday` (the order is placed around the
 /// member's birthday).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,8 +184,9 @@ pub struct Condition {
     /// The member's tier level is one of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<Tag>,
-    /// The purchase names one of these among its [`segments`](crate::Purchase::segments): the
-    /// groups the host puts the member in (staff, students).
+    /// The purchase names one of these among its [`segments`](crate::Purchase::segments) (the
+    /// groups the host puts the member in: staff, students), or one of them is the
+    /// [membership plan](crate::MembershipPlan) that runs for the member.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Tag>,
     /// The order is placed around the member's birthday (as the member's `enroll` gave it); a
@@ -237,20 +240,22 @@ impl Condition {
             && one_of(&self.suppliers, line.supplier.as_ref())
     }
 
-    /// Whether the condition's order fields match. Needs the lists sorted.
+    /// Whether the condition's order fields match. Needs the lists sorted. `plan` is the paid
+    /// membership plan that runs for the member, a segment the purchase need not name.
     pub(crate) fn matches_order(
         &self,
         purchase: &Purchase,
         eligible_total: Decimal,
         tier: Option<&Tag>,
         birthday: Option<BirthdayFit>,
+        plan: Option<&Tag>,
     ) -> bool {
         one_of(&self.tiers, tier)
             && self.birthday.is_none_or(|window| window.admits(birthday))
             && one_of(&self.merchants, purchase.merchant.as_ref())
             && one_of(&self.channels, purchase.channel.as_ref())
             && (self.segments.is_empty()
-                || purchase.segments.iter().any(|segment| one_of(&self.segments, Some(segment))))
+                || plan.into_iter().chain(&purchase.segments).any(|segment| one_of(&self.segments, Some(segment))))
             && self.min_order_total.is_none_or(|minimum| eligible_total >= minimum.value())
             && self.from.is_none_or(|from| purchase.at >= from)
             && self.until.is_none_or(|until| purchase.at < until)
@@ -364,9 +369,10 @@ impl CompiledRule {
         eligible_total: Decimal,
         tier: Option<&Tag>,
         birthday: Option<BirthdayFit>,
+        plan: Option<&Tag>,
     ) -> bool {
         self.unconditional
-            || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total, tier, birthday))
+            || (self.when.matches_line(line) && self.when.matches_order(purchase, eligible_total, tier, birthday, plan))
     }
 
     /// The rule a tier's earn multiplier works as: `tier:LEVEL` ([`TIER_RULE_PREFIX`]), on every

@@ -5,6 +5,7 @@ mod cashback;
 mod donations;
 mod earn;
 mod expiry;
+mod memberships;
 mod partners;
 mod period;
 mod redemption;
@@ -29,6 +30,7 @@ pub use earn::{
     MAX_EXCLUSIONS, MAX_FUNDERS_PER_RULE, OverCap, PointsPeriodCap,
 };
 pub use expiry::{Expiry, MAX_EXPIRY_DAYS};
+pub use memberships::{MAX_MEMBERSHIP_MONTHS, MAX_MEMBERSHIP_PLANS, MembershipPlan};
 pub use partners::{MAX_PARTNERS, Partner};
 pub use period::CalendarPeriod;
 pub use redemption::Redemption;
@@ -120,6 +122,9 @@ pub struct Program {
     /// Fixed points for joining, a referral, a birthday or a named event from the host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bonuses: Vec<Bonus>,
+    /// Paid membership plans, whose members belong to the plan's segment while it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memberships: Vec<MembershipPlan>,
 }
 
 fn cents() -> u32 {
@@ -145,8 +150,16 @@ impl Program {
         if let Some(redemption) = &self.redemption {
             redemption.validate()?;
         }
+        memberships::validate_plans(&self.memberships)?;
         if let Some(donations) = &self.donations {
             donations.validate(self.rounding.decimal_places)?;
+            // Donated points can be spent points a return must cover, and only a point value
+            // prices them for the refund.
+            if self.redemption.is_none() && self.returns.when_points_spent == SpentPointsPolicy::DeductFromRefund {
+                let message =
+                    "deduct_from_refund prices donated points at redemption.point_value: add a redemption section";
+                return Err(CompileError::new("returns.when_points_spent", message));
+            }
         }
         self.returns.validate()?;
         self.expiry.validate()?;

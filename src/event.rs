@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Points, exact_decimal};
-use crate::id::{EventId, MemberId, OrderId, RewardId, Sku, Tag};
+use crate::id::{EventId, FunderId, MemberId, OrderId, RewardId, Sku, Tag};
 
 mod tagged;
 
@@ -50,6 +50,8 @@ pub enum Event {
     Redeem(Redeem),
     /// Points given to a cause the program lists.
     Donate(Donate),
+    /// Points a back office credits or takes back, for a reason the program lists.
+    Adjust(Adjust),
     /// The host used a stamp-card reward (a points reward credits its points).
     RedeemReward(RewardEvent),
     /// The host cancelled a stamp-card reward.
@@ -92,6 +94,7 @@ impl Event {
             Event::Return(event) => (&event.id, &event.member, event.at),
             Event::Redeem(event) => (&event.id, &event.member, event.at),
             Event::Donate(event) => (&event.id, &event.member, event.at),
+            Event::Adjust(event) => (&event.id, &event.member, event.at),
             Event::RedeemReward(event) | Event::VoidReward(event) => (&event.id, &event.member, event.at),
             Event::Enroll(event) => (&event.id, &event.member, event.at),
             Event::BuyMembership(event) => (&event.id, &event.member, event.at),
@@ -245,6 +248,35 @@ pub struct Donate {
     pub points: Points,
     /// The cause, one the program's `donations` lists.
     pub cause: Tag,
+}
+
+/// Points a host's back office credits (positive) or takes back (negative) for one of the
+/// program's [adjustment](crate::Adjustments) reasons: goodwill after a complaint, a correction.
+///
+/// ```
+/// use loyalty_engine::Event;
+/// let json = r#"{"type":"adjust","id":"e-8","member":"m-1","at":"2026-03-01T10:00:00Z",
+///   "points":"-250","reason":"correction"}"#;
+/// let Event::Adjust(adjustment) = serde_json::from_str(json).unwrap() else { panic!("an adjustment") };
+/// assert!(adjustment.points.value().is_sign_negative());
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adjust {
+    /// Event id.
+    pub id: EventId,
+    /// Whose points.
+    pub member: MemberId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Points to credit (positive) or take back (negative); not zero, at most the program's
+    /// `max_points` either way.
+    pub points: Points,
+    /// Why, one of the program's reasons.
+    pub reason: Tag,
+    /// Who pays for a credit, or gets a taken-back point back; the program's owner if not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funder: Option<FunderId>,
 }
 
 /// A stamp-card reward the host redeems or voids.

@@ -49,7 +49,8 @@
 //! caps, spent at checkout and clawed back like points. [`Bonus`]es credit fixed points for
 //! joining, a referral, a birthday or a named event from the host; a bonus on a named event may
 //! be limited per member and calendar period. [`Donations`] let members give available points
-//! to a cause the program lists (the account `donated:CAUSE`). A paid [`MembershipPlan`] puts
+//! to a cause the program lists (the account `donated:CAUSE`), and [`Adjustments`] let a back
+//! office credit or take back points for a listed reason. A paid [`MembershipPlan`] puts
 //! the member in a segment while it runs, and rules for that segment give its benefits.
 //! In a coalition, each [`Partner`] funds what
 //! its merchants sell, and points one funder paid for and another honoured are settled between
@@ -104,8 +105,8 @@ pub use engine::{
     Engine, EvalError, MAX_LINES_PER_EVENT, MAX_REWARDS_PER_EVENT, MAX_SEGMENTS_PER_EVENT, StampProgress, TierStatus,
 };
 pub use event::{
-    BuyMembership, Custom, Donate, EndMembership, Enroll, Event, Purchase, PurchaseLine, Redeem, Return, ReturnLine,
-    RewardEvent, Tick,
+    Adjust, BuyMembership, Custom, Donate, EndMembership, Enroll, Event, Purchase, PurchaseLine, Redeem, Return,
+    ReturnLine, RewardEvent, Tick,
 };
 pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RewardId, RuleId, Sku, Tag};
 pub use ledger::{
@@ -115,13 +116,14 @@ pub use ledger::{
     TierChangeReason, TierRun, TierState,
 };
 pub use program::{
-    BirthdayWindow, Bonus, BonusLimit, BonusTrigger, CalendarPeriod, Cashback, CashbackRule, CashbackSpending,
-    CompileError, Condition, Donations, Downgrade, Earn, EarnRule, Effect, Expiry, MAX_BIRTHDAY_WINDOW_DAYS,
-    MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES, MAX_CAUSES, MAX_CONDITION_VALUES, MAX_EARN_RULES,
-    MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE, MAX_MEMBERSHIP_MONTHS, MAX_MEMBERSHIP_PLANS,
-    MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS, MAX_STAMP_CARDS, MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS,
-    MAX_VESTING_DAYS, MembershipPlan, OverCap, Partner, PeriodCap, PointsPeriodCap, Program, Redemption, Returns,
-    RewardKind, SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers, UtcOffset,
+    Adjustments, BirthdayWindow, Bonus, BonusLimit, BonusTrigger, CalendarPeriod, Cashback, CashbackRule,
+    CashbackSpending, CompileError, Condition, Donations, Downgrade, Earn, EarnRule, Effect, Expiry,
+    MAX_ADJUSTMENT_REASONS, MAX_BIRTHDAY_WINDOW_DAYS, MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES,
+    MAX_CAUSES, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE,
+    MAX_MEMBERSHIP_MONTHS, MAX_MEMBERSHIP_PLANS, MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS, MAX_STAMP_CARDS, MAX_STAMPS,
+    MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, MembershipPlan, OverCap, Partner, PeriodCap, PointsPeriodCap,
+    Program, Redemption, Returns, RewardKind, SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric,
+    TierWindow, Tiers, UtcOffset,
 };
 pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,

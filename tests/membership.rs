@@ -128,3 +128,29 @@ fn plans_are_checked_when_the_program_compiles() {
         "memberships[1].id: `plus` is listed twice"
     );
 }
+
+#[test]
+fn a_plan_the_program_no_longer_sells_puts_no_one_in_its_segment() {
+    let mut shop = bookshop();
+    buy(&mut shop, "2026-01-10", "plus");
+    let state = shop.state("lena");
+    let purchase = common::event(
+        r#"{"type":"purchase","id":"e-p","member":"lena","at":"2026-02-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"novel","qty":"1","unit_price":"100.00"}]}"#,
+    );
+    let earned = |plans: &str| -> Decimal {
+        let engine = common::program(&format!(
+            r#"{{"id":"books","currency":"EUR","owner":"books",
+                "earn":{{"rules":[
+                  {{"id":"base","effect":{{"points_per_currency_unit":"0.1"}}}},
+                  {{"id":"plus-double","when":{{"segments":["plus"]}},"effect":{{"multiplier":"2"}}}}]}},
+                "memberships":{plans}}}"#
+        ))
+        .compile()
+        .unwrap();
+        engine.evaluate(&state, &purchase).unwrap().postings.iter().map(|posting| posting.amount).sum()
+    };
+    assert_eq!(earned(r#"[{"id":"plus","months":12}]"#), decimal("20"));
+    assert_eq!(earned(r#"[{"id":"student","months":6}]"#), decimal("10"), "plus is no longer sold");
+    assert_eq!(earned("[]"), decimal("10"));
+}

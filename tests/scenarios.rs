@@ -1275,7 +1275,8 @@ fn a_rejecting_cap_judges_the_points_as_they_round() {
     assert_eq!(sum(&fraction_more), decimal("600"), "600.4 floors to 600, within the cap");
     assert_eq!(sum(&floor.buy("ayse", "2026-03-01", "o-3", "tv", "6010.00")), decimal("0"), "601 is over it");
 
-    // Seven lines of 85.71 points each round up to 86: 602, over the cap, so none.
+    // Seven lines of 85.71 points: 599.97 rounds up to 600 as a whole, within the cap, so the
+    // rule keeps it, though each line alone would round up to 86 (602).
     let mut ceiling = rejecting_shop("ceiling");
     let lines: Vec<String> =
         (0..7).map(|index| format!(r#"{{"sku":"s{index}","qty":"1","unit_price":"857.10"}}"#)).collect();
@@ -1283,5 +1284,50 @@ fn a_rejecting_cap_judges_the_points_as_they_round() {
         r#"{{"type":"purchase","member":"ayse","at":"2026-03-01T10:00:00Z","order":"o-1","lines":[{}]}}"#,
         lines.join(",")
     ));
-    assert_eq!(sum(&outcome), decimal("0"), "all or nothing, not trimmed to 600");
+    assert_eq!(sum(&outcome), decimal("600"));
+    let eight: Vec<String> =
+        (0..8).map(|index| format!(r#"{{"sku":"s{index}","qty":"1","unit_price":"750.10"}}"#)).collect();
+    let over = ceiling.apply(&format!(
+        r#"{{"type":"purchase","member":"ayse","at":"2026-03-02T10:00:00Z","order":"o-2","lines":[{}]}}"#,
+        eight.join(",")
+    ));
+    assert_eq!(sum(&over), decimal("0"), "600.08 rounds up to 601, over the cap: none");
+}
+
+#[test]
+fn a_rejecting_cap_is_not_tipped_over_by_the_rules_beside_it_or_its_funders() {
+    // The README's basket bonus under ceiling rounding: the line's spare unit goes to the
+    // base rule, not to the bonus, so the month holds two whole bonuses.
+    let mut basket = Shop::new(
+        r#"{"id":"p","currency":"EUR","owner":"shop","rounding":{"mode":"ceiling","decimal_places":0},
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}},
+              {"id":"basket","effect":{"points_per_order":"300"},
+               "max_points_per_period":{"period":"month","points":"600"},"over_cap":"reject"}]}}"#,
+    );
+    let bonus = |outcome: &loyalty_engine::Outcome| -> Decimal {
+        let earnings = &outcome.receipt.as_ref().unwrap().earnings;
+        earnings.iter().filter(|earning| earning.rule.as_str() == "basket").map(|earning| earning.points).sum()
+    };
+    assert_eq!(bonus(&basket.buy("ayse", "2026-03-02", "o-1", "x", "50.50")), decimal("300"));
+    assert_eq!(bonus(&basket.buy("ayse", "2026-03-03", "o-2", "x", "50.50")), decimal("300"));
+    assert_eq!(bonus(&basket.buy("ayse", "2026-03-04", "o-3", "x", "50.50")), decimal("0"));
+
+    // Exactly at its cap, split 50/50 between two funders whose halves round up apart.
+    let mut split = Shop::new(
+        r#"{"id":"p","currency":"EUR","owner":"shop","rounding":{"mode":"ceiling","decimal_places":0},
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.01"}},
+              {"id":"promo","effect":{"points_per_currency_unit":"1"},"funded_by":{"shop":"0.5","acme":"0.5"},
+               "max_points_per_order":"9","over_cap":"reject"}]}}"#,
+    );
+    let outcome = split.buy("ayse", "2026-03-01", "o-1", "x", "9.00");
+    let promo: Decimal = outcome
+        .receipt
+        .as_ref()
+        .unwrap()
+        .earnings
+        .iter()
+        .filter(|earning| earning.rule.as_str() == "promo")
+        .map(|earning| earning.points)
+        .sum();
+    assert_eq!(promo, decimal("9"));
 }

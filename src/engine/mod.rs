@@ -7,6 +7,7 @@
 //! check and then call the check (BENCHMARKS.md, "Instructions per call", has what the calls
 //! cost a one-line purchase).
 
+mod adjust;
 mod bonuses;
 mod cashback;
 mod draft;
@@ -102,7 +103,7 @@ fn counts_as_activity(event: &Event) -> bool {
         | Event::Enroll(_)
         | Event::BuyMembership(_)
         | Event::Custom(_) => true,
-        Event::Return(_) | Event::VoidReward(_) | Event::EndMembership(_) | Event::Tick(_) => false,
+        Event::Return(_) | Event::VoidReward(_) | Event::Adjust(_) | Event::EndMembership(_) | Event::Tick(_) => false,
     }
 }
 
@@ -224,6 +225,7 @@ impl Engine {
             Event::Return(event) => returns::evaluate(&mut draft, event),
             Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem),
             Event::Donate(donation) => redeem::donate(&mut draft, donation),
+            Event::Adjust(adjustment) => adjust::evaluate(&mut draft, adjustment),
             Event::Enroll(event) => enroll::evaluate(&mut draft, event),
             Event::BuyMembership(event) => membership::buy(&mut draft, event),
             Event::EndMembership(event) => membership::end(&mut draft, event),
@@ -599,6 +601,21 @@ pub enum EvalError {
     UnknownCause {
         /// The cause named.
         cause: Tag,
+    },
+    /// An `adjust` giving a reason the program's `adjustments` does not list (or a program
+    /// without adjustments).
+    #[error("this program takes no adjustments for {reason}")]
+    UnknownReason {
+        /// The reason given.
+        reason: Tag,
+    },
+    /// An `adjust` of more points, either way, than the program's `adjustments.max_points`.
+    #[error("an adjustment may move at most {max_points} points, not {points}")]
+    AdjustmentTooLarge {
+        /// The points the adjustment moves.
+        points: Points,
+        /// The program's most.
+        max_points: Points,
     },
     /// A `donate` of fewer points than the program's `donations.min_points`.
     #[error("a donation must give at least {minimum} points, not {requested}")]

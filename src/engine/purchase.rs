@@ -268,8 +268,7 @@ fn order_context<'a>(
         purchase,
         seller,
         birthday: crate::engine::bonuses::birthday_fit(draft, purchase.at),
-        // Looked up only in a program that sells plans: one check on every purchase of the rest.
-        plan: if draft.program.program.memberships.is_empty() { None } else { draft.state.plan_at(purchase.at) },
+        plan: running_plan(draft, purchase),
         tier: level.map(|(_, id)| id),
         tier_multiplier: level.and_then(|(level, _)| draft.program.tier_multipliers[level as usize].as_ref()),
         eligible_total: checked_sum(lines.iter().filter(|line| line.eligible).map(|line| line.value.value()))?,
@@ -277,6 +276,18 @@ fn order_context<'a>(
         paid_in_money: (!paid_value.is_zero()).then_some(order_total - paid_value),
         order_total,
     })
+}
+
+/// The member's paid membership plan running when the order is placed, if the program still
+/// sells it: a plan a program no longer lists puts no one in its segment. One check on every
+/// purchase of a program without plans.
+#[inline(always)]
+fn running_plan<'a>(draft: &Draft<'a>, purchase: &Purchase) -> Option<&'a Tag> {
+    let plans = &draft.program.program.memberships;
+    if plans.is_empty() {
+        return None;
+    }
+    draft.state.plan_at(purchase.at).filter(|plan| plans.iter().any(|listed| listed.id == **plan))
 }
 
 /// What every eligible line earns, rule by rule and funder by funder, rounded per line.
@@ -318,23 +329,28 @@ fn earn(
 
 /// Holds each capped rule to what its caps leave this order (its most per order, what is left
 /// of its most per period), then rounds each line. A rule that rejects orders over its cap is
-/// taken to nothing first where its rounded points would pass it; the other capped rules' raw
-/// points are scaled down, in proportion to what each line and funder had, so that each line
-/// is still rounded once, from what it keeps; where rounding the lines up still takes a rule
-/// past its most, its rounded points are split down to exactly the most. Each keeps at most what it had. Linear in the
-/// earnings (a hash lookup each), however many capped rules the order earned under.
+/// held to nothing where its points on the order, rounded as a whole, pass its most, and to
+/// exactly those rounded points otherwise. The raw points of a rule over its most are scaled
+/// down, in proportion to what each line and funder had, so that each line is still rounded
+/// once, from what it keeps; where rounding the lines up still takes a rule past its most, its
+/// rounded points are split down to exactly the most. Each keeps at most what it had. Linear in
+/// the earnings (a hash lookup each), however many capped rules the order earned under.
 #[inline(never)]
 fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) -> Result<(), EvalError> {
-    let CapSlots { slots, mosts, rejects } = cap_slots(draft, purchase, earnings)?;
+    let CapSlots { slots, mut mosts, rejects } = cap_slots(draft, purchase, earnings)?;
     let rounding = draft.program.program.rounding;
-    if rejects.contains(&true) {
-        reject_over_caps(earnings, &slots, &mosts, &rejects, rounding)?;
-    }
     let totals = slot_totals(earnings, &slots, mosts.len())?;
+    for ((most, total), reject) in mosts.iter_mut().zip(&totals).zip(rejects) {
+        if reject {
+            // Judged on the rule's own points, so that other rules on its lines, or how its
+            // funders split, can't tip it over by a rounding unit; kept, it gets no more.
+            let alone = rounding.apply(*total);
+            *most = if alone > *most { Decimal::ZERO } else { alone };
+        }
+    }
     for (earning, slot) in earnings.iter_mut().zip(&slots) {
         if let Some(slot) = *slot {
-            // A rule that rejects orders over its cap kept its points whole, or has none.
-            if totals[slot] > mosts[slot] && !rejects[slot] {
+            if totals[slot] > mosts[slot] {
                 earning.points = scaled(earning.points, mosts[slot], totals[slot])?;
             }
         }
@@ -343,28 +359,6 @@ fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) 
     let totals = slot_totals(earnings, &slots, mosts.len())?;
     if totals.iter().zip(&mosts).any(|(total, most)| total > most) {
         hold_to_mosts(earnings, &slots, &mosts, &totals, rounding.decimal_places)?;
-    }
-    Ok(())
-}
-
-/// Takes every rule that rejects orders over its cap to nothing where the points it would give
-/// this order, rounded as the lines round, pass its most: decided on rounded points, so that
-/// floor rounding keeps an order whose raw points pass the cap by a fraction, and rounding up
-/// can't take a kept rule past it. A kept rule may still lose a rounding unit to
-/// [`hold_to_mosts`] once the other capped rules are scaled down.
-fn reject_over_caps(
-    earnings: &mut [Earning],
-    slots: &[Option<usize>],
-    mosts: &[Decimal],
-    rejects: &[bool],
-    rounding: Rounding,
-) -> Result<(), EvalError> {
-    let raw: Vec<Decimal> = earnings.iter().map(|earning| earning.points).collect();
-    round_lines(earnings, rounding)?;
-    let rounded = slot_totals(earnings, slots, mosts.len())?;
-    for ((earning, slot), raw) in earnings.iter_mut().zip(slots).zip(raw) {
-        let rejected = slot.is_some_and(|slot| rejects[slot] && rounded[slot] > mosts[slot]);
-        earning.points = if rejected { Decimal::ZERO } else { raw };
     }
     Ok(())
 }

@@ -42,7 +42,7 @@ pub(super) fn donate(draft: &mut Draft<'_>, donation: &Donate) -> Result<(), Eva
 
 /// Takes checked, available points out of the member's lots into `to`, and settles what
 /// other funders paid for with `payee`, who honours them.
-fn spend(draft: &mut Draft<'_>, points: Decimal, to: &Account, payee: &FunderId) -> Result<(), EvalError> {
+pub(super) fn spend(draft: &mut Draft<'_>, points: Decimal, to: &Account, payee: &FunderId) -> Result<(), EvalError> {
     let mut by_funder = Vec::new();
     let short = draft.take_available(&Asset::Points, points, to, |lot, taken| {
         by_funder.push((lot.funder.clone(), taken));
@@ -63,7 +63,7 @@ pub(super) fn check_points_amount(program: &Program, points: Decimal) -> Result<
 
 /// Checks an amount of points to give or spend: positive, within range and no finer than the
 /// program's points.
-fn check_points(program: &Program, points: Decimal) -> Result<Decimal, EvalError> {
+pub(super) fn check_points(program: &Program, points: Decimal) -> Result<Decimal, EvalError> {
     let points = check_decimal(None, "points", points)?;
     if points <= Decimal::ZERO || points.normalize().scale() > program.rounding.decimal_places {
         return Err(EvalError::InvalidPoints { points: Points::new(points) });
@@ -121,7 +121,7 @@ pub(super) fn check_spendable(draft: &Draft<'_>, points: Decimal, redemption: &R
 }
 
 /// Checks that the member has `points` available now.
-fn check_available(draft: &Draft<'_>, points: Decimal) -> Result<(), EvalError> {
+pub(super) fn check_available(draft: &Draft<'_>, points: Decimal) -> Result<(), EvalError> {
     let available = draft.buckets(&Asset::Points).available;
     if points > available {
         return Err(EvalError::InsufficientPoints {

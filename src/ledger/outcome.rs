@@ -44,7 +44,7 @@ pub struct Outcome {
     /// The enrollment the event recorded; boxed, as one event of a member's many has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment: Option<Box<Enrollment>>,
-    /// The member's paid membership as a `membership` or `end_membership` event left it; boxed
+    /// The member's paid membership as a `buy_membership` or `end_membership` event left it; boxed
     /// for the same reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub membership: Option<Box<Membership>>,

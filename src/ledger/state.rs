@@ -249,7 +249,7 @@ impl MemberState {
         self.rare.as_ref().map_or(&[], |rare| &rare.bonus_counts)
     }
 
-    /// The member's paid membership, running or ended, once a `membership` event bought one.
+    /// The member's paid membership, running or ended, once a `buy_membership` event bought one.
     pub fn membership(&self) -> Option<&Membership> {
         self.rare.as_ref().and_then(|rare| rare.membership.as_ref())
     }

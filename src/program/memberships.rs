@@ -12,7 +12,7 @@ pub const MAX_MEMBERSHIP_PLANS: usize = 100;
 /// The longest a plan may run for one payment, in months.
 pub const MAX_MEMBERSHIP_MONTHS: u32 = 120;
 
-/// A paid membership plan ("Plus: 12 months"). The host sells it and sends a `membership`
+/// A paid membership plan ("Plus: 12 months"). The host sells it and sends a `buy_membership`
 /// event; while it runs, the member belongs to the segment named by the plan's `id`, so that
 /// earn rules, cashback rules and stamp cards with `"segments": [ID]` give its benefits. The
 /// fee is the host's business: the engine keeps points, not payments.

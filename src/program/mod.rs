@@ -1,5 +1,6 @@
 //! Program definitions (serde types) and their compilation into an [`Engine`].
 
+mod adjustments;
 mod bonuses;
 mod cashback;
 mod donations;
@@ -20,6 +21,7 @@ use chrono::FixedOffset;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use adjustments::{Adjustments, MAX_ADJUSTMENT_REASONS};
 pub(crate) use bonuses::CompiledBonus;
 pub use bonuses::{Bonus, BonusLimit, BonusTrigger, MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES};
 pub use cashback::{Cashback, CashbackRule, CashbackSpending, PeriodCap};
@@ -98,6 +100,10 @@ pub struct Program {
     /// How points are spent; without it, points can't be spent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redemption: Option<Redemption>,
+    /// Reasons a back office may credit or take back points for; without it, points can't be
+    /// adjusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjustments: Option<Adjustments>,
     /// Causes members may give points to; without it, points can't be donated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub donations: Option<Donations>,
@@ -151,6 +157,9 @@ impl Program {
             redemption.validate()?;
         }
         memberships::validate_plans(&self.memberships)?;
+        if let Some(adjustments) = &self.adjustments {
+            adjustments.validate(self.rounding.decimal_places)?;
+        }
         if let Some(donations) = &self.donations {
             donations.validate(self.rounding.decimal_places)?;
             // Donated points can be spent points a return must cover, and only a point value

@@ -34,6 +34,7 @@ pub fn history_program(policy: &str, vesting_days: u32, expiry_days: Option<u32>
                 {{"id":"basket","when":{{"min_order_total":"500"}},"effect":{{"points_per_order":"30"}}}}]}},
             "redemption":{{"point_value":"0.1","min_balance":"{min_balance}","max_share_of_order":"0.5"}},
             "donations":{{"causes":["red-cross"]}},
+            "adjustments":{{"reasons":["goodwill"],"max_points":"500"}},
             "returns":{{"vesting_days":{vesting_days},"when_points_spent":"{policy}"}},
             "expiry":{expiry},
             "tiers":{{"metric":"net_spend","window":{{"rolling_days":30}},"grace_days":3,

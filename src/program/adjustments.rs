@@ -1,0 +1,53 @@
+//! Manual adjustments: points a host's back office credits or takes back, for a listed reason.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Points;
+use crate::id::Tag;
+use crate::program::CompileError;
+
+/// The most adjustment reasons a program may list.
+pub const MAX_ADJUSTMENT_REASONS: usize = 100;
+
+/// The reasons a host may give for an `adjust` event (goodwill after a complaint, a correction),
+/// and the most points one adjustment may move either way.
+///
+/// A positive adjustment credits available points at once from a funder (the program's owner
+/// unless the event names one), which repay debt first and expire as the program says; a
+/// negative one takes available points back to that funder, soonest-expiring first, and never
+/// takes more than is available.
+///
+/// ```json
+/// {"reasons": ["goodwill", "correction"], "max_points": "5000"}
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adjustments {
+    /// The reasons, each listed once.
+    pub reasons: Vec<Tag>,
+    /// The most points one adjustment may credit or take back: a whole number of the
+    /// program's points.
+    pub max_points: Points,
+}
+
+impl Adjustments {
+    pub(crate) fn validate(&self, decimal_places: u32) -> Result<(), CompileError> {
+        if self.reasons.is_empty() || self.reasons.len() > MAX_ADJUSTMENT_REASONS {
+            let message = format!("must list 1 to {MAX_ADJUSTMENT_REASONS} reasons, not {}", self.reasons.len());
+            return Err(CompileError::new("adjustments.reasons", message));
+        }
+        for (position, reason) in self.reasons.iter().enumerate() {
+            if self.reasons[..position].contains(reason) {
+                let message = format!("`{reason}` is listed twice");
+                return Err(CompileError::new(format!("adjustments.reasons[{position}]"), message));
+            }
+        }
+        let most = self.max_points.value();
+        if most <= Decimal::ZERO || most.normalize().scale() > decimal_places {
+            let message = format!("must be a positive whole number of points at {decimal_places} decimal places");
+            return Err(CompileError::new("adjustments.max_points", message));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! Manual adjustments: a back office credits or takes back points for a listed reason.
+
+mod common;
+
+use common::{Shop, decimal};
+use loyalty_engine::{Account, AssetTotals, EvalError, FunderId, LedgerError};
+use rust_decimal::Decimal;
+
+/// A shop earning 10% (a supplier pays for SKU `tea`), points expiring 12 months after they are
+/// available, spending allowed; the back office may adjust up to 1,000 points for goodwill or a
+/// correction.
+fn shop() -> Shop {
+    Shop::new(
+        r#"{"id":"shop","currency":"EUR","owner":"shop",
+            "earn":{"rules":[
+              {"id":"base","when":{"skus":["tv","mug"]},"effect":{"points_per_currency_unit":"0.1"}},
+              {"id":"tea","when":{"skus":["tea"]},"effect":{"points_per_currency_unit":"0.1"},"funded_by":{"tea-co":"1"}}]},
+            "redemption":{"point_value":"0.01"},
+            "expiry":{"after_months":12},
+            "adjustments":{"reasons":["goodwill","correction"],"max_points":"1000"}}"#,
+    )
+}
+
+fn adjust(points: &str, reason: &str, day: &str) -> String {
+    format!(r#"{{"type":"adjust","member":"ayse","at":"{day}T12:00:00Z","points":"{points}","reason":"{reason}"}}"#)
+}
+
+fn funder(id: &str) -> Account {
+    Account::Funder(FunderId::new(id).unwrap())
+}
+
+fn refused(shop: &mut Shop, json: &str) -> EvalError {
+    match shop.try_apply(json) {
+        Err(LedgerError::Rejected(error)) => error,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn goodwill_credits_available_points_that_the_owner_pays_for_and_that_expire_like_others() {
+    let mut shop = shop();
+    let outcome = shop.apply(&adjust("300", "goodwill", "2026-03-01"));
+    assert_eq!(shop.available("ayse"), decimal("300"));
+    assert_eq!(shop.balance("ayse", &funder("shop")), decimal("-300"));
+    let lot = &outcome.lots_opened[0];
+    assert_eq!(lot.expires_at, Some("2027-03-01T12:00:00Z".parse().unwrap()));
+    assert!(!outcome.activity, "an adjustment is the back office's doing, not the member's");
+
+    let named = shop.apply(
+        r#"{"type":"adjust","member":"ayse","at":"2026-03-02T12:00:00Z","points":"50","reason":"goodwill","funder":"tea-co"}"#,
+    );
+    assert_eq!(named.lots_opened[0].funder.as_str(), "tea-co");
+    assert_eq!(shop.balance("ayse", &funder("tea-co")), decimal("-50"));
+}
+
+#[test]
+fn a_credit_repays_debt_first() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"EUR","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}}]},
+            "redemption":{"point_value":"1"},
+            "adjustments":{"reasons":["goodwill"],"max_points":"1000"}}"#,
+    );
+    shop.buy("ayse", "2026-03-01", "tv", "tv", "1000.00");
+    shop.apply(r#"{"type":"redeem","member":"ayse","at":"2026-03-02T12:00:00Z","points":"100"}"#);
+    shop.give_back("ayse", "2026-03-03", "tv", "tv", "1");
+    assert_eq!(shop.debt("ayse"), decimal("-100"));
+    shop.apply(&adjust("150", "goodwill", "2026-03-04"));
+    assert_eq!((shop.debt("ayse"), shop.available("ayse")), (decimal("0"), decimal("50")));
+}
+
+#[test]
+fn a_correction_takes_back_available_points_soonest_expiring_first_and_never_more() {
+    let mut shop = shop();
+    shop.buy("ayse", "2026-01-10", "o-1", "tea", "1000.00"); // 100 points from tea-co, expiring first
+    shop.buy("ayse", "2026-02-10", "o-2", "mug", "500.00"); // 50 from the shop
+    let too_much = refused(&mut shop, &adjust("-151", "correction", "2026-03-01"));
+    assert!(matches!(too_much, EvalError::InsufficientPoints { .. }), "{too_much:?}");
+
+    let outcome = shop.apply(&adjust("-120", "correction", "2026-03-01"));
+    assert_eq!(shop.available("ayse"), decimal("30"));
+    assert_eq!(shop.debt("ayse"), decimal("0"));
+    // Back to the shop: all 100 of tea-co's lot and 20 of the shop's, tea-co settling with the shop.
+    assert_eq!(shop.balance("ayse", &funder("shop")), decimal("70"));
+    let settled: Decimal = outcome
+        .postings
+        .iter()
+        .filter(|posting| posting.to == Account::Settlement(FunderId::new("shop").unwrap()))
+        .map(|posting| posting.amount)
+        .sum();
+    assert_eq!(settled, decimal("100"));
+    let mut totals = AssetTotals::default();
+    totals.record(&outcome);
+    assert_eq!(totals.clawed_back, decimal("120"));
+}
+
+#[test]
+fn adjustments_need_a_listed_reason_a_nonzero_amount_in_the_programs_points_and_at_most_its_most() {
+    let mut shop = shop();
+    let reason = refused(&mut shop, &adjust("10", "birthday", "2026-03-01"));
+    assert!(matches!(&reason, EvalError::UnknownReason { reason } if reason.as_str() == "birthday"), "{reason:?}");
+    assert!(matches!(refused(&mut shop, &adjust("0", "goodwill", "2026-03-01")), EvalError::InvalidPoints { .. }));
+    assert!(matches!(refused(&mut shop, &adjust("1.5", "goodwill", "2026-03-01")), EvalError::InvalidPoints { .. }));
+    for points in ["1001", "-1001"] {
+        let large = refused(&mut shop, &adjust(points, "goodwill", "2026-03-01"));
+        assert!(
+            matches!(large, EvalError::AdjustmentTooLarge { points: given, .. } if given.value() == decimal(points)),
+            "{large:?}"
+        );
+    }
+    shop.apply(&adjust("1000", "goodwill", "2026-03-01"));
+    assert_eq!(shop.available("ayse"), decimal("1000"));
+
+    let mut plain = Shop::new(r#"{"id":"p","currency":"EUR","owner":"shop"}"#);
+    assert!(matches!(refused(&mut plain, &adjust("10", "goodwill", "2026-03-01")), EvalError::UnknownReason { .. }));
+}
+
+#[test]
+fn adjustment_sections_are_checked_when_the_program_compiles() {
+    let compile = |section: &str| {
+        common::program(&format!(r#"{{"id":"p","currency":"EUR","owner":"o","adjustments":{section}}}"#))
+            .compile()
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        compile(r#"{"reasons":[],"max_points":"10"}"#),
+        "adjustments.reasons: must list 1 to 100 reasons, not 0"
+    );
+    assert_eq!(compile(r#"{"reasons":["a","a"],"max_points":"10"}"#), "adjustments.reasons[1]: `a` is listed twice");
+    assert!(compile(r#"{"reasons":["a"],"max_points":"0"}"#).starts_with("adjustments.max_points: must be a positive"));
+    assert!(compile(r#"{"reasons":["a"],"max_points":"2.5"}"#).starts_with("adjustments.max_points:"));
+}

@@ -274,7 +274,8 @@ pub struct Adjust {
     pub points: Points,
     /// Why, one of the program's reasons.
     pub reason: Tag,
-    /// Who pays for a credit, or gets a taken-back point back; the program's owner if not given.
+    /// For a credit, who pays for it (the program's owner if not given); for a take-back, whose
+    /// points to take (any funder's if not given), each going back to the funder that paid for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funder: Option<FunderId>,
 }

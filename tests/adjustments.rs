@@ -4,7 +4,6 @@ mod common;
 
 use common::{Shop, decimal};
 use loyalty_engine::{Account, AssetTotals, EvalError, FunderId, LedgerError};
-use rust_decimal::Decimal;
 
 /// A shop earning 10% (a supplier pays for SKU `tea`), points expiring 12 months after they are
 /// available, spending allowed; the back office may adjust up to 1,000 points for goodwill or a
@@ -70,7 +69,7 @@ fn a_credit_repays_debt_first() {
 }
 
 #[test]
-fn a_correction_takes_back_available_points_soonest_expiring_first_and_never_more() {
+fn a_correction_takes_back_available_points_soonest_expiring_first_each_to_its_funder() {
     let mut shop = shop();
     shop.buy("ayse", "2026-01-10", "o-1", "tea", "1000.00"); // 100 points from tea-co, expiring first
     shop.buy("ayse", "2026-02-10", "o-2", "mug", "500.00"); // 50 from the shop
@@ -80,18 +79,34 @@ fn a_correction_takes_back_available_points_soonest_expiring_first_and_never_mor
     let outcome = shop.apply(&adjust("-120", "correction", "2026-03-01"));
     assert_eq!(shop.available("ayse"), decimal("30"));
     assert_eq!(shop.debt("ayse"), decimal("0"));
-    // Back to the shop: all 100 of tea-co's lot and 20 of the shop's, tea-co settling with the shop.
-    assert_eq!(shop.balance("ayse", &funder("shop")), decimal("70"));
-    let settled: Decimal = outcome
-        .postings
-        .iter()
-        .filter(|posting| posting.to == Account::Settlement(FunderId::new("shop").unwrap()))
-        .map(|posting| posting.amount)
-        .sum();
-    assert_eq!(settled, decimal("100"));
+    // All 100 of tea-co's lot back to tea-co, and 20 of the shop's back to the shop: each funder
+    // carries the cost of what the member keeps, and nobody settles for points nobody honoured.
+    assert_eq!(shop.balance("ayse", &funder("tea-co")), decimal("0"));
+    assert_eq!(shop.balance("ayse", &funder("shop")), decimal("-30"));
+    assert!(outcome.postings.iter().all(|posting| !matches!(posting.to, Account::Settlement(_))));
     let mut totals = AssetTotals::default();
     totals.record(&outcome);
     assert_eq!(totals.clawed_back, decimal("120"));
+}
+
+#[test]
+fn a_correction_naming_a_funder_takes_back_only_that_funders_points() {
+    let mut shop = shop();
+    shop.buy("ayse", "2026-01-10", "o-1", "tea", "1000.00"); // 100 from tea-co
+    shop.buy("ayse", "2026-02-10", "o-2", "mug", "500.00"); // 50 from the shop
+    let take = |points: &str| {
+        format!(
+            r#"{{"type":"adjust","member":"ayse","at":"2026-03-01T12:00:00Z","points":"{points}","reason":"correction","funder":"shop"}}"#
+        )
+    };
+    let short = refused(&mut shop, &take("-60"));
+    assert!(
+        matches!(short, EvalError::InsufficientPoints { available, .. } if available.value() == decimal("50")),
+        "the shop paid for 50 of the 150: {short:?}"
+    );
+    shop.apply(&take("-50"));
+    assert_eq!(shop.available("ayse"), decimal("100"), "tea-co's 100 stay, though they expire first");
+    assert_eq!(shop.balance("ayse", &funder("shop")), decimal("0"));
 }
 
 #[test]

@@ -699,3 +699,75 @@ proptest! {
         }
     }
 }
+
+/// A program of 0.1 point per unit of value on every line, a rule `r` on SKUs `x` and `y` that
+/// rejects orders over its cap (split between two funders if `split`), and a rule `t` on `x` and
+/// `z` trimmed to its cap; `r` left out if `r_cap` is `None`.
+fn rejecting_program(mode: &str, places: u32, r: Option<(Decimal, u32, bool)>, t: (Decimal, u32)) -> Engine {
+    let r = r.map_or(String::new(), |(rate, cap, split)| {
+        let funders = if split { r#","funded_by":{"a":"0.5","b":"0.5"}"# } else { "" };
+        format!(
+            r#"{{"id":"r","when":{{"skus":["x","y"]}},"effect":{{"points_per_currency_unit":"{rate}"}},
+                "max_points_per_order":"{cap}","over_cap":"reject"{funders}}},"#
+        )
+    });
+    let json = format!(
+        r#"{{"id":"p","currency":"EUR","owner":"o","rounding":{{"mode":"{mode}","decimal_places":{places}}},
+            "earn":{{"rules":[{{"id":"u","effect":{{"points_per_currency_unit":"0.1"}}}},{r}
+              {{"id":"t","when":{{"skus":["x","z"]}},"effect":{{"points_per_currency_unit":"{}"}},"max_points_per_order":"{}"}}]}}}}"#,
+        t.0, t.1
+    );
+    common::program(&json).compile().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// A rule that rejects orders over its cap is judged on what it would give alone (its points
+    /// on each line rounded, summed): over the cap it gives nothing and the order's other rules
+    /// earn exactly what they would without it; within, it gives at most that and at most its
+    /// cap. Under every rounding mode, at 0 to 2 places, beside a trimmed rule on shared lines.
+    #[test]
+    fn a_rule_that_rejects_orders_over_its_cap_gives_at_most_what_it_would_alone_or_nothing(
+        mode in prop::sample::select(vec!["half_up", "floor", "ceiling"]),
+        places in 0_u32..=2,
+        (r_rate, t_rate) in (1_i64..300, 1_i64..300),
+        (r_cap, t_cap) in (1_u32..40, 1_u32..40),
+        split in any::<bool>(),
+        lines in prop::collection::vec((prop::sample::select(vec!["x", "y", "z", "w"]), 1_u32..4, 1_i64..2000), 1..5),
+    ) {
+        let (r_rate, t_rate) = (Decimal::new(r_rate, 2), Decimal::new(t_rate, 2));
+        let with_r = rejecting_program(mode, places, Some((r_rate, r_cap, split)), (t_rate, t_cap));
+        let without_r = rejecting_program(mode, places, None, (t_rate, t_cap));
+        let json: Vec<String> = lines
+            .iter()
+            .map(|(sku, qty, cents)| format!(r#"{{"sku":"{sku}","qty":"{qty}","unit_price":"{}"}}"#, Decimal::new(*cents, 2)))
+            .collect();
+        let purchase = common::event(&format!(
+            r#"{{"type":"purchase","id":"e-1","member":"m-1","at":"2026-03-01T10:00:00Z","order":"o-1","lines":[{}]}}"#,
+            json.join(",")
+        ));
+        let state = MemberState::new(MemberId::new("m-1").unwrap());
+        let (outcome, reference) = (with_r.evaluate(&state, &purchase).unwrap(), without_r.evaluate(&state, &purchase).unwrap());
+        let by_rule = |outcome: &Outcome, rule: &str| -> Decimal {
+            let earnings = &outcome.receipt.as_ref().unwrap().earnings;
+            earnings.iter().filter(|earning| earning.rule.as_str() == rule).map(|earning| earning.points).sum()
+        };
+        let rounding: loyalty_engine::Rounding =
+            serde_json::from_str(&format!(r#"{{"mode":"{mode}","decimal_places":{places}}}"#)).unwrap();
+        let alone: Decimal = lines
+            .iter()
+            .filter(|(sku, _, _)| *sku == "x" || *sku == "y")
+            .map(|(_, qty, cents)| rounding.apply(Decimal::from(*qty) * Decimal::new(*cents, 2) * r_rate))
+            .sum();
+        let (given, cap) = (by_rule(&outcome, "r"), Decimal::from(r_cap));
+        if alone > cap {
+            prop_assert_eq!(given, Decimal::ZERO);
+            prop_assert_eq!(by_rule(&outcome, "t"), by_rule(&reference, "t"));
+            prop_assert_eq!(by_rule(&outcome, "u"), by_rule(&reference, "u"));
+        } else {
+            prop_assert!(given <= alone && given <= cap, "kept, it gave {} of {} alone, cap {}", given, alone, cap);
+        }
+        prop_assert!(by_rule(&outcome, "t") <= Decimal::from(t_cap));
+    }
+}

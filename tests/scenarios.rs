@@ -1275,8 +1275,7 @@ fn a_rejecting_cap_judges_the_points_as_they_round() {
     assert_eq!(sum(&fraction_more), decimal("600"), "600.4 floors to 600, within the cap");
     assert_eq!(sum(&floor.buy("ayse", "2026-03-01", "o-3", "tv", "6010.00")), decimal("0"), "601 is over it");
 
-    // Seven lines of 85.71 points: 599.97 rounds up to 600 as a whole, within the cap, so the
-    // rule keeps it, though each line alone would round up to 86 (602).
+    // Seven lines of 85.71 points: each line rounds up to 86, 602 in all, over the cap: none.
     let mut ceiling = rejecting_shop("ceiling");
     let lines: Vec<String> =
         (0..7).map(|index| format!(r#"{{"sku":"s{index}","qty":"1","unit_price":"857.10"}}"#)).collect();
@@ -1284,14 +1283,24 @@ fn a_rejecting_cap_judges_the_points_as_they_round() {
         r#"{{"type":"purchase","member":"ayse","at":"2026-03-01T10:00:00Z","order":"o-1","lines":[{}]}}"#,
         lines.join(",")
     ));
-    assert_eq!(sum(&outcome), decimal("600"));
-    let eight: Vec<String> =
-        (0..8).map(|index| format!(r#"{{"sku":"s{index}","qty":"1","unit_price":"750.10"}}"#)).collect();
-    let over = ceiling.apply(&format!(
+    assert_eq!(sum(&outcome), decimal("0"));
+    // Five lines of 119.91: 120 each, 600 in all, within the cap: all of them.
+    let five: Vec<String> =
+        (0..5).map(|index| format!(r#"{{"sku":"s{index}","qty":"1","unit_price":"1199.10"}}"#)).collect();
+    let within = ceiling.apply(&format!(
         r#"{{"type":"purchase","member":"ayse","at":"2026-03-02T10:00:00Z","order":"o-2","lines":[{}]}}"#,
-        eight.join(",")
+        five.join(",")
     ));
-    assert_eq!(sum(&over), decimal("0"), "600.08 rounds up to 601, over the cap: none");
+    assert_eq!(sum(&within), decimal("600"));
+
+    // Two lines of 300.3 points round half up to 300 each: 600, within the cap, though 600.6 as
+    // a whole would round to 601. The rule is judged as the lines pay it.
+    let mut half_up = rejecting_shop("half_up");
+    let outcome = half_up.apply(
+        r#"{"type":"purchase","member":"ayse","at":"2026-03-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"a","qty":"1","unit_price":"3003.00"},{"sku":"b","qty":"1","unit_price":"3003.00"}]}"#,
+    );
+    assert_eq!(sum(&outcome), decimal("600"));
 }
 
 #[test]

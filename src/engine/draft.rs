@@ -326,13 +326,14 @@ impl<'a> Draft<'a> {
         [from_state, vested, opened].into_iter().flatten().min()
     }
 
-    /// Drains up to `amount` of available `asset` into `to`, soonest-expiring lots first, and
-    /// tells `on_take` which lot gave how much. Returns what it could not take.
+    /// Drains up to `amount` of available `asset`, soonest-expiring lots first, each lot into
+    /// the account `to` names for it (a lot it names none for is left alone), and tells
+    /// `on_take` which lot gave how much. Returns what it could not take.
     pub(crate) fn take_available(
         &mut self,
         asset: &Asset,
         amount: Decimal,
-        to: &Account,
+        to: impl Fn(&Lot) -> Option<Account>,
         mut on_take: impl FnMut(&Lot, Decimal),
     ) -> Result<Decimal, EvalError> {
         let mut left = amount;
@@ -341,9 +342,10 @@ impl<'a> Draft<'a> {
             let Some(key) = self.next_available(asset, after) else { break };
             after = Some(key);
             let lot = self.lot(key.1).expect("next_available finds held lots");
+            let Some(into) = to(lot) else { continue };
             let taken = left.min(lot.amount_points);
             on_take(lot, taken);
-            self.post_in(asset, Account::Available, to.clone(), taken, Some(key.1))?;
+            self.post_in(asset, Account::Available, into, taken, Some(key.1))?;
             left -= taken;
         }
         Ok(left)

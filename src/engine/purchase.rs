@@ -99,8 +99,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, purchase: &Purchase) -> Result<(),
 }
 
 /// Checks the purchase's size and every line, and prices each line: value = qty x unit price -
-/// discount. Writes into `lines`,
-/// whose memory a spare receipt may have lent.
+/// discount. Writes into `lines`, whose memory a spare receipt may have lent.
 fn receipt_lines(
     draft: &Draft<'_>,
     purchase: &Purchase,
@@ -221,24 +220,29 @@ pub(super) fn drain_payment(
     let paid_with = &mut payment.paid_with;
     let first = paid_with.len();
     let asset = charge.asset;
-    let short = draft.take_available(asset, charge.amount, &Account::Redeemed, |lot, taken| {
-        // A lot that returns gave points back into passes on where they were first earned.
-        let earned_in = Some(lot.refund_of.unwrap_or(lot.id));
-        match paid_with[first..]
-            .iter_mut()
-            .find(|paid| paid.earned_in == earned_in && paid.expires_at == lot.expires_at)
-        {
-            Some(paid) => paid.points += taken,
-            None => paid_with.push(PaidWith {
-                asset: asset.clone(),
-                funder: lot.funder.clone(),
-                points: taken,
-                refunded: Decimal::ZERO,
-                expires_at: lot.expires_at,
-                earned_in,
-            }),
-        }
-    })?;
+    let short = draft.take_available(
+        asset,
+        charge.amount,
+        |_| Some(Account::Redeemed),
+        |lot, taken| {
+            // A lot that returns gave points back into passes on where they were first earned.
+            let earned_in = Some(lot.refund_of.unwrap_or(lot.id));
+            match paid_with[first..]
+                .iter_mut()
+                .find(|paid| paid.earned_in == earned_in && paid.expires_at == lot.expires_at)
+            {
+                Some(paid) => paid.points += taken,
+                None => paid_with.push(PaidWith {
+                    asset: asset.clone(),
+                    funder: lot.funder.clone(),
+                    points: taken,
+                    refunded: Decimal::ZERO,
+                    expires_at: lot.expires_at,
+                    earned_in,
+                }),
+            }
+        },
+    )?;
     assert!(short.is_zero(), "the payment was checked against what is available");
     for paid in &paid_with[first..] {
         draft.settle_between(asset, &paid.funder, seller, paid.points)?;
@@ -329,8 +333,8 @@ fn earn(
 
 /// Holds each capped rule to what its caps leave this order (its most per order, what is left
 /// of its most per period), then rounds each line. A rule that rejects orders over its cap is
-/// held to nothing where its points on the order, rounded as a whole, pass its most, and to
-/// exactly those rounded points otherwise. The raw points of a rule over its most are scaled
+/// held to nothing where its own points on the order, each line rounded, pass its most, and to
+/// at most those points otherwise. The raw points of a rule over its most are scaled
 /// down, in proportion to what each line and funder had, so that each line is still rounded
 /// once, from what it keeps; where rounding the lines up still takes a rule past its most, its
 /// rounded points are split down to exactly the most. Each keeps at most what it had. Linear in
@@ -339,15 +343,17 @@ fn earn(
 fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) -> Result<(), EvalError> {
     let CapSlots { slots, mut mosts, rejects } = cap_slots(draft, purchase, earnings)?;
     let rounding = draft.program.program.rounding;
-    let totals = slot_totals(earnings, &slots, mosts.len())?;
-    for ((most, total), reject) in mosts.iter_mut().zip(&totals).zip(rejects) {
-        if reject {
-            // Judged on the rule's own points, so that other rules on its lines, or how its
-            // funders split, can't tip it over by a rounding unit; kept, it gets no more.
-            let alone = rounding.apply(*total);
-            *most = if alone > *most { Decimal::ZERO } else { alone };
+    if rejects.contains(&true) {
+        // Judged on the rule's own points, each line rounded, so that other rules on its lines
+        // or how its funders split can't tip it over by a rounding unit; kept, it gets no more.
+        let alone = rounded_alone(earnings, &slots, mosts.len(), rounding)?;
+        for ((most, alone), reject) in mosts.iter_mut().zip(alone).zip(rejects) {
+            if reject {
+                *most = if alone > *most { Decimal::ZERO } else { alone };
+            }
         }
     }
+    let totals = slot_totals(earnings, &slots, mosts.len())?;
     for (earning, slot) in earnings.iter_mut().zip(&slots) {
         if let Some(slot) = *slot {
             if totals[slot] > mosts[slot] {
@@ -361,6 +367,36 @@ fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) 
         hold_to_mosts(earnings, &slots, &mosts, &totals, rounding.decimal_places)?;
     }
     Ok(())
+}
+
+/// What each slot's rule would give the order alone: its raw points on each line, rounded as
+/// the line would round them, summed over the lines. Linear in the earnings.
+fn rounded_alone(
+    earnings: &[Earning],
+    slots: &[Option<usize>],
+    count: usize,
+    rounding: Rounding,
+) -> Result<Vec<Decimal>, EvalError> {
+    let mut alone = vec![Decimal::ZERO; count];
+    let mut on_line = vec![Decimal::ZERO; count];
+    let mut touched = Vec::new();
+    let mut start = 0;
+    for line_earnings in earnings.chunk_by(|one, other| one.line == other.line) {
+        for (earning, slot) in line_earnings.iter().zip(&slots[start..]) {
+            if let Some(slot) = *slot {
+                if on_line[slot].is_zero() {
+                    touched.push(slot);
+                }
+                on_line[slot] = checked(on_line[slot].checked_add(earning.points))?;
+            }
+        }
+        for slot in touched.drain(..) {
+            alone[slot] = checked(alone[slot].checked_add(rounding.apply(on_line[slot])))?;
+            on_line[slot] = Decimal::ZERO;
+        }
+        start += line_earnings.len();
+    }
+    Ok(alone)
 }
 
 /// Rounds each line's earnings once, together. A line's earnings are together, in line order.

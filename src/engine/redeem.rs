@@ -42,11 +42,16 @@ pub(super) fn donate(draft: &mut Draft<'_>, donation: &Donate) -> Result<(), Eva
 
 /// Takes checked, available points out of the member's lots into `to`, and settles what
 /// other funders paid for with `payee`, who honours them.
-pub(super) fn spend(draft: &mut Draft<'_>, points: Decimal, to: &Account, payee: &FunderId) -> Result<(), EvalError> {
+fn spend(draft: &mut Draft<'_>, points: Decimal, to: &Account, payee: &FunderId) -> Result<(), EvalError> {
     let mut by_funder = Vec::new();
-    let short = draft.take_available(&Asset::Points, points, to, |lot, taken| {
-        by_funder.push((lot.funder.clone(), taken));
-    })?;
+    let short = draft.take_available(
+        &Asset::Points,
+        points,
+        |_| Some(to.clone()),
+        |lot, taken| {
+            by_funder.push((lot.funder.clone(), taken));
+        },
+    )?;
     assert!(short.is_zero(), "the points were checked against what is available");
     for (funder, taken) in by_funder {
         draft.settle_between(&Asset::Points, &funder, payee, taken)?;
@@ -121,7 +126,7 @@ pub(super) fn check_spendable(draft: &Draft<'_>, points: Decimal, redemption: &R
 }
 
 /// Checks that the member has `points` available now.
-pub(super) fn check_available(draft: &Draft<'_>, points: Decimal) -> Result<(), EvalError> {
+fn check_available(draft: &Draft<'_>, points: Decimal) -> Result<(), EvalError> {
     let available = draft.buckets(&Asset::Points).available;
     if points > available {
         return Err(EvalError::InsufficientPoints {

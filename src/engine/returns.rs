@@ -442,8 +442,14 @@ fn cover_from_available(draft: &mut Draft<'_>, asset: &Asset, spent: &[(FunderId
     for (funder, points) in spent {
         let to = Account::Funder(funder.clone());
         let mut taken_from = Vec::new();
-        let left =
-            draft.take_available(asset, *points, &to, |lot, taken| taken_from.push((lot.funder.clone(), taken)))?;
+        let left = draft.take_available(
+            asset,
+            *points,
+            |_| Some(to.clone()),
+            |lot, taken| {
+                taken_from.push((lot.funder.clone(), taken));
+            },
+        )?;
         for (lot_funder, taken) in taken_from {
             draft.settle_between(asset, &lot_funder, funder, taken)?;
         }

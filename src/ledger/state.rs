@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::{MAX_DECIMAL_PLACES, Money, Points, is_negative, is_positive};
 use crate::engine::checked_sum;
-use crate::id::{FunderId, MemberId, OrderId};
+use crate::id::{FunderId, MemberId, OrderId, Tag};
 use crate::ledger::bonus::BonusCount;
 use crate::ledger::lot::{Bucket, Lot, LotId};
 use crate::ledger::outcome::{Enrollment, Membership, Outcome};
@@ -257,7 +257,7 @@ impl MemberState {
     /// The plan of the paid membership that runs at `at`, if any: the segment it puts the
     /// member in.
     #[inline]
-    pub(crate) fn plan_at(&self, at: DateTime<Utc>) -> Option<&crate::id::Tag> {
+    pub(crate) fn plan_at(&self, at: DateTime<Utc>) -> Option<&Tag> {
         self.membership().filter(|membership| membership.runs_at(at)).map(|membership| &membership.plan)
     }
 

@@ -15,8 +15,9 @@ pub const MAX_ADJUSTMENT_REASONS: usize = 100;
 ///
 /// A positive adjustment credits available points at once from a funder (the program's owner
 /// unless the event names one), which repay debt first and expire as the program says; a
-/// negative one takes available points back to that funder, soonest-expiring first, and never
-/// takes more than is available.
+/// negative one takes available points back (only the named funder's, if the event names one),
+/// soonest-expiring first, each to the funder that paid for it, and never takes more than is
+/// available.
 ///
 /// ```json
 /// {"reasons": ["goodwill", "correction"], "max_points": "5000"}

@@ -92,8 +92,8 @@ pub enum OverCap {
     #[default]
     Trim,
     /// Nothing: the rule gives the order none of its points ("300 bonus points an order, for
-    /// at most two orders a month"), judged on its points on the order rounded as a whole; an
-    /// order within the cap gets exactly those rounded points. The order's other rules earn as
+    /// at most two orders a month"), judged on what it would give the order alone, each line
+    /// rounded; an order within the cap gets at most that. The order's other rules earn as
     /// usual.
     Reject,
 }

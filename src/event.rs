@@ -274,8 +274,9 @@ pub struct Adjust {
     pub points: Points,
     /// Why, one of the program's reasons.
     pub reason: Tag,
-    /// For a credit, who pays for it (the program's owner if not given); for a take-back, whose
-    /// points to take (any funder's if not given), each going back to the funder that paid for it.
+    /// For a credit, who pays for it (the program's owner if not given; any funder id); for a
+    /// take-back, whose points to take (any funder's if not given; more than that funder's
+    /// available points is refused), each going back to the funder that paid for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funder: Option<FunderId>,
 }

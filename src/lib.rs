@@ -17,7 +17,7 @@
 //!
 //! # Lots and pending points
 //!
-//! Each accrual is a [`Lot`]: what one order (or one bonus or reward) credited from one funder,
+//! Each accrual is a [`Lot`]: what one order (or one bonus, reward or adjustment) credited from one funder,
 //! with when it vests and expires. Points stay pending for the program's `vesting_days` (set it longer than the
 //! return window), so points from an order that is still returnable cannot be spent.
 //! Redemption drains available lots soonest-expiring first. Every event first *settles* the

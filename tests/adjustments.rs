@@ -146,3 +146,15 @@ fn adjustment_sections_are_checked_when_the_program_compiles() {
     assert!(compile(r#"{"reasons":["a"],"max_points":"0"}"#).starts_with("adjustments.max_points: must be a positive"));
     assert!(compile(r#"{"reasons":["a"],"max_points":"2.5"}"#).starts_with("adjustments.max_points:"));
 }
+
+#[test]
+fn taken_back_points_count_as_spent_when_their_order_is_returned_later() {
+    let mut shop = shop();
+    shop.buy("ayse", "2026-03-01", "o-1", "tv", "1000.00");
+    shop.apply(&adjust("-100", "correction", "2026-03-02"));
+    shop.give_back("ayse", "2026-03-03", "o-1", "tv", "1");
+    // As the README says: a return after a take-back claws the points back again, so the
+    // way to undo an order's points is its return.
+    assert_eq!(shop.debt("ayse"), decimal("-100"));
+    assert_eq!(shop.balance("ayse", &funder("shop")), decimal("100"));
+}

@@ -331,6 +331,9 @@ fn every_program_section_in_the_api_docs_compiles() {
         ("cashback", r#""cashback":"#),
         ("partners", r#""partners":["#),
         ("bonuses", r#""bonuses":"#),
+        ("donations", r#""donations":"#),
+        ("adjustments", r#""adjustments":"#),
+        ("memberships", r#""memberships":["#),
     ];
     for (file, field) in sections {
         let path = manifest_dir().join("src/program").join(format!("{file}.rs"));

@@ -610,7 +610,7 @@ pub enum EvalError {
         reason: Tag,
     },
     /// An `adjust` of more points, either way, than the program's `adjustments.max_points`.
-    #[error("an adjustment may move at most {max_points} points, not {points}")]
+    #[error("an adjustment may move at most {max_points} points either way, not {points}")]
     AdjustmentTooLarge {
         /// The points the adjustment moves.
         points: Points,

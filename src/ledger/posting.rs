@@ -15,7 +15,8 @@ use crate::ledger::lot::LotId;
 ///
 /// The member's own buckets are [`Pending`](Account::Pending), [`Available`](Account::Available)
 /// and [`Debt`](Account::Debt); the others are counterparties: who pays for accruals
-/// ([`Funder`](Account::Funder)) and where spent, expired, bought-back or forgiven points go.
+/// ([`Funder`](Account::Funder)) and where spent, donated, expired, bought-back or forgiven
+/// points go.
 ///
 /// Accounts print and parse as short strings: `pending`, `available`, `debt`, `redeemed`,
 /// `expired`, `refund_withheld`, `forgiven`, `funder:ID`, `settlement:ID` and `donated:CAUSE`.

@@ -16,8 +16,9 @@ pub const MAX_ADJUSTMENT_REASONS: usize = 100;
 /// A positive adjustment credits available points at once from a funder (the program's owner
 /// unless the event names one), which repay debt first and expire as the program says; a
 /// negative one takes available points back (only the named funder's, if the event names one),
-/// soonest-expiring first, each to the funder that paid for it, and never takes more than is
-/// available.
+/// soonest-expiring first, each to the funder that paid for it; one for more than is available
+/// is refused. Taken-back points leave their lots as spent points do: a later return of the
+/// order that earned them claws them back again, under the program's policy.
 ///
 /// ```json
 /// {"reasons": ["goodwill", "correction"], "max_points": "5000"}

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Points;
 use crate::id::Tag;
-use crate::program::CompileError;
+use crate::program::{CompileError, check_listed_once};
 
 /// The most adjustment reasons a program may list.
 pub const MAX_ADJUSTMENT_REASONS: usize = 100;
@@ -35,16 +35,7 @@ pub struct Adjustments {
 
 impl Adjustments {
     pub(crate) fn validate(&self, decimal_places: u32) -> Result<(), CompileError> {
-        if self.reasons.is_empty() || self.reasons.len() > MAX_ADJUSTMENT_REASONS {
-            let message = format!("must list 1 to {MAX_ADJUSTMENT_REASONS} reasons, not {}", self.reasons.len());
-            return Err(CompileError::new("adjustments.reasons", message));
-        }
-        for (position, reason) in self.reasons.iter().enumerate() {
-            if self.reasons[..position].contains(reason) {
-                let message = format!("`{reason}` is listed twice");
-                return Err(CompileError::new(format!("adjustments.reasons[{position}]"), message));
-            }
-        }
+        check_listed_once("adjustments.reasons", &self.reasons, MAX_ADJUSTMENT_REASONS, "reasons")?;
         let most = self.max_points.value();
         if most <= Decimal::ZERO || most.normalize().scale() > decimal_places {
             let message = format!("must be a positive whole number of points at {decimal_places} decimal places");

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Points;
 use crate::id::Tag;
-use crate::program::CompileError;
+use crate::program::{CompileError, check_listed_once};
 
 /// The most causes a program may list.
 pub const MAX_CAUSES: usize = 1_000;
@@ -32,18 +32,7 @@ pub struct Donations {
 
 impl Donations {
     pub(crate) fn validate(&self, decimal_places: u32) -> Result<(), CompileError> {
-        if self.causes.is_empty() || self.causes.len() > MAX_CAUSES {
-            let message = format!("must list 1 to {MAX_CAUSES} causes, not {}", self.causes.len());
-            return Err(CompileError::new("donations.causes", message));
-        }
-        for (position, cause) in self.causes.iter().enumerate() {
-            if self.causes[..position].contains(cause) {
-                return Err(CompileError::new(
-                    format!("donations.causes[{position}]"),
-                    format!("`{cause}` is listed twice"),
-                ));
-            }
-        }
+        check_listed_once("donations.causes", &self.causes, MAX_CAUSES, "causes")?;
         let min_points = self.min_points.value();
         if min_points < Decimal::ZERO || min_points.normalize().scale() > decimal_places {
             let message = "must not be negative nor finer than the program's points (its rounding's places)";

@@ -264,3 +264,16 @@ impl CompileError {
         CompileError { path: path.into(), problem: problem.into() }
     }
 }
+
+/// Checks a list of names a section gives (causes, reasons): 1 to `limit` of them, each once.
+pub(crate) fn check_listed_once(path: &str, names: &[Tag], limit: usize, noun: &str) -> Result<(), CompileError> {
+    if names.is_empty() || names.len() > limit {
+        return Err(CompileError::new(path, format!("must list 1 to {limit} {noun}, not {}", names.len())));
+    }
+    for (position, name) in names.iter().enumerate() {
+        if names[..position].contains(name) {
+            return Err(CompileError::new(format!("{path}[{position}]"), format!("`{name}` is listed twice")));
+        }
+    }
+    Ok(())
+}

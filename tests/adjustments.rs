@@ -158,3 +158,16 @@ fn taken_back_points_count_as_spent_when_their_order_is_returned_later() {
     assert_eq!(shop.debt("ayse"), decimal("-100"));
     assert_eq!(shop.balance("ayse", &funder("shop")), decimal("100"));
 }
+
+#[test]
+fn adjustments_under_deduct_from_refund_need_a_point_value_to_price_them() {
+    let program = common::program(
+        r#"{"id":"p","currency":"EUR","owner":"shop","adjustments":{"reasons":["fix"],"max_points":"100"},
+            "returns":{"when_points_spent":"deduct_from_refund"}}"#,
+    );
+    let error = program.compile().unwrap_err().to_string();
+    assert!(
+        error.starts_with("returns.when_points_spent: deduct_from_refund prices donated and taken-back"),
+        "{error}"
+    );
+}

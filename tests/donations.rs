@@ -163,5 +163,8 @@ fn donations_under_deduct_from_refund_need_a_point_value_to_price_them() {
             "returns":{"when_points_spent":"deduct_from_refund"}}"#,
     );
     let error = program.compile().unwrap_err().to_string();
-    assert!(error.starts_with("returns.when_points_spent: deduct_from_refund prices donated points"), "{error}");
+    assert!(
+        error.starts_with("returns.when_points_spent: deduct_from_refund prices donated and taken-back points"),
+        "{error}"
+    );
 }

@@ -91,7 +91,8 @@ fn claw_back(
             let point_value = redemption.point_value.value();
             deduct_from_refund(draft, receipt, &spent, room, point_value)
         }
-        // Without a redemption section points can't be spent, so nothing is left to cover here.
+        // Other policies, and a program without a point value to price spent points at (one
+        // whose points are only donated or taken back compiles only under other policies).
         _ => cover_from_available(draft, asset, &spent),
     }
 }

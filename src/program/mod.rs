@@ -162,14 +162,8 @@ impl Program {
         }
         if let Some(donations) = &self.donations {
             donations.validate(self.rounding.decimal_places)?;
-            // Donated points can be spent points a return must cover, and only a point value
-            // prices them for the refund.
-            if self.redemption.is_none() && self.returns.when_points_spent == SpentPointsPolicy::DeductFromRefund {
-                let message =
-                    "deduct_from_refund prices donated points at redemption.point_value: add a redemption section";
-                return Err(CompileError::new("returns.when_points_spent", message));
-            }
         }
+        self.check_refund_prices_spent_points()?;
         self.returns.validate()?;
         self.expiry.validate()?;
         if let Some(tiers) = &self.tiers {
@@ -184,6 +178,19 @@ impl Program {
         let bonuses = bonuses::compile_bonuses(&self.bonuses, &self.owner, self.rounding.decimal_places)?;
         let cashback = cashback.unwrap_or_default();
         Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards, sellers, cashback, bonuses))
+    }
+
+    /// Donated and taken-back points are spent points a return must cover even without a
+    /// `redemption` section, and under `deduct_from_refund` only its point value prices them.
+    fn check_refund_prices_spent_points(&self) -> Result<(), CompileError> {
+        let spends_without_redemption =
+            self.redemption.is_none() && (self.donations.is_some() || self.adjustments.is_some());
+        if spends_without_redemption && self.returns.when_points_spent == SpentPointsPolicy::DeductFromRefund {
+            let message = "deduct_from_refund prices donated and taken-back points at redemption.point_value: \
+                           add a redemption section";
+            return Err(CompileError::new("returns.when_points_spent", message));
+        }
+        Ok(())
     }
 
     /// Earn and cashback rules may only name tier levels the program has.

@@ -158,11 +158,10 @@ fn a_donation_is_activity_that_keeps_the_rest_from_expiring_after_inactivity() {
 
 #[test]
 fn donations_under_deduct_from_refund_need_a_point_value_to_price_them() {
-    let program = common::program(
+    let error = common::compile_error(
         r#"{"id":"p","currency":"TRY","owner":"shop","donations":{"causes":["red-cross"]},
             "returns":{"when_points_spent":"deduct_from_refund"}}"#,
     );
-    let error = program.compile().unwrap_err().to_string();
     assert!(
         error.starts_with("returns.when_points_spent: deduct_from_refund prices donated and taken-back points"),
         "{error}"

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Shop, event, program};
+use common::{Shop, compile_error, event, program};
 use loyalty_engine::{
     Asset, EvalError, Event, LedgerError, MAX_EARN_RULES, MAX_LINES_PER_EVENT, MemberId, MemberState, Program,
 };
@@ -333,10 +333,6 @@ fn too_many_lines_are_refused() {
     let lines = vec![line; MAX_LINES_PER_EVENT + 1].join(",");
     let error = refused(&mut shop, &purchase_line(&lines));
     assert_eq!(error, EvalError::TooManyLines { count: MAX_LINES_PER_EVENT + 1 });
-}
-
-fn compile_error(json: &str) -> String {
-    program(json).compile().unwrap_err().to_string()
 }
 
 #[test]

@@ -117,10 +117,7 @@ fn a_stored_state_keeps_the_membership_and_refuses_one_from_its_future() {
 #[test]
 fn plans_are_checked_when_the_program_compiles() {
     let compile = |plans: &str| {
-        common::program(&format!(r#"{{"id":"p","currency":"EUR","owner":"o","memberships":{plans}}}"#))
-            .compile()
-            .unwrap_err()
-            .to_string()
+        common::compile_error(&format!(r#"{{"id":"p","currency":"EUR","owner":"o","memberships":{plans}}}"#))
     };
     assert_eq!(compile(r#"[{"id":"plus","months":0}]"#), "memberships[0].months: must be between 1 and 120, not 0");
     assert_eq!(

@@ -1275,23 +1275,20 @@ fn a_rejecting_cap_judges_the_points_as_they_round() {
     assert_eq!(sum(&fraction_more), decimal("600"), "600.4 floors to 600, within the cap");
     assert_eq!(sum(&floor.buy("ayse", "2026-03-01", "o-3", "tv", "6010.00")), decimal("0"), "601 is over it");
 
-    // Seven lines of 85.71 points: each line rounds up to 86, 602 in all, over the cap: none.
     let mut ceiling = rejecting_shop("ceiling");
-    let lines: Vec<String> =
-        (0..7).map(|index| format!(r#"{{"sku":"s{index}","qty":"1","unit_price":"857.10"}}"#)).collect();
-    let outcome = ceiling.apply(&format!(
-        r#"{{"type":"purchase","member":"ayse","at":"2026-03-01T10:00:00Z","order":"o-1","lines":[{}]}}"#,
-        lines.join(",")
-    ));
-    assert_eq!(sum(&outcome), decimal("0"));
+    // An order of `count` lines of one unit at `price`.
+    let mut identical_lines = |order: &str, count: usize, price: &str| {
+        let lines: Vec<String> =
+            (0..count).map(|index| format!(r#"{{"sku":"s{index}","qty":"1","unit_price":"{price}"}}"#)).collect();
+        sum(&ceiling.apply(&format!(
+            r#"{{"type":"purchase","member":"ayse","at":"2026-03-01T10:00:00Z","order":"{order}","lines":[{}]}}"#,
+            lines.join(",")
+        )))
+    };
+    // Seven lines of 85.71 points: each line rounds up to 86, 602 in all, over the cap: none.
+    assert_eq!(identical_lines("o-1", 7, "857.10"), decimal("0"));
     // Five lines of 119.91: 120 each, 600 in all, within the cap: all of them.
-    let five: Vec<String> =
-        (0..5).map(|index| format!(r#"{{"sku":"s{index}","qty":"1","unit_price":"1199.10"}}"#)).collect();
-    let within = ceiling.apply(&format!(
-        r#"{{"type":"purchase","member":"ayse","at":"2026-03-02T10:00:00Z","order":"o-2","lines":[{}]}}"#,
-        five.join(",")
-    ));
-    assert_eq!(sum(&within), decimal("600"));
+    assert_eq!(identical_lines("o-2", 5, "1199.10"), decimal("600"));
 
     // Two lines of 300.3 points round half up to 300 each: 600, within the cap, though 600.6 as
     // a whole would round to 601. The rule is judged as the lines pay it.

@@ -361,7 +361,10 @@ fn apply_caps(draft: &Draft<'_>, purchase: &Purchase, earnings: &mut [Earning]) 
             }
         }
     }
-    round_lines(earnings, rounding)?;
+    // A line's earnings are together, in line order.
+    for line_earnings in earnings.chunk_by_mut(|one, other| one.line == other.line) {
+        round_line(line_earnings, rounding)?;
+    }
     let totals = slot_totals(earnings, &slots, mosts.len())?;
     if totals.iter().zip(&mosts).any(|(total, most)| total > most) {
         hold_to_mosts(earnings, &slots, &mosts, &totals, rounding.decimal_places)?;
@@ -397,14 +400,6 @@ fn rounded_alone(
         start += line_earnings.len();
     }
     Ok(alone)
-}
-
-/// Rounds each line's earnings once, together. A line's earnings are together, in line order.
-fn round_lines(earnings: &mut [Earning], rounding: Rounding) -> Result<(), EvalError> {
-    for line_earnings in earnings.chunk_by_mut(|one, other| one.line == other.line) {
-        round_line(line_earnings, rounding)?;
-    }
-    Ok(())
 }
 
 /// The capped rules an order earned under, each a slot.

@@ -44,6 +44,11 @@ pub fn history_program(policy: &str, vesting_days: u32, expiry_days: Option<u32>
     )
 }
 
+/// Why the program in `json` does not compile, as its error prints.
+pub fn compile_error(json: &str) -> String {
+    program(json).compile().unwrap_err().to_string()
+}
+
 pub fn event(json: &str) -> Event {
     serde_json::from_str(json).unwrap_or_else(|error| panic!("test event does not parse: {error}\n{json}"))
 }

@@ -13,7 +13,7 @@ use crate::ledger::{Account, Asset, Outcome, Posting};
 /// (of any members), for reports and KPIs.
 ///
 /// The flows reconcile: `issued - clawed_back + withheld + forgiven = outstanding() + redeemed +
-/// donated - given_back + expired`, which [`AssetTotals::unreconciled`] checks. Amounts are in the
+/// donated + transferred - given_back + expired`, which [`AssetTotals::unreconciled`] checks. Amounts are in the
 /// asset's unit: points, or money for cashback.
 ///
 /// ```
@@ -37,6 +37,9 @@ pub struct AssetTotals {
     /// What members gave to causes (`donate` events), over all causes; the `donated:CAUSE`
     /// balances give it by cause.
     pub donated: Decimal,
+    /// Points members sent to other members (`transfer` events) and the recipients have not
+    /// received yet: zero once every transfer's follow-up is recorded too.
+    pub transferred: Decimal,
     /// What was spent and given back because the order it paid for was returned.
     pub given_back: Decimal,
     /// What returns took back to the funders, from whatever account held it.
@@ -71,6 +74,7 @@ impl AssetTotals {
             vested: Decimal::ZERO,
             redeemed: Decimal::ZERO,
             donated: Decimal::ZERO,
+            transferred: Decimal::ZERO,
             given_back: Decimal::ZERO,
             clawed_back: Decimal::ZERO,
             expired: Decimal::ZERO,
@@ -116,6 +120,8 @@ impl AssetTotals {
             (Account::Pending, Account::Available) => self.vested += amount,
             (_, Account::Redeemed) => self.redeemed += amount,
             (_, Account::Donated(_)) => self.donated += amount,
+            (_, Account::Transfers) => self.transferred += amount,
+            (Account::Transfers, _) => self.transferred -= amount,
             (Account::RefundWithheld, _) => {
                 self.clawed_back += amount;
                 self.withheld += amount;
@@ -150,7 +156,8 @@ impl AssetTotals {
     /// What the flows fail to explain: always zero, unless postings were lost or invented.
     pub fn unreconciled(&self) -> Decimal {
         let sources = self.issued - self.clawed_back + self.withheld + self.forgiven;
-        let uses = self.outstanding() + self.redeemed + self.donated - self.given_back + self.expired;
+        let uses =
+            self.outstanding() + self.redeemed + self.donated + self.transferred - self.given_back + self.expired;
         sources - uses
     }
 

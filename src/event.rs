@@ -38,7 +38,7 @@ mod tagged;
 /// assert_eq!((error.line(), error.column()), (1, 77)); // just past "colour"
 /// ```
 // Read by `tagged`, which keeps the input's positions in errors; written with the tag first.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
@@ -52,6 +52,10 @@ pub enum Event {
     Donate(Donate),
     /// Points a back office credits or takes back, for a reason the program lists.
     Adjust(Adjust),
+    /// Points given to another member of the program.
+    Transfer(Transfer),
+    /// Points arriving from another member's `transfer`: a follow-up the engine writes.
+    ReceiveTransfer(ReceiveTransfer),
     /// The host used a stamp-card reward (a points reward credits its points).
     RedeemReward(RewardEvent),
     /// The host cancelled a stamp-card reward.
@@ -60,6 +64,9 @@ pub enum Event {
     /// ([`MemberState::enrollment`](crate::MemberState::enrollment)); earns the program's
     /// [bonuses](crate::Bonus) on `enroll` (and on `referred`, with a referrer).
     Enroll(Enroll),
+    /// A member this member referred has enrolled: earns the program's
+    /// [bonuses](crate::Bonus) on `referral`. A follow-up of the referred member's `enroll`.
+    Referral(Referral),
     /// The member bought (or renewed) a paid membership plan.
     BuyMembership(BuyMembership),
     /// The member's paid membership ends now (cancelled, refunded).
@@ -95,8 +102,11 @@ impl Event {
             Event::Redeem(event) => (&event.id, &event.member, event.at),
             Event::Donate(event) => (&event.id, &event.member, event.at),
             Event::Adjust(event) => (&event.id, &event.member, event.at),
+            Event::Transfer(event) => (&event.id, &event.member, event.at),
+            Event::ReceiveTransfer(event) => (&event.id, &event.member, event.at),
             Event::RedeemReward(event) | Event::VoidReward(event) => (&event.id, &event.member, event.at),
             Event::Enroll(event) => (&event.id, &event.member, event.at),
+            Event::Referral(event) => (&event.id, &event.member, event.at),
             Event::BuyMembership(event) => (&event.id, &event.member, event.at),
             Event::EndMembership(event) => (&event.id, &event.member, event.at),
             Event::Custom(event) => (&event.id, &event.member, event.at),
@@ -106,7 +116,7 @@ impl Event {
 }
 
 /// A purchase: one order of one or more lines.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Purchase {
     /// Event id.
@@ -149,7 +159,7 @@ fn is_zero_money(money: &Money) -> bool {
 }
 
 /// One line of a purchase.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseLine {
     /// What was sold.
@@ -174,7 +184,7 @@ pub struct PurchaseLine {
 }
 
 /// A return of some units of an earlier order by the same member.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Return {
     /// Event id.
@@ -192,7 +202,7 @@ pub struct Return {
 /// Units of one SKU coming back, from the order line `line` (its index in the purchase, from
 /// 0) when given. Without `line`, when an order has several lines of the SKU, the units come
 /// back from the lines that earned the most points per unit first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnLine {
     /// The SKU as it was bought.
@@ -206,7 +216,7 @@ pub struct ReturnLine {
 }
 
 /// Points spent on a reward outside an order (a voucher, a gift).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Redeem {
     /// Event id.
@@ -235,7 +245,7 @@ pub struct Redeem {
 /// let Event::Donate(donation) = serde_json::from_str(json).unwrap() else { panic!("a donation") };
 /// assert_eq!(donation.cause.as_str(), "red-cross");
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Donate {
     /// Event id.
@@ -260,7 +270,7 @@ pub struct Donate {
 /// let Event::Adjust(adjustment) = serde_json::from_str(json).unwrap() else { panic!("an adjustment") };
 /// assert!(adjustment.points.value().is_sign_negative());
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Adjust {
     /// Event id.
@@ -288,7 +298,7 @@ pub struct Adjust {
 /// let json = r#"{"type":"redeem_reward","id":"e-9","member":"m-1","at":"2026-03-01T10:00:00Z","reward":"r-1"}"#;
 /// assert!(matches!(serde_json::from_str(json).unwrap(), Event::RedeemReward(_)));
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RewardEvent {
     /// Event id.
@@ -301,9 +311,108 @@ pub struct RewardEvent {
     pub reward: RewardId,
 }
 
+/// Points a member gives to another member (a family member, a friend), in a program with
+/// [`transfers`](crate::Transfers): they leave the member's available lots, soonest-expiring
+/// first, for the `transfers` account, and the outcome's
+/// [`follow_ups`](crate::Outcome::follow_ups) carry them to the recipient as a
+/// [`ReceiveTransfer`] (a [`Ledger`](crate::Ledger) applies it in turn). Counts as the sender's
+/// activity.
+///
+/// ```
+/// use loyalty_engine::Event;
+/// let json = r#"{"type":"transfer","id":"e-8","member":"m-1","at":"2026-03-01T10:00:00Z",
+///   "to":"m-2","points":"250"}"#;
+/// let Event::Transfer(transfer) = serde_json::from_str(json).unwrap() else { panic!("a transfer") };
+/// assert_eq!(transfer.to.as_str(), "m-2");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    /// Event id. The follow-up's id is this id with `/transfer` appended, so this one may have
+    /// at most [`MAX_ID_BYTES`](crate::MAX_ID_BYTES) less 9 bytes.
+    pub id: EventId,
+    /// Who gives the points.
+    pub member: MemberId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who receives them; another member.
+    pub to: MemberId,
+    /// How many points; positive, no finer than the program's points, within the program's
+    /// `transfers` limits and what the member has available.
+    pub points: Points,
+}
+
+/// Points arriving from another member's [`Transfer`]: the follow-up the engine writes into the
+/// sender's outcome, for the recipient. Each entry opens one available lot for its funder,
+/// expiring when the sender's points would have; the points repay a debt first. A host
+/// forwards these events and does not write its own: one credits whatever funders' points it
+/// names. Does not count as the recipient's activity.
+///
+/// Its `at` is the transfer's. A recipient whose last event is later receives the points at
+/// that later time, so that a follow-up is never refused for arriving late.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveTransfer {
+    /// Event id: the transfer's with `/transfer` appended.
+    pub id: EventId,
+    /// Who receives the points.
+    pub member: MemberId,
+    /// When they were sent.
+    pub at: DateTime<Utc>,
+    /// Who sent them.
+    pub from: MemberId,
+    /// The points, one entry per funder (at most
+    /// [`MAX_FUNDERS_PER_TRANSFER`](crate::MAX_FUNDERS_PER_TRANSFER)).
+    pub lots: Vec<TransferredPoints>,
+}
+
+/// One funder's points in a [`ReceiveTransfer`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferredPoints {
+    /// Who paid for the points, and stays liable for them.
+    pub funder: FunderId,
+    /// How many; positive, no finer than the program's points.
+    pub points: Points,
+    /// When they expire; never when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A member this member referred has enrolled (an [`Enroll`] naming this member as
+/// `referred_by`): credits the program's [bonuses](crate::Bonus) on `referral`, within their
+/// limits. The engine writes it into the referred member's outcome as a follow-up, when the
+/// program has such a bonus; a host may also send its own. Does not count as activity.
+///
+/// Its `at` is the enrollment's. A referrer whose last event is later is credited at that
+/// later time, so that a follow-up is never refused for arriving late.
+///
+/// ```
+/// use loyalty_engine::Event;
+/// let json = r#"{"type":"referral","id":"e-9/referral","member":"m-9","at":"2026-03-01T10:00:00Z",
+///   "referred":"m-1"}"#;
+/// let Event::Referral(referral) = serde_json::from_str(json).unwrap() else { panic!("a referral") };
+/// assert_eq!(referral.referred.as_str(), "m-1");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Referral {
+    /// Event id: the enrollment's with `/referral` appended, when the engine writes it.
+    pub id: EventId,
+    /// The referrer.
+    pub member: MemberId,
+    /// When the referred member enrolled.
+    pub at: DateTime<Utc>,
+    /// The member who enrolled.
+    pub referred: MemberId,
+}
+
 /// A member joins the program, once. The engine records the enrollment and credits the
-/// program's [bonuses](crate::Bonus) on `enroll`, and on `referred` when `referred_by` is given.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// program's [bonuses](crate::Bonus) on `enroll`, and on `referred` when `referred_by` is given;
+/// with bonuses on `referral`, its outcome's [`follow_ups`](crate::Outcome::follow_ups) carry a
+/// [`Referral`] to the referrer. Its id then may have at most
+/// [`MAX_ID_BYTES`](crate::MAX_ID_BYTES) less 9 bytes (the follow-up's id appends `/referral`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Enroll {
     /// Event id.
@@ -331,7 +440,7 @@ pub struct Enroll {
 /// let json = r#"{"type":"buy_membership","id":"e-5","member":"m-1","at":"2026-03-01T10:00:00Z","plan":"plus"}"#;
 /// assert!(matches!(serde_json::from_str(json).unwrap(), Event::BuyMembership(_)));
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuyMembership {
     /// Event id.
@@ -346,7 +455,7 @@ pub struct BuyMembership {
 
 /// The member's running paid membership ends at `at` (cancelled or refunded by the host).
 /// Orders placed before keep what they earned.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndMembership {
     /// Event id.
@@ -359,7 +468,7 @@ pub struct EndMembership {
 
 /// A named event from the host; it settles the member up to `at` and earns the bonuses on its
 /// name, within their limits.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Custom {
     /// Event id.
@@ -374,7 +483,7 @@ pub struct Custom {
 
 /// Time passes for a member; the engine settles the member up to `at`: vesting, birthday
 /// bonuses, expiry and tier reviews.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tick {
     /// Event id.

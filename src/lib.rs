@@ -47,14 +47,22 @@
 //! back and revokes an unused reward they filled. [`Cashback`] pays a share of spend back as
 //! money into a wallet of its own (the asset `cashback`), with its own lots, pending period and
 //! caps, spent at checkout and clawed back like points. [`Bonus`]es credit fixed points for
-//! joining, a referral, a birthday or a named event from the host; a bonus on a named event may
-//! be limited per member and calendar period. [`Donations`] let members give available points
+//! joining, being referred, referring a member who joins, a birthday or a named event from the
+//! host; a bonus on a named event or a referral may be limited per member and calendar period. [`Donations`] let members give available points
 //! to a cause the program lists (the account `donated:CAUSE`), and [`Adjustments`] let a back
 //! office credit or take back points for a listed reason. A paid [`MembershipPlan`] puts
-//! the member in a segment while it runs, and rules for that segment give its benefits.
-//! In a coalition, each [`Partner`] funds what
-//! its merchants sell, and points one funder paid for and another honoured are settled between
-//! them with postings between `settlement:ID` accounts.
+//! the member in a segment while it runs, and rules for that segment give its benefits. In a
+//! coalition, each [`Partner`] funds what its merchants sell, and points one funder paid for and
+//! another honoured are settled between them with postings between `settlement:ID` accounts.
+//!
+//! # Follow-ups: events for another member
+//!
+//! An event changes one member's state, so what it does to a second member comes back in its
+//! outcome's [`follow_ups`](Outcome::follow_ups): a [`Referral`] that credits the referrer's
+//! bonuses when a referred member enrolls, a [`ReceiveTransfer`] that brings the points of a
+//! [`Transfer`] (in a program with [`Transfers`]) to their recipient. Their ids derive from the
+//! event's, so [`Ledger`], which applies them in turn, applies each exactly once, and applying
+//! an event again completes follow-ups a crash left out.
 //!
 //! # Exactness and idempotency
 //!
@@ -105,8 +113,8 @@ pub use engine::{
     Engine, EvalError, MAX_LINES_PER_EVENT, MAX_REWARDS_PER_EVENT, MAX_SEGMENTS_PER_EVENT, StampProgress, TierStatus,
 };
 pub use event::{
-    Adjust, BuyMembership, Custom, Donate, EndMembership, Enroll, Event, Purchase, PurchaseLine, Redeem, Return,
-    ReturnLine, RewardEvent, Tick,
+    Adjust, BuyMembership, Custom, Donate, EndMembership, Enroll, Event, Purchase, PurchaseLine, ReceiveTransfer,
+    Redeem, Referral, Return, ReturnLine, RewardEvent, Tick, Transfer, TransferredPoints,
 };
 pub use id::{EventId, FunderId, IdError, MAX_ID_BYTES, MemberId, OrderId, RewardId, RuleId, Sku, Tag};
 pub use ledger::{
@@ -120,10 +128,10 @@ pub use program::{
     CashbackSpending, CompileError, Condition, Donations, Downgrade, Earn, EarnRule, Effect, Expiry,
     MAX_ADJUSTMENT_REASONS, MAX_BIRTHDAY_WINDOW_DAYS, MAX_BIRTHDAYS_PER_EVENT, MAX_BONUS_TIMES, MAX_BONUSES,
     MAX_CAUSES, MAX_CONDITION_VALUES, MAX_EARN_RULES, MAX_EXCLUSIONS, MAX_EXPIRY_DAYS, MAX_FUNDERS_PER_RULE,
-    MAX_MEMBERSHIP_MONTHS, MAX_MEMBERSHIP_PLANS, MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS, MAX_STAMP_CARDS, MAX_STAMPS,
-    MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, MembershipPlan, OverCap, Partner, PeriodCap, PointsPeriodCap,
-    Program, Redemption, Returns, RewardKind, SpentPointsPolicy, StampCard, TierBenefits, TierLevel, TierMetric,
-    TierWindow, Tiers, UtcOffset,
+    MAX_FUNDERS_PER_TRANSFER, MAX_MEMBERSHIP_MONTHS, MAX_MEMBERSHIP_PLANS, MAX_MONEY_DECIMAL_PLACES, MAX_PARTNERS,
+    MAX_STAMP_CARDS, MAX_STAMPS, MAX_TIER_FLAGS, MAX_TIER_LEVELS, MAX_VESTING_DAYS, MembershipPlan, OverCap, Partner,
+    PeriodCap, PointsPeriodCap, Program, Redemption, Returns, RewardKind, SpentPointsPolicy, StampCard, TierBenefits,
+    TierLevel, TierMetric, TierWindow, Tiers, Transfers, UtcOffset,
 };
 pub use store::{
     Commit, CommitStatus, Ledger, LedgerError, MAX_COMMIT_ATTEMPTS, MemoryStore, MemoryStoreError, Recorded, Store,

@@ -357,7 +357,7 @@ fn programs_with_bad_bonuses_do_not_compile() {
         (r#"{"id":"b","on":"enroll","points":"1.5"}"#, "bonuses[0].points: must be a positive whole number"),
         (
             r#"{"id":"b","on":"enroll","points":"5","limit":{"times":1}}"#,
-            "bonuses[0].limit: only a bonus on a custom event may have a limit",
+            "bonuses[0].limit: only a bonus on a custom event or a referral may have a limit",
         ),
         (r#"{"id":"b","on":{"custom":"x"},"points":"5","limit":{"times":0}}"#, "bonuses[0].limit.times: must be 1 to"),
         (r#"{"id":"b","on":"birthday","points":"5","funded_by":{"a":"0.5"}}"#, "bonuses[0].funded_by: shares sum to"),
@@ -652,4 +652,71 @@ mod histories {
                 extracted, kept_earnings, bonuses, withheld, forgiven);
         }
     }
+}
+
+/// A shop that pays a referrer 300 points for each friend who joins, for at most two friends a
+/// month, and the friend 100.
+fn referring_shop() -> Shop {
+    Shop::new(
+        r#"{"id":"shop","currency":"EUR","owner":"shop",
+            "bonuses":[
+              {"id":"friend","on":"referred","points":"100"},
+              {"id":"referrer","on":"referral","points":"300","limit":{"times":2,"per":"month"},
+               "funded_by":{"shop":"0.5","partner":"0.5"}}]}"#,
+    )
+}
+
+#[test]
+fn the_referrer_earns_the_referral_bonus_when_a_referred_member_joins() {
+    let mut shop = referring_shop();
+    let joined = enroll(&mut shop, "ana", "2026-03-01T09:00:00Z", r#","referred_by":"bo""#);
+
+    assert_eq!(shop.available("ana"), decimal("100"));
+    assert_eq!(shop.available("bo"), decimal("300"), "the referrer's bonus, through the follow-up");
+    let [loyalty_engine::Event::Referral(referral)] = &joined.follow_ups[..] else { panic!("{:?}", joined.follow_ups) };
+    assert_eq!((referral.id.as_str(), referral.member.as_str()), ("e-1/referral", "bo"));
+    assert_eq!(referral.referred.as_str(), "ana");
+    let mut lots: Vec<String> =
+        shop.state("bo").lots().map(|lot| format!("{} {}", lot.funder, lot.amount_points)).collect();
+    lots.sort();
+    assert_eq!(lots, ["partner 150", "shop 150"]);
+    assert!(shop.state("bo").enrollment().is_none(), "the referrer's own enrollment is the referrer's business");
+}
+
+#[test]
+fn referrals_past_the_limit_earn_nothing_and_say_so() {
+    let mut shop = referring_shop();
+    for (friend, day) in [("ana", "01"), ("cem", "02"), ("dora", "03")] {
+        enroll(&mut shop, friend, &format!("2026-03-{day}T09:00:00Z"), r#","referred_by":"bo""#);
+    }
+    assert_eq!(shop.available("bo"), decimal("600"), "two referrals paid in March");
+    let third = shop.ledger.store_mut();
+    let recorded = loyalty_engine::Store::recorded(third, &loyalty_engine::EventId::new("e-3/referral").unwrap());
+    let outcome = recorded.unwrap().expect("the third referral was applied").outcome;
+    assert_eq!(outcome.notices, [Notice::BonusLimitReached { bonus: RuleId::new("referrer").unwrap() }]);
+
+    enroll(&mut shop, "eda", "2026-04-01T09:00:00Z", r#","referred_by":"bo""#);
+    assert_eq!(shop.available("bo"), decimal("900"), "April starts a new count");
+}
+
+#[test]
+fn without_a_referral_bonus_a_referred_member_joining_causes_no_follow_up() {
+    let mut shop = cafe(r#""never""#);
+    let joined = enroll(&mut shop, "ana", "2026-03-01T09:00:00Z", r#","referred_by":"bo""#);
+    assert!(joined.follow_ups.is_empty());
+    assert_eq!(shop.state("bo"), MemberState::new(member("bo")));
+}
+
+#[test]
+fn a_referral_is_refused_for_a_member_referring_themselves_and_credited_late_at_the_referrers_last_event() {
+    let mut shop = referring_shop();
+    let own = shop.try_apply(r#"{"type":"referral","member":"bo","at":"2026-03-01T09:00:00Z","referred":"bo"}"#);
+    assert!(matches!(own, Err(LedgerError::Rejected(EvalError::SelfReferral { .. }))), "{own:?}");
+
+    shop.tick("bo", "2026-03-10");
+    let late = shop.apply(r#"{"type":"referral","member":"bo","at":"2026-03-01T09:00:00Z","referred":"ana"}"#);
+    assert_eq!(late.at.to_rfc3339(), "2026-03-10T12:00:00+00:00");
+    assert_eq!(shop.available("bo"), decimal("300"));
+    let stale = shop.try_apply(r#"{"type":"tick","member":"bo","at":"2026-03-01T09:00:00Z"}"#);
+    assert!(matches!(stale, Err(LedgerError::Rejected(EvalError::OutOfOrder { .. }))), "other events may not be late");
 }

@@ -43,6 +43,11 @@ fn memory_generated_histories_match_the_pure_engine() {
 }
 
 #[test]
+fn memory_follow_ups_reach_the_other_member() {
+    suite::follow_ups(&mut Memory::default());
+}
+
+#[test]
 fn memory_crashes_around_commit_apply_events_once() {
     suite::crashes_around_commit_apply_events_once(&mut Memory::default());
 }
@@ -122,6 +127,11 @@ mod sqlite {
     #[test]
     fn sqlite_generated_histories_match_the_pure_engine() {
         suite::generated_histories(&mut Sqlite::new());
+    }
+
+    #[test]
+    fn sqlite_follow_ups_reach_the_other_member() {
+        suite::follow_ups(&mut Sqlite::new());
     }
 
     #[test]
@@ -232,6 +242,11 @@ mod postgres {
     #[test]
     fn postgres_generated_histories_match_the_pure_engine() {
         suite::generated_histories(&mut Postgres::new());
+    }
+
+    #[test]
+    fn postgres_follow_ups_reach_the_other_member() {
+        suite::follow_ups(&mut Postgres::new());
     }
 
     #[test]

@@ -163,7 +163,7 @@ fn donations_under_deduct_from_refund_need_a_point_value_to_price_them() {
             "returns":{"when_points_spent":"deduct_from_refund"}}"#,
     );
     assert!(
-        error.starts_with("returns.when_points_spent: deduct_from_refund prices donated and taken-back points"),
+        error.starts_with("returns.when_points_spent: deduct_from_refund prices donated, transferred and taken-back"),
         "{error}"
     );
 }

@@ -1,21 +1,35 @@
-//! Bonuses: fixed points for joining, a referral, a birthday or a named event from the host.
+//! Bonuses: fixed points for joining, being referred, referring, a birthday or a named event
+//! from the host.
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Utc};
 
 use crate::engine::draft::Draft;
 use crate::engine::{Compiled, EvalError, checked};
-use crate::event::Custom;
+use crate::event::{Custom, Referral};
 use crate::ledger::{BonusCount, MemberState, Notice};
 use crate::program::{BirthdayFit, BonusLimit, BonusTrigger, CompiledBonus, MAX_BIRTHDAYS_PER_EVENT};
 
 /// A `custom` event: settles, then gives each bonus on its name, within the bonus's limit.
 pub(super) fn on_custom(draft: &mut Draft<'_>, event: &Custom) -> Result<(), EvalError> {
     draft.settle()?;
+    credit_each(draft, |trigger| matches!(trigger, BonusTrigger::Custom(name) if *name == event.name))
+}
+
+/// Credits the referrer's bonuses on `referral`.
+pub(super) fn on_referral(draft: &mut Draft<'_>, event: &Referral) -> Result<(), EvalError> {
+    if event.referred == event.member {
+        return Err(EvalError::SelfReferral { member: event.member.clone() });
+    }
+    draft.settle()?;
+    credit_each(draft, |trigger| *trigger == BonusTrigger::Referral)
+}
+
+/// Credits each bonus in force whose trigger `fires`, within its limit; one past its limit
+/// credits nothing and says so in a notice.
+fn credit_each(draft: &mut Draft<'_>, fires: impl Fn(&BonusTrigger) -> bool) -> Result<(), EvalError> {
     let program = draft.program;
     for compiled in &program.bonuses {
-        if !matches!(&compiled.bonus.on, BonusTrigger::Custom(name) if *name == event.name)
-            || !compiled.bonus.in_force_at(draft.at)
-        {
+        if !fires(&compiled.bonus.on) || !compiled.bonus.in_force_at(draft.at) {
             continue;
         }
         if let Some(limit) = compiled.bonus.limit {
@@ -30,15 +44,13 @@ pub(super) fn on_custom(draft: &mut Draft<'_>, event: &Custom) -> Result<(), Eva
     Ok(())
 }
 
-/// An `enroll` event, once recorded: gives the bonuses on enrolling, and on being referred
-/// when the member was.
 pub(super) fn on_enroll(draft: &mut Draft<'_>, referred: bool) -> Result<(), EvalError> {
     let program = draft.program;
     for compiled in &program.bonuses {
         let earns = match compiled.bonus.on {
             BonusTrigger::Enroll => true,
             BonusTrigger::Referred => referred,
-            BonusTrigger::Birthday | BonusTrigger::Custom(_) => false,
+            BonusTrigger::Birthday | BonusTrigger::Referral | BonusTrigger::Custom(_) => false,
         };
         if earns && compiled.bonus.in_force_at(draft.at) {
             credit(draft, compiled, draft.at)?;

@@ -1,9 +1,10 @@
 //! Enrolling a member.
 
-use crate::engine::EvalError;
 use crate::engine::draft::Draft;
-use crate::event::Enroll;
+use crate::engine::{EvalError, follow_up_id};
+use crate::event::{Enroll, Event, Referral};
 use crate::ledger::Enrollment;
+use crate::program::BonusTrigger;
 
 pub(super) fn evaluate(draft: &mut Draft<'_>, enroll: &Enroll) -> Result<(), EvalError> {
     if draft.state.enrollment().is_some() {
@@ -12,8 +13,22 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, enroll: &Enroll) -> Result<(), Eva
     if enroll.referred_by.as_ref() == Some(&enroll.member) {
         return Err(EvalError::SelfReferral { member: enroll.member.clone() });
     }
+    let referral = referral(draft, enroll)?;
     draft.settle()?;
     let enrollment = Enrollment { at: enroll.at, referred_by: enroll.referred_by.clone(), birthday: enroll.birthday };
     draft.outcome.enrollment = Some(Box::new(enrollment));
-    crate::engine::bonuses::on_enroll(draft, enroll.referred_by.is_some())
+    crate::engine::bonuses::on_enroll(draft, enroll.referred_by.is_some())?;
+    draft.outcome.follow_ups.extend(referral);
+    Ok(())
+}
+
+/// The referrer's follow-up, in a program with bonuses on `referral`.
+fn referral(draft: &Draft<'_>, enroll: &Enroll) -> Result<Option<Event>, EvalError> {
+    let Some(referrer) = &enroll.referred_by else { return Ok(None) };
+    if !draft.program.bonuses.iter().any(|compiled| compiled.bonus.on == BonusTrigger::Referral) {
+        return Ok(None);
+    }
+    let id = follow_up_id(&enroll.id, "/referral")?;
+    let (member, referred) = (referrer.clone(), enroll.member.clone());
+    Ok(Some(Event::Referral(Referral { id, member, at: enroll.at, referred })))
 }

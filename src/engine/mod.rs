@@ -18,6 +18,7 @@ mod redeem;
 mod returns;
 mod stamps;
 mod tiers;
+mod transfer;
 
 pub use stamps::StampProgress;
 pub use tiers::TierStatus;
@@ -29,9 +30,11 @@ use rust_decimal::Decimal;
 
 use crate::amount::{Money, Points, is_positive, within_limits};
 use crate::event::Event;
-use crate::id::{EventId, FunderId, MemberId, OrderId, RewardId, Sku, Tag};
+use crate::id::{EventId, FunderId, MAX_ID_BYTES, MemberId, OrderId, RewardId, Sku, Tag};
 use crate::ledger::{Asset, CashbackBalance, MemberState, Outcome, PointsBalance, Receipt, RewardStatus};
-use crate::program::{BonusTrigger, CompiledBonus, CompiledCard, CompiledRule, Program, RuleIndex};
+use crate::program::{
+    BonusTrigger, CompiledBonus, CompiledCard, CompiledRule, MAX_FUNDERS_PER_TRANSFER, Program, RuleIndex,
+};
 
 use draft::{Buckets, Draft};
 
@@ -99,11 +102,18 @@ fn counts_as_activity(event: &Event) -> bool {
         Event::Purchase(_)
         | Event::Redeem(_)
         | Event::Donate(_)
+        | Event::Transfer(_)
         | Event::RedeemReward(_)
         | Event::Enroll(_)
         | Event::BuyMembership(_)
         | Event::Custom(_) => true,
-        Event::Return(_) | Event::VoidReward(_) | Event::Adjust(_) | Event::EndMembership(_) | Event::Tick(_) => false,
+        Event::Return(_)
+        | Event::VoidReward(_)
+        | Event::Adjust(_)
+        | Event::ReceiveTransfer(_)
+        | Event::Referral(_)
+        | Event::EndMembership(_)
+        | Event::Tick(_) => false,
     }
 }
 
@@ -217,7 +227,7 @@ impl Engine {
         outcome: &mut Outcome,
         spare_receipt: Option<Arc<Receipt>>,
     ) -> Result<(), EvalError> {
-        check_member_and_time(state, event.member(), event.at())?;
+        outcome.at = effective_time(state, event)?;
         let mut draft = Draft::new(&self.compiled, state, outcome);
         draft.spare_receipt = spare_receipt;
         match event {
@@ -226,6 +236,9 @@ impl Engine {
             Event::Redeem(redeem) => redeem::evaluate(&mut draft, redeem),
             Event::Donate(donation) => redeem::donate(&mut draft, donation),
             Event::Adjust(adjustment) => adjust::evaluate(&mut draft, adjustment),
+            Event::Transfer(transfer) => transfer::send(&mut draft, transfer),
+            Event::ReceiveTransfer(transfer) => transfer::receive(&mut draft, transfer),
+            Event::Referral(referral) => bonuses::on_referral(&mut draft, referral),
             Event::Enroll(event) => enroll::evaluate(&mut draft, event),
             Event::BuyMembership(event) => membership::buy(&mut draft, event),
             Event::EndMembership(event) => membership::end(&mut draft, event),
@@ -407,6 +420,29 @@ impl Engine {
         };
         Ok(Points::new(available.min(redeem::max_points_for_order(program, redemption, order_value)?)))
     }
+}
+
+/// When an event takes effect: at its `at`, or for a follow-up that reaches a member whose last
+/// event is later, at that last event's time, since another member's event can't be refused
+/// for coming late (its own commit already stands).
+fn effective_time(state: &MemberState, event: &Event) -> Result<DateTime<Utc>, EvalError> {
+    let at = event.at();
+    let late = state.last_event_at().filter(|last| at < *last);
+    match (event, late) {
+        (Event::ReceiveTransfer(_) | Event::Referral(_), Some(last)) => {
+            check_member_and_time(state, event.member(), last)?;
+            Ok(last)
+        }
+        _ => {
+            check_member_and_time(state, event.member(), at)?;
+            Ok(at)
+        }
+    }
+}
+
+/// The id of the follow-up an event causes: the event's own with `suffix` appended.
+pub(crate) fn follow_up_id(event: &EventId, suffix: &str) -> Result<EventId, EvalError> {
+    EventId::new(&format!("{event}{suffix}")).map_err(|_| EvalError::IdTooLongForFollowUp { event: event.clone() })
 }
 
 fn check_member_and_time(state: &MemberState, member: &MemberId, at: DateTime<Utc>) -> Result<(), EvalError> {
@@ -713,6 +749,42 @@ pub enum EvalError {
     NoMembership {
         /// The member.
         member: MemberId,
+    },
+    /// A `transfer` in a program without a `transfers` section.
+    #[error("this program does not let members transfer points")]
+    TransfersNotOffered,
+    /// A `transfer` to the member sending it, or a `receive_transfer` from the member receiving
+    /// it.
+    #[error("member {member} can't transfer points to themselves")]
+    SelfTransfer {
+        /// The member.
+        member: MemberId,
+    },
+    /// A `transfer` of fewer points than the program's `transfers.min_points`, or of more than
+    /// its `transfers.max_points`.
+    #[error("a transfer must give {min_points} to {} points, not {points}", max_points.map_or("any number of".to_owned(), |max| max.to_string()))]
+    TransferOutOfLimits {
+        /// The points the transfer gives.
+        points: Points,
+        /// The program's smallest transfer.
+        min_points: Points,
+        /// The program's largest transfer, if it has one.
+        max_points: Option<Points>,
+    },
+    /// A `receive_transfer` carrying no funder's points or more than
+    /// [`MAX_FUNDERS_PER_TRANSFER`](crate::MAX_FUNDERS_PER_TRANSFER), or a `transfer` whose
+    /// points more funders paid for than that.
+    #[error("a transfer carries the points of 1 to {MAX_FUNDERS_PER_TRANSFER} funders, not {funders}")]
+    TransferFunders {
+        /// How many funders' points it would carry.
+        funders: usize,
+    },
+    /// An event whose follow-up's id (its own with `/transfer` or `/referral` appended) would be
+    /// longer than [`MAX_ID_BYTES`](crate::MAX_ID_BYTES).
+    #[error("event id {event} leaves no room for its follow-up's id: at most {} bytes", MAX_ID_BYTES - 9)]
+    IdTooLongForFollowUp {
+        /// The event's id.
+        event: EventId,
     },
     /// An `enroll` for a member who is already enrolled.
     #[error("member {member} is already enrolled")]

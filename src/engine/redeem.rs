@@ -126,7 +126,7 @@ pub(super) fn check_spendable(draft: &Draft<'_>, points: Decimal, redemption: &R
 }
 
 /// Checks that the member has `points` available now.
-fn check_available(draft: &Draft<'_>, points: Decimal) -> Result<(), EvalError> {
+pub(super) fn check_available(draft: &Draft<'_>, points: Decimal) -> Result<(), EvalError> {
     let available = draft.buckets(&Asset::Points).available;
     if points > available {
         return Err(EvalError::InsufficientPoints {

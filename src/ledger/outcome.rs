@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Money, Points, stored_total};
+use crate::event::Event;
 use crate::id::{EventId, MemberId, RewardId, RuleId, Tag};
 use crate::ledger::bonus::BonusCount;
 use crate::ledger::lot::Lot;
@@ -69,6 +70,13 @@ pub struct Outcome {
     /// Things to tell the member or the host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<Notice>,
+    /// Events this one causes for other members: a [`Referral`](crate::Referral) for the
+    /// referrer of an `enroll`, a [`ReceiveTransfer`](crate::ReceiveTransfer) for the recipient
+    /// of a `transfer`. Their ids derive from this event's, so applying them again is harmless.
+    /// A [`Ledger`](crate::Ledger) applies them in turn, each in a commit of its own; a host
+    /// that evaluates events itself must apply them too, or the other member never sees them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<Event>,
 }
 
 impl Outcome {
@@ -90,6 +98,7 @@ impl Outcome {
             bonus_counts: Vec::new(),
             refund_withheld: Money::ZERO,
             notices: Vec::new(),
+            follow_ups: Vec::new(),
         }
     }
 
@@ -101,6 +110,7 @@ impl Outcome {
         self.rewards.shrink_to_fit();
         self.bonus_counts.shrink_to_fit();
         self.notices.shrink_to_fit();
+        self.follow_ups.shrink_to_fit();
     }
 
     /// Empties the outcome for another event, keeping the vectors' memory. Inlined into its one
@@ -122,6 +132,7 @@ impl Outcome {
         self.bonus_counts.clear();
         self.refund_withheld = Money::ZERO;
         self.notices.clear();
+        self.follow_ups.clear();
     }
 }
 

@@ -15,11 +15,12 @@ use crate::ledger::lot::LotId;
 ///
 /// The member's own buckets are [`Pending`](Account::Pending), [`Available`](Account::Available)
 /// and [`Debt`](Account::Debt); the others are counterparties: who pays for accruals
-/// ([`Funder`](Account::Funder)) and where spent, donated, expired, bought-back or forgiven
-/// points go.
+/// ([`Funder`](Account::Funder)) and where spent, donated, transferred, expired, bought-back or
+/// forgiven points go.
 ///
 /// Accounts print and parse as short strings: `pending`, `available`, `debt`, `redeemed`,
-/// `expired`, `refund_withheld`, `forgiven`, `funder:ID`, `settlement:ID` and `donated:CAUSE`.
+/// `expired`, `refund_withheld`, `forgiven`, `transfers`, `funder:ID`, `settlement:ID` and
+/// `donated:CAUSE`.
 ///
 /// ```
 /// use loyalty_engine::{Account, FunderId};
@@ -57,6 +58,11 @@ pub enum Account {
     Settlement(FunderId),
     /// Points the member gave to a cause (a `donate` event); the program's owner honours them.
     Donated(Tag),
+    /// Points on their way between members: a `transfer` moves them here from the sender's
+    /// available lots, and its follow-up moves them out into the recipient's. Positive in the
+    /// sender's books and negative in the recipient's, so zero over the program once both are
+    /// applied.
+    Transfers,
 }
 
 impl fmt::Display for Account {
@@ -72,6 +78,7 @@ impl fmt::Display for Account {
             Account::Expired => "expired",
             Account::RefundWithheld => "refund_withheld",
             Account::Forgiven => "forgiven",
+            Account::Transfers => "transfers",
         };
         formatter.pad(name)
     }
@@ -80,7 +87,7 @@ impl fmt::Display for Account {
 /// The text was not an account name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{0}` is not an account (pending, available, debt, redeemed, expired, refund_withheld, forgiven, funder:ID, settlement:ID or donated:CAUSE)"
+    "`{0}` is not an account (pending, available, debt, redeemed, expired, refund_withheld, forgiven, transfers, funder:ID, settlement:ID or donated:CAUSE)"
 )]
 pub struct AccountParseError(String);
 
@@ -96,6 +103,7 @@ impl FromStr for Account {
             "expired" => Account::Expired,
             "refund_withheld" => Account::RefundWithheld,
             "forgiven" => Account::Forgiven,
+            "transfers" => Account::Transfers,
             _ => {
                 let funder = |prefix: &str| text.strip_prefix(prefix).and_then(|id| FunderId::new(id).ok());
                 let cause = text.strip_prefix("donated:").and_then(|cause| Tag::new(cause).ok());

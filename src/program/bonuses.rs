@@ -68,7 +68,7 @@ pub struct Bonus {
     /// The points, a whole number of the program's points.
     pub points: Points,
     /// How often one member may earn it; without it, every time. Only bonuses `on` a custom
-    /// event may have one: a member enrolls once and has one birthday a year.
+    /// event or a `referral` may have one: a member enrolls once and has one birthday a year.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<BonusLimit>,
     /// Who pays, as shares that sum to exactly one; empty means the program's owner.
@@ -92,7 +92,7 @@ impl Bonus {
 
 /// What earns a [`Bonus`].
 ///
-/// In JSON: `"enroll"`, `"referred"`, `"birthday"` or `{"custom": "review_written"}`.
+/// In JSON: `"enroll"`, `"referred"`, `"referral"`, `"birthday"` or `{"custom": "review_written"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -100,8 +100,13 @@ pub enum BonusTrigger {
     /// The member's `enroll` event.
     Enroll,
     /// An `enroll` event naming the member who referred this one (`referred_by`). The bonus is
-    /// the new member's; to reward the referrer, the host sends the referrer a `custom` event.
+    /// the new member's; [`Referral`](BonusTrigger::Referral) rewards the referrer.
     Referred,
+    /// A member this one referred enrolled: the referrer's bonus, credited by the
+    /// [`Referral`](crate::Referral) event that the referred member's `enroll` causes (in its
+    /// outcome's [`follow_ups`](crate::Outcome::follow_ups)). A `limit` bounds how many
+    /// referrals a member is paid for.
+    Referral,
     /// Each birthday after the member enrolled (with a `birthday`): the local midnight that
     /// starts it, in the program's UTC offset; a birthday on 29 February falls on 28 February
     /// in other years. The first event at or after the birthday credits it, dated then and
@@ -187,8 +192,9 @@ pub(crate) fn compile_bonuses(
 
 fn check_limit(bonus: &Bonus, path: &str) -> Result<(), CompileError> {
     let Some(limit) = bonus.limit else { return Ok(()) };
-    if !matches!(bonus.on, BonusTrigger::Custom(_)) {
-        return Err(CompileError::new(format!("{path}.limit"), "only a bonus on a custom event may have a limit"));
+    if !matches!(bonus.on, BonusTrigger::Custom(_) | BonusTrigger::Referral) {
+        let message = "only a bonus on a custom event or a referral may have a limit";
+        return Err(CompileError::new(format!("{path}.limit"), message));
     }
     if limit.times == 0 || limit.times > MAX_BONUS_TIMES {
         return Err(CompileError::new(format!("{path}.limit.times"), format!("must be 1 to {MAX_BONUS_TIMES}")));

@@ -13,6 +13,7 @@ mod redemption;
 mod returns;
 mod stamps;
 mod tiers;
+mod transfers;
 
 use std::fmt;
 use std::str::FromStr;
@@ -40,6 +41,7 @@ pub use returns::{MAX_VESTING_DAYS, Returns, SpentPointsPolicy};
 pub(crate) use stamps::{CompiledCard, check_reward};
 pub use stamps::{MAX_STAMP_CARDS, MAX_STAMPS, RewardKind, StampCard};
 pub use tiers::{Downgrade, MAX_TIER_FLAGS, MAX_TIER_LEVELS, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers};
+pub use transfers::{MAX_FUNDERS_PER_TRANSFER, Transfers};
 
 use crate::amount::{MAX_DECIMAL_PLACES, Rounding};
 use crate::engine::Engine;
@@ -107,6 +109,9 @@ pub struct Program {
     /// Causes members may give points to; without it, points can't be donated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub donations: Option<Donations>,
+    /// Whether members may give points to each other; without it, points can't be transferred.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfers: Option<Transfers>,
     /// Vesting and what returns do to spent points.
     #[serde(default)]
     pub returns: Returns,
@@ -163,6 +168,9 @@ impl Program {
         if let Some(donations) = &self.donations {
             donations.validate(self.rounding.decimal_places)?;
         }
+        if let Some(transfers) = &self.transfers {
+            transfers.validate(self.rounding.decimal_places)?;
+        }
         self.check_refund_prices_spent_points()?;
         self.returns.validate()?;
         self.expiry.validate()?;
@@ -180,14 +188,15 @@ impl Program {
         Ok(Engine::new(self.clone(), rules, self.tier_multipliers()?, cards, sellers, cashback, bonuses))
     }
 
-    /// Donated and taken-back points are spent points a return must cover even without a
-    /// `redemption` section, and under `deduct_from_refund` only its point value prices them.
+    /// Donated, transferred and taken-back points are spent points a return must cover even
+    /// without a `redemption` section, and under `deduct_from_refund` only its point value
+    /// prices them.
     fn check_refund_prices_spent_points(&self) -> Result<(), CompileError> {
-        let spends_without_redemption =
-            self.redemption.is_none() && (self.donations.is_some() || self.adjustments.is_some());
+        let spends_without_redemption = self.redemption.is_none()
+            && (self.donations.is_some() || self.transfers.is_some() || self.adjustments.is_some());
         if spends_without_redemption && self.returns.when_points_spent == SpentPointsPolicy::DeductFromRefund {
-            let message = "deduct_from_refund prices donated and taken-back points at redemption.point_value: \
-                           add a redemption section";
+            let message = "deduct_from_refund prices donated, transferred and taken-back points at \
+                           redemption.point_value: add a redemption section";
             return Err(CompileError::new("returns.when_points_spent", message));
         }
         Ok(())

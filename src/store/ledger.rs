@@ -56,6 +56,17 @@ pub enum LedgerError {
         /// The event id.
         event: EventId,
     },
+    /// The event was applied, but one of its follow-ups (a referrer's bonus, a transfer's
+    /// recipient) was not: applying the event again applies the follow-ups it lacks.
+    #[error("event {event} was applied, but its follow-up {follow_up} was not ({source}): apply {event} again")]
+    FollowUpFailed {
+        /// The event, which was applied.
+        event: EventId,
+        /// Its follow-up, which was not.
+        follow_up: EventId,
+        /// Why not.
+        source: Box<LedgerError>,
+    },
     /// The store failed; the commit either happened in full or not at all, and applying the
     /// same event again is safe either way.
     #[error("store failed: {0}")]
@@ -93,16 +104,38 @@ impl<S: Store> Ledger<S> {
         Ok(self.store.load(member).map_err(store_error)?.state)
     }
 
-    /// Applies one event exactly once, and answers its outcome. The outcome is shared so that a
-    /// store keeping outcomes in memory (to answer retries with) can record the one it hands
-    /// out rather than a copy, as [`MemoryStore`](crate::MemoryStore) does.
+    /// Applies one event exactly once, then its [follow-ups](Outcome::follow_ups) (a referrer's
+    /// bonus, a transfer's recipient), each in a commit of its own, and answers the event's
+    /// outcome. The outcome is shared so that a store keeping outcomes in memory (to answer
+    /// retries with) can record the one it hands out rather than a copy, as
+    /// [`MemoryStore`](crate::MemoryStore) does.
+    ///
+    /// An event applied before has its follow-ups applied again, which applies those that were
+    /// not (their ids derive from the event's): after [`LedgerError::FollowUpFailed`], or a
+    /// crash between the commits, applying the event again completes it.
+    ///
+    /// ```
+    /// use loyalty_engine::{Event, Ledger, MemberId, MemoryStore, Program};
+    ///
+    /// let program: Program = serde_json::from_str(r#"{"id": "shop", "currency": "EUR", "owner": "shop",
+    ///   "bonuses": [{"id": "friend-joined", "on": "referral", "points": "300"}]}"#).unwrap();
+    /// let mut ledger = Ledger::new(program.compile().unwrap(), MemoryStore::new());
+    /// let event: Event = serde_json::from_str(r#"{"type": "enroll", "id": "e-1", "member": "m-1",
+    ///   "at": "2026-03-01T10:00:00Z", "referred_by": "m-9"}"#).unwrap();
+    /// let outcome = ledger.apply(&event).unwrap();
+    /// assert_eq!(outcome.follow_ups[0].id().as_str(), "e-1/referral");
+    /// let referrer = ledger.state(&MemberId::new("m-9").unwrap()).unwrap();
+    /// assert_eq!(referrer.points().available.to_string(), "300");
+    /// ```
     ///
     /// # Errors
     ///
     /// See [`LedgerError`]; whatever the error, the store holds either the whole event or
-    /// nothing of it.
+    /// nothing of it, and the same of each follow-up.
     pub fn apply(&mut self, event: &Event) -> Result<Arc<Outcome>, LedgerError> {
-        self.store.apply(&self.engine, event)
+        let outcome = self.store.apply(&self.engine, event)?;
+        apply_follow_ups(&mut self.store, &self.engine, event, &outcome)?;
+        Ok(outcome)
     }
 }
 
@@ -139,6 +172,25 @@ pub(crate) fn apply_by_commit<S: Store + ?Sized>(
 pub(crate) fn check_retry(recorded: &Event, event: &Event) -> Result<(), LedgerError> {
     if recorded != event {
         return Err(LedgerError::Conflict { event: event.id().clone() });
+    }
+    Ok(())
+}
+
+/// Applies the follow-ups of `event`'s outcome, each in a commit of its own; those applied
+/// before answer with their first outcome.
+pub(crate) fn apply_follow_ups<S: Store + ?Sized>(
+    store: &mut S,
+    engine: &Engine,
+    event: &Event,
+    outcome: &Outcome,
+) -> Result<(), LedgerError> {
+    for follow_up in &outcome.follow_ups {
+        let applied = store.apply(engine, follow_up).map_err(|error| LedgerError::FollowUpFailed {
+            event: event.id().clone(),
+            follow_up: follow_up.id().clone(),
+            source: Box::new(error),
+        })?;
+        assert!(applied.follow_ups.is_empty(), "a follow-up causes no follow-up of its own");
     }
     Ok(())
 }

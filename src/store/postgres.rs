@@ -433,6 +433,12 @@ impl PostgresStore {
     /// writer rolls the batch back and runs it again. A handful of round trips per batch instead
     /// of several per event: for imports and replays.
     ///
+    /// Then it applies the applied events' [follow-ups](Outcome::follow_ups), each in a
+    /// transaction of its own, as [`Ledger::apply`](crate::Ledger::apply) does; one that fails
+    /// turns its event's result into [`LedgerError::FollowUpFailed`] (the event stays applied,
+    /// and applying the batch again applies the follow-ups it lacks). A follow-up reaching a
+    /// member with later events in the batch takes effect at the member's last event.
+    ///
     /// # Errors
     ///
     /// The outer error means the whole batch failed and nothing of it was written
@@ -440,6 +446,18 @@ impl PostgresStore {
     /// reading what is stored), except [`PostgresStoreError::BatchUncertain`]: the connection
     /// failed during `COMMIT`, and applying the batch again tells.
     pub fn apply_batch(
+        &mut self,
+        engine: &Engine,
+        events: &[Event],
+    ) -> Result<Vec<Result<Arc<Outcome>, LedgerError>>, PostgresStoreError> {
+        let mut results = self.apply_batch_at_once(engine, events)?;
+        sql::apply_follow_ups(self, engine, events, &mut results);
+        Ok(results)
+    }
+
+    /// [`apply_batch`](Self::apply_batch) but for the follow-ups: the batch's events in one
+    /// transaction.
+    fn apply_batch_at_once(
         &mut self,
         engine: &Engine,
         events: &[Event],

@@ -393,6 +393,12 @@ impl SqliteStore {
     /// is loaded once and written once, at a version raised by the number of its events applied.
     /// Much faster than one transaction per event for imports and replays.
     ///
+    /// Then it applies the applied events' [follow-ups](Outcome::follow_ups), each in a
+    /// transaction of its own, as [`Ledger::apply`](crate::Ledger::apply) does; one that fails
+    /// turns its event's result into [`LedgerError::FollowUpFailed`] (the event stays applied,
+    /// and applying the batch again applies the follow-ups it lacks). A follow-up reaching a
+    /// member with later events in the batch takes effect at the member's last event.
+    ///
     /// ```
     /// use loyalty_engine::{Event, LedgerError, Program, SqliteStore};
     ///
@@ -420,6 +426,18 @@ impl SqliteStore {
     /// [`SqliteStoreError::BatchFailed`], [`SqliteStoreError::Busy`], or an error reading
     /// what is stored.
     pub fn apply_batch(
+        &mut self,
+        engine: &Engine,
+        events: &[Event],
+    ) -> Result<Vec<Result<Arc<Outcome>, LedgerError>>, SqliteStoreError> {
+        let mut results = self.apply_batch_at_once(engine, events)?;
+        sql::apply_follow_ups(self, engine, events, &mut results);
+        Ok(results)
+    }
+
+    /// [`apply_batch`](Self::apply_batch) but for the follow-ups: the batch's events in one
+    /// transaction.
+    fn apply_batch_at_once(
         &mut self,
         engine: &Engine,
         events: &[Event],

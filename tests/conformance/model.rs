@@ -76,6 +76,11 @@ impl Model {
                 let recorded = Recorded { event: event.clone(), outcome: Arc::clone(&outcome) };
                 self.recorded.insert(event.id().clone(), recorded.clone());
                 self.by_member.entry(event.member().clone()).or_default().push(recorded);
+                // As the ledger does: each follow-up in turn, right after its event.
+                for follow_up in &outcome.follow_ups {
+                    let applied = self.apply(follow_up);
+                    assert!(matches!(applied, Expect::Applied(_)), "follow-up {}: {applied:?}", follow_up.id());
+                }
                 Expect::Applied(outcome)
             }
         }

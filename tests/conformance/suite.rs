@@ -249,6 +249,62 @@ pub fn crashes_around_commit_apply_events_once<B: Backend>(backend: &mut B) {
     assert_eq!(backend.committed().len(), 2);
 }
 
+const FRIENDS: &str = r#"{"id":"friends","currency":"EUR","owner":"shop",
+    "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
+    "redemption":{"point_value":"0.01"},
+    "transfers":{"min_points":"10"},
+    "bonuses":[{"id":"referrer","on":"referral","points":"300"}],
+    "expiry":{"after_days":365}}"#;
+
+/// Follow-ups reach the other member, in every store: a referrer's bonus and a transfer's
+/// points, through the ledger and through a batch; a host that crashes after committing a
+/// transfer completes it by sending the transfer again.
+pub fn follow_ups<B: Backend>(backend: &mut B) {
+    let mut model = Model::new(model::engine(FRIENDS));
+    let mut ledger = Ledger::new(model.engine.clone(), backend.fresh());
+    let mut step = |json: &str| {
+        let event = event(json);
+        let expected = model.apply(&event);
+        assert_eq!(observed(ledger.apply(&event)), expected, "{json}");
+        expected
+    };
+    step(r#"{"type":"enroll","id":"f-1","member":"m-1","at":"2026-03-01T09:00:00Z","referred_by":"m-9"}"#);
+    step(
+        r#"{"type":"purchase","id":"f-2","member":"m-1","at":"2026-03-01T10:00:00Z","order":"o-1",
+            "lines":[{"sku":"tv","qty":"1","unit_price":"1000.00"}]}"#,
+    );
+    step(r#"{"type":"transfer","id":"f-3","member":"m-1","at":"2026-03-02T10:00:00Z","to":"m-2","points":"400"}"#);
+    drop(ledger);
+    check_matches(backend, &model).unwrap();
+    assert_eq!(model.state(&member("m-9")).points().available.value(), Decimal::from(300));
+    assert_eq!(model.state(&member("m-2")).points().available.value(), Decimal::from(400));
+
+    let transfer =
+        event(r#"{"type":"transfer","id":"f-4","member":"m-1","at":"2026-03-03T10:00:00Z","to":"m-2","points":"100"}"#);
+    let error = Ledger::new(model.engine.clone(), Crash { store: backend.connect(), after_commit: true })
+        .apply(&transfer)
+        .unwrap_err();
+    assert!(matches!(error, LedgerError::Store(_)), "{error}");
+    let expected = model.apply(&transfer);
+    let mut restarted = Ledger::new(model.engine.clone(), backend.connect());
+    assert_eq!(observed(restarted.apply(&transfer)), expected, "the resent transfer gets its stored outcome");
+    check_matches(backend, &model).unwrap();
+    assert_eq!(model.state(&member("m-2")).points().available.value(), Decimal::from(500), "and its follow-up");
+
+    let batch = [
+        event(r#"{"type":"transfer","id":"f-5","member":"m-1","at":"2026-03-04T10:00:00Z","to":"m-3","points":"50"}"#),
+        event(r#"{"type":"enroll","id":"f-6","member":"m-4","at":"2026-03-04T10:00:00Z","referred_by":"m-9"}"#),
+    ];
+    if let Some(results) = B::apply_batch(restarted.store_mut(), &model.engine, &batch) {
+        for (event, result) in batch.iter().zip(results.unwrap()) {
+            assert_eq!(observed(result), model.apply(event), "{}", event.id());
+        }
+        check_matches(backend, &model).unwrap();
+        assert_eq!(model.state(&member("m-3")).points().available.value(), Decimal::from(50));
+        assert_eq!(model.state(&member("m-9")).points().available.value(), Decimal::from(600));
+    }
+}
+
 const SHOP: &str = r#"{"id":"shop","currency":"TRY","owner":"shop",
     "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"1"}}]},
     "redemption":{"point_value":"1"}}"#;

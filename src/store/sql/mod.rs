@@ -23,7 +23,7 @@ use crate::engine::Engine;
 use crate::event::Event;
 use crate::id::{EventId, MemberId};
 use crate::ledger::{Asset, LotId, MemberState, Outcome, Posting, PostingId};
-use crate::store::{Commit, LedgerError, Recorded, Versioned};
+use crate::store::{Commit, LedgerError, Recorded, Store, Versioned, ledger};
 
 /// Why a value could not be turned into columns, or columns back into a value.
 #[derive(Debug)]
@@ -175,6 +175,24 @@ pub(crate) struct Plan {
     pub(crate) results: Vec<Result<Arc<Outcome>, LedgerError>>,
     /// The rows to write.
     pub(crate) writes: WriteSet,
+}
+
+/// Applies the follow-ups of a batch's applied events, each in a commit of its own, after the
+/// batch's: a follow-up's member may be one the batch did not lock. A follow-up that fails
+/// turns its event's result into [`LedgerError::FollowUpFailed`].
+pub(crate) fn apply_follow_ups<S: Store>(
+    store: &mut S,
+    engine: &Engine,
+    events: &[Event],
+    results: &mut [Result<Arc<Outcome>, LedgerError>],
+) {
+    for (event, result) in events.iter().zip(results.iter_mut()) {
+        let Ok(outcome) = result else { continue };
+        let outcome = Arc::clone(outcome);
+        if let Err(error) = ledger::apply_follow_ups(store, engine, event, &outcome) {
+            *result = Err(error);
+        }
+    }
 }
 
 /// The members and event ids a batch touches, each once, members sorted (the order in which a

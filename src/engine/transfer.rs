@@ -1,0 +1,91 @@
+//! Transfers: points one member gives another, sent from the giver's lots and received, as a
+//! follow-up, into the recipient's.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::amount::Points;
+use crate::engine::draft::Draft;
+use crate::engine::redeem::{check_available, check_points};
+use crate::engine::{EvalError, MAX_FUNDERS_PER_TRANSFER, follow_up_id};
+use crate::event::{Event, ReceiveTransfer, Transfer, TransferredPoints};
+use crate::ledger::{Account, Asset, Lot};
+
+/// Takes the points out of the sender's available lots, soonest-expiring first, into
+/// `transfers`, and writes the recipient's follow-up: each funder's points, expiring when the
+/// first (the soonest-expiring) of them would have.
+pub(super) fn send(draft: &mut Draft<'_>, transfer: &Transfer) -> Result<(), EvalError> {
+    let program = &draft.program.program;
+    let Some(transfers) = program.transfers.as_ref() else { return Err(EvalError::TransfersNotOffered) };
+    if transfer.to == transfer.member {
+        return Err(EvalError::SelfTransfer { member: transfer.member.clone() });
+    }
+    let points = check_points(program, transfer.points.value())?;
+    let (min_points, max_points) = (transfers.min_points, transfers.max_points);
+    if points < min_points.value() || max_points.is_some_and(|max| points > max.value()) {
+        return Err(EvalError::TransferOutOfLimits { points: transfer.points, min_points, max_points });
+    }
+    let id = follow_up_id(&transfer.id, "/transfer")?;
+    draft.settle()?;
+    check_available(draft, points)?;
+    let mut lots: Vec<TransferredPoints> = Vec::new();
+    let short = draft.take_available(
+        &Asset::Points,
+        points,
+        |_| Some(Account::Transfers),
+        |lot, taken| {
+            add_to_funder(&mut lots, lot, taken);
+        },
+    )?;
+    assert!(short.is_zero(), "the points were checked against what is available");
+    if lots.len() > MAX_FUNDERS_PER_TRANSFER {
+        return Err(EvalError::TransferFunders { funders: lots.len() });
+    }
+    let at = draft.at;
+    let (member, from) = (transfer.to.clone(), transfer.member.clone());
+    draft.outcome.follow_ups.push(Event::ReceiveTransfer(ReceiveTransfer { id, member, at, from, lots }));
+    Ok(())
+}
+
+/// Adds points taken from `lot` to its funder's entry. Lots are taken soonest-expiring first,
+/// so a funder's first entry already has the soonest expiry of its points.
+fn add_to_funder(lots: &mut Vec<TransferredPoints>, lot: &Lot, taken: Decimal) {
+    match lots.iter_mut().find(|entry| entry.funder == lot.funder) {
+        Some(entry) => entry.points = Points::new(entry.points.value() + taken),
+        None => lots.push(TransferredPoints {
+            funder: lot.funder.clone(),
+            points: Points::new(taken),
+            expires_at: lot.expires_at,
+        }),
+    }
+}
+
+/// Opens an available lot per funder's points, from `transfers`. The points repay a debt
+/// first; those that expired before they arrived (a follow-up applied late) expire at once.
+pub(super) fn receive(draft: &mut Draft<'_>, transfer: &ReceiveTransfer) -> Result<(), EvalError> {
+    if transfer.from == transfer.member {
+        return Err(EvalError::SelfTransfer { member: transfer.member.clone() });
+    }
+    if transfer.lots.is_empty() || transfer.lots.len() > MAX_FUNDERS_PER_TRANSFER {
+        return Err(EvalError::TransferFunders { funders: transfer.lots.len() });
+    }
+    for entry in &transfer.lots {
+        check_points(&draft.program.program, entry.points.value())?;
+    }
+    draft.settle()?;
+    let at = draft.at;
+    for entry in &transfer.lots {
+        let lot = draft.open_lot(Asset::Points, entry.funder.clone(), None, at, entry.expires_at, None);
+        draft.post(Account::Transfers, Account::Available, entry.points.value(), Some(lot))?;
+        if expired(entry.expires_at, at) {
+            draft.post(Account::Available, Account::Expired, entry.points.value(), Some(lot))?;
+        } else {
+            draft.repay_debt(lot)?;
+        }
+    }
+    Ok(())
+}
+
+fn expired(expires_at: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+    expires_at.is_some_and(|expires_at| expires_at <= at)
+}

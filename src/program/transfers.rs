@@ -1,0 +1,53 @@
+//! Transfers: members give available points to another member.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Points;
+use crate::program::CompileError;
+
+/// Whether members may give points to each other with a `transfer` event (to a family member,
+/// a friend), and how many at a time.
+///
+/// Transferred points leave the sender's available lots as a redemption does (soonest-expiring
+/// first) and arrive in the recipient's state through a follow-up event (`receive_transfer`,
+/// in the sender's [`Outcome::follow_ups`](crate::Outcome::follow_ups)). They keep their funders,
+/// who stay liable for them, and they expire no later than they would have: each funder's points
+/// arrive as one lot that expires when the soonest of them would have. A transfer does not
+/// reset an expiry: giving points away and back again gains nothing. What the sender spent this
+/// way, a later return of the order that earned them treats as spent points.
+///
+/// ```json
+/// {"min_points": "100", "max_points": "50000"}
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfers {
+    /// The fewest points one transfer may give; zero (the default) for any positive amount.
+    #[serde(default)]
+    pub min_points: Points,
+    /// The most points one transfer may give; no limit when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_points: Option<Points>,
+}
+
+impl Transfers {
+    pub(crate) fn validate(&self, decimal_places: u32) -> Result<(), CompileError> {
+        let finer = |points: Decimal| points.normalize().scale() > decimal_places;
+        let min_points = self.min_points.value();
+        if min_points < Decimal::ZERO || finer(min_points) {
+            let message = "must not be negative nor finer than the program's points (its rounding's places)";
+            return Err(CompileError::new("transfers.min_points", message));
+        }
+        if let Some(max_points) = self.max_points.map(Points::value) {
+            if max_points <= Decimal::ZERO || finer(max_points) || max_points < min_points {
+                let message = "must be positive, no finer than the program's points and at least min_points";
+                return Err(CompileError::new("transfers.max_points", message));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The most funders whose points one transfer may carry: each arrives as a lot of its own.
+pub const MAX_FUNDERS_PER_TRANSFER: usize = 1_000;

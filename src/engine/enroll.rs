@@ -18,7 +18,7 @@ pub(super) fn evaluate(draft: &mut Draft<'_>, enroll: &Enroll) -> Result<(), Eva
     let enrollment = Enrollment { at: enroll.at, referred_by: enroll.referred_by.clone(), birthday: enroll.birthday };
     draft.outcome.enrollment = Some(Box::new(enrollment));
     crate::engine::bonuses::on_enroll(draft, enroll.referred_by.is_some())?;
-    draft.outcome.follow_ups.extend(referral);
+    draft.outcome.follow_ups = referral.into_iter().collect();
     Ok(())
 }
 

@@ -43,7 +43,7 @@ pub(super) fn send(draft: &mut Draft<'_>, transfer: &Transfer) -> Result<(), Eva
     }
     let at = draft.at;
     let (member, from) = (transfer.to.clone(), transfer.member.clone());
-    draft.outcome.follow_ups.push(Event::ReceiveTransfer(ReceiveTransfer { id, member, at, from, lots }));
+    draft.outcome.follow_ups = Box::new([Event::ReceiveTransfer(ReceiveTransfer { id, member, at, from, lots })]);
     Ok(())
 }
 

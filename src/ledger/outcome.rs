@@ -75,8 +75,10 @@ pub struct Outcome {
     /// of a `transfer`. Their ids derive from this event's, so applying them again is harmless.
     /// A [`Ledger`](crate::Ledger) applies them in turn, each in a commit of its own; a host
     /// that evaluates events itself must apply them too, or the other member never sees them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub follow_ups: Vec<Event>,
+    /// A boxed slice (an event has one at most, and most have none), so that an outcome stays
+    /// within 256 bytes.
+    #[serde(default, skip_serializing_if = "<[Event]>::is_empty")]
+    pub follow_ups: Box<[Event]>,
 }
 
 impl Outcome {
@@ -98,7 +100,7 @@ impl Outcome {
             bonus_counts: Vec::new(),
             refund_withheld: Money::ZERO,
             notices: Vec::new(),
-            follow_ups: Vec::new(),
+            follow_ups: Box::default(),
         }
     }
 
@@ -110,7 +112,6 @@ impl Outcome {
         self.rewards.shrink_to_fit();
         self.bonus_counts.shrink_to_fit();
         self.notices.shrink_to_fit();
-        self.follow_ups.shrink_to_fit();
     }
 
     /// Empties the outcome for another event, keeping the vectors' memory. Inlined into its one
@@ -132,7 +133,7 @@ impl Outcome {
         self.bonus_counts.clear();
         self.refund_withheld = Money::ZERO;
         self.notices.clear();
-        self.follow_ups.clear();
+        self.follow_ups = Box::default();
     }
 }
 

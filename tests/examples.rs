@@ -333,6 +333,7 @@ fn every_program_section_in_the_api_docs_compiles() {
         ("bonuses", r#""bonuses":"#),
         ("donations", r#""donations":"#),
         ("adjustments", r#""adjustments":"#),
+        ("transfers", r#""transfers":"#),
         ("memberships", r#""memberships":["#),
     ];
     for (file, field) in sections {

@@ -227,7 +227,10 @@ impl Engine {
         outcome: &mut Outcome,
         spare_receipt: Option<Arc<Receipt>>,
     ) -> Result<(), EvalError> {
-        outcome.at = effective_time(state, event)?;
+        // The outcome holds the event's time: the time it takes effect, unless it comes late.
+        if let Err(error) = check_member_and_time(state, event.member(), event.at()) {
+            outcome.at = late_follow_up_time(event, error)?;
+        }
         let mut draft = Draft::new(&self.compiled, state, outcome);
         draft.spare_receipt = spare_receipt;
         match event {
@@ -422,21 +425,14 @@ impl Engine {
     }
 }
 
-/// When an event takes effect: at its `at`, or for a follow-up that reaches a member whose last
-/// event is later, at that last event's time, since another member's event can't be refused
-/// for coming late (its own commit already stands).
-fn effective_time(state: &MemberState, event: &Event) -> Result<DateTime<Utc>, EvalError> {
-    let at = event.at();
-    let late = state.last_event_at().filter(|last| at < *last);
-    match (event, late) {
-        (Event::ReceiveTransfer(_) | Event::Referral(_), Some(last)) => {
-            check_member_and_time(state, event.member(), last)?;
-            Ok(last)
-        }
-        _ => {
-            check_member_and_time(state, event.member(), at)?;
-            Ok(at)
-        }
+/// When a follow-up that reaches a member whose last event is later takes effect: at that last
+/// event's time, since another member's event can't be refused for coming late (its own commit
+/// already stands). Any other event, and any other error, is refused.
+#[cold]
+fn late_follow_up_time(event: &Event, error: EvalError) -> Result<DateTime<Utc>, EvalError> {
+    match (event, error) {
+        (Event::ReceiveTransfer(_) | Event::Referral(_), EvalError::OutOfOrder { last, .. }) => Ok(last),
+        (_, error) => Err(error),
     }
 }
 

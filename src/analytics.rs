@@ -13,8 +13,8 @@ use crate::ledger::{Account, Asset, Outcome, Posting};
 /// (of any members), for reports and KPIs.
 ///
 /// The flows reconcile: `issued - clawed_back + withheld + forgiven = outstanding() + redeemed +
-/// donated + transferred - given_back + expired`, which [`AssetTotals::unreconciled`] checks. Amounts are in the
-/// asset's unit: points, or money for cashback.
+/// donated + transferred - given_back + expired`, which [`AssetTotals::unreconciled`] checks.
+/// Amounts are in the asset's unit: points, or money for cashback.
 ///
 /// ```
 /// use loyalty_engine::{Asset, AssetTotals};

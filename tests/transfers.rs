@@ -31,6 +31,18 @@ fn transfer(from: &str, to: &str, day: &str, points: &str) -> String {
     format!(r#"{{"type":"transfer","member":"{from}","at":"{day}T12:00:00Z","to":"{to}","points":"{points}"}}"#)
 }
 
+/// Ayşe gives Mehmet 100 points on 5 March.
+const GIFT: &str =
+    r#"{"type":"transfer","id":"gift","member":"ayse","at":"2026-03-05T12:00:00Z","to":"mehmet","points":"100"}"#;
+
+/// Why the shop refuses `json`.
+fn refused(shop: &mut Shop, json: &str) -> EvalError {
+    match shop.try_apply(json) {
+        Err(LedgerError::Rejected(error)) => error,
+        other => panic!("{json} is not refused: {other:?}"),
+    }
+}
+
 /// The outcome the ledger recorded for the follow-up of `outcome`'s event.
 fn follow_up_outcome(shop: &mut Shop, outcome: &Outcome) -> Arc<Outcome> {
     let follow_up = outcome.follow_ups.first().expect("a follow-up");
@@ -88,10 +100,6 @@ fn a_transfer_is_refused_beyond_what_is_available_outside_its_limits_and_to_the_
         "pending points can't be given away: {pending:?}"
     );
     shop.tick("ayse", "2026-03-20");
-    let refused = |shop: &mut Shop, json: &str| match shop.try_apply(json) {
-        Err(LedgerError::Rejected(error)) => error,
-        other => panic!("{json} is not refused: {other:?}"),
-    };
     let small = refused(&mut shop, &transfer("ayse", "mehmet", "2026-03-21", "49"));
     assert!(matches!(small, EvalError::TransferOutOfLimits { .. }), "{small}");
     assert_eq!(small.to_string(), "a transfer must give 50 to 1000 points, not 49");
@@ -143,9 +151,7 @@ fn a_transfer_applied_again_gives_nothing_twice_and_a_late_follow_up_arrives_at_
     let mut shop = family_shop(0);
     shop.buy("ayse", "2026-03-01", "o-1", "tv", "3000.00");
     shop.buy("mehmet", "2026-03-10", "o-2", "mug", "10.00");
-    let gift = event(
-        r#"{"type":"transfer","id":"gift","member":"ayse","at":"2026-03-05T12:00:00Z","to":"mehmet","points":"100"}"#,
-    );
+    let gift = event(GIFT);
 
     let first = shop.ledger.apply(&gift).unwrap();
     let again = shop.ledger.apply(&gift).unwrap();
@@ -172,9 +178,7 @@ fn points_that_expired_before_they_arrived_expire_on_arrival() {
 fn a_crash_after_the_transfer_commits_is_completed_by_applying_the_transfer_again() {
     let mut shop = family_shop(0);
     shop.buy("ayse", "2026-03-01", "o-1", "tv", "3000.00");
-    let gift = event(
-        r#"{"type":"transfer","id":"gift","member":"ayse","at":"2026-03-05T12:00:00Z","to":"mehmet","points":"100"}"#,
-    );
+    let gift = event(GIFT);
     // The transfer is committed, and the host crashes before its follow-up is applied.
     let engine = shop.ledger.engine().clone();
     shop.ledger.store_mut().apply(&engine, &gift).unwrap();
@@ -208,10 +212,6 @@ fn a_receive_transfer_a_host_writes_is_checked_like_any_event() {
         format!(
             r#"{{"type":"receive_transfer","member":"mehmet","at":"2026-03-05T12:00:00Z","from":"{from}","lots":{lots}}}"#
         )
-    };
-    let refused = |shop: &mut Shop, json: &str| match shop.try_apply(json) {
-        Err(LedgerError::Rejected(error)) => error,
-        other => panic!("{json} is not refused: {other:?}"),
     };
     assert!(matches!(refused(&mut shop, &receive("[]", "ayse")), EvalError::TransferFunders { funders: 0 }));
     let lots = r#"[{"funder":"shop","points":"10"}]"#;

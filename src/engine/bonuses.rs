@@ -44,6 +44,8 @@ fn credit_each(draft: &mut Draft<'_>, fires: impl Fn(&BonusTrigger) -> bool) -> 
     Ok(())
 }
 
+/// An `enroll` event, once recorded: gives the bonuses on enrolling, and on being referred
+/// when the member was.
 pub(super) fn on_enroll(draft: &mut Draft<'_>, referred: bool) -> Result<(), EvalError> {
     let program = draft.program;
     for compiled in &program.bonuses {

@@ -315,8 +315,8 @@ pub struct RewardEvent {
 /// [`transfers`](crate::Transfers): they leave the member's available lots, soonest-expiring
 /// first, for the `transfers` account, and the outcome's
 /// [`follow_ups`](crate::Outcome::follow_ups) carry them to the recipient as a
-/// [`ReceiveTransfer`] (a [`Ledger`](crate::Ledger) applies it in turn). Counts as the sender's
-/// activity.
+/// [`ReceiveTransfer`] (a [`Ledger`](crate::Ledger) applies it in turn). Not activity, for an
+/// expiry after inactivity.
 ///
 /// ```
 /// use loyalty_engine::Event;
@@ -343,10 +343,14 @@ pub struct Transfer {
 }
 
 /// Points arriving from another member's [`Transfer`]: the follow-up the engine writes into the
-/// sender's outcome, for the recipient. Each entry opens one available lot for its funder,
-/// expiring when the sender's points would have; the points repay a debt first. A host
-/// forwards these events and does not write its own: one credits whatever funders' points it
-/// names. Does not count as the recipient's activity.
+/// sender's outcome, for the recipient. Each entry (one per funder and expiry) opens one
+/// available lot for its funder, expiring when the sender's points would have; the points
+/// repay a debt first, then what a `stop_at_zero` program forgave. Not activity.
+///
+/// Only the engine writes these: a [`Ledger`](crate::Ledger) applies one only as the follow-up
+/// recorded in the outcome of the transfer its id names (the transfer's id with `/transfer`
+/// appended), and refuses any other with
+/// [`LedgerError::NotAFollowUp`](crate::LedgerError::NotAFollowUp).
 ///
 /// Its `at` is the transfer's. A recipient whose last event is later receives the points at
 /// that later time, so that a follow-up is never refused for arriving late.
@@ -361,8 +365,8 @@ pub struct ReceiveTransfer {
     pub at: DateTime<Utc>,
     /// Who sent them.
     pub from: MemberId,
-    /// The points, one entry per funder (at most
-    /// [`MAX_FUNDERS_PER_TRANSFER`](crate::MAX_FUNDERS_PER_TRANSFER)).
+    /// The points, one entry per funder and expiry (at most
+    /// [`MAX_LOTS_PER_TRANSFER`](crate::MAX_LOTS_PER_TRANSFER)).
     pub lots: Vec<TransferredPoints>,
 }
 
@@ -372,7 +376,7 @@ pub struct ReceiveTransfer {
 pub struct TransferredPoints {
     /// Who paid for the points, and stays liable for them.
     pub funder: FunderId,
-    /// How many; positive, no finer than the program's points.
+    /// How many; positive.
     pub points: Points,
     /// When they expire; never when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -382,10 +386,11 @@ pub struct TransferredPoints {
 /// A member this member referred has enrolled (an [`Enroll`] naming this member as
 /// `referred_by`): credits the program's [bonuses](crate::Bonus) on `referral`, within their
 /// limits. The engine writes it into the referred member's outcome as a follow-up, when the
-/// program has such a bonus; a host may also send its own. Does not count as activity.
+/// program has such a bonus; a host may also send its own. Not activity.
 ///
-/// Its `at` is the enrollment's. A referrer whose last event is later is credited at that
-/// later time, so that a follow-up is never refused for arriving late.
+/// Its `at` is the enrollment's, and the bonuses' `from` and `until` judge it. A referrer whose
+/// last event is later is credited at that later time, so that a follow-up is never refused for
+/// arriving late; the credit then counts toward the limit of the period it is credited in.
 ///
 /// ```
 /// use loyalty_engine::Event;

@@ -720,3 +720,15 @@ fn a_referral_is_refused_for_a_member_referring_themselves_and_credited_late_at_
     let stale = shop.try_apply(r#"{"type":"tick","member":"bo","at":"2026-03-01T09:00:00Z"}"#);
     assert!(matches!(stale, Err(LedgerError::Rejected(EvalError::OutOfOrder { .. }))), "other events may not be late");
 }
+
+#[test]
+fn a_late_referral_is_judged_by_when_the_friend_joined() {
+    let mut shop = Shop::new(
+        r#"{"id":"shop","currency":"EUR","owner":"shop",
+            "bonuses":[{"id":"spring","on":"referral","points":"300","until":"2026-04-01T00:00:00Z"}]}"#,
+    );
+    shop.tick("bo", "2026-04-02");
+    let joined = enroll(&mut shop, "ana", "2026-03-15T09:00:00Z", r#","referred_by":"bo""#);
+    assert_eq!(joined.follow_ups.len(), 1);
+    assert_eq!(shop.available("bo"), decimal("300"), "ana joined while the offer ran; bo is paid on 2 April");
+}

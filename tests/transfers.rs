@@ -206,22 +206,132 @@ fn an_id_with_no_room_for_its_follow_ups_id_is_refused() {
 }
 
 #[test]
-fn a_receive_transfer_a_host_writes_is_checked_like_any_event() {
+fn the_ledger_refuses_a_receive_transfer_no_transfer_sent_and_ids_of_a_follow_ups_form() {
     let mut shop = family_shop(0);
-    let receive = |lots: &str, from: &str| {
-        format!(
-            r#"{{"type":"receive_transfer","member":"mehmet","at":"2026-03-05T12:00:00Z","from":"{from}","lots":{lots}}}"#
-        )
+    shop.buy("ayse", "2026-03-01", "o-1", "tv", "3000.00");
+    let not_a_follow_up = |shop: &mut Shop, json: &str| {
+        let error = shop.ledger.apply(&event(json)).unwrap_err();
+        assert!(matches!(error, LedgerError::NotAFollowUp { .. }), "{json}: {error}");
     };
-    assert!(matches!(refused(&mut shop, &receive("[]", "ayse")), EvalError::TransferFunders { funders: 0 }));
-    let lots = r#"[{"funder":"shop","points":"10"}]"#;
-    assert!(matches!(refused(&mut shop, &receive(lots, "mehmet")), EvalError::SelfTransfer { .. }));
-    let negative = r#"[{"funder":"shop","points":"-10"}]"#;
-    assert!(matches!(refused(&mut shop, &receive(negative, "ayse")), EvalError::InvalidPoints { .. }));
-    let unknown = r#"[{"funder":"shop","points":"10","colour":"red"}]"#;
-    let json = receive(unknown, "ayse").replacen('{', r#"{"id":"r-1","#, 1);
-    assert!(serde_json::from_str::<Event>(&json).is_err(), "an unknown field is refused as it is read");
+    let forged = r#"{"type":"receive_transfer","id":"gift/transfer","member":"mehmet","at":"2026-03-05T12:00:00Z",
+        "from":"ayse","lots":[{"funder":"shop","points":"1000000"}]}"#;
+    not_a_follow_up(&mut shop, forged);
+    // Host events may not take the ids the follow-ups will need.
+    not_a_follow_up(&mut shop, r#"{"type":"tick","id":"gift/transfer","member":"zeynep","at":"2026-03-05T12:00:00Z"}"#);
+    not_a_follow_up(&mut shop, r#"{"type":"tick","id":"e-9/referral","member":"zeynep","at":"2026-03-05T12:00:00Z"}"#);
     assert_eq!(shop.state("mehmet"), MemberState::new(member("mehmet")));
+
+    let sent = shop.ledger.apply(&event(GIFT)).unwrap();
+    assert_eq!(shop.available("mehmet"), decimal("100"), "the gift's follow-up took its id");
+    // The genuine follow-up, sent again by a host, gets its first outcome and credits nothing.
+    let received = follow_up_outcome(&mut shop, &sent);
+    assert_eq!(shop.ledger.apply(&sent.follow_ups[0]).unwrap(), received);
+    assert_eq!(shop.available("mehmet"), decimal("100"));
+    let tampered =
+        serde_json::to_string(&sent.follow_ups[0]).unwrap().replace(r#""points":"100""#, r#""points":"900""#);
+    not_a_follow_up(&mut shop, &tampered);
+}
+
+#[test]
+fn the_engine_checks_a_receive_transfer_like_any_event() {
+    let shop = family_shop(0);
+    let engine = shop.ledger.engine();
+    let mehmet = MemberState::new(member("mehmet"));
+    let receive = |lots: &str, from: &str| {
+        event(&format!(
+            r#"{{"type":"receive_transfer","id":"g/transfer","member":"mehmet","at":"2026-03-05T12:00:00Z","from":"{from}","lots":{lots}}}"#
+        ))
+    };
+    let refused = |event: &Event| engine.evaluate(&mehmet, event).unwrap_err();
+    assert!(matches!(refused(&receive("[]", "ayse")), EvalError::TransferTooFragmented { lots: 0 }));
+    let lots = r#"[{"funder":"shop","points":"10"}]"#;
+    assert!(matches!(refused(&receive(lots, "mehmet")), EvalError::SelfTransfer { .. }));
+    let negative = r#"[{"funder":"shop","points":"-10"}]"#;
+    assert!(matches!(refused(&receive(negative, "ayse")), EvalError::InvalidPoints { .. }));
+    // Points finer than the program's are points issued under another rounding: they arrive.
+    let finer = engine.evaluate(&mehmet, &receive(r#"[{"funder":"shop","points":"16.67"}]"#, "ayse")).unwrap();
+    assert_eq!(finer.postings[0].amount, decimal("16.67"));
+    let unknown = r#"{"type":"receive_transfer","id":"g/transfer","member":"mehmet","at":"2026-03-05T12:00:00Z",
+        "from":"ayse","lots":[{"funder":"shop","points":"10","colour":"red"}]}"#;
+    assert!(serde_json::from_str::<Event>(unknown).is_err(), "an unknown field is refused as it is read");
+}
+
+#[test]
+fn points_keep_their_own_expiry_when_a_funders_lots_expire_at_different_times() {
+    let mut shop = family_shop(0);
+    shop.buy("ayse", "2026-03-01", "o-1", "mug", "1000.00");
+    shop.buy("ayse", "2026-09-01", "o-2", "mug", "10000.00");
+
+    shop.apply(&transfer("ayse", "mehmet", "2026-09-02", "1000"));
+
+    let mut arrived: Vec<(String, String)> = shop
+        .state("mehmet")
+        .lots()
+        .map(|lot| (lot.amount_points.to_string(), lot.expires_at.unwrap().date_naive().to_string()))
+        .collect();
+    arrived.sort();
+    assert_eq!(arrived, [("100".to_owned(), "2027-03-01".to_owned()), ("900".to_owned(), "2027-09-01".to_owned())]);
+    shop.tick("mehmet", "2027-03-02");
+    assert_eq!(shop.available("mehmet"), decimal("900"), "only the points that would have expired did");
+}
+
+#[test]
+fn under_stop_at_zero_points_given_away_before_a_return_and_back_after_it_settle_what_was_forgiven() {
+    let mut shop = Shop::new(
+        r#"{"id":"forgiving","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}}]},
+            "redemption":{"point_value":"1"},"transfers":{},
+            "returns":{"when_points_spent":"stop_at_zero"}}"#,
+    );
+    shop.buy("ayse", "2026-03-01", "o-1", "tv", "10000.00");
+    shop.apply(&transfer("ayse", "mehmet", "2026-03-02", "1000"));
+    shop.give_back("ayse", "2026-03-03", "o-1", "tv", "1");
+    assert_eq!(shop.balance("ayse", &Account::Forgiven), decimal("-1000"), "forgiven, as spent points are");
+
+    shop.apply(&transfer("mehmet", "ayse", "2026-03-04", "1000"));
+
+    assert_eq!(shop.available("ayse"), decimal("0"), "the points settle what was forgiven");
+    assert_eq!(shop.balance("ayse", &Account::Forgiven), decimal("0"));
+}
+
+#[test]
+fn passing_points_back_and_forth_does_not_keep_them_from_expiring_after_inactivity() {
+    let mut shop = Shop::new(
+        r#"{"id":"sleepy","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}}]},
+            "transfers":{},"expiry":{"after_inactive_months":12}}"#,
+    );
+    shop.buy("ayse", "2026-03-01", "o-1", "tv", "10000.00");
+    shop.buy("mehmet", "2026-03-01", "o-2", "mug", "10.00");
+    shop.apply(&transfer("ayse", "mehmet", "2026-12-01", "1"));
+    shop.apply(&transfer("mehmet", "ayse", "2026-12-02", "1"));
+
+    shop.tick("ayse", "2027-03-02");
+
+    assert_eq!(shop.available("ayse"), decimal("0"), "a year after her last purchase");
+    assert_eq!(shop.balance("ayse", &Account::Expired), decimal("1000"));
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn a_batch_pays_the_recipient_after_it_and_refuses_a_receive_transfer_it_did_not_send() {
+    let engine = family_shop(0).ledger.engine().clone();
+    let mut store = loyalty_engine::SqliteStore::open_in_memory().unwrap();
+    let events: Vec<Event> = [
+        r#"{"type":"purchase","id":"b-1","member":"ayse","at":"2026-03-01T12:00:00Z","order":"o-1",
+            "lines":[{"sku":"tv","qty":"1","unit_price":"3000.00"}]}"#,
+        GIFT,
+        r#"{"type":"receive_transfer","id":"b-9/transfer","member":"mehmet","at":"2026-03-05T12:00:00Z",
+            "from":"ayse","lots":[{"funder":"shop","points":"5"}]}"#,
+    ]
+    .into_iter()
+    .map(event)
+    .collect();
+    let results = store.apply_batch(&engine, &events).unwrap();
+    assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+    assert!(matches!(results[2], Err(LedgerError::NotAFollowUp { .. })), "{:?}", results[2]);
+    let mehmet = store.load(&member("mehmet")).unwrap().state;
+    assert_eq!(mehmet.points().available.value(), decimal("100"), "the gift's follow-up, after the batch");
 }
 
 #[test]

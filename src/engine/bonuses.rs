@@ -12,7 +12,7 @@ use crate::program::{BirthdayFit, BonusLimit, BonusTrigger, CompiledBonus, MAX_B
 /// A `custom` event: settles, then gives each bonus on its name, within the bonus's limit.
 pub(super) fn on_custom(draft: &mut Draft<'_>, event: &Custom) -> Result<(), EvalError> {
     draft.settle()?;
-    credit_each(draft, |trigger| matches!(trigger, BonusTrigger::Custom(name) if *name == event.name))
+    credit_each(draft, event.at, |trigger| matches!(trigger, BonusTrigger::Custom(name) if *name == event.name))
 }
 
 /// Credits the referrer's bonuses on `referral`.
@@ -21,15 +21,20 @@ pub(super) fn on_referral(draft: &mut Draft<'_>, event: &Referral) -> Result<(),
         return Err(EvalError::SelfReferral { member: event.member.clone() });
     }
     draft.settle()?;
-    credit_each(draft, |trigger| *trigger == BonusTrigger::Referral)
+    // In force when the friend enrolled, even if the referral comes late.
+    credit_each(draft, event.at, |trigger| *trigger == BonusTrigger::Referral)
 }
 
-/// Credits each bonus in force whose trigger `fires`, within its limit; one past its limit
-/// credits nothing and says so in a notice.
-fn credit_each(draft: &mut Draft<'_>, fires: impl Fn(&BonusTrigger) -> bool) -> Result<(), EvalError> {
+/// Credits each bonus in force at `happened_at` whose trigger `fires`, within its limit; one
+/// past its limit credits nothing and says so in a notice.
+fn credit_each(
+    draft: &mut Draft<'_>,
+    happened_at: DateTime<Utc>,
+    fires: impl Fn(&BonusTrigger) -> bool,
+) -> Result<(), EvalError> {
     let program = draft.program;
     for compiled in &program.bonuses {
-        if !fires(&compiled.bonus.on) || !compiled.bonus.in_force_at(draft.at) {
+        if !fires(&compiled.bonus.on) || !compiled.bonus.in_force_at(happened_at) {
             continue;
         }
         if let Some(limit) = compiled.bonus.limit {

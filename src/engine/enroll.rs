@@ -1,7 +1,7 @@
 //! Enrolling a member.
 
 use crate::engine::draft::Draft;
-use crate::engine::{EvalError, follow_up_id};
+use crate::engine::{EvalError, REFERRAL_FOLLOW_UP, follow_up_id};
 use crate::event::{Enroll, Event, Referral};
 use crate::ledger::Enrollment;
 use crate::program::BonusTrigger;
@@ -28,7 +28,7 @@ fn referral(draft: &Draft<'_>, enroll: &Enroll) -> Result<Option<Event>, EvalErr
     if !draft.program.bonuses.iter().any(|compiled| compiled.bonus.on == BonusTrigger::Referral) {
         return Ok(None);
     }
-    let id = follow_up_id(&enroll.id, "/referral")?;
+    let id = follow_up_id(&enroll.id, REFERRAL_FOLLOW_UP)?;
     let (member, referred) = (referrer.clone(), enroll.member.clone());
     Ok(Some(Event::Referral(Referral { id, member, at: enroll.at, referred })))
 }

@@ -33,7 +33,7 @@ use crate::event::Event;
 use crate::id::{EventId, FunderId, MAX_ID_BYTES, MemberId, OrderId, RewardId, Sku, Tag};
 use crate::ledger::{Asset, CashbackBalance, MemberState, Outcome, PointsBalance, Receipt, RewardStatus};
 use crate::program::{
-    BonusTrigger, CompiledBonus, CompiledCard, CompiledRule, MAX_FUNDERS_PER_TRANSFER, Program, RuleIndex,
+    BonusTrigger, CompiledBonus, CompiledCard, CompiledRule, MAX_LOTS_PER_TRANSFER, Program, RuleIndex,
 };
 
 use draft::{Buckets, Draft};
@@ -96,13 +96,13 @@ pub(crate) struct Compiled {
 }
 
 /// Whether an event restarts the clock of an expiry after inactivity: what the member does to
-/// earn or spend, not a return or the passing of time.
+/// earn or spend, not a return or the passing of time. Nor points moving between members:
+/// otherwise two members passing a point back and forth would keep each other's points alive.
 fn counts_as_activity(event: &Event) -> bool {
     match event {
         Event::Purchase(_)
         | Event::Redeem(_)
         | Event::Donate(_)
-        | Event::Transfer(_)
         | Event::RedeemReward(_)
         | Event::Enroll(_)
         | Event::BuyMembership(_)
@@ -110,6 +110,7 @@ fn counts_as_activity(event: &Event) -> bool {
         Event::Return(_)
         | Event::VoidReward(_)
         | Event::Adjust(_)
+        | Event::Transfer(_)
         | Event::ReceiveTransfer(_)
         | Event::Referral(_)
         | Event::EndMembership(_)
@@ -174,7 +175,8 @@ impl Engine {
 
     /// Evaluates one event against a member's state: settles vesting and expiry up to the
     /// event's time, then applies the event. The state is not changed; apply the outcome with
-    /// [`MemberState::apply`] (or let [`Ledger`](crate::Ledger) do it).
+    /// [`MemberState::apply`] (or let [`Ledger`](crate::Ledger) do it), and evaluate and apply
+    /// its [`follow_ups`](Outcome::follow_ups) against the states of the members they name.
     ///
     /// # Errors
     ///
@@ -435,6 +437,12 @@ fn late_follow_up_time(event: &Event, error: EvalError) -> Result<DateTime<Utc>,
         (_, error) => Err(error),
     }
 }
+
+/// What a transfer's follow-up appends to the transfer's id.
+pub(crate) const TRANSFER_FOLLOW_UP: &str = "/transfer";
+
+/// What a referral's follow-up appends to the enrollment's id.
+pub(crate) const REFERRAL_FOLLOW_UP: &str = "/referral";
 
 /// The id of the follow-up an event causes: the event's own with `suffix` appended.
 pub(crate) fn follow_up_id(event: &EventId, suffix: &str) -> Result<EventId, EvalError> {
@@ -767,13 +775,13 @@ pub enum EvalError {
         /// The program's largest transfer, if it has one.
         max_points: Option<Points>,
     },
-    /// A `receive_transfer` carrying no funder's points or more than
-    /// [`MAX_FUNDERS_PER_TRANSFER`](crate::MAX_FUNDERS_PER_TRANSFER), or a `transfer` whose
-    /// points more funders paid for than that.
-    #[error("a transfer carries the points of 1 to {MAX_FUNDERS_PER_TRANSFER} funders, not {funders}")]
-    TransferFunders {
-        /// How many funders' points it would carry.
-        funders: usize,
+    /// A `receive_transfer` carrying no lots or more than
+    /// [`MAX_LOTS_PER_TRANSFER`](crate::MAX_LOTS_PER_TRANSFER), or a `transfer` whose points
+    /// come from more lots of distinct funders and expiries than that (transfer fewer points).
+    #[error("a transfer carries 1 to {MAX_LOTS_PER_TRANSFER} lots (one per funder and expiry), not {lots}")]
+    TransferTooFragmented {
+        /// How many lots it would carry.
+        lots: usize,
     },
     /// An event whose follow-up's id (its own with `/transfer` or `/referral` appended) would be
     /// longer than [`MAX_ID_BYTES`](crate::MAX_ID_BYTES).

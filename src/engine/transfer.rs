@@ -7,13 +7,12 @@ use rust_decimal::Decimal;
 use crate::amount::Points;
 use crate::engine::draft::Draft;
 use crate::engine::redeem::{check_available, check_points};
-use crate::engine::{EvalError, MAX_FUNDERS_PER_TRANSFER, follow_up_id};
+use crate::engine::{EvalError, MAX_LOTS_PER_TRANSFER, TRANSFER_FOLLOW_UP, check_decimal, follow_up_id};
 use crate::event::{Event, ReceiveTransfer, Transfer, TransferredPoints};
 use crate::ledger::{Account, Asset, Lot};
 
 /// Takes the points out of the sender's available lots, soonest-expiring first, into
-/// `transfers`, and writes the recipient's follow-up: each funder's points, expiring when the
-/// first (the soonest-expiring) of them would have.
+/// `transfers`, and writes the recipient's follow-up: the points of each funder and expiry.
 pub(super) fn send(draft: &mut Draft<'_>, transfer: &Transfer) -> Result<(), EvalError> {
     let program = &draft.program.program;
     let Some(transfers) = program.transfers.as_ref() else { return Err(EvalError::TransfersNotOffered) };
@@ -25,7 +24,7 @@ pub(super) fn send(draft: &mut Draft<'_>, transfer: &Transfer) -> Result<(), Eva
     if points < min_points.value() || max_points.is_some_and(|max| points > max.value()) {
         return Err(EvalError::TransferOutOfLimits { points: transfer.points, min_points, max_points });
     }
-    let id = follow_up_id(&transfer.id, "/transfer")?;
+    let id = follow_up_id(&transfer.id, TRANSFER_FOLLOW_UP)?;
     draft.settle()?;
     check_available(draft, points)?;
     let mut lots: Vec<TransferredPoints> = Vec::new();
@@ -34,12 +33,12 @@ pub(super) fn send(draft: &mut Draft<'_>, transfer: &Transfer) -> Result<(), Eva
         points,
         |_| Some(Account::Transfers),
         |lot, taken| {
-            add_to_funder(&mut lots, lot, taken);
+            add_to_its_lot(&mut lots, lot, taken);
         },
     )?;
     assert!(short.is_zero(), "the points were checked against what is available");
-    if lots.len() > MAX_FUNDERS_PER_TRANSFER {
-        return Err(EvalError::TransferFunders { funders: lots.len() });
+    if lots.len() > MAX_LOTS_PER_TRANSFER {
+        return Err(EvalError::TransferTooFragmented { lots: lots.len() });
     }
     let at = draft.at;
     let (member, from) = (transfer.to.clone(), transfer.member.clone());
@@ -47,10 +46,11 @@ pub(super) fn send(draft: &mut Draft<'_>, transfer: &Transfer) -> Result<(), Eva
     Ok(())
 }
 
-/// Adds points taken from `lot` to its funder's entry. Lots are taken soonest-expiring first,
-/// so a funder's first entry already has the soonest expiry of its points.
-fn add_to_funder(lots: &mut Vec<TransferredPoints>, lot: &Lot, taken: Decimal) {
-    match lots.iter_mut().find(|entry| entry.funder == lot.funder) {
+/// Adds points taken from `lot` to the entry of its funder and expiry, so that every point
+/// keeps its own expiry: merged further, a point would expire sooner or later than it would
+/// have.
+fn add_to_its_lot(lots: &mut Vec<TransferredPoints>, lot: &Lot, taken: Decimal) {
+    match lots.iter_mut().find(|entry| entry.funder == lot.funder && entry.expires_at == lot.expires_at) {
         Some(entry) => entry.points = Points::new(entry.points.value() + taken),
         None => lots.push(TransferredPoints {
             funder: lot.funder.clone(),
@@ -60,17 +60,23 @@ fn add_to_funder(lots: &mut Vec<TransferredPoints>, lot: &Lot, taken: Decimal) {
     }
 }
 
-/// Opens an available lot per funder's points, from `transfers`. The points repay a debt
-/// first; those that expired before they arrived (a follow-up applied late) expire at once.
+/// Opens an available lot per entry, from `transfers`. The points repay a debt first, then
+/// settle what a `stop_at_zero` program forgave the member (else points given away before a
+/// return and given back after it would escape the clawback); those that expired before they
+/// arrived (a follow-up applied late) expire at once.
 pub(super) fn receive(draft: &mut Draft<'_>, transfer: &ReceiveTransfer) -> Result<(), EvalError> {
     if transfer.from == transfer.member {
         return Err(EvalError::SelfTransfer { member: transfer.member.clone() });
     }
-    if transfer.lots.is_empty() || transfer.lots.len() > MAX_FUNDERS_PER_TRANSFER {
-        return Err(EvalError::TransferFunders { funders: transfer.lots.len() });
+    if transfer.lots.is_empty() || transfer.lots.len() > MAX_LOTS_PER_TRANSFER {
+        return Err(EvalError::TransferTooFragmented { lots: transfer.lots.len() });
     }
+    // Not the program's places: the points were issued already, perhaps under another rounding.
     for entry in &transfer.lots {
-        check_points(&draft.program.program, entry.points.value())?;
+        let points = check_decimal(None, "points", entry.points.value())?;
+        if points <= Decimal::ZERO {
+            return Err(EvalError::InvalidPoints { points: entry.points });
+        }
     }
     draft.settle()?;
     let at = draft.at;
@@ -81,6 +87,7 @@ pub(super) fn receive(draft: &mut Draft<'_>, transfer: &ReceiveTransfer) -> Resu
             draft.post(Account::Available, Account::Expired, entry.points.value(), Some(lot))?;
         } else {
             draft.repay_debt(lot)?;
+            draft.settle_forgiven(lot)?;
         }
     }
     Ok(())

@@ -27,7 +27,8 @@ pub struct Outcome {
     pub event: EventId,
     /// The member it concerns.
     pub member: MemberId,
-    /// The event's time; the member's ledger is settled up to it.
+    /// When the event took effect: its time, or for a follow-up that reached a member whose
+    /// last event was later, that event's time. The member's ledger is settled up to it.
     pub at: DateTime<Utc>,
     /// Postings, in order: settlement (vesting, expiry) first, then the event's own.
     pub postings: Vec<Posting>,

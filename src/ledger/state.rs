@@ -138,7 +138,8 @@ impl MemberState {
     }
 
     /// The time of the last event that counts as the member's activity (a purchase, a
-    /// redemption, a donation, an enrollment, a membership bought or a custom event): what
+    /// redemption, a donation, an enrollment, a membership bought or a custom event; not a
+    /// return, a tick, an adjustment, a transfer or a referral): what
     /// [`Expiry::AfterInactiveMonths`](crate::Expiry::AfterInactiveMonths) counts from. `None`
     /// until an activity event, or for a state stored before it was kept; the last event then
     /// stands in for it.

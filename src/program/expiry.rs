@@ -36,7 +36,8 @@ pub enum Expiry {
     /// All of a member's available points expire once this many calendar months pass without
     /// activity: a purchase, a redemption (`redeem` or `redeem_reward`), a donation, an
     /// enrollment, a membership bought or a custom event (returns, ticks, `void_reward`,
-    /// adjustments and a membership's end are not activity), counted from
+    /// adjustments, transfers sent or received, referrals and a membership's end are not
+    /// activity), counted from
     /// [`MemberState::last_activity_at`](crate::MemberState::last_activity_at) whatever the
     /// program was then. Points that become available while the member stays inactive expire
     /// as they do. Lots carry no `expires_at`: the deadline is the member's,

@@ -41,7 +41,7 @@ pub use returns::{MAX_VESTING_DAYS, Returns, SpentPointsPolicy};
 pub(crate) use stamps::{CompiledCard, check_reward};
 pub use stamps::{MAX_STAMP_CARDS, MAX_STAMPS, RewardKind, StampCard};
 pub use tiers::{Downgrade, MAX_TIER_FLAGS, MAX_TIER_LEVELS, TierBenefits, TierLevel, TierMetric, TierWindow, Tiers};
-pub use transfers::{MAX_FUNDERS_PER_TRANSFER, Transfers};
+pub use transfers::{MAX_LOTS_PER_TRANSFER, Transfers};
 
 use crate::amount::{MAX_DECIMAL_PLACES, Rounding};
 use crate::engine::Engine;

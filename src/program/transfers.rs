@@ -12,10 +12,12 @@ use crate::program::CompileError;
 /// Transferred points leave the sender's available lots as a redemption does (soonest-expiring
 /// first) and arrive in the recipient's state through a follow-up event (`receive_transfer`,
 /// in the sender's [`Outcome::follow_ups`](crate::Outcome::follow_ups)). They keep their funders,
-/// who stay liable for them, and they expire no later than they would have: each funder's points
-/// arrive as one lot that expires when the soonest of them would have. A transfer does not
-/// reset an expiry: giving points away and back again gains nothing. What the sender spent this
-/// way, a later return of the order that earned them treats as spent points.
+/// who stay liable for them, and their expiry: they arrive as one lot per funder and expiry
+/// date, so a transfer never resets or shortens an expiry. A later return of the order that
+/// earned them treats them as spent points; under `stop_at_zero`, points the recipient later
+/// receives settle what the program forgave first, so giving points away before a return and
+/// getting them back after it gains nothing. Neither sending nor receiving is activity for an
+/// expiry after inactivity, and the redemption's minimum balance does not apply.
 ///
 /// ```json
 /// {"min_points": "100", "max_points": "50000"}
@@ -49,5 +51,5 @@ impl Transfers {
     }
 }
 
-/// The most funders whose points one transfer may carry: each arrives as a lot of its own.
-pub const MAX_FUNDERS_PER_TRANSFER: usize = 1_000;
+/// The most lots one transfer may carry: one per funder and expiry of the points it takes.
+pub const MAX_LOTS_PER_TRANSFER: usize = 1_000;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::{Engine, EvalError};
+use crate::engine::{Engine, EvalError, REFERRAL_FOLLOW_UP, TRANSFER_FOLLOW_UP};
 use crate::event::Event;
 use crate::id::{EventId, MemberId};
 use crate::ledger::{MemberState, Outcome};
@@ -66,6 +66,15 @@ pub enum LedgerError {
         follow_up: EventId,
         /// Why not.
         source: Box<LedgerError>,
+    },
+    /// A `receive_transfer` other than the follow-up the transfer its id names recorded, or
+    /// another event whose id has a follow-up's form (ending in `/transfer`, or `/referral`
+    /// on an event other than a `referral`): refused, so that no event takes a follow-up's
+    /// place or id. Nothing was written.
+    #[error("event {event} is not a follow-up the ledger recorded, yet has a follow-up's type or id")]
+    NotAFollowUp {
+        /// The event id.
+        event: EventId,
     },
     /// The store failed; the commit either happened in full or not at all, and applying the
     /// same event again is safe either way.
@@ -133,6 +142,9 @@ impl<S: Store> Ledger<S> {
     /// See [`LedgerError`]; whatever the error, the store holds either the whole event or
     /// nothing of it, and the same of each follow-up.
     pub fn apply(&mut self, event: &Event) -> Result<Arc<Outcome>, LedgerError> {
+        if takes_a_follow_ups_place(event) && !sent_by_its_transfer(&mut self.store, event)? {
+            return Err(LedgerError::NotAFollowUp { event: event.id().clone() });
+        }
         let outcome = self.store.apply(&self.engine, event)?;
         apply_follow_ups(&mut self.store, &self.engine, event, &outcome)?;
         Ok(outcome)
@@ -174,6 +186,27 @@ pub(crate) fn check_retry(recorded: &Event, event: &Event) -> Result<(), LedgerE
         return Err(LedgerError::Conflict { event: event.id().clone() });
     }
     Ok(())
+}
+
+/// Whether `event` would take a follow-up's place: a `receive_transfer` (only the ledger
+/// applies those, as follow-ups), or an id of a follow-up's form on another kind of event
+/// (host events may not take the id a follow-up will need).
+pub(crate) fn takes_a_follow_ups_place(event: &Event) -> bool {
+    let id = event.id().as_str();
+    match event {
+        Event::ReceiveTransfer(_) => true,
+        Event::Referral(_) => id.ends_with(TRANSFER_FOLLOW_UP),
+        _ => id.ends_with(TRANSFER_FOLLOW_UP) || id.ends_with(REFERRAL_FOLLOW_UP),
+    }
+}
+
+/// Whether `event` is the `receive_transfer` that the transfer its id names recorded.
+fn sent_by_its_transfer<S: Store + ?Sized>(store: &mut S, event: &Event) -> Result<bool, LedgerError> {
+    let Event::ReceiveTransfer(_) = event else { return Ok(false) };
+    let Some(transfer) = event.id().as_str().strip_suffix(TRANSFER_FOLLOW_UP) else { return Ok(false) };
+    let Ok(transfer) = EventId::new(transfer) else { return Ok(false) };
+    let recorded = store.recorded(&transfer).map_err(store_error)?;
+    Ok(recorded.is_some_and(|recorded| recorded.outcome.follow_ups.contains(event)))
 }
 
 /// Applies the follow-ups of `event`'s outcome, each in a commit of its own; those applied

@@ -423,21 +423,24 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Applies a batch of events in ONE transaction, each exactly as
-    /// [`Ledger::apply`](crate::Ledger::apply) would in turn: an event id applied before (in an
-    /// earlier commit or earlier in the batch) gets its first outcome, or
+    /// Applies a batch of events in ONE transaction, each as
+    /// [`Ledger::apply`](crate::Ledger::apply) would in turn (but for follow-ups, below): an event
+    /// id applied before (in an earlier commit or earlier in the batch) gets its first outcome, or
     /// [`LedgerError::Conflict`] if its content differs; an event the engine refuses gets
     /// [`LedgerError::Rejected`] and is skipped; the others are committed together. The batch's
-    /// members are locked (`SELECT ... FOR UPDATE`, in member order), loaded once and written
-    /// once, at a version raised by the number of their events applied; a race lost to another
-    /// writer rolls the batch back and runs it again. A handful of round trips per batch instead
-    /// of several per event: for imports and replays.
+    /// members are locked (`SELECT ... FOR UPDATE`, in member order), loaded once and written once,
+    /// at a version raised by the number of their events applied; a race lost to another writer
+    /// rolls the batch back and runs it again. A handful of round trips per batch instead of
+    /// several per event: for imports and replays.
     ///
     /// Then it applies the applied events' [follow-ups](Outcome::follow_ups), each in a
     /// transaction of its own, as [`Ledger::apply`](crate::Ledger::apply) does; one that fails
     /// turns its event's result into [`LedgerError::FollowUpFailed`] (the event stays applied,
-    /// and applying the batch again applies the follow-ups it lacks). A follow-up reaching a
-    /// member with later events in the batch takes effect at the member's last event.
+    /// and applying the batch again applies the follow-ups it lacks). Here a batch differs
+    /// from applying its events one by one: a follow-up reaching a member with events in the
+    /// batch comes after them (at the member's last event), so they don't see it yet; send a
+    /// recipient's events in a batch after the one that pays them. A `receive_transfer` in a
+    /// batch is refused with [`LedgerError::NotAFollowUp`] unless it was applied before.
     ///
     /// # Errors
     ///

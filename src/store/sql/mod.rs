@@ -242,6 +242,11 @@ pub(crate) fn plan(
             results.push(result);
             continue;
         }
+        // A batch applies receive_transfer events only as the follow-ups it applies itself.
+        if ledger::takes_a_follow_ups_place(event) {
+            results.push(Err(LedgerError::NotAFollowUp { event: event.id().clone() }));
+            continue;
+        }
         let member = members.entry(event.member().clone()).or_insert_with(|| Member {
             loaded_version: 0,
             current: Versioned { state: MemberState::new(event.member().clone()), version: 0 },

@@ -172,6 +172,14 @@ macro_rules! id_type {
             pub fn as_str(&self) -> &str {
                 self.0.as_str()
             }
+
+            /// Whether the identifier ends with `suffix`: a look at its bytes, without the
+            /// UTF-8 check [`as_str`](Self::as_str) makes of a short one.
+            #[inline]
+            #[allow(dead_code, reason = "each id type gets it; the ledger asks event ids")]
+            pub(crate) fn ends_with(&self, suffix: &str) -> bool {
+                self.0.as_bytes().ends_with(suffix.as_bytes())
+            }
         }
 
         impl fmt::Display for $name {

@@ -659,6 +659,7 @@ impl Creditors {
 /// What a posting does to the lot it names: drains it when it leaves a lot's bucket (pending or
 /// available), fills it and moves it there when it enters one. Shared by [`MemberState::apply`]
 /// and the engine's draft so the two can never disagree.
+#[inline]
 pub(crate) fn move_lot(lot: &mut Lot, posting: &Posting) {
     if Bucket::of(&posting.from).is_some() {
         lot.amount_points -= posting.amount;

@@ -192,7 +192,7 @@ pub(crate) fn check_retry(recorded: &Event, event: &Event) -> Result<(), LedgerE
 /// applies those, as follow-ups), or an id of a follow-up's form on another kind of event
 /// (host events may not take the id a follow-up will need).
 pub(crate) fn takes_a_follow_ups_place(event: &Event) -> bool {
-    let id = event.id().as_str();
+    let id = event.id();
     match event {
         Event::ReceiveTransfer(_) => true,
         Event::Referral(_) => id.ends_with(TRANSFER_FOLLOW_UP),

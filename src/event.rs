@@ -345,12 +345,14 @@ pub struct Transfer {
 /// Points arriving from another member's [`Transfer`]: the follow-up the engine writes into the
 /// sender's outcome, for the recipient. Each entry (one per funder and expiry) opens one
 /// available lot for its funder, expiring when the sender's points would have; the points
-/// repay a debt first, then what a `stop_at_zero` program forgave. Not activity.
+/// repay a debt first, then, up to what the member had given away and not had back, what a
+/// `stop_at_zero` program forgave. Not activity.
 ///
-/// Only the engine writes these: a [`Ledger`](crate::Ledger) applies one only as the follow-up
-/// recorded in the outcome of the transfer its id names (the transfer's id with `/transfer`
-/// appended), and refuses any other with
-/// [`LedgerError::NotAFollowUp`](crate::LedgerError::NotAFollowUp).
+/// Only the engine writes these: a [`Ledger`](crate::Ledger) (and a SQL store's `apply_batch`)
+/// applies one only as the follow-up recorded in the outcome of the transfer its id names (the
+/// transfer's id with `/transfer` appended), and refuses any other with
+/// [`LedgerError::NotAFollowUp`](crate::LedgerError::NotAFollowUp). `Store::apply` and
+/// `Engine::evaluate` apply what they are given.
 ///
 /// Its `at` is the transfer's. A recipient whose last event is later receives the points at
 /// that later time, so that a follow-up is never refused for arriving late.
@@ -365,7 +367,7 @@ pub struct ReceiveTransfer {
     pub at: DateTime<Utc>,
     /// Who sent them.
     pub from: MemberId,
-    /// The points, one entry per funder and expiry (at most
+    /// The points, one entry per funder and expiry time (at most
     /// [`MAX_LOTS_PER_TRANSFER`](crate::MAX_LOTS_PER_TRANSFER)).
     pub lots: Vec<TransferredPoints>,
 }

@@ -708,17 +708,27 @@ fn without_a_referral_bonus_a_referred_member_joining_causes_no_follow_up() {
 }
 
 #[test]
-fn a_referral_is_refused_for_a_member_referring_themselves_and_credited_late_at_the_referrers_last_event() {
+fn a_referral_is_refused_for_a_member_referring_themselves_and_only_a_follow_up_may_come_late() {
     let mut shop = referring_shop();
     let own = shop.try_apply(r#"{"type":"referral","member":"bo","at":"2026-03-01T09:00:00Z","referred":"bo"}"#);
     assert!(matches!(own, Err(LedgerError::Rejected(EvalError::SelfReferral { .. }))), "{own:?}");
 
     shop.tick("bo", "2026-03-10");
-    let late = shop.apply(r#"{"type":"referral","member":"bo","at":"2026-03-01T09:00:00Z","referred":"ana"}"#);
-    assert_eq!(late.at.to_rfc3339(), "2026-03-10T12:00:00+00:00");
+    let host_written =
+        shop.try_apply(r#"{"type":"referral","member":"bo","at":"2026-03-01T09:00:00Z","referred":"ana"}"#);
+    assert!(
+        matches!(host_written, Err(LedgerError::Rejected(EvalError::OutOfOrder { .. }))),
+        "only a follow-up may come late: {host_written:?}"
+    );
+    enroll(&mut shop, "ana", "2026-03-01T09:00:00Z", r#","referred_by":"bo""#);
+    let late = shop.ledger.store_mut();
+    let late = loyalty_engine::Store::recorded(late, &loyalty_engine::EventId::new("e-4/referral").unwrap());
+    let late = late.unwrap().expect("the follow-up was applied").outcome;
+    assert_eq!(late.at.to_rfc3339(), "2026-03-10T12:00:00+00:00", "at bo's last event");
     assert_eq!(shop.available("bo"), decimal("300"));
-    let stale = shop.try_apply(r#"{"type":"tick","member":"bo","at":"2026-03-01T09:00:00Z"}"#);
-    assert!(matches!(stale, Err(LedgerError::Rejected(EvalError::OutOfOrder { .. }))), "other events may not be late");
+    let forged = r#"{"type":"referral","id":"x/referral","member":"bo","at":"2026-03-10T12:00:00Z","referred":"cem"}"#;
+    let forged = shop.ledger.apply(&common::event(forged));
+    assert!(matches!(forged, Err(LedgerError::NotAFollowUp { .. })), "a follow-up's id is the ledger's: {forged:?}");
 }
 
 #[test]

@@ -292,6 +292,16 @@ fn under_stop_at_zero_points_given_away_before_a_return_and_back_after_it_settle
 
     assert_eq!(shop.available("ayse"), decimal("0"), "the points settle what was forgiven");
     assert_eq!(shop.balance("ayse", &Account::Forgiven), decimal("0"));
+
+    // A gift to a member who gave nothing away stays the member's, whatever was forgiven.
+    shop.buy("zeynep", "2026-03-05", "o-2", "tv", "5000.00");
+    shop.apply(r#"{"type":"redeem","member":"zeynep","at":"2026-03-06T12:00:00Z","points":"500"}"#);
+    shop.give_back("zeynep", "2026-03-07", "o-2", "tv", "1");
+    assert_eq!(shop.balance("zeynep", &Account::Forgiven), decimal("-500"));
+    shop.buy("mehmet", "2026-03-08", "o-3", "tv", "3000.00");
+    shop.apply(&transfer("mehmet", "zeynep", "2026-03-09", "300"));
+    assert_eq!(shop.available("zeynep"), decimal("300"));
+    assert_eq!(shop.balance("zeynep", &Account::Forgiven), decimal("-500"));
 }
 
 #[test]
@@ -314,7 +324,41 @@ fn passing_points_back_and_forth_does_not_keep_them_from_expiring_after_inactivi
 
 #[cfg(feature = "sqlite")]
 #[test]
-fn a_batch_pays_the_recipient_after_it_and_refuses_a_receive_transfer_it_did_not_send() {
+fn a_batch_replaying_the_ledgers_own_log_gives_what_the_ledger_gave() {
+    let mut shop = family_shop(0);
+    let events = [
+        r#"{"type":"purchase","id":"b-1","member":"ayse","at":"2026-03-01T12:00:00Z","order":"o-1",
+            "lines":[{"sku":"tv","qty":"1","unit_price":"3000.00"}]}"#,
+        GIFT,
+        r#"{"type":"redeem","id":"b-2","member":"mehmet","at":"2026-03-06T12:00:00Z","points":"100"}"#,
+    ];
+    // The log as the ledger wrote it: each event, then its follow-ups.
+    let mut log = Vec::new();
+    for json in events {
+        let outcome = shop.ledger.apply(&event(json)).unwrap();
+        log.push(event(json));
+        log.extend(outcome.follow_ups.iter().cloned());
+    }
+    assert_eq!(log.len(), 4);
+    let engine = shop.ledger.engine().clone();
+
+    let mut store = loyalty_engine::SqliteStore::open_in_memory().unwrap();
+    let results = store.apply_batch(&engine, &log).unwrap();
+
+    assert!(results.iter().all(Result::is_ok), "mehmet spends what the gift brought him: {results:?}");
+    for name in ["ayse", "mehmet"] {
+        assert_eq!(store.load(&member(name)).unwrap().state, shop.state(name), "{name}");
+    }
+    // A follow-up listed before the event that causes it is refused, as the ledger refuses it.
+    let mut store = loyalty_engine::SqliteStore::open_in_memory().unwrap();
+    log.swap(1, 2);
+    let results = store.apply_batch(&engine, &log).unwrap();
+    assert!(matches!(results[1], Err(LedgerError::NotAFollowUp { .. })), "{:?}", results[1]);
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn a_batch_pays_a_recipient_outside_it_after_it_and_refuses_a_receive_transfer_it_did_not_send() {
     let engine = family_shop(0).ledger.engine().clone();
     let mut store = loyalty_engine::SqliteStore::open_in_memory().unwrap();
     let events: Vec<Event> = [
@@ -503,4 +547,30 @@ proptest! {
         // Nothing was redeemed, and nothing expired: the steps span well under a year.
         prop_assert_eq!(held, decimal("0"), "the family keeps nothing of returned orders");
     }
+}
+
+#[test]
+fn a_transfer_carries_at_most_a_thousand_lots_each_with_its_own_expiry() {
+    let mut shop = Shop::new(
+        r#"{"id":"family","currency":"TRY","owner":"shop",
+            "earn":{"rules":[{"id":"base","effect":{"points_per_currency_unit":"0.1"}}]},
+            "transfers":{},"expiry":{"after_days":365}}"#,
+    );
+    for minute in 0..1_001 {
+        let at =
+            chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap() + chrono::Duration::minutes(minute);
+        shop.apply(&format!(
+            r#"{{"type":"purchase","member":"ayse","at":"{}","order":"o-{minute}",
+                "lines":[{{"sku":"mug","qty":"1","unit_price":"10"}}]}}"#,
+            at.to_rfc3339()
+        ));
+    }
+    let error = refused(&mut shop, &transfer("ayse", "mehmet", "2026-03-02", "1001"));
+    assert!(matches!(error, EvalError::TransferTooFragmented { lots: 1_001 }), "{error}");
+
+    shop.apply(&transfer("ayse", "mehmet", "2026-03-02", "1000"));
+
+    let received = shop.state("mehmet");
+    assert_eq!(received.lots().count(), 1_000, "a point a lot, each expiring at its own minute");
+    assert_eq!(shop.available("ayse"), decimal("1"));
 }

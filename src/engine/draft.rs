@@ -463,8 +463,8 @@ impl<'a> Draft<'a> {
         self.post_in(asset, from, to, amount, None)
     }
 
-    /// The balance of one of the member's accounts in an asset without lots (stamps), within the
-    /// draft.
+    /// The balance of one of the member's accounts that the draft keeps no running total of
+    /// (stamps, `transfers`), within the draft.
     pub(crate) fn unlotted_balance(&self, account: &Account, asset: &Asset) -> Decimal {
         let moved: Decimal = self
             .outcome
@@ -491,6 +491,12 @@ impl<'a> Draft<'a> {
         self.pay_owed(Account::Debt, id)
     }
 
+    /// Points a member who gave points away receives back settle, up to `most`, what a
+    /// `stop_at_zero` program forgave: what was given away and forgiven is coming back.
+    pub(crate) fn settle_forgiven_up_to(&mut self, id: LotId, most: Decimal) -> Result<(), EvalError> {
+        self.pay_owed_from(Account::Forgiven, id, most)
+    }
+
     /// Pays what the member owes in `owed` (debt or forgiven) from lot `id`, in its asset.
     /// Owing nothing is the usual case, and needs no look at the lot: inlined (see the module
     /// `engine`).
@@ -500,18 +506,18 @@ impl<'a> Draft<'a> {
         if !is_negative(points.owed_in(&owed)) && !is_negative(cashback.owed_in(&owed)) {
             return Ok(());
         }
-        self.pay_owed_from(owed, id)
+        self.pay_owed_from(owed, id, Decimal::MAX)
     }
 
-    /// [`Draft::pay_owed`] for a member who owes something.
+    /// [`Draft::pay_owed`] for a member who owes something, paying at most `most`.
     #[inline(never)]
-    fn pay_owed_from(&mut self, owed: Account, id: LotId) -> Result<(), EvalError> {
+    fn pay_owed_from(&mut self, owed: Account, id: LotId, most: Decimal) -> Result<(), EvalError> {
         let Some(lot) = self.lot(id) else { return Ok(()) };
         let balance = self.buckets(&lot.asset).owed_in(&owed);
         if !is_negative(balance) {
             return Ok(());
         }
-        let amount = lot.amount_points.min(-balance);
+        let amount = lot.amount_points.min(-balance).min(most);
         self.pay_creditors(owed, amount, id)
     }
 

@@ -429,11 +429,14 @@ impl Engine {
 
 /// When a follow-up that reaches a member whose last event is later takes effect: at that last
 /// event's time, since another member's event can't be refused for coming late (its own commit
-/// already stands). Any other event, and any other error, is refused.
+/// already stands). A follow-up is known by its kind and its id; any other event (a `referral`
+/// a host wrote under an id of its own), and any other error, is refused.
 #[cold]
 fn late_follow_up_time(event: &Event, error: EvalError) -> Result<DateTime<Utc>, EvalError> {
+    let id = event.id();
     match (event, error) {
-        (Event::ReceiveTransfer(_) | Event::Referral(_), EvalError::OutOfOrder { last, .. }) => Ok(last),
+        (Event::ReceiveTransfer(_), EvalError::OutOfOrder { last, .. }) if id.ends_with(TRANSFER_FOLLOW_UP) => Ok(last),
+        (Event::Referral(_), EvalError::OutOfOrder { last, .. }) if id.ends_with(REFERRAL_FOLLOW_UP) => Ok(last),
         (_, error) => Err(error),
     }
 }

@@ -48,9 +48,11 @@ pub(super) fn send(draft: &mut Draft<'_>, transfer: &Transfer) -> Result<(), Eva
 
 /// Adds points taken from `lot` to the entry of its funder and expiry, so that every point
 /// keeps its own expiry: merged further, a point would expire sooner or later than it would
-/// have.
+/// have. Lots are taken in expiry order, so entries of the lot's expiry are the last ones: a
+/// look at those, not at them all, keeps a transfer from many lots linear.
 fn add_to_its_lot(lots: &mut Vec<TransferredPoints>, lot: &Lot, taken: Decimal) {
-    match lots.iter_mut().find(|entry| entry.funder == lot.funder && entry.expires_at == lot.expires_at) {
+    let same_expiry = lots.iter_mut().rev().take_while(|entry| entry.expires_at == lot.expires_at);
+    match same_expiry.into_iter().find(|entry| entry.funder == lot.funder) {
         Some(entry) => entry.points = Points::new(entry.points.value() + taken),
         None => lots.push(TransferredPoints {
             funder: lot.funder.clone(),
@@ -60,10 +62,11 @@ fn add_to_its_lot(lots: &mut Vec<TransferredPoints>, lot: &Lot, taken: Decimal) 
     }
 }
 
-/// Opens an available lot per entry, from `transfers`. The points repay a debt first, then
-/// settle what a `stop_at_zero` program forgave the member (else points given away before a
-/// return and given back after it would escape the clawback); those that expired before they
-/// arrived (a follow-up applied late) expire at once.
+/// Opens an available lot per entry, from `transfers`. The points repay a debt first; then, up
+/// to what the member had given away and not had back, they settle what a `stop_at_zero`
+/// program forgave the member (else points given away before a return and given back after it
+/// would escape the clawback, while a gift from someone else stays the member's). Those that
+/// expired before they arrived (a follow-up applied late) expire at once.
 pub(super) fn receive(draft: &mut Draft<'_>, transfer: &ReceiveTransfer) -> Result<(), EvalError> {
     if transfer.from == transfer.member {
         return Err(EvalError::SelfTransfer { member: transfer.member.clone() });
@@ -80,6 +83,7 @@ pub(super) fn receive(draft: &mut Draft<'_>, transfer: &ReceiveTransfer) -> Resu
     }
     draft.settle()?;
     let at = draft.at;
+    let mut coming_back = draft.unlotted_balance(&Account::Transfers, &Asset::Points).max(Decimal::ZERO);
     for entry in &transfer.lots {
         let lot = draft.open_lot(Asset::Points, entry.funder.clone(), None, at, entry.expires_at, None);
         draft.post(Account::Transfers, Account::Available, entry.points.value(), Some(lot))?;
@@ -87,8 +91,9 @@ pub(super) fn receive(draft: &mut Draft<'_>, transfer: &ReceiveTransfer) -> Resu
             draft.post(Account::Available, Account::Expired, entry.points.value(), Some(lot))?;
         } else {
             draft.repay_debt(lot)?;
-            draft.settle_forgiven(lot)?;
+            draft.settle_forgiven_up_to(lot, coming_back)?;
         }
+        coming_back = (coming_back - entry.points.value()).max(Decimal::ZERO);
     }
     Ok(())
 }

@@ -13,11 +13,13 @@ use crate::program::CompileError;
 /// first) and arrive in the recipient's state through a follow-up event (`receive_transfer`,
 /// in the sender's [`Outcome::follow_ups`](crate::Outcome::follow_ups)). They keep their funders,
 /// who stay liable for them, and their expiry: they arrive as one lot per funder and expiry
-/// date, so a transfer never resets or shortens an expiry. A later return of the order that
-/// earned them treats them as spent points; under `stop_at_zero`, points the recipient later
-/// receives settle what the program forgave first, so giving points away before a return and
-/// getting them back after it gains nothing. Neither sending nor receiving is activity for an
-/// expiry after inactivity, and the redemption's minimum balance does not apply.
+/// time, so a transfer never resets or shortens an expiry (under an expiry after inactivity,
+/// points have no expiry of their own and live as long as their holder stays active). A later
+/// return of the order that earned them treats them as spent points; under `stop_at_zero`,
+/// points given away that come back settle what the program forgave first, so giving points
+/// away before a return and getting them back after it gains nothing. Neither sending nor
+/// receiving is activity for an expiry after inactivity, and the redemption's minimum balance
+/// does not apply.
 ///
 /// ```json
 /// {"min_points": "100", "max_points": "50000"}
@@ -51,5 +53,5 @@ impl Transfers {
     }
 }
 
-/// The most lots one transfer may carry: one per funder and expiry of the points it takes.
+/// The most lots one transfer may carry: one per funder and expiry time of the points it takes.
 pub const MAX_LOTS_PER_TRANSFER: usize = 1_000;

@@ -67,10 +67,10 @@ pub enum LedgerError {
         /// Why not.
         source: Box<LedgerError>,
     },
-    /// A `receive_transfer` other than the follow-up the transfer its id names recorded, or
-    /// another event whose id has a follow-up's form (ending in `/transfer`, or `/referral`
-    /// on an event other than a `referral`): refused, so that no event takes a follow-up's
-    /// place or id. Nothing was written.
+    /// A `receive_transfer`, or any event whose id has a follow-up's form (ending in
+    /// `/transfer` or `/referral`), that is not exactly a follow-up the event its id names
+    /// recorded: refused, so that no event takes a follow-up's place or id. Nothing was
+    /// written.
     #[error("event {event} is not a follow-up the ledger recorded, yet has a follow-up's type or id")]
     NotAFollowUp {
         /// The event id.
@@ -142,7 +142,7 @@ impl<S: Store> Ledger<S> {
     /// See [`LedgerError`]; whatever the error, the store holds either the whole event or
     /// nothing of it, and the same of each follow-up.
     pub fn apply(&mut self, event: &Event) -> Result<Arc<Outcome>, LedgerError> {
-        if takes_a_follow_ups_place(event) && !sent_by_its_transfer(&mut self.store, event)? {
+        if takes_a_follow_ups_place(event) && !recorded_as_follow_up(&mut self.store, event)? {
             return Err(LedgerError::NotAFollowUp { event: event.id().clone() });
         }
         let outcome = self.store.apply(&self.engine, event)?;
@@ -189,23 +189,21 @@ pub(crate) fn check_retry(recorded: &Event, event: &Event) -> Result<(), LedgerE
 }
 
 /// Whether `event` would take a follow-up's place: a `receive_transfer` (only the ledger
-/// applies those, as follow-ups), or an id of a follow-up's form on another kind of event
-/// (host events may not take the id a follow-up will need).
+/// applies those, as follow-ups), or any event with an id of a follow-up's form (host events
+/// may not take the id a follow-up will need).
 pub(crate) fn takes_a_follow_ups_place(event: &Event) -> bool {
     let id = event.id();
-    match event {
-        Event::ReceiveTransfer(_) => true,
-        Event::Referral(_) => id.ends_with(TRANSFER_FOLLOW_UP),
-        _ => id.ends_with(TRANSFER_FOLLOW_UP) || id.ends_with(REFERRAL_FOLLOW_UP),
-    }
+    matches!(event, Event::ReceiveTransfer(_)) || id.ends_with(TRANSFER_FOLLOW_UP) || id.ends_with(REFERRAL_FOLLOW_UP)
 }
 
-/// Whether `event` is the `receive_transfer` that the transfer its id names recorded.
-fn sent_by_its_transfer<S: Store + ?Sized>(store: &mut S, event: &Event) -> Result<bool, LedgerError> {
-    let Event::ReceiveTransfer(_) = event else { return Ok(false) };
-    let Some(transfer) = event.id().as_str().strip_suffix(TRANSFER_FOLLOW_UP) else { return Ok(false) };
-    let Ok(transfer) = EventId::new(transfer) else { return Ok(false) };
-    let recorded = store.recorded(&transfer).map_err(store_error)?;
+/// Whether `event` is exactly a follow-up that the event its id names recorded.
+fn recorded_as_follow_up<S: Store + ?Sized>(store: &mut S, event: &Event) -> Result<bool, LedgerError> {
+    let id = event.id().as_str();
+    let Some(source) = id.strip_suffix(TRANSFER_FOLLOW_UP).or_else(|| id.strip_suffix(REFERRAL_FOLLOW_UP)) else {
+        return Ok(false);
+    };
+    let Ok(source) = EventId::new(source) else { return Ok(false) };
+    let recorded = store.recorded(&source).map_err(store_error)?;
     Ok(recorded.is_some_and(|recorded| recorded.outcome.follow_ups.contains(event)))
 }
 

@@ -64,9 +64,14 @@ pub trait Store {
     /// or [`LedgerError::Conflict`] if the content differs; an event the engine refuses changes
     /// nothing; and the store holds the whole event or nothing of it.
     ///
+    /// It applies the one event it is given: [`Ledger::apply`] applies the outcome's
+    /// [follow-ups](Outcome::follow_ups) after it, and refuses events that would take a
+    /// follow-up's place ([`LedgerError::NotAFollowUp`]) before it.
+    ///
     /// # Errors
     ///
-    /// As [`Ledger::apply`].
+    /// As [`Ledger::apply`], but for [`LedgerError::FollowUpFailed`] and
+    /// [`LedgerError::NotAFollowUp`].
     fn apply(&mut self, engine: &Engine, event: &Event) -> Result<Arc<Outcome>, LedgerError> {
         ledger::apply_by_commit(self, engine, event)
     }

@@ -386,21 +386,21 @@ impl SqliteStore {
     }
 
     /// Applies a batch of events in ONE transaction, each as
-    /// [`Ledger::apply`](crate::Ledger::apply) would in turn (but for follow-ups, below): an event
-    /// id applied before (in an earlier commit or earlier in the batch) gets its first outcome, or
-    /// [`LedgerError::Conflict`] if its content differs; an event the engine refuses gets
-    /// [`LedgerError::Rejected`] and is skipped; the others are committed together. Each member is
-    /// loaded once and written once, at a version raised by the number of its events applied. Much
-    /// faster than one transaction per event for imports and replays.
+    /// [`Ledger::apply`](crate::Ledger::apply) would in turn: an event id applied before (in an
+    /// earlier commit or earlier in the batch) gets its first outcome, or [`LedgerError::Conflict`]
+    /// if its content differs; an event the engine refuses gets [`LedgerError::Rejected`] and is
+    /// skipped; the others are committed together. Each member is loaded once and written once, at
+    /// a version raised by the number of its events applied. Much faster than one transaction per
+    /// event for imports and replays.
     ///
-    /// Then it applies the applied events' [follow-ups](Outcome::follow_ups), each in a
-    /// transaction of its own, as [`Ledger::apply`](crate::Ledger::apply) does; one that fails
-    /// turns its event's result into [`LedgerError::FollowUpFailed`] (the event stays applied,
-    /// and applying the batch again applies the follow-ups it lacks). Here a batch differs
-    /// from applying its events one by one: a follow-up reaching a member with events in the
-    /// batch comes after them (at the member's last event), so they don't see it yet; send a
-    /// recipient's events in a batch after the one that pays them. A `receive_transfer` in a
-    /// batch is refused with [`LedgerError::NotAFollowUp`] unless it was applied before.
+    /// An applied event's [follow-ups](Outcome::follow_ups) for the batch's own members come
+    /// right after it, in the batch, so that their later events in it see them, as one by one;
+    /// those for other members (whose rows the batch did not lock) come after the batch, each in
+    /// a transaction of its own, as [`Ledger::apply`](crate::Ledger::apply) applies them. One
+    /// that fails turns its event's result into [`LedgerError::FollowUpFailed`] (the event
+    /// stays applied, and applying the batch again applies the follow-ups it lacks). A
+    /// `receive_transfer`, or any event with a follow-up's id, is refused with
+    /// [`LedgerError::NotAFollowUp`] unless it is one the batch or an earlier commit applied.
     ///
     /// ```
     /// use loyalty_engine::{Event, LedgerError, Program, SqliteStore};

@@ -14,12 +14,12 @@
 //! - `loyalty_postings`: append-only, one row per posting: event, index, member, from, to, asset,
 //!   amount (text in SQLite, `NUMERIC` in PostgreSQL), lot.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, EvalError};
 use crate::event::Event;
 use crate::id::{EventId, MemberId};
 use crate::ledger::{Asset, LotId, MemberState, Outcome, Posting, PostingId};
@@ -210,29 +210,24 @@ pub(crate) fn batch_keys(events: &[Event]) -> (Vec<MemberId>, Vec<EventId>) {
 /// Applies a batch in memory, as [`Ledger::apply`](crate::Ledger::apply) would apply each event in
 /// turn, given the recorded events and the member states the transaction read (members missing
 /// from `loaded` are new). Each member's row is written once, at the version its last event made.
+/// An event's follow-ups to the batch's own members are applied right after it, as the ledger
+/// would, so that their later events in the batch see them; the others come after the batch
+/// (their members' rows are not locked).
 pub(crate) fn plan(
     engine: &Engine,
     events: &[Event],
     recorded: &HashMap<EventId, Recorded>,
     loaded: HashMap<MemberId, Versioned>,
 ) -> Result<Plan, Encoding> {
-    struct Member {
-        loaded_version: u64,
-        current: Versioned,
-    }
-    let mut members: BTreeMap<MemberId, Member> = loaded
+    let in_batch: BTreeSet<&MemberId> = events.iter().map(Event::member).collect();
+    let mut members: BTreeMap<MemberId, PlannedMember> = loaded
         .into_iter()
-        .map(|(member, versioned)| (member, Member { loaded_version: versioned.version, current: versioned }))
+        .map(|(member, versioned)| (member, PlannedMember { loaded_version: versioned.version, current: versioned }))
         .collect();
-    let mut applied: HashMap<EventId, usize> = HashMap::new();
+    let mut applied = Applied::default();
     let mut results: Vec<Result<Arc<Outcome>, LedgerError>> = Vec::with_capacity(events.len());
-    let mut new_events: Vec<(usize, u64)> = Vec::new();
-    for (index, event) in events.iter().enumerate() {
-        let earlier = applied.get(event.id()).map(|earlier| (&events[*earlier], &results[*earlier]));
-        let earlier = match earlier {
-            Some((first, Ok(outcome))) => Some((first, outcome)),
-            _ => recorded.get(event.id()).map(|recorded| (&recorded.event, &recorded.outcome)),
-        };
+    for event in events {
+        let earlier = applied.get(event.id()).or_else(|| recorded.get(event.id()).map(|r| (&r.event, &r.outcome)));
         if let Some((first, outcome)) = earlier {
             let result = if first == event {
                 Ok(Arc::clone(outcome))
@@ -242,22 +237,20 @@ pub(crate) fn plan(
             results.push(result);
             continue;
         }
-        // A batch applies receive_transfer events only as the follow-ups it applies itself.
         if ledger::takes_a_follow_ups_place(event) {
             results.push(Err(LedgerError::NotAFollowUp { event: event.id().clone() }));
             continue;
         }
-        let member = members.entry(event.member().clone()).or_insert_with(|| Member {
-            loaded_version: 0,
-            current: Versioned { state: MemberState::new(event.member().clone()), version: 0 },
-        });
-        match engine.evaluate(&member.current.state, event) {
-            Ok(outcome) => {
-                member.current.state.apply(&outcome);
-                member.current.version += 1;
-                applied.insert(event.id().clone(), index);
-                new_events.push((index, member.current.version));
-                results.push(Ok(Arc::new(outcome)));
+        match apply_in_memory(engine, &mut members, event) {
+            Ok((outcome, version)) => {
+                applied.push(event.clone(), Arc::clone(&outcome), version);
+                for follow_up in outcome.follow_ups.iter().filter(|follow_up| in_batch.contains(follow_up.member())) {
+                    // One the engine refuses is left to the pass after the batch, which reports it.
+                    if let Ok((follow_up_outcome, version)) = apply_in_memory(engine, &mut members, follow_up) {
+                        applied.push(follow_up.clone(), follow_up_outcome, version);
+                    }
+                }
+                results.push(Ok(outcome));
             }
             Err(error) => results.push(Err(LedgerError::Rejected(error))),
         }
@@ -266,10 +259,48 @@ pub(crate) fn plan(
     for member in members.values().filter(|member| member.current.version != member.loaded_version) {
         writes.push_member(&member.current.state, member.loaded_version, member.current.version)?;
     }
-    for (index, member_version) in new_events {
-        if let Ok(outcome) = &results[index] {
-            writes.push_event(&events[index], outcome, member_version)?;
-        }
+    for (event, outcome, member_version) in &applied.events {
+        writes.push_event(event, outcome, *member_version)?;
     }
     Ok(Plan { results, writes })
+}
+
+/// A member a batch touches: the version read, and the state and version as the batch leaves it.
+struct PlannedMember {
+    loaded_version: u64,
+    current: Versioned,
+}
+
+/// The events a batch applies, in order, with their outcomes and the member versions they made.
+#[derive(Default)]
+struct Applied {
+    events: Vec<(Event, Arc<Outcome>, u64)>,
+    by_id: HashMap<EventId, usize>,
+}
+
+impl Applied {
+    fn push(&mut self, event: Event, outcome: Arc<Outcome>, member_version: u64) {
+        self.by_id.insert(event.id().clone(), self.events.len());
+        self.events.push((event, outcome, member_version));
+    }
+
+    fn get(&self, id: &EventId) -> Option<(&Event, &Arc<Outcome>)> {
+        self.by_id.get(id).map(|index| (&self.events[*index].0, &self.events[*index].1))
+    }
+}
+
+/// Evaluates `event` against its member's state as the batch left it, and moves the state on.
+fn apply_in_memory(
+    engine: &Engine,
+    members: &mut BTreeMap<MemberId, PlannedMember>,
+    event: &Event,
+) -> Result<(Arc<Outcome>, u64), EvalError> {
+    let member = members.entry(event.member().clone()).or_insert_with(|| PlannedMember {
+        loaded_version: 0,
+        current: Versioned { state: MemberState::new(event.member().clone()), version: 0 },
+    });
+    let outcome = engine.evaluate(&member.current.state, event)?;
+    member.current.state.apply(&outcome);
+    member.current.version += 1;
+    Ok((Arc::new(outcome), member.current.version))
 }

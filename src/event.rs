@@ -345,8 +345,8 @@ pub struct Transfer {
 /// Points arriving from another member's [`Transfer`]: the follow-up the engine writes into the
 /// sender's outcome, for the recipient. Each entry (one per funder and expiry) opens one
 /// available lot for its funder, expiring when the sender's points would have; the points
-/// repay a debt first, then, up to what the member had given away and not had back, what a
-/// `stop_at_zero` program forgave. Not activity.
+/// repay a debt first, then, up to the net points the member has given away by transfer,
+/// what a `stop_at_zero` program forgave. Not activity.
 ///
 /// Only the engine writes these: a [`Ledger`](crate::Ledger) (and a SQL store's `apply_batch`)
 /// applies one only as the follow-up recorded in the outcome of the transfer its id names (the

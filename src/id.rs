@@ -172,14 +172,6 @@ macro_rules! id_type {
             pub fn as_str(&self) -> &str {
                 self.0.as_str()
             }
-
-            /// Whether the identifier ends with `suffix`: a look at its bytes, without the
-            /// UTF-8 check [`as_str`](Self::as_str) makes of a short one.
-            #[inline]
-            #[allow(dead_code, reason = "each id type gets it; the ledger asks event ids")]
-            pub(crate) fn ends_with(&self, suffix: &str) -> bool {
-                self.0.as_bytes().ends_with(suffix.as_bytes())
-            }
         }
 
         impl fmt::Display for $name {
@@ -236,6 +228,15 @@ id_type!(
     /// An event, unique across the whole ledger. Posting ids derive from it.
     EventId
 );
+
+impl EventId {
+    /// Whether the id ends with `suffix`: a look at its bytes, without the UTF-8 check
+    /// [`as_str`](Self::as_str) makes of a short one (the ledger asks every event).
+    #[inline]
+    pub(crate) fn ends_with(&self, suffix: &str) -> bool {
+        self.0.as_bytes().ends_with(suffix.as_bytes())
+    }
+}
 id_type!(
     /// An order, unique per member.
     OrderId

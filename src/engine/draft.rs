@@ -319,8 +319,9 @@ impl<'a> Draft<'a> {
         let live = |(_, id): &(DateTime<Utc>, LotId)| self.lot(*id).is_some_and(is_live);
         let from_state = self.state.available_in_expiry_order(lower).find(live);
         let vested = self.vested.iter().flat_map(|vested| vested.range((lower, Bound::Unbounded))).copied().find(live);
-        // A draft opens a lot or two at most (a birthday's catching up, at most
-        // MAX_BIRTHDAYS_PER_EVENT x MAX_FUNDERS_PER_RULE), so a scan is the cheapest index.
+        // A draft that spends opens a lot or two at most (a birthday's catching up, at most
+        // MAX_BIRTHDAYS_PER_EVENT x MAX_FUNDERS_PER_RULE), so a scan is the cheapest index. (A
+        // received transfer opens up to MAX_LOTS_PER_TRANSFER, but spends from none of them.)
         let opened =
             self.outcome.lots_opened.iter().filter(|lot| is_live(lot)).map(Lot::expiry_key).filter(is_after).min();
         [from_state, vested, opened].into_iter().flatten().min()

@@ -447,6 +447,10 @@ pub(crate) const TRANSFER_FOLLOW_UP: &str = "/transfer";
 /// What a referral's follow-up appends to the enrollment's id.
 pub(crate) const REFERRAL_FOLLOW_UP: &str = "/referral";
 
+/// The longest id of an event that causes a follow-up: room for the suffix.
+const MAX_ID_BYTES_WITH_FOLLOW_UPS: usize = MAX_ID_BYTES - TRANSFER_FOLLOW_UP.len();
+const _: () = assert!(TRANSFER_FOLLOW_UP.len() == REFERRAL_FOLLOW_UP.len(), "one limit for both suffixes");
+
 /// The id of the follow-up an event causes: the event's own with `suffix` appended.
 pub(crate) fn follow_up_id(event: &EventId, suffix: &str) -> Result<EventId, EvalError> {
     EventId::new(&format!("{event}{suffix}")).map_err(|_| EvalError::IdTooLongForFollowUp { event: event.clone() })
@@ -788,7 +792,7 @@ pub enum EvalError {
     },
     /// An event whose follow-up's id (its own with `/transfer` or `/referral` appended) would be
     /// longer than [`MAX_ID_BYTES`](crate::MAX_ID_BYTES).
-    #[error("event id {event} leaves no room for its follow-up's id: at most {} bytes", MAX_ID_BYTES - 9)]
+    #[error("event id {event} leaves no room for its follow-up's id: at most {MAX_ID_BYTES_WITH_FOLLOW_UPS} bytes")]
     IdTooLongForFollowUp {
         /// The event's id.
         event: EventId,

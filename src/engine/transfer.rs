@@ -51,8 +51,8 @@ pub(super) fn send(draft: &mut Draft<'_>, transfer: &Transfer) -> Result<(), Eva
 /// have. Lots are taken in expiry order, so entries of the lot's expiry are the last ones: a
 /// look at those, not at them all, keeps a transfer from many lots linear.
 fn add_to_its_lot(lots: &mut Vec<TransferredPoints>, lot: &Lot, taken: Decimal) {
-    let same_expiry = lots.iter_mut().rev().take_while(|entry| entry.expires_at == lot.expires_at);
-    match same_expiry.into_iter().find(|entry| entry.funder == lot.funder) {
+    let mut same_expiry = lots.iter_mut().rev().take_while(|entry| entry.expires_at == lot.expires_at);
+    match same_expiry.find(|entry| entry.funder == lot.funder) {
         Some(entry) => entry.points = Points::new(entry.points.value() + taken),
         None => lots.push(TransferredPoints {
             funder: lot.funder.clone(),
@@ -63,10 +63,11 @@ fn add_to_its_lot(lots: &mut Vec<TransferredPoints>, lot: &Lot, taken: Decimal) 
 }
 
 /// Opens an available lot per entry, from `transfers`. The points repay a debt first; then, up
-/// to what the member had given away and not had back, they settle what a `stop_at_zero`
-/// program forgave the member (else points given away before a return and given back after it
-/// would escape the clawback, while a gift from someone else stays the member's). Those that
-/// expired before they arrived (a follow-up applied late) expire at once.
+/// to the net points the member has given away by transfer (sent less received), they settle
+/// what a `stop_at_zero` program forgave the member: else points given away before a return
+/// and given back after it would escape the clawback, while a member who never gave points
+/// away keeps every gift. Those that expired before they arrived (a follow-up applied late)
+/// expire at once.
 pub(super) fn receive(draft: &mut Draft<'_>, transfer: &ReceiveTransfer) -> Result<(), EvalError> {
     if transfer.from == transfer.member {
         return Err(EvalError::SelfTransfer { member: transfer.member.clone() });

@@ -16,8 +16,10 @@ use crate::program::CompileError;
 /// time, so a transfer never resets or shortens an expiry (under an expiry after inactivity,
 /// points have no expiry of their own and live as long as their holder stays active). A later
 /// return of the order that earned them treats them as spent points; under `stop_at_zero`,
-/// points given away that come back settle what the program forgave first, so giving points
-/// away before a return and getting them back after it gains nothing. Neither sending nor
+/// points a member receives settle what the program forgave the member first, up to the net
+/// points the member has given away (sent less received), so giving points away before a
+/// return and getting them back after it gains nothing, and a member who never gave points
+/// away keeps every gift. Neither sending nor
 /// receiving is activity for an expiry after inactivity, and the redemption's minimum balance
 /// does not apply.
 ///

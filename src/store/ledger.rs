@@ -146,7 +146,7 @@ impl<S: Store> Ledger<S> {
             return Err(LedgerError::NotAFollowUp { event: event.id().clone() });
         }
         let outcome = self.store.apply(&self.engine, event)?;
-        apply_follow_ups(&mut self.store, &self.engine, event, &outcome)?;
+        apply_follow_ups(&mut self.store, &self.engine, event, &outcome, |_| false)?;
         Ok(outcome)
     }
 }
@@ -196,34 +196,43 @@ pub(crate) fn takes_a_follow_ups_place(event: &Event) -> bool {
     matches!(event, Event::ReceiveTransfer(_)) || id.ends_with(TRANSFER_FOLLOW_UP) || id.ends_with(REFERRAL_FOLLOW_UP)
 }
 
+/// The id of the event whose follow-up `event` would be, by its id's form.
+pub(crate) fn follow_up_source(event: &Event) -> Option<EventId> {
+    let id = event.id().as_str();
+    let source = id.strip_suffix(TRANSFER_FOLLOW_UP).or_else(|| id.strip_suffix(REFERRAL_FOLLOW_UP))?;
+    EventId::new(source).ok()
+}
+
 /// Whether `event` is exactly a follow-up that the event its id names recorded.
 fn recorded_as_follow_up<S: Store + ?Sized>(store: &mut S, event: &Event) -> Result<bool, LedgerError> {
-    let id = event.id().as_str();
-    let Some(source) = id.strip_suffix(TRANSFER_FOLLOW_UP).or_else(|| id.strip_suffix(REFERRAL_FOLLOW_UP)) else {
-        return Ok(false);
-    };
-    let Ok(source) = EventId::new(source) else { return Ok(false) };
+    let Some(source) = follow_up_source(event) else { return Ok(false) };
     let recorded = store.recorded(&source).map_err(store_error)?;
     Ok(recorded.is_some_and(|recorded| recorded.outcome.follow_ups.contains(event)))
 }
 
-/// Applies the follow-ups of `event`'s outcome, each in a commit of its own; those applied
-/// before answer with their first outcome.
+/// Applies the follow-ups of `event`'s outcome but those `done`, each in a commit of its own;
+/// those applied before answer with their first outcome.
 pub(crate) fn apply_follow_ups<S: Store + ?Sized>(
     store: &mut S,
     engine: &Engine,
     event: &Event,
     outcome: &Outcome,
+    done: impl Fn(&Event) -> bool,
 ) -> Result<(), LedgerError> {
-    for follow_up in &outcome.follow_ups {
-        let applied = store.apply(engine, follow_up).map_err(|error| LedgerError::FollowUpFailed {
-            event: event.id().clone(),
-            follow_up: follow_up.id().clone(),
-            source: Box::new(error),
-        })?;
+    for follow_up in outcome.follow_ups.iter().filter(|follow_up| !done(follow_up)) {
+        let applied = store.apply(engine, follow_up).map_err(|error| follow_up_failed(event, follow_up, error))?;
         assert!(applied.follow_ups.is_empty(), "a follow-up causes no follow-up of its own");
     }
     Ok(())
+}
+
+/// `event` was applied, and its `follow_up` was not, for `error`.
+pub(crate) fn follow_up_failed(event: &Event, follow_up: &Event, error: LedgerError) -> LedgerError {
+    LedgerError::FollowUpFailed {
+        event: event.id().clone(),
+        follow_up: follow_up.id().clone(),
+        source: Box::new(error),
+    }
 }
 
 pub(crate) fn store_error(error: impl std::error::Error + Send + Sync + 'static) -> LedgerError {

@@ -440,7 +440,8 @@ impl PostgresStore {
     /// that fails turns its event's result into [`LedgerError::FollowUpFailed`] (the event
     /// stays applied, and applying the batch again applies the follow-ups it lacks). A
     /// `receive_transfer`, or any event with a follow-up's id, is refused with
-    /// [`LedgerError::NotAFollowUp`] unless it is one the batch or an earlier commit applied.
+    /// [`LedgerError::NotAFollowUp`] unless it is exactly a follow-up that the event its id
+    /// names recorded, in the batch or before it.
     ///
     /// # Errors
     ///
@@ -453,18 +454,13 @@ impl PostgresStore {
         engine: &Engine,
         events: &[Event],
     ) -> Result<Vec<Result<Arc<Outcome>, LedgerError>>, PostgresStoreError> {
-        let mut results = self.apply_batch_at_once(engine, events)?;
-        sql::apply_follow_ups(self, engine, events, &mut results);
-        Ok(results)
+        let batch = self.apply_batch_at_once(engine, events)?;
+        Ok(sql::apply_follow_ups(self, engine, events, batch))
     }
 
     /// [`apply_batch`](Self::apply_batch) but for the follow-ups: the batch's events in one
     /// transaction.
-    fn apply_batch_at_once(
-        &mut self,
-        engine: &Engine,
-        events: &[Event],
-    ) -> Result<Vec<Result<Arc<Outcome>, LedgerError>>, PostgresStoreError> {
+    fn apply_batch_at_once(&mut self, engine: &Engine, events: &[Event]) -> Result<sql::Batch, PostgresStoreError> {
         let count = events.len();
         let (members, ids) = sql::batch_keys(events);
         let members: Vec<&str> = members.iter().map(MemberId::as_str).collect();
@@ -504,7 +500,7 @@ impl PostgresStore {
                     Ok(checked)
                 });
             match written {
-                Ok(Checked::Written) => return Ok(plan.results),
+                Ok(Checked::Written) => return Ok(plan.applied),
                 Ok(_) => continue,
                 Err(Failure::Before(error) | Failure::During(error)) if is_retryable(&error) => continue,
                 Err(Failure::Before(source)) => return Err(PostgresStoreError::BatchFailed { events: count, source }),

@@ -400,7 +400,8 @@ impl SqliteStore {
     /// that fails turns its event's result into [`LedgerError::FollowUpFailed`] (the event
     /// stays applied, and applying the batch again applies the follow-ups it lacks). A
     /// `receive_transfer`, or any event with a follow-up's id, is refused with
-    /// [`LedgerError::NotAFollowUp`] unless it is one the batch or an earlier commit applied.
+    /// [`LedgerError::NotAFollowUp`] unless it is exactly a follow-up that the event its id
+    /// names recorded, in the batch or before it.
     ///
     /// ```
     /// use loyalty_engine::{Event, LedgerError, Program, SqliteStore};
@@ -433,18 +434,13 @@ impl SqliteStore {
         engine: &Engine,
         events: &[Event],
     ) -> Result<Vec<Result<Arc<Outcome>, LedgerError>>, SqliteStoreError> {
-        let mut results = self.apply_batch_at_once(engine, events)?;
-        sql::apply_follow_ups(self, engine, events, &mut results);
-        Ok(results)
+        let batch = self.apply_batch_at_once(engine, events)?;
+        Ok(sql::apply_follow_ups(self, engine, events, batch))
     }
 
     /// [`apply_batch`](Self::apply_batch) but for the follow-ups: the batch's events in one
     /// transaction.
-    fn apply_batch_at_once(
-        &mut self,
-        engine: &Engine,
-        events: &[Event],
-    ) -> Result<Vec<Result<Arc<Outcome>, LedgerError>>, SqliteStoreError> {
+    fn apply_batch_at_once(&mut self, engine: &Engine, events: &[Event]) -> Result<sql::Batch, SqliteStoreError> {
         let failed = |source| SqliteStoreError::BatchFailed { events: events.len(), source };
         for _ in 0..MAX_COMMIT_ATTEMPTS {
             let transaction =
@@ -471,7 +467,7 @@ impl SqliteStore {
             transaction.commit().map_err(|error| {
                 if is_busy(&error) { SqliteStoreError::Busy { source: error } } else { failed(error) }
             })?;
-            return Ok(plan.results);
+            return Ok(plan.applied);
         }
         Err(SqliteStoreError::Contended { events: events.len() })
     }

@@ -14,7 +14,7 @@
 //! - `loyalty_postings`: append-only, one row per posting: event, index, member, from, to, asset,
 //!   amount (text in SQLite, `NUMERIC` in PostgreSQL), lot.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -170,38 +170,54 @@ impl WriteSet {
 
 /// What a batch does, decided in memory from what the transaction read.
 pub(crate) struct Plan {
-    /// One result per event of the batch, in order, as [`Ledger::apply`](crate::Ledger::apply)
-    /// would give it.
-    pub(crate) results: Vec<Result<Arc<Outcome>, LedgerError>>,
+    /// What the batch gives back once written.
+    pub(crate) applied: Batch,
     /// The rows to write.
     pub(crate) writes: WriteSet,
 }
 
-/// Applies the follow-ups of a batch's applied events, each in a commit of its own, after the
-/// batch's: a follow-up's member may be one the batch did not lock. A follow-up that fails
-/// turns its event's result into [`LedgerError::FollowUpFailed`].
+/// What a batch gave, before the follow-ups it leaves for after it.
+pub(crate) struct Batch {
+    /// One result per event of the batch, in order, as [`Ledger::apply`](crate::Ledger::apply)
+    /// would give it.
+    results: Vec<Result<Arc<Outcome>, LedgerError>>,
+    /// The follow-ups the batch applied (or found refused) right after their events.
+    follow_ups_done: HashSet<EventId>,
+}
+
+/// Applies the follow-ups of a batch's applied events that the batch did not, each in a commit
+/// of its own, after the batch's: for members the batch did not lock, and for events applied
+/// before the batch. A follow-up that fails turns its event's result into
+/// [`LedgerError::FollowUpFailed`]. Gives the batch's results.
 pub(crate) fn apply_follow_ups<S: Store>(
     store: &mut S,
     engine: &Engine,
     events: &[Event],
-    results: &mut [Result<Arc<Outcome>, LedgerError>],
-) {
+    batch: Batch,
+) -> Vec<Result<Arc<Outcome>, LedgerError>> {
+    let Batch { mut results, follow_ups_done } = batch;
     for (event, result) in events.iter().zip(results.iter_mut()) {
         let Ok(outcome) = result else { continue };
         let outcome = Arc::clone(outcome);
-        if let Err(error) = ledger::apply_follow_ups(store, engine, event, &outcome) {
+        let done = |follow_up: &Event| follow_ups_done.contains(follow_up.id());
+        if let Err(error) = ledger::apply_follow_ups(store, engine, event, &outcome, done) {
             *result = Err(error);
         }
     }
+    results
 }
 
 /// The members and event ids a batch touches, each once, members sorted (the order in which a
 /// transaction locks them, so that two batches never wait for each other in a cycle).
+/// For an event in a follow-up's place, the id of the event whose follow-up it must be, so that
+/// the batch can check it.
 pub(crate) fn batch_keys(events: &[Event]) -> (Vec<MemberId>, Vec<EventId>) {
     let mut members: Vec<MemberId> = events.iter().map(|event| event.member().clone()).collect();
     members.sort();
     members.dedup();
-    let mut ids: Vec<EventId> = events.iter().map(|event| event.id().clone()).collect();
+    let sources =
+        events.iter().filter(|event| ledger::takes_a_follow_ups_place(event)).filter_map(ledger::follow_up_source);
+    let mut ids: Vec<EventId> = events.iter().map(|event| event.id().clone()).chain(sources).collect();
     ids.sort();
     ids.dedup();
     (members, ids)
@@ -226,6 +242,7 @@ pub(crate) fn plan(
         .collect();
     let mut applied = Applied::default();
     let mut results: Vec<Result<Arc<Outcome>, LedgerError>> = Vec::with_capacity(events.len());
+    let mut follow_ups_done = HashSet::new();
     for event in events {
         let earlier = applied.get(event.id()).or_else(|| recorded.get(event.id()).map(|r| (&r.event, &r.outcome)));
         if let Some((first, outcome)) = earlier {
@@ -237,23 +254,23 @@ pub(crate) fn plan(
             results.push(result);
             continue;
         }
-        if ledger::takes_a_follow_ups_place(event) {
+        if ledger::takes_a_follow_ups_place(event) && !recorded_as_follow_up(recorded, event) {
             results.push(Err(LedgerError::NotAFollowUp { event: event.id().clone() }));
             continue;
         }
-        match apply_in_memory(engine, &mut members, event) {
-            Ok((outcome, version)) => {
-                applied.push(event.clone(), Arc::clone(&outcome), version);
-                for follow_up in outcome.follow_ups.iter().filter(|follow_up| in_batch.contains(follow_up.member())) {
-                    // One the engine refuses is left to the pass after the batch, which reports it.
-                    if let Ok((follow_up_outcome, version)) = apply_in_memory(engine, &mut members, follow_up) {
-                        applied.push(follow_up.clone(), follow_up_outcome, version);
-                    }
-                }
-                results.push(Ok(outcome));
+        let result = apply_in_memory(engine, &mut members, event).map_err(LedgerError::Rejected);
+        let result = result.and_then(|(outcome, version)| {
+            applied.push(event.clone(), Arc::clone(&outcome), version);
+            for follow_up in outcome.follow_ups.iter().filter(|follow_up| in_batch.contains(follow_up.member())) {
+                follow_ups_done.insert(follow_up.id().clone());
+                // The event stays applied, as when the ledger's follow-up fails.
+                let (follow_up_outcome, version) = apply_in_memory(engine, &mut members, follow_up)
+                    .map_err(|error| ledger::follow_up_failed(event, follow_up, LedgerError::Rejected(error)))?;
+                applied.push(follow_up.clone(), follow_up_outcome, version);
             }
-            Err(error) => results.push(Err(LedgerError::Rejected(error))),
-        }
+            Ok(outcome)
+        });
+        results.push(result);
     }
     let mut writes = WriteSet::default();
     for member in members.values().filter(|member| member.current.version != member.loaded_version) {
@@ -262,7 +279,13 @@ pub(crate) fn plan(
     for (event, outcome, member_version) in &applied.events {
         writes.push_event(event, outcome, *member_version)?;
     }
-    Ok(Plan { results, writes })
+    Ok(Plan { applied: Batch { results, follow_ups_done }, writes })
+}
+
+/// Whether `event` is exactly a follow-up that the event its id names recorded before the batch.
+fn recorded_as_follow_up(recorded: &HashMap<EventId, Recorded>, event: &Event) -> bool {
+    let source = ledger::follow_up_source(event).and_then(|source| recorded.get(&source));
+    source.is_some_and(|source| source.outcome.follow_ups.contains(event))
 }
 
 /// A member a batch touches: the version read, and the state and version as the batch leaves it.

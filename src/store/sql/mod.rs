@@ -208,9 +208,8 @@ pub(crate) fn apply_follow_ups<S: Store>(
 }
 
 /// The members and event ids a batch touches, each once, members sorted (the order in which a
-/// transaction locks them, so that two batches never wait for each other in a cycle).
-/// For an event in a follow-up's place, the id of the event whose follow-up it must be, so that
-/// the batch can check it.
+/// transaction locks them, so that two batches never wait for each other in a cycle). The ids
+/// include, for an event in a follow-up's place, the event whose follow-up it must be.
 pub(crate) fn batch_keys(events: &[Event]) -> (Vec<MemberId>, Vec<EventId>) {
     let mut members: Vec<MemberId> = events.iter().map(|event| event.member().clone()).collect();
     members.sort();

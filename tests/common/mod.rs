@@ -21,7 +21,8 @@ pub fn program(json: &str) -> Program {
 /// 10% on everything, a 2x multiplier on SKU `b` paid 70/30 by the shop and its supplier, 3
 /// points per unit of category `cat-c`, 30 points on orders of 500 or more, a tier for 300 of
 /// spend in 30 days, a stamp card on `cat-c` and 1% cashback (so that stores keep tiers, stamps,
-/// rewards and the cashback wallet too); varied in what matters to returns.
+/// rewards and the cashback wallet too), and transfers between members; varied in what matters
+/// to returns.
 pub fn history_program(policy: &str, vesting_days: u32, expiry_days: Option<u32>, min_balance: u32) -> String {
     let expiry = expiry_days.map_or("\"never\"".to_owned(), |days| format!(r#"{{"after_days":{days}}}"#));
     format!(
@@ -35,6 +36,7 @@ pub fn history_program(policy: &str, vesting_days: u32, expiry_days: Option<u32>
             "redemption":{{"point_value":"0.1","min_balance":"{min_balance}","max_share_of_order":"0.5"}},
             "donations":{{"causes":["red-cross"]}},
             "adjustments":{{"reasons":["goodwill"],"max_points":"500"}},
+            "transfers":{{}},
             "returns":{{"vesting_days":{vesting_days},"when_points_spent":"{policy}"}},
             "expiry":{expiry},
             "tiers":{{"metric":"net_spend","window":{{"rolling_days":30}},"grace_days":3,

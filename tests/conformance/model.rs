@@ -97,6 +97,11 @@ impl Model {
     pub fn recorded_count(&self) -> usize {
         self.recorded.len()
     }
+
+    /// How many of the recorded events are follow-ups (a transfer's `receive_transfer`).
+    pub fn follow_up_count(&self) -> usize {
+        self.recorded.values().filter(|recorded| matches!(recorded.event, Event::ReceiveTransfer(_))).count()
+    }
 }
 
 /// The database holds exactly what the model says: each member's state and version, each
@@ -191,6 +196,12 @@ pub enum Step {
         member: usize,
         percent: u32,
     },
+    /// Points given to another member, whose follow-up the store applies too.
+    Transfer {
+        member: usize,
+        to_offset: usize,
+        percent: u32,
+    },
     Tick {
         member: usize,
     },
@@ -223,6 +234,8 @@ pub fn steps() -> impl Strategy<Value = Vec<(u32, bool, Step)>> {
         3 => (member.clone(), any::<usize>(), any::<usize>(), 1u32..4)
             .prop_map(|(member, order_pick, line_pick, qty)| Step::Return { member, order_pick, line_pick, qty }),
         3 => (member.clone(), 1u32..=100).prop_map(|(member, percent)| Step::Redeem { member, percent }),
+        2 => (member.clone(), 1..MEMBERS.len(), 1u32..=100)
+            .prop_map(|(member, to_offset, percent)| Step::Transfer { member, to_offset, percent }),
         1 => member.clone().prop_map(|member| Step::Tick { member }),
         1 => any::<usize>().prop_map(|pick| Step::Resend { pick }),
         1 => any::<usize>().prop_map(|pick| Step::Reuse { pick }),
@@ -307,6 +320,14 @@ fn step_event(
                 return None;
             }
             format!(r#"{{"type":"redeem",{},"points":"{points}"}}"#, head(*member, at))
+        }
+        Step::Transfer { member, to_offset, percent } => {
+            let points = (spendable(*member) * Decimal::from(*percent) / Decimal::ONE_HUNDRED).floor();
+            if points.is_zero() {
+                return None;
+            }
+            let to = MEMBERS[(member + to_offset) % MEMBERS.len()];
+            format!(r#"{{"type":"transfer",{},"to":"{to}","points":"{points}"}}"#, head(*member, at))
         }
         Step::Tick { member } => format!(r#"{{"type":"tick",{}}}"#, head(*member, at)),
         Step::Resend { pick } => return sent.get(pick % sent.len().max(1)).cloned(),

@@ -125,7 +125,7 @@ pub fn generated_histories<B: Backend>(backend: &mut B) {
     let config = Config { cases: CASES, failure_persistence: None, max_shrink_iters: 256, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     let backend = RefCell::new(backend);
-    let ran = RefCell::new((0usize, 0usize));
+    let ran = RefCell::new((0usize, 0usize, 0usize));
     let result = runner.run(&(model::setups(), model::steps()), |(setup, steps)| {
         let mut backend = backend.borrow_mut();
         let mut model = Model::new(setup.engine());
@@ -149,14 +149,16 @@ pub fn generated_histories<B: Backend>(backend: &mut B) {
         drop(ledger);
         check_matches(&**backend, &model).map_err(TestCaseError::fail)?;
         ran.borrow_mut().0 += model.recorded_count();
+        ran.borrow_mut().2 += model.follow_up_count();
         Ok(())
     });
     if let Err(error) = result {
         panic!("{error}");
     }
-    let (events, batches) = *ran.borrow();
-    eprintln!("{CASES} generated histories: {events} events committed, {batches} batches");
+    let (events, batches, follow_ups) = *ran.borrow();
+    eprintln!("{CASES} generated histories: {events} events committed ({follow_ups} follow-ups), {batches} batches");
     assert!(events > usize::try_from(CASES).unwrap() * 3, "the histories commit events");
+    assert!(follow_ups > usize::try_from(CASES).unwrap() / 2, "the histories transfer points between members");
 }
 
 /// An error a test wrapper injects, or the wrapped store's own.

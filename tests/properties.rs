@@ -77,6 +77,12 @@ enum Step {
         member: usize,
         points: i32,
     },
+    /// Points given to another member, who receives them through the transfer's follow-up.
+    Transfer {
+        member: usize,
+        to_offset: usize,
+        percent: u32,
+    },
     Tick {
         member: usize,
     },
@@ -93,6 +99,8 @@ fn steps() -> impl Strategy<Value = Vec<(u32, Step)>> {
         2 => (member.clone(), 1u32..=100, any::<bool>())
             .prop_map(|(member, percent, donate)| Step::Redeem { member, percent, donate }),
         1 => (member.clone(), -500_i32..=500).prop_map(|(member, points)| Step::Adjust { member, points }),
+        1 => (member.clone(), 1..MEMBERS.len(), 1u32..=100)
+            .prop_map(|(member, to_offset, percent)| Step::Transfer { member, to_offset, percent }),
         1 => member.prop_map(|member| Step::Tick { member }),
     ];
     prop::collection::vec((0u32..240, step), 1..24)
@@ -127,7 +135,17 @@ fn run(setup: &Setup, steps: &[(u32, Step)]) -> History {
         let outcome = engine.evaluate(state, &event).unwrap_or_else(|error| panic!("{error}\n{json}"));
         let before = state.clone();
         state.apply(&outcome);
+        let follow_ups = outcome.follow_ups.clone();
         applied.push(Applied { before, event, outcome, after: state.clone() });
+        // As the ledger does: the follow-up, for the member it names, right after.
+        for event in follow_ups.into_vec() {
+            let member = MEMBERS.iter().position(|name| *name == event.member().as_str()).expect("one of the members");
+            let state = states.entry(member).or_insert_with(|| MemberState::new(event.member().clone()));
+            let outcome = engine.evaluate(state, &event).unwrap_or_else(|error| panic!("{error}\n{event:?}"));
+            let before = state.clone();
+            state.apply(&outcome);
+            applied.push(Applied { before, event, outcome, after: state.clone() });
+        }
     }
     History { engine, applied, states }
 }
@@ -138,6 +156,7 @@ fn step_member(step: &Step) -> usize {
         | Step::Return { member, .. }
         | Step::Redeem { member, .. }
         | Step::Adjust { member, .. }
+        | Step::Transfer { member, .. }
         | Step::Tick { member } => *member,
     }
 }
@@ -204,6 +223,11 @@ fn resolve(
             (!points.is_zero())
                 .then(|| format!(r#"{{"type":"adjust",{head},"points":"{points}","reason":"goodwill"}}"#))
         }
+        Step::Transfer { member, to_offset, percent } => {
+            let points = (available() * Decimal::from(*percent) / Decimal::ONE_HUNDRED).floor();
+            let to = MEMBERS[(member + to_offset) % MEMBERS.len()];
+            (!points.is_zero()).then(|| format!(r#"{{"type":"transfer",{head},"to":"{to}","points":"{points}"}}"#))
+        }
         Step::Tick { .. } => Some(format!(r#"{{"type":"tick",{head}}}"#)),
     }
 }
@@ -265,14 +289,15 @@ proptest! {
         }
     }
 
-    /// Spent and donated points always come from lots that had vested by the time they were
-    /// spent.
+    /// Spent, donated and transferred points always come from lots that had vested by the time
+    /// they were spent.
     #[test]
     fn the_member_never_spends_pending_points(setup in setups(), steps in steps()) {
         let history = run(&setup, &steps);
         for applied in &history.applied {
             let spent = |posting: &&loyalty_engine::Posting| {
-                matches!(posting.to, Account::Redeemed | Account::Donated(_)) && posting.asset == Asset::Points
+                matches!(posting.to, Account::Redeemed | Account::Donated(_) | Account::Transfers)
+                    && posting.asset == Asset::Points
             };
             for posting in applied.outcome.postings.iter().filter(spent) {
                 prop_assert_eq!(&posting.from, &Account::Available);
@@ -282,10 +307,11 @@ proptest! {
         }
     }
 
-    /// What a member took out (points spent or donated and kept, less what the member still owes) never
-    /// exceeds what the kept parts of orders earned, plus what refunds withheld, plus what a
-    /// `stop_at_zero` program forgave and no later return settled, plus what the back office
-    /// credited net of what it took back.
+    /// What a member took out (points spent, donated or given to other members and kept, less
+    /// what the member received from them and what the member still owes) never exceeds what the
+    /// kept parts of orders earned, plus what refunds withheld, plus what a `stop_at_zero`
+    /// program forgave and nothing settled since, plus what the back office credited net of
+    /// what it took back.
     #[test]
     fn returned_orders_yield_no_value(setup in setups(), steps in steps()) {
         let history = run(&setup, &steps);
@@ -304,7 +330,9 @@ proptest! {
                 .sum();
             let kept_earnings: Decimal = state.orders().flat_map(|receipt| &receipt.earnings).map(|earning| earning.points - earning.clawed_back).sum();
             let donated = state.balance(&Account::Donated("red-cross".parse().unwrap()), Asset::Points);
-            let extracted = state.balance(&Account::Redeemed, Asset::Points) + donated + state.points().debt.value();
+            let given = state.balance(&Account::Transfers, Asset::Points);
+            let extracted =
+                state.balance(&Account::Redeemed, Asset::Points) + donated + given + state.points().debt.value();
             let withheld = -state.balance(&Account::RefundWithheld, Asset::Points);
             let forgiven = -state.balance(&Account::Forgiven, Asset::Points);
             prop_assert!(extracted <= kept_earnings + withheld + forgiven + adjusted,
